@@ -1,0 +1,343 @@
+//! `GitHubActor`: the one place that calls the GitHub API.
+//!
+//! Role: performs re-run requests one at a time, in the order they came (a FIFO),
+//! paced to at most one POST per `GITHUB_MIN_INTERVAL`. Before each POST it reads the
+//! run and only re-runs it if it is completed, concluded as a failure and still at the
+//! attempt the tracker saw, so a run re-run by hand, or by us before a crash, is never
+//! re-run twice. Transient errors are retried with exponential back-off; a rate limit
+//! pauses the whole queue until GitHub's reset.
+//!
+//! State: the queue, the pacing (pause deadline, time of the last POST) and the awc
+//! client (built inside the actor: awc is not `Send`).
+//!
+//! Messages: [`RerunRequest`] (answered with a [`RerunOutcome`] once performed) and
+//! [`QueueDepth`].
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use slog::{Logger, debug, info, o, warn};
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep, sleep_until};
+
+use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
+use crate::ids::RunKey;
+use crate::run::{Conclusion, RerunOutcome};
+use crate::settings::GitHubSettings;
+
+/// Longest pause a secondary rate limit can grow to.
+const MAX_SECONDARY_WAIT: Duration = Duration::from_secs(3600);
+/// Rate-limit pauses one request may sit through before it gives up.
+const MAX_RATE_LIMIT_PAUSES: u32 = 50;
+
+/// Re-run the failed jobs of `run` for `attempt`.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "RerunOutcome")]
+pub struct RerunRequest {
+    /// The run.
+    pub run: RunKey,
+    /// The attempt whose failed jobs are to be re-run.
+    pub attempt: u32,
+    /// The delivery that completed the run, to trace a webhook to its API call.
+    pub decided_by: Option<String>,
+}
+
+/// How many requests wait in the queue (the one under way included).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct QueueDepth;
+
+struct Queued {
+    request: RerunRequest,
+    reply: oneshot::Sender<RerunOutcome>,
+}
+
+/// Pacing shared by all requests: the queue's pause and the last POST.
+#[derive(Default)]
+struct Pacing {
+    paused_until: Option<Instant>,
+    last_post: Option<Instant>,
+    secondary_strikes: u32,
+}
+
+impl Pacing {
+    async fn wait_for_pause(&self) {
+        if let Some(until) = self.paused_until {
+            sleep_until(until).await;
+        }
+    }
+
+    async fn wait_for_post_slot(&mut self, min_interval: Duration) {
+        if let Some(last) = self.last_post {
+            sleep_until(last + min_interval).await;
+        }
+        self.last_post = Some(Instant::now());
+    }
+
+    fn pause(&mut self, wait: Duration) {
+        let until = Instant::now() + wait;
+        self.paused_until = Some(self.paused_until.map_or(until, |current| current.max(until)));
+    }
+}
+
+/// The GitHub actor. See the module documentation.
+pub struct GitHubActor {
+    settings: GitHubSettings,
+    log: Logger,
+    client: Option<Rc<GitHubClient>>,
+    queue: VecDeque<Queued>,
+    /// Taken by the request under way, given back when it finishes.
+    pacing: Option<Pacing>,
+}
+
+impl GitHubActor {
+    /// An actor that calls the API described by `settings`.
+    pub fn new(settings: GitHubSettings, log: &Logger) -> Self {
+        Self {
+            settings,
+            log: log.new(o!("actor" => "github")),
+            client: None,
+            queue: VecDeque::new(),
+            pacing: Some(Pacing::default()),
+        }
+    }
+
+    /// Starts the next request if none is under way.
+    fn next(&mut self, ctx: &mut Context<Self>) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let Some(pacing) = self.pacing.take() else {
+            return; // one under way; it calls `next` when it finishes
+        };
+        let Some(Queued { request, reply }) = self.queue.pop_front() else {
+            return;
+        };
+        let log = self.log.new(o!("repo" => request.run.repo.to_string(),
+            "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
+            "delivery" => request.decided_by.clone().unwrap_or_default()));
+        info!(log, "re-run started"; "queue" => self.queue.len() + 1);
+        let work = perform(self.client.clone(), self.settings.clone(), pacing, request, log.clone());
+        ctx.spawn(work.into_actor(self).map(move |(outcome, pacing), act, ctx| {
+            info!(log, "re-run finished"; "outcome" => outcome.label(), "detail" => ?outcome,
+                "queue" => act.queue.len());
+            let _ = reply.send(outcome);
+            act.pacing = Some(pacing);
+            act.next(ctx);
+        }));
+    }
+}
+
+impl Actor for GitHubActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        self.client = self.settings.token.as_ref().map(|token| Rc::new(GitHubClient::new(&self.settings, token)));
+        info!(self.log, "actor started"; "api_url" => &self.settings.api_url,
+            "token" => if self.client.is_some() { "set" } else { "unset: re-runs are refused" });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        info!(self.log, "actor stopped"; "queue" => self.queue.len());
+    }
+}
+
+impl Handler<RerunRequest> for GitHubActor {
+    type Result = ResponseFuture<RerunOutcome>;
+
+    fn handle(&mut self, request: RerunRequest, ctx: &mut Self::Context) -> Self::Result {
+        let (reply, outcome) = oneshot::channel();
+        debug!(self.log, "message received"; "message" => "RerunRequest",
+            "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
+            "run_attempt" => request.attempt, "queue" => self.queue.len() + 1);
+        self.queue.push_back(Queued { request, reply });
+        self.next(ctx);
+        Box::pin(async move {
+            outcome.await.unwrap_or_else(|_| RerunOutcome::GaveUp {
+                tries: 0,
+                last_error: "the GitHub actor stopped".into(),
+            })
+        })
+    }
+}
+
+impl Handler<QueueDepth> for GitHubActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: QueueDepth, _ctx: &mut Self::Context) -> usize {
+        self.queue.len() + usize::from(self.pacing.is_none())
+    }
+}
+
+/// What to do after a failed call.
+enum AfterError {
+    TryAgain,
+    Stop(RerunOutcome),
+}
+
+/// Counts one request's failures and decides whether it goes on.
+struct Tries<'a> {
+    settings: &'a GitHubSettings,
+    log: &'a Logger,
+    transient: u32,
+    rate_limited: u32,
+}
+
+impl Tries<'_> {
+    async fn after(&mut self, err: GitHubError, pacing: &mut Pacing) -> AfterError {
+        match err {
+            GitHubError::RateLimited(limit) => {
+                self.rate_limited += 1;
+                if self.rate_limited > MAX_RATE_LIMIT_PAUSES {
+                    return AfterError::Stop(RerunOutcome::GaveUp {
+                        tries: self.transient + self.rate_limited,
+                        last_error: "rate limited too many times".into(),
+                    });
+                }
+                let wait = match limit {
+                    RateLimit::For(wait) => wait,
+                    RateLimit::Unspecified => {
+                        let doubled = self.settings.secondary_limit_wait.saturating_mul(1 << pacing.secondary_strikes.min(6));
+                        pacing.secondary_strikes += 1;
+                        doubled.min(MAX_SECONDARY_WAIT)
+                    }
+                };
+                warn!(self.log, "GitHub rate limit: pausing the queue"; "wait_ms" => wait.as_millis() as u64);
+                pacing.pause(wait);
+                AfterError::TryAgain
+            }
+            GitHubError::Transient(message) => {
+                self.transient += 1;
+                if self.transient >= self.settings.max_tries {
+                    return AfterError::Stop(RerunOutcome::GaveUp {
+                        tries: self.transient,
+                        last_error: message,
+                    });
+                }
+                let wait = self
+                    .settings
+                    .backoff_base
+                    .saturating_mul(1 << (self.transient - 1).min(20))
+                    .min(self.settings.backoff_max);
+                warn!(self.log, "GitHub API call failed; backing off"; "error" => &message,
+                    "try" => self.transient, "wait_ms" => wait.as_millis() as u64);
+                sleep(wait).await;
+                AfterError::TryAgain
+            }
+            GitHubError::Rejected { status, message } => {
+                AfterError::Stop(RerunOutcome::Refused { status, message })
+            }
+        }
+    }
+}
+
+/// What the run's current state says about re-running `attempt`.
+fn judge(run: &WorkflowRun, attempt: u32) -> Option<RerunOutcome> {
+    if let Some(github_attempt) = run.run_attempt.filter(|&current| current > attempt) {
+        return Some(RerunOutcome::AlreadyRerun { github_attempt });
+    }
+    if run.status.as_deref() != Some("completed") {
+        return Some(RerunOutcome::StillRunning);
+    }
+    let conclusion = run.conclusion.as_deref().unwrap_or("none");
+    if !Conclusion::parse(conclusion).is_failure() {
+        return Some(RerunOutcome::NotNeeded { conclusion: conclusion.to_owned() });
+    }
+    None
+}
+
+/// Performs one re-run request to the end: read the run, POST when it is due, retry and
+/// wait as GitHub asks. Hands the pacing back with the outcome.
+async fn perform(
+    client: Option<Rc<GitHubClient>>,
+    settings: GitHubSettings,
+    mut pacing: Pacing,
+    request: RerunRequest,
+    log: Logger,
+) -> (RerunOutcome, Pacing) {
+    let Some(client) = client else {
+        let refused = RerunOutcome::Refused { status: 0, message: "GITHUB_TOKEN is not set".into() };
+        return (refused, pacing);
+    };
+    let mut tries = Tries { settings: &settings, log: &log, transient: 0, rate_limited: 0 };
+    let mut looks = 0;
+    loop {
+        pacing.wait_for_pause().await;
+        let run = match client.get_run(&request.run, &log).await {
+            Ok(answer) => {
+                if let Some(wait) = answer.quota_wait {
+                    pacing.pause(wait);
+                }
+                answer.value
+            }
+            Err(err) => match tries.after(err, &mut pacing).await {
+                AfterError::TryAgain => continue,
+                AfterError::Stop(outcome) => return (outcome, pacing),
+            },
+        };
+        match judge(&run, request.attempt) {
+            // GitHub may show the run in progress for a few seconds after its last job.
+            Some(RerunOutcome::StillRunning) if looks < settings.poll_tries => {
+                looks += 1;
+                debug!(log, "run still in progress; looking again later"; "look" => looks);
+                sleep(settings.poll_interval).await;
+                continue;
+            }
+            Some(outcome) => return (outcome, pacing),
+            None => {}
+        }
+        pacing.wait_for_pause().await;
+        pacing.wait_for_post_slot(settings.min_interval).await;
+        match client.rerun_failed_jobs(&request.run, &log).await {
+            Ok(answer) => {
+                if let Some(wait) = answer.quota_wait {
+                    pacing.pause(wait);
+                }
+                pacing.secondary_strikes = 0;
+                return (RerunOutcome::Started, pacing);
+            }
+            Err(err) => match tries.after(err, &mut pacing).await {
+                AfterError::TryAgain => continue,
+                AfterError::Stop(outcome) => return (outcome, pacing),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: &str, conclusion: Option<&str>, attempt: u32) -> WorkflowRun {
+        WorkflowRun {
+            status: Some(status.into()),
+            conclusion: conclusion.map(str::to_owned),
+            run_attempt: Some(attempt),
+        }
+    }
+
+    #[test]
+    fn a_failed_completed_run_at_the_same_attempt_is_due() {
+        assert_eq!(judge(&run("completed", Some("failure"), 1), 1), None);
+        assert_eq!(judge(&run("completed", Some("timed_out"), 2), 2), None);
+    }
+
+    #[test]
+    fn a_newer_attempt_means_already_rerun() {
+        assert_eq!(
+            judge(&run("queued", None, 2), 1),
+            Some(RerunOutcome::AlreadyRerun { github_attempt: 2 })
+        );
+    }
+
+    #[test]
+    fn a_running_or_passed_run_is_not_rerun() {
+        assert_eq!(judge(&run("in_progress", None, 1), 1), Some(RerunOutcome::StillRunning));
+        assert_eq!(
+            judge(&run("completed", Some("cancelled"), 1), 1),
+            Some(RerunOutcome::NotNeeded { conclusion: "cancelled".into() })
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The actors: one [`RunTracker`] per workflow run, found through the [`Registry`], and
+//! one [`GitHubActor`] per process. The HTTP handler (`crate::http`) is the entry point.
+
+pub mod github;
+pub mod registry;
+pub mod run_tracker;
+
+pub use github::{GitHubActor, QueueDepth, RerunRequest};
+pub use registry::{Registry, TrackError, TrackerDeps};
+pub use run_tracker::{RunTracker, Track};

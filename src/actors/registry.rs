@@ -1,0 +1,146 @@
+//! The run registry: which `RunTracker` owns which run.
+//!
+//! A `DashMap` from run key to the tracker's address, with an atomic get-or-create, so
+//! two events of a new run arriving on two HTTP workers make exactly one tracker.
+//! Trackers remove themselves when they retire; an event that reaches a tracker just as
+//! it retires is sent again to its successor, which reads the run back from the store.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use actix::{Actor, Addr, MailboxError};
+use dashmap::DashMap;
+use slog::Logger;
+
+use super::github::GitHubActor;
+use super::run_tracker::{RunTracker, Track};
+use crate::ids::RunKey;
+use crate::run::{JobEvent, Reply};
+use crate::settings::Settings;
+use crate::store::{Store, StoreError};
+
+/// What every tracker needs, shared.
+pub struct TrackerDeps {
+    /// Where runs are kept.
+    pub store: Arc<dyn Store>,
+    /// Who performs re-runs.
+    pub github: Addr<GitHubActor>,
+    /// The service's settings.
+    pub settings: Arc<Settings>,
+    /// The root logger.
+    pub log: Logger,
+}
+
+/// Why an event could not be tracked; the HTTP layer answers 503 so GitHub can redeliver.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TrackError {
+    /// The state change could not be committed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// No tracker could take the event (its run could not be read back).
+    #[error("the run's tracker is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A live tracker's address and its mailbox count.
+#[derive(Clone)]
+pub struct TrackerHandle {
+    id: u64,
+    addr: Addr<RunTracker>,
+    mailbox: Arc<AtomicUsize>,
+}
+
+/// The registry of live trackers.
+pub struct Registry {
+    trackers: DashMap<RunKey, TrackerHandle>,
+    deps: Arc<TrackerDeps>,
+    next_id: AtomicU64,
+    /// Messages sent to any tracker and not yet handled.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// How many times an event is offered to a new tracker when the old one retired under it.
+const DELIVERY_TRIES: usize = 3;
+
+impl Registry {
+    /// An empty registry whose trackers use `deps`.
+    pub fn new(deps: TrackerDeps) -> Arc<Self> {
+        Arc::new(Self {
+            trackers: DashMap::new(),
+            deps: Arc::new(deps),
+            next_id: AtomicU64::new(1),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Routes an event to its run's tracker and waits for the tracker's answer.
+    /// Returns the answer and the tracker's mailbox depth when the event was sent.
+    pub async fn track(self: &Arc<Self>, event: JobEvent) -> Result<(Reply, usize), TrackError> {
+        for _ in 0..DELIVERY_TRIES {
+            let handle = self.tracker(&event.run);
+            let depth = handle.mailbox.fetch_add(1, Ordering::Relaxed) + 1;
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            match handle.addr.send(Track(event.clone())).await {
+                Ok(answer) => return answer.map(|reply| (reply, depth)),
+                Err(MailboxError::Closed | MailboxError::Timeout) => {
+                    // The tracker retired before handling it: the message was never counted off.
+                    handle.mailbox.fetch_sub(1, Ordering::Relaxed);
+                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                    self.forget(&event.run, handle.id);
+                }
+            }
+        }
+        Err(TrackError::Unavailable(format!("no tracker for {} took the event", event.run)))
+    }
+
+    /// Makes sure a tracker runs for `key` (start-up uses it to resume decided re-runs).
+    pub fn wake(self: &Arc<Self>, key: &RunKey) {
+        self.tracker(key);
+    }
+
+    /// The live tracker of `key`, started if there is none.
+    fn tracker(self: &Arc<Self>, key: &RunKey) -> TrackerHandle {
+        if let Some(handle) = self.trackers.get(key) {
+            return handle.clone();
+        }
+        self.trackers
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let mailbox = Arc::new(AtomicUsize::new(0));
+                let tracker = RunTracker::new(
+                    key.clone(),
+                    id,
+                    Arc::clone(&self.deps),
+                    Arc::downgrade(self),
+                    Arc::clone(&mailbox),
+                    Arc::clone(&self.waiting),
+                );
+                TrackerHandle { id, addr: tracker.start(), mailbox }
+            })
+            .clone()
+    }
+
+    /// Removes `key`'s entry if it still belongs to tracker `id`.
+    pub fn forget(&self, key: &RunKey, id: u64) {
+        self.trackers.remove_if(key, |_, handle| handle.id == id);
+    }
+
+    /// Live trackers.
+    pub fn len(&self) -> usize {
+        self.trackers.len()
+    }
+
+    /// Whether no tracker is live.
+    pub fn is_empty(&self) -> bool {
+        self.trackers.is_empty()
+    }
+
+    /// Messages sent to trackers and not yet handled, over all trackers.
+    pub fn waiting_messages(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// A weak link back to the registry, so that trackers can retire themselves.
+pub type RegistryLink = Weak<Registry>;

@@ -1,0 +1,120 @@
+//! The two API calls, over awc with TLS verification on. Not `Send` (awc is not): it
+//! lives inside the GitHub actor.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use slog::{Logger, info};
+
+use super::error::exhausted_quota_wait;
+use super::GitHubError;
+use crate::ids::RunKey;
+use crate::settings::{GitHubSettings, Secret};
+
+/// Largest API answer read; a workflow run's JSON is a few KB.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// The fields of `GET /repos/{owner}/{repo}/actions/runs/{run_id}` the service reads.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct WorkflowRun {
+    /// `queued`, `in_progress`, `completed`, …
+    pub status: Option<String>,
+    /// `failure`, `success`, `cancelled`, … once completed.
+    pub conclusion: Option<String>,
+    /// The run's current attempt.
+    pub run_attempt: Option<u32>,
+}
+
+/// A successful answer, with how long the quota says to pause before the next call.
+pub struct Answer<T> {
+    /// The answer's content.
+    pub value: T,
+    /// Set when `x-ratelimit-remaining` reached 0.
+    pub quota_wait: Option<Duration>,
+}
+
+/// Makes the service's GitHub API calls.
+pub struct GitHubClient {
+    http: awc::Client,
+    api_url: String,
+    authorization: String,
+}
+
+impl GitHubClient {
+    /// A client for `settings.api_url`, authenticated with `token`.
+    pub fn new(settings: &GitHubSettings, token: &Secret) -> Self {
+        let http = awc::Client::builder()
+            .timeout(settings.request_timeout)
+            .add_default_header(("User-Agent", concat!("job-rerunner/", env!("CARGO_PKG_VERSION"))))
+            .add_default_header(("Accept", "application/vnd.github+json"))
+            .add_default_header(("X-GitHub-Api-Version", "2022-11-28"))
+            .finish();
+        Self {
+            http,
+            api_url: settings.api_url.clone(),
+            authorization: format!("Bearer {}", token.expose()),
+        }
+    }
+
+    /// The API path of a run.
+    pub fn run_path(run: &RunKey) -> String {
+        format!("/repos/{}/actions/runs/{}", run.repo, run.run_id)
+    }
+
+    /// Reads a workflow run.
+    pub async fn get_run(&self, run: &RunKey, log: &Logger) -> Result<Answer<WorkflowRun>, GitHubError> {
+        let path = Self::run_path(run);
+        let request = self.http.get(format!("{}{path}", self.api_url));
+        let answer = self.call(request, "GET", &path, log).await?;
+        let value = serde_json::from_slice(&answer.value).map_err(|err| {
+            GitHubError::Transient(format!("GET {path}: unreadable answer: {err}"))
+        })?;
+        Ok(Answer { value, quota_wait: answer.quota_wait })
+    }
+
+    /// Asks GitHub to re-run the run's failed jobs (201 on success).
+    pub async fn rerun_failed_jobs(&self, run: &RunKey, log: &Logger) -> Result<Answer<()>, GitHubError> {
+        let path = format!("{}/rerun-failed-jobs", Self::run_path(run));
+        let request = self.http.post(format!("{}{path}", self.api_url));
+        let answer = self.call(request, "POST", &path, log).await?;
+        Ok(Answer { value: (), quota_wait: answer.quota_wait })
+    }
+
+    async fn call(
+        &self,
+        request: awc::ClientRequest,
+        method: &'static str,
+        path: &str,
+        log: &Logger,
+    ) -> Result<Answer<actix_web::web::Bytes>, GitHubError> {
+        let started = Instant::now();
+        let sent = request
+            .insert_header(("Authorization", self.authorization.as_str()))
+            .send()
+            .await;
+        let mut response = match sent {
+            Ok(response) => response,
+            Err(err) => {
+                info!(log, "GitHub API call failed"; "method" => method, "path" => path,
+                    "error" => %err, "latency_ms" => started.elapsed().as_millis() as u64);
+                return Err(GitHubError::Transient(format!("{method} {path}: {err}")));
+            }
+        };
+        let status = response.status();
+        let body = response
+            .body()
+            .limit(MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|err| GitHubError::Transient(format!("{method} {path}: reading the answer: {err}")))?;
+        info!(log, "GitHub API call"; "method" => method, "path" => path,
+            "status" => status.as_u16(), "latency_ms" => started.elapsed().as_millis() as u64,
+            "ratelimit_remaining" => response.headers().get("x-ratelimit-remaining")
+                .and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned());
+        let now_epoch = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if status.is_success() {
+            let quota_wait = exhausted_quota_wait(response.headers(), now_epoch);
+            return Ok(Answer { value: body, quota_wait });
+        }
+        Err(GitHubError::from_response(status, response.headers(), &body, now_epoch))
+    }
+}

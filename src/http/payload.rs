@@ -1,0 +1,197 @@
+//! Parses a webhook body into a typed event and applies SPEC.md's filters, in its order.
+//! Only the fields the service uses are read; serde skips the rest of GitHub's payload.
+
+use serde::Deserialize;
+
+use crate::ids::{JobId, RepoName, RunId, RunKey};
+use crate::run::{Conclusion, JobAction, JobEvent};
+use crate::settings::Settings;
+
+#[derive(Deserialize)]
+struct Envelope {
+    action: Option<String>,
+    sender: Option<Sender>,
+    repository: Option<Repository>,
+    workflow_job: Option<WorkflowJob>,
+}
+
+#[derive(Deserialize)]
+struct Sender {
+    login: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    full_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WorkflowJob {
+    id: Option<u64>,
+    run_id: Option<u64>,
+    run_attempt: Option<u32>,
+    status: Option<String>,
+    conclusion: Option<String>,
+    head_branch: Option<String>,
+    name: Option<String>,
+    workflow_name: Option<String>,
+}
+
+/// What a well-formed payload turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Classified {
+    /// Not for us (204), with the reason.
+    Ignored(&'static str),
+    /// A job event to route to its run's tracker.
+    Job(JobEvent),
+}
+
+/// Why a payload was refused (400). The message names the field.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PayloadError {
+    /// Not JSON, or a field of the wrong type.
+    #[error("payload is not valid workflow_job JSON: {0}")]
+    Malformed(String),
+    /// A field the service needs is absent or null.
+    #[error("payload is missing {0}")]
+    Missing(&'static str),
+    /// `repository.full_name` is not `owner/name`.
+    #[error("{0}")]
+    BadRepository(#[from] crate::ids::InvalidRepoName),
+}
+
+/// Parses `body` and decides whether the event is for us.
+pub fn classify(
+    body: &[u8],
+    delivery: Option<&str>,
+    settings: &Settings,
+) -> Result<Classified, PayloadError> {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|err| {
+        // serde_json's message is one line and quotes no secrets, only the payload's position.
+        PayloadError::Malformed(err.to_string())
+    })?;
+    let sender = envelope.sender.and_then(|sender| sender.login);
+    if sender.as_deref().is_some_and(|login| settings.is_denied_sender(login)) {
+        return Ok(Classified::Ignored("sender is in NO_RETRY_LIST"));
+    }
+    let Some(job) = envelope.workflow_job else {
+        return Ok(Classified::Ignored("no workflow_job in the payload"));
+    };
+    let run_attempt = job.run_attempt.ok_or(PayloadError::Missing("workflow_job.run_attempt"))?;
+    if run_attempt >= settings.run_attempts {
+        return Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS"));
+    }
+    let action_word = envelope
+        .action
+        .or(job.status)
+        .ok_or(PayloadError::Missing("action"))?;
+    let action = match action_word.as_str() {
+        "queued" | "waiting" | "in_progress" => JobAction::Unfinished,
+        "completed" => {
+            let conclusion = job
+                .conclusion
+                .ok_or(PayloadError::Missing("workflow_job.conclusion of a completed job"))?;
+            JobAction::Completed(Conclusion::parse(&conclusion))
+        }
+        _ => return Ok(Classified::Ignored("action is not one the service tracks")),
+    };
+    let full_name = envelope
+        .repository
+        .and_then(|repo| repo.full_name)
+        .ok_or(PayloadError::Missing("repository.full_name"))?;
+    Ok(Classified::Job(JobEvent {
+        delivery: delivery.map(str::to_owned),
+        run: RunKey {
+            repo: RepoName::parse(&full_name)?,
+            run_id: RunId(job.run_id.ok_or(PayloadError::Missing("workflow_job.run_id"))?),
+        },
+        run_attempt,
+        job_id: JobId(job.id.ok_or(PayloadError::Missing("workflow_job.id"))?),
+        job_name: job.name.unwrap_or_default(),
+        workflow_name: job.workflow_name.unwrap_or_default(),
+        // A job can come without a branch (e.g. a tag push); such runs are not eligible.
+        branch: job.head_branch.unwrap_or_default(),
+        action,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn settings() -> Settings {
+        let vars: HashMap<String, String> = [("GITHUB_SIGN_KEY", "k"), ("NO_RETRY_LIST", "bot")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Settings::from_vars(vars).expect("valid settings")
+    }
+
+    fn payload(action: &str, attempt: u32) -> serde_json::Value {
+        json!({
+            "action": action,
+            "sender": {"login": "someone"},
+            "repository": {"full_name": "org/repo", "private": false},
+            "workflow_job": {
+                "id": 11, "run_id": 22, "run_attempt": attempt, "status": action,
+                "conclusion": if action == "completed" { json!("failure") } else { json!(null) },
+                "head_branch": "master", "name": "build", "workflow_name": "ci",
+                "steps": [], "labels": ["ubuntu-latest"]
+            }
+        })
+    }
+
+    fn classify_json(value: &serde_json::Value) -> Result<Classified, PayloadError> {
+        classify(value.to_string().as_bytes(), Some("d-1"), &settings())
+    }
+
+    #[test]
+    fn a_completed_job_becomes_an_event() {
+        let Ok(Classified::Job(event)) = classify_json(&payload("completed", 1)) else {
+            panic!("not a job event");
+        };
+        assert_eq!(event.run.to_string(), "org/repo#22");
+        assert_eq!(event.job_id, JobId(11));
+        assert_eq!(event.action, JobAction::Completed(Conclusion::Failure));
+        assert_eq!(event.delivery.as_deref(), Some("d-1"));
+    }
+
+    #[test]
+    fn filters_answer_in_the_specs_order() {
+        let mut denied = payload("completed", 9);
+        denied["sender"]["login"] = json!("BOT");
+        assert_eq!(classify_json(&denied), Ok(Classified::Ignored("sender is in NO_RETRY_LIST")));
+        assert_eq!(
+            classify_json(&json!({"zen": "hi"})),
+            Ok(Classified::Ignored("no workflow_job in the payload"))
+        );
+        assert_eq!(
+            classify_json(&payload("queued", 4)),
+            Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS"))
+        );
+    }
+
+    #[test]
+    fn malformed_or_incomplete_payloads_are_refused_with_the_field_named() {
+        assert!(matches!(
+            classify(b"{not json", None, &settings()),
+            Err(PayloadError::Malformed(_))
+        ));
+        let mut no_run = payload("queued", 1);
+        no_run["workflow_job"].as_object_mut().expect("object").remove("run_id");
+        assert_eq!(classify_json(&no_run), Err(PayloadError::Missing("workflow_job.run_id")));
+        let mut bad_type = payload("queued", 1);
+        bad_type["workflow_job"]["id"] = json!("eleven");
+        assert!(matches!(classify_json(&bad_type), Err(PayloadError::Malformed(_))));
+        let mut bad_repo = payload("queued", 1);
+        bad_repo["repository"]["full_name"] = json!("../etc");
+        assert!(matches!(classify_json(&bad_repo), Err(PayloadError::BadRepository(_))));
+        let mut no_conclusion = payload("completed", 1);
+        no_conclusion["workflow_job"]["conclusion"] = json!(null);
+        assert!(matches!(classify_json(&no_conclusion), Err(PayloadError::Missing(_))));
+    }
+}

@@ -1,0 +1,128 @@
+//! Identifier newtypes. They validate on construction, so a repository name that
+//! is not `owner/name` can never reach a GitHub API URL or the store.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// A repository's `owner/name`, as GitHub spells it in `repository.full_name`.
+///
+/// Cheap to clone: every tracker, log line and API request of a run shares one allocation.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoName(Arc<str>);
+
+/// Why a string was refused as a repository name.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("repository.full_name {0:?} is not of the form owner/name")]
+pub struct InvalidRepoName(String);
+
+impl RepoName {
+    /// Accepts `owner/name` where both parts are non-empty and made of the characters
+    /// GitHub allows (letters, digits, `-`, `_`, `.`); nothing that could change a URL path.
+    pub fn parse(full_name: &str) -> Result<Self, InvalidRepoName> {
+        let valid_part = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 100
+                && part != "."
+                && part != ".."
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        match full_name.split_once('/') {
+            Some((owner, name)) if valid_part(owner) && valid_part(name) => {
+                Ok(Self(Arc::from(full_name)))
+            }
+            _ => Err(InvalidRepoName(full_name.to_owned())),
+        }
+    }
+
+    /// The validated `owner/name`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for RepoName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RepoName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        RepoName::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+/// A workflow run's id (`workflow_job.run_id`), unique across GitHub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub u64);
+
+/// A job's id (`workflow_job.id`); every attempt of a run gets new job ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub u64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Identifies one tracked workflow run: the registry, the store and the logs key on it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunKey {
+    /// The repository the run belongs to.
+    pub repo: RepoName,
+    /// The run's id.
+    pub run_id: RunId,
+}
+
+impl fmt::Display for RunKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.repo, self.run_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_slash_name_is_a_repository() {
+        let repo = RepoName::parse("tarantool/devx-team-sandbox").expect("valid");
+        assert_eq!(repo.as_str(), "tarantool/devx-team-sandbox");
+    }
+
+    #[test]
+    fn names_that_could_change_a_url_path_are_refused() {
+        for bad in [
+            "", "tarantool", "/repo", "owner/", "a/b/c", "../x", "owner/..", "o w/n", "a/b?x=1",
+            "a/b#frag",
+        ] {
+            assert!(RepoName::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

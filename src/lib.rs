@@ -1,0 +1,17 @@
+//! job-rerunner: receives GitHub `workflow_job` webhooks, tracks every job of every
+//! workflow run, and re-runs the failed jobs of finished runs a bounded number of times.
+//!
+//! Life of a webhook: [`http`] reads, verifies and parses it, the [`actors::Registry`]
+//! routes it to the run's [`actors::RunTracker`], which applies it to its
+//! [`run::RunState`], commits to the [`store`] and answers; when a run finishes with a
+//! failure, the tracker's timer hands the re-run to the [`actors::GitHubActor`].
+
+pub mod actors;
+pub mod github;
+pub mod http;
+pub mod ids;
+pub mod logging;
+pub mod run;
+pub mod settings;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,39 @@
+//! The root logger: `term` lines for people, `json` objects for log shippers, written
+//! off the request path by slog-async.
+
+use slog::{Drain, Logger, o};
+use slog_async::{AsyncGuard, OverflowStrategy};
+
+use crate::settings::{LogFormat, Settings};
+
+/// Lines waiting to be written before new ones are dropped (and the drop is reported).
+const LOG_BUFFER: usize = 16_384;
+
+/// Builds the root logger. Keep the guard alive until exit: dropping it flushes the buffer.
+pub fn build(settings: &Settings) -> (Logger, AsyncGuard) {
+    let (drain, guard) = match settings.log_format {
+        LogFormat::Term => {
+            let decorator = slog_term::TermDecorator::new().stdout().build();
+            let format = slog_term::FullFormat::new(decorator).build().fuse();
+            async_drain(format)
+        }
+        LogFormat::Json => {
+            let format = slog_json::Json::new(std::io::stdout()).add_default_keys().build().fuse();
+            async_drain(format)
+        }
+    };
+    let drain = drain.filter_level(settings.log_level).fuse();
+    (Logger::root(drain, o!("service" => "job-rerunner")), guard)
+}
+
+fn async_drain<D>(drain: D) -> (slog::Fuse<slog_async::Async>, AsyncGuard)
+where
+    D: Drain<Err = slog::Never, Ok = ()> + Send + 'static,
+{
+    let (drain, guard) = slog_async::Async::new(drain)
+        .chan_size(LOG_BUFFER)
+        .overflow_strategy(OverflowStrategy::DropAndReport)
+        .thread_name("log".into())
+        .build_with_guard();
+    (drain.fuse(), guard)
+}

@@ -1,0 +1,34 @@
+//! The binary: reads the settings, builds the logger and runs the service.
+
+use std::process::ExitCode;
+
+use job_rerunner::settings::{Settings, help_text};
+use job_rerunner::startup::Application;
+use job_rerunner::logging;
+
+fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|arg| arg == "--help" || arg == "-h") {
+        print!("{}", help_text());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("job-rerunner: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let (log, _flush_on_exit) = logging::build(&settings);
+    let served = actix_web::rt::System::new().block_on(async {
+        let app = Application::build(settings, log.clone()).await.map_err(|err| err.to_string())?;
+        app.run_until_stopped().await.map_err(|err| err.to_string())
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            slog::crit!(log, "job-rerunner stopped"; "error" => &err);
+            eprintln!("job-rerunner: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

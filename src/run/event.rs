@@ -1,0 +1,84 @@
+//! A validated `workflow_job` event, as the run logic sees it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{JobId, RunKey};
+
+/// What happened to the job (`action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobAction {
+    /// `queued`, `waiting` or `in_progress`: the job exists and has not finished.
+    Unfinished,
+    /// `completed`, with the job's conclusion.
+    Completed(Conclusion),
+}
+
+/// A finished job's `conclusion`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conclusion {
+    /// The job passed.
+    Success,
+    /// The job failed.
+    Failure,
+    /// The job ran out of time; counts as a failure.
+    TimedOut,
+    /// The job was cancelled (by a person, or by `fail-fast`); not a reason to re-run.
+    Cancelled,
+    /// The job was skipped (`if:` or a failed `needs:`); not a reason to re-run.
+    Skipped,
+    /// Any other conclusion (`neutral`, `action_required`, `stale`, new ones).
+    Other,
+}
+
+impl Conclusion {
+    /// Reads GitHub's spelling; unknown words are `Other`, never an error.
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "success" => Self::Success,
+            "failure" => Self::Failure,
+            "timed_out" => Self::TimedOut,
+            "cancelled" => Self::Cancelled,
+            "skipped" => Self::Skipped,
+            _ => Self::Other,
+        }
+    }
+
+    /// Whether a job that ended like this makes its run worth re-running.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failure | Self::TimedOut)
+    }
+
+    /// GitHub's spelling, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// One `workflow_job` delivery that passed validation and the SPEC's filters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobEvent {
+    /// `X-GitHub-Delivery`, when GitHub sent one.
+    pub delivery: Option<String>,
+    /// The run the job belongs to.
+    pub run: RunKey,
+    /// `workflow_job.run_attempt`.
+    pub run_attempt: u32,
+    /// `workflow_job.id`.
+    pub job_id: JobId,
+    /// `workflow_job.name`.
+    pub job_name: String,
+    /// `workflow_job.workflow_name`.
+    pub workflow_name: String,
+    /// `workflow_job.head_branch`.
+    pub branch: String,
+    /// What happened.
+    pub action: JobAction,
+}

@@ -1,0 +1,11 @@
+//! The run logic, free of actors, HTTP and storage: what one webhook event does to a
+//! tracked workflow run and what the service answers. `RunTracker` is a thin shell
+//! around [`RunState`]; everything here is tested with plain unit tests.
+
+mod event;
+mod outcome;
+mod state;
+
+pub use event::{Conclusion, JobAction, JobEvent};
+pub use outcome::RerunOutcome;
+pub use state::{Finish, Policy, Reply, RerunState, RunState, TimerChange, TrackedJob, Verdict};

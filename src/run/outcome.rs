@@ -1,0 +1,57 @@
+//! What became of one re-run request: the GitHub actor's answer to a tracker.
+
+use serde::{Deserialize, Serialize};
+
+/// The result of asking GitHub to re-run a run's failed jobs for one attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RerunOutcome {
+    /// GitHub accepted the re-run (201): the next attempt starts.
+    Started,
+    /// GitHub already shows a newer attempt (re-run by hand, or by us before a crash).
+    AlreadyRerun {
+        /// The attempt GitHub reported.
+        github_attempt: u32,
+    },
+    /// The run did not conclude as a failure (cancelled by a person, for example).
+    NotNeeded {
+        /// The run's conclusion as GitHub reported it.
+        conclusion: String,
+    },
+    /// GitHub refused the request (a 4xx that is not a rate limit), or no token is set.
+    Refused {
+        /// The HTTP status, 0 when no request was made.
+        status: u16,
+        /// GitHub's message, or ours.
+        message: String,
+    },
+    /// GitHub kept showing the run in progress.
+    StillRunning,
+    /// Transient errors (5xx, timeouts, connection errors) outlasted every try.
+    GaveUp {
+        /// Tries made.
+        tries: u32,
+        /// The last error seen.
+        last_error: String,
+    },
+}
+
+impl RerunOutcome {
+    /// A short fixed label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::AlreadyRerun { .. } => "already_rerun",
+            Self::NotNeeded { .. } => "not_needed",
+            Self::Refused { .. } => "refused",
+            Self::StillRunning => "still_running",
+            Self::GaveUp { .. } => "gave_up",
+        }
+    }
+
+    /// Whether this settles the attempt for good. The others leave the door open: a later
+    /// completion of the same attempt may schedule the re-run again.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::StillRunning | Self::GaveUp { .. })
+    }
+}

@@ -1,0 +1,550 @@
+//! One workflow run's state and its transitions. Pure: time comes in as an argument,
+//! effects (commit, timers, replies) go out in a [`Verdict`].
+
+use serde::{Deserialize, Serialize};
+
+use super::{Conclusion, JobAction, JobEvent, RerunOutcome};
+use crate::ids::JobId;
+
+/// One job of the current attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedJob {
+    /// The job's id.
+    pub id: JobId,
+    /// The job's name, for logs and the flaky-job report.
+    pub name: String,
+    /// `None` while the job is unfinished.
+    pub conclusion: Option<Conclusion>,
+}
+
+/// Where the current attempt's re-run stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RerunState {
+    /// Nothing decided.
+    Idle,
+    /// Decided; the call is due at `due_at` (unix ms) unless a new job of the attempt shows up first.
+    Scheduled {
+        /// When the re-run call is due, in unix milliseconds.
+        due_at: u64,
+    },
+    /// Handed to the GitHub actor; its answer is awaited.
+    InFlight,
+    /// The GitHub actor answered.
+    Done {
+        /// Its answer.
+        outcome: RerunOutcome,
+    },
+}
+
+/// What the tracker must do with its re-run timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerChange {
+    /// Leave it as it is.
+    Keep,
+    /// Arm it to fire at this unix-ms instant (replacing any armed one).
+    Arm(u64),
+    /// Disarm it: the run is not finished after all, or a newer attempt started.
+    Cancel,
+}
+
+const NO_RECORD: &str = "job completed for a run with no earlier record";
+
+/// The HTTP answer to one event: status code and a one-line reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// 200, 201, 202 or 404 (SPEC.md's table).
+    pub status: u16,
+    /// Why, in a few words; also logged.
+    pub reason: &'static str,
+}
+
+impl Reply {
+    const fn new(status: u16, reason: &'static str) -> Self {
+        Self { status, reason }
+    }
+}
+
+/// Everything one event decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The answer for GitHub.
+    pub reply: Reply,
+    /// Whether the state changed and must be committed before answering.
+    pub changed: bool,
+    /// What to do with the re-run timer once committed.
+    pub timer: TimerChange,
+}
+
+/// What the run logic is told about the service's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Milliseconds between a run looking finished and the re-run call.
+    pub rerun_delay_ms: u64,
+    /// Whether the run's branch is in `REPO_BRANCHES`.
+    pub branch_eligible: bool,
+}
+
+/// How a run stands once an event has been applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    /// Only a completion is known: the run had no record when it arrived.
+    Unconfirmed,
+    /// Some jobs have not finished.
+    Unfinished,
+    /// Every job finished and none failed.
+    Passed,
+    /// Some job failed, but the branch is not in `REPO_BRANCHES`.
+    Ineligible,
+    /// Some job failed and the re-run is scheduled, under way or done.
+    Rerun,
+}
+
+/// A tracked workflow run: its current attempt, that attempt's jobs and its re-run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    /// `head_branch`.
+    pub branch: String,
+    /// `workflow_name`.
+    pub workflow: String,
+    /// The newest attempt seen; events of older attempts are ignored.
+    pub attempt: u32,
+    /// The jobs of `attempt`, in the order first seen.
+    pub jobs: Vec<TrackedJob>,
+    /// The re-run of `attempt`.
+    pub rerun: RerunState,
+    /// False while the only thing known is a completion that arrived with no earlier
+    /// record (answered 404): such a run is kept, so that a late `queued` puts it right,
+    /// but it is not re-run on that completion alone.
+    pub confirmed: bool,
+    /// When the run was first seen, unix ms.
+    pub first_seen_at: u64,
+    /// When the last event arrived, unix ms.
+    pub last_event_at: u64,
+}
+
+impl RunState {
+    /// The state made by a run's first event, and the verdict on that event.
+    pub fn first_event(event: &JobEvent, now: u64, policy: &Policy) -> (Self, Verdict) {
+        let mut state = RunState {
+            branch: event.branch.clone(),
+            workflow: event.workflow_name.clone(),
+            attempt: event.run_attempt,
+            jobs: Vec::new(),
+            rerun: RerunState::Idle,
+            confirmed: true,
+            first_seen_at: now,
+            last_event_at: now,
+        };
+        if let JobAction::Completed(conclusion) = event.action {
+            state.confirmed = false;
+            state.jobs.push(TrackedJob {
+                id: event.job_id,
+                name: event.job_name.clone(),
+                conclusion: Some(conclusion),
+            });
+            let reply = Reply::new(404, NO_RECORD);
+            return (state, Verdict { reply, changed: true, timer: TimerChange::Keep });
+        }
+        let mut verdict = state.apply(event, now, policy);
+        verdict.changed = true;
+        (state, verdict)
+    }
+
+    /// Applies one event of this run and says what to answer and do.
+    pub fn apply(&mut self, event: &JobEvent, now: u64, policy: &Policy) -> Verdict {
+        if event.run_attempt < self.attempt {
+            let reply = match event.action {
+                JobAction::Unfinished => Reply::new(202, "event of an older attempt; ignored"),
+                JobAction::Completed(_) => Reply::new(200, "event of an older attempt; ignored"),
+            };
+            return Verdict { reply, changed: false, timer: TimerChange::Keep };
+        }
+        self.last_event_at = now;
+        let mut changed = false;
+        let mut timer = TimerChange::Keep;
+        if event.run_attempt > self.attempt {
+            if matches!(self.rerun, RerunState::Scheduled { .. }) {
+                timer = TimerChange::Cancel;
+            }
+            self.attempt = event.run_attempt;
+            self.jobs.clear();
+            self.rerun = RerunState::Idle;
+            self.confirmed = true;
+            changed = true;
+        }
+
+        let known = self.jobs.iter().position(|job| job.id == event.job_id);
+        match (event.action, known) {
+            (JobAction::Unfinished, None) => {
+                self.jobs.push(TrackedJob {
+                    id: event.job_id,
+                    name: event.job_name.clone(),
+                    conclusion: None,
+                });
+                changed = true;
+                // A job that shows up after the run looked finished (`needs:`): the run is
+                // not finished after all, so the decided re-run waits for it.
+                if matches!(self.rerun, RerunState::Scheduled { .. }) {
+                    self.rerun = RerunState::Idle;
+                    timer = TimerChange::Cancel;
+                }
+            }
+            (JobAction::Completed(conclusion), None) => {
+                self.jobs.push(TrackedJob {
+                    id: event.job_id,
+                    name: event.job_name.clone(),
+                    conclusion: Some(conclusion),
+                });
+                changed = true;
+            }
+            (JobAction::Completed(conclusion), Some(index)) => {
+                let job = &mut self.jobs[index];
+                if job.conclusion.is_none() {
+                    job.conclusion = Some(conclusion);
+                    changed = true;
+                }
+            }
+            // A late or repeated queued/in_progress never reopens a job.
+            (JobAction::Unfinished, Some(_)) => {}
+        }
+        // A run first seen through a completion is confirmed by any later new fact, and
+        // by a (late) queued/in_progress; a repeat of the completion confirms nothing.
+        if !self.confirmed && (changed || matches!(event.action, JobAction::Unfinished)) {
+            self.confirmed = true;
+            changed = true;
+        }
+
+        let finish = self.finish(now, policy, &mut changed, &mut timer);
+        let reply = match (event.action, finish) {
+            (JobAction::Unfinished, _) => Reply::new(202, "job recorded"),
+            (JobAction::Completed(_), Finish::Unconfirmed) => {
+                Reply::new(404, NO_RECORD)
+            }
+            (JobAction::Completed(_), Finish::Unfinished) => {
+                Reply::new(202, "other jobs of the run are unfinished")
+            }
+            (JobAction::Completed(_), Finish::Passed) => {
+                Reply::new(200, "run finished without failed jobs")
+            }
+            (JobAction::Completed(_), Finish::Ineligible) => {
+                Reply::new(200, "run failed on a branch not in REPO_BRANCHES")
+            }
+            (JobAction::Completed(_), Finish::Rerun) => Reply::new(201, "re-run scheduled"),
+        };
+        Verdict { reply, changed, timer }
+    }
+
+    /// Decides whether the run is finished and schedules its re-run when it is due one.
+    fn finish(&mut self, now: u64, policy: &Policy, changed: &mut bool, timer: &mut TimerChange) -> Finish {
+        if !self.confirmed {
+            return Finish::Unconfirmed;
+        }
+        if self.jobs.iter().any(|job| job.conclusion.is_none()) {
+            return Finish::Unfinished;
+        }
+        if !self.has_failed_job() {
+            return Finish::Passed;
+        }
+        if !policy.branch_eligible {
+            return Finish::Ineligible;
+        }
+        let open = match &self.rerun {
+            RerunState::Idle => true,
+            RerunState::Done { outcome } => !outcome.is_final(),
+            RerunState::Scheduled { .. } | RerunState::InFlight => false,
+        };
+        if open {
+            let due_at = now.saturating_add(policy.rerun_delay_ms);
+            self.rerun = RerunState::Scheduled { due_at };
+            *timer = TimerChange::Arm(due_at);
+            *changed = true;
+        }
+        Finish::Rerun
+    }
+
+    /// Whether a job of the current attempt failed.
+    pub fn has_failed_job(&self) -> bool {
+        self.jobs.iter().any(|job| job.conclusion.is_some_and(Conclusion::is_failure))
+    }
+
+    /// How many jobs of the current attempt have not finished.
+    pub fn unfinished_jobs(&self) -> usize {
+        self.jobs.iter().filter(|job| job.conclusion.is_none()).count()
+    }
+
+    /// The timer fired: hands the re-run over. Returns the attempt to re-run, if one is due.
+    pub fn take_due_rerun(&mut self) -> Option<u32> {
+        match self.rerun {
+            RerunState::Scheduled { .. } => {
+                self.rerun = RerunState::InFlight;
+                Some(self.attempt)
+            }
+            _ => None,
+        }
+    }
+
+    /// Records the GitHub actor's answer for `attempt`. False (nothing changes) when a
+    /// newer attempt started meanwhile.
+    pub fn record_outcome(&mut self, attempt: u32, outcome: RerunOutcome) -> bool {
+        if attempt != self.attempt || self.rerun != RerunState::InFlight {
+            return false;
+        }
+        self.rerun = RerunState::Done { outcome };
+        true
+    }
+
+    /// When a re-run is decided but not yet answered: the instant it is due (unix ms).
+    /// The store indexes this, so that start-up finds the re-runs to resume.
+    pub fn pending_rerun_at(&self) -> Option<u64> {
+        match self.rerun {
+            RerunState::Scheduled { due_at } => Some(due_at),
+            // Handed over but unanswered: after a crash it is due again at once.
+            RerunState::InFlight => Some(self.last_event_at),
+            _ => None,
+        }
+    }
+
+    /// Puts a state read back from the store in shape to go on: a re-run that was in
+    /// flight when the process stopped is due again (the GitHub actor checks the run's
+    /// attempt first, so this never re-runs twice).
+    pub fn resume(&mut self, now: u64) {
+        if self.rerun == RerunState::InFlight {
+            self.rerun = RerunState::Scheduled { due_at: now };
+        }
+    }
+
+    /// Whether the tracker has nothing left to wait for: every job finished and no
+    /// re-run pending. Such a tracker may leave memory; its state stays in the store.
+    pub fn is_settled(&self) -> bool {
+        self.unfinished_jobs() == 0
+            && !matches!(self.rerun, RerunState::Scheduled { .. } | RerunState::InFlight)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{RepoName, RunId, RunKey};
+
+    const DELAY: u64 = 5_000;
+
+    fn policy() -> Policy {
+        Policy { rerun_delay_ms: DELAY, branch_eligible: true }
+    }
+
+    fn event(job: u64, attempt: u32, action: JobAction) -> JobEvent {
+        JobEvent {
+            delivery: None,
+            run: RunKey { repo: RepoName::parse("org/repo").expect("valid"), run_id: RunId(7) },
+            run_attempt: attempt,
+            job_id: JobId(job),
+            job_name: format!("job-{job}"),
+            workflow_name: "ci".into(),
+            branch: "master".into(),
+            action,
+        }
+    }
+
+    fn queued(job: u64) -> JobEvent {
+        event(job, 1, JobAction::Unfinished)
+    }
+
+    fn completed(job: u64, conclusion: Conclusion) -> JobEvent {
+        event(job, 1, JobAction::Completed(conclusion))
+    }
+
+    /// A run whose jobs were all queued at t=0.
+    fn run_with_jobs(jobs: &[u64]) -> RunState {
+        let (mut state, _) = RunState::first_event(&queued(jobs[0]), 0, &policy());
+        for &job in &jobs[1..] {
+            state.apply(&queued(job), 0, &policy());
+        }
+        state
+    }
+
+    #[test]
+    fn the_last_failed_completion_schedules_one_rerun_after_the_delay() {
+        let mut run = run_with_jobs(&[1, 2, 3]);
+        assert_eq!(run.apply(&completed(1, Conclusion::Success), 10, &policy()).reply.status, 202);
+        assert_eq!(run.apply(&completed(2, Conclusion::Failure), 20, &policy()).reply.status, 202);
+        let last = run.apply(&completed(3, Conclusion::Success), 30, &policy());
+        assert_eq!(last.reply.status, 201);
+        assert!(last.changed);
+        assert_eq!(last.timer, TimerChange::Arm(30 + DELAY));
+        assert_eq!(run.pending_rerun_at(), Some(30 + DELAY));
+    }
+
+    #[test]
+    fn a_run_without_failures_answers_200_and_schedules_nothing() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&completed(1, Conclusion::Success), 1, &policy());
+        let last = run.apply(&completed(2, Conclusion::Skipped), 2, &policy());
+        assert_eq!(last.reply.status, 200);
+        assert_eq!(last.timer, TimerChange::Keep);
+        assert!(run.is_settled());
+    }
+
+    #[test]
+    fn cancelled_and_skipped_jobs_do_not_trigger_a_rerun() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&completed(1, Conclusion::Cancelled), 1, &policy());
+        assert_eq!(run.apply(&completed(2, Conclusion::Skipped), 2, &policy()).reply.status, 200);
+    }
+
+    #[test]
+    fn timed_out_counts_as_failed() {
+        let mut run = run_with_jobs(&[1]);
+        assert_eq!(run.apply(&completed(1, Conclusion::TimedOut), 1, &policy()).reply.status, 201);
+    }
+
+    #[test]
+    fn an_ineligible_branch_answers_200_without_a_rerun() {
+        let mut run = run_with_jobs(&[1]);
+        let ineligible = Policy { branch_eligible: false, ..policy() };
+        let last = run.apply(&completed(1, Conclusion::Failure), 1, &ineligible);
+        assert_eq!(last.reply.status, 200);
+        assert_eq!(last.timer, TimerChange::Keep);
+        assert_eq!(run.rerun, RerunState::Idle);
+    }
+
+    #[test]
+    fn a_redelivered_completion_changes_nothing_and_schedules_no_second_rerun() {
+        let mut run = run_with_jobs(&[1]);
+        let first = run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        let again = run.apply(&completed(1, Conclusion::Failure), 2, &policy());
+        assert_eq!(first.reply.status, 201);
+        assert_eq!(again.reply.status, 201);
+        assert!(!again.changed);
+        assert_eq!(again.timer, TimerChange::Keep);
+        assert_eq!(run.pending_rerun_at(), Some(1 + DELAY), "the due time must not move");
+    }
+
+    #[test]
+    fn a_late_queued_for_a_completed_job_does_not_reopen_it() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        run.apply(&completed(2, Conclusion::Success), 2, &policy());
+        let late = run.apply(&event(1, 1, JobAction::Unfinished), 3, &policy());
+        assert_eq!(late.reply.status, 202);
+        assert!(!late.changed);
+        assert_eq!(late.timer, TimerChange::Keep);
+        assert_eq!(run.unfinished_jobs(), 0);
+        assert!(matches!(run.rerun, RerunState::Scheduled { .. }));
+    }
+
+    #[test]
+    fn a_job_queued_after_the_run_looked_finished_cancels_the_scheduled_rerun() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        let needs = run.apply(&queued(2), 2, &policy());
+        assert_eq!(needs.reply.status, 202);
+        assert_eq!(needs.timer, TimerChange::Cancel);
+        assert_eq!(run.rerun, RerunState::Idle);
+        // When the late job completes, the run is finished again and the re-run comes back.
+        let last = run.apply(&completed(2, Conclusion::Skipped), 3, &policy());
+        assert_eq!(last.reply.status, 201);
+        assert_eq!(last.timer, TimerChange::Arm(3 + DELAY));
+    }
+
+    #[test]
+    fn a_completion_with_no_record_answers_404_and_is_not_rerun_alone() {
+        let (run, verdict) =
+            RunState::first_event(&completed(1, Conclusion::Failure), 5, &policy());
+        assert_eq!(verdict.reply.status, 404);
+        assert!(verdict.changed, "kept so that a late queued can put it right");
+        assert_eq!(verdict.timer, TimerChange::Keep);
+        assert_eq!(run.rerun, RerunState::Idle);
+    }
+
+    #[test]
+    fn a_late_queued_confirms_a_run_first_seen_completed() {
+        let (mut run, _) = RunState::first_event(&completed(1, Conclusion::Failure), 5, &policy());
+        let redelivered = run.apply(&completed(1, Conclusion::Failure), 6, &policy());
+        assert_eq!(redelivered.reply.status, 404, "a repeat is not a new record");
+        let late = run.apply(&queued(1), 7, &policy());
+        assert_eq!(late.reply.status, 202);
+        assert_eq!(late.timer, TimerChange::Arm(7 + DELAY));
+    }
+
+    #[test]
+    fn a_newer_attempt_starts_afresh_and_older_events_are_ignored() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        assert_eq!(run.take_due_rerun(), Some(1));
+        assert!(run.record_outcome(1, RerunOutcome::Started));
+
+        let next = run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
+        assert_eq!(next.reply.status, 202);
+        assert!(next.changed);
+        assert_eq!(run.attempt, 2);
+        assert_eq!(run.jobs.len(), 1);
+        assert_eq!(run.rerun, RerunState::Idle);
+
+        let stale = run.apply(&completed(1, Conclusion::Failure), 3, &policy());
+        assert_eq!(stale.reply.status, 200);
+        assert!(!stale.changed);
+        let stale_queued = run.apply(&queued(5), 3, &policy());
+        assert_eq!(stale_queued.reply.status, 202);
+        assert!(!stale_queued.changed);
+        assert_eq!(run.jobs.len(), 1);
+    }
+
+    #[test]
+    fn a_newer_attempt_cancels_a_scheduled_rerun_of_the_older_one() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        let next = run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
+        assert_eq!(next.timer, TimerChange::Cancel);
+        assert_eq!(run.take_due_rerun(), None);
+    }
+
+    #[test]
+    fn an_outcome_for_an_older_attempt_is_not_recorded_on_the_new_one() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        run.take_due_rerun();
+        run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
+        assert!(!run.record_outcome(1, RerunOutcome::Started));
+        assert_eq!(run.rerun, RerunState::Idle);
+    }
+
+    #[test]
+    fn a_final_outcome_closes_the_attempt_but_a_transient_one_does_not() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        run.apply(&completed(2, Conclusion::Success), 1, &policy());
+        run.take_due_rerun();
+        run.record_outcome(1, RerunOutcome::Started);
+        let late = run.apply(&event(3, 1, JobAction::Completed(Conclusion::Failure)), 2, &policy());
+        assert_eq!(late.timer, TimerChange::Keep, "an attempt is re-run once");
+        assert_eq!(late.reply.status, 201);
+
+        let mut stuck = run_with_jobs(&[1]);
+        stuck.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        stuck.take_due_rerun();
+        stuck.record_outcome(1, RerunOutcome::StillRunning);
+        let later = stuck.apply(&completed(2, Conclusion::Success), 9, &policy());
+        assert_eq!(later.timer, TimerChange::Arm(9 + DELAY));
+    }
+
+    #[test]
+    fn an_in_flight_rerun_is_due_again_after_a_restart() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        run.take_due_rerun();
+        let mut restored = run.clone();
+        restored.resume(100);
+        assert_eq!(restored.rerun, RerunState::Scheduled { due_at: 100 });
+        assert_eq!(restored.take_due_rerun(), Some(1));
+    }
+
+    #[test]
+    fn the_state_round_trips_through_json() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&completed(1, Conclusion::TimedOut), 1, &policy());
+        let json = serde_json::to_string(&run).expect("serialise");
+        let back: RunState = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(back, run);
+    }
+}

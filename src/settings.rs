@@ -1,0 +1,436 @@
+//! The service's configuration, read once from the environment and validated at
+//! start-up. Nothing else in the crate reads environment variables.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// A secret value (token, webhook key) whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used (signing, the Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Coloured, aligned lines for people.
+    Term,
+    /// One JSON object per line for log shippers.
+    Json,
+}
+
+/// Which branches' runs may be re-run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BranchFilter {
+    /// Every branch (`REPO_BRANCHES=*`).
+    Any,
+    /// Only these branch names.
+    Only(Vec<String>),
+}
+
+impl BranchFilter {
+    /// Whether runs of `branch` are eligible for automatic re-runs.
+    pub fn allows(&self, branch: &str) -> bool {
+        match self {
+            BranchFilter::Any => true,
+            BranchFilter::Only(names) => names.iter().any(|name| name == branch),
+        }
+    }
+}
+
+/// Where tracked runs are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file; the path as written after `sqlite://`.
+    Sqlite(String),
+}
+
+/// How the GitHub actor paces, retries and waits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GitHubSettings {
+    /// API base without a trailing slash, e.g. `https://api.github.com`.
+    pub api_url: String,
+    /// Token sent as `Authorization: Bearer …`; without it re-runs are refused.
+    pub token: Option<Secret>,
+    /// Least time between two POSTs to the API.
+    pub min_interval: Duration,
+    /// Tries for one re-run before giving up on transient errors.
+    pub max_tries: u32,
+    /// First back-off after a transient error; doubles on each further one.
+    pub backoff_base: Duration,
+    /// Longest back-off between two tries.
+    pub backoff_max: Duration,
+    /// Time limit of one API request.
+    pub request_timeout: Duration,
+    /// Wait before looking at a run again that GitHub still shows in progress.
+    pub poll_interval: Duration,
+    /// How many times to look at a run that is still in progress before giving up.
+    pub poll_tries: u32,
+    /// Least pause after a secondary rate limit that names no reset time.
+    pub secondary_limit_wait: Duration,
+}
+
+/// Everything the service is configured with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Webhook secret that signs every delivery.
+    pub sign_key: Secret,
+    /// Events with `run_attempt >= run_attempts` are ignored.
+    pub run_attempts: u32,
+    /// Branches whose runs may be re-run.
+    pub branches: BranchFilter,
+    /// Senders (lower-cased GitHub logins) whose events are ignored.
+    pub no_retry: Vec<String>,
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// Number of HTTP worker threads.
+    pub workers: usize,
+    /// Delay between a run's last completion and its re-run call.
+    pub rerun_delay: Duration,
+    /// Where tracked runs live.
+    pub database: DatabaseUrl,
+    /// Largest webhook body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// A run with no event for this long is forgotten (lost deliveries).
+    pub run_ttl: Duration,
+    /// How long a finished run's tracker stays in memory for late events.
+    pub tracker_linger: Duration,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Least severe level logged.
+    pub log_level: slog::Level,
+    /// GitHub API client settings.
+    pub github: GitHubSettings,
+}
+
+/// A configuration error: names the variable and what is wrong with it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct SettingsError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong, without echoing secrets.
+    pub problem: String,
+}
+
+/// One line per variable: name, default and meaning. `--help` prints it; README mirrors it.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    ("GITHUB_SIGN_KEY", "required", "webhook secret; deliveries must carry X-Hub-Signature-256"),
+    ("GITHUB_TOKEN", "unset", "token (repo + workflow scopes) used to re-run; unset: re-runs are refused"),
+    ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
+    ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
+    ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
+    ("PORT", "5000", "listening port"),
+    ("HOST", "0.0.0.0", "listening address"),
+    ("WORKERS", "CPU cores", "HTTP worker threads"),
+    ("GITHUB_API_URL", "https://api.github.com", "API base (GitHub Enterprise Server: https://HOST/api/v3)"),
+    ("RERUN_DELAY", "5", "seconds between a run's last completion and the re-run call"),
+    ("DATABASE_URL", "sqlite://db/job-rerunner.db", "where tracked runs live"),
+    ("MAX_BODY_BYTES", "1048576", "largest webhook body accepted (413 above)"),
+    ("RUN_TTL", "86400", "seconds without events after which an unfinished run is forgotten"),
+    ("TRACKER_LINGER", "30", "seconds a finished run stays in memory for late events"),
+    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API"),
+    ("GITHUB_MAX_TRIES", "10", "tries per re-run on transient errors (5xx, timeouts) before giving up"),
+    ("GITHUB_BACKOFF", "2", "first back-off in seconds after a transient error; doubles each try"),
+    ("GITHUB_BACKOFF_MAX", "300", "longest back-off in seconds"),
+    ("GITHUB_TIMEOUT", "10", "seconds one GitHub API request may take"),
+    ("GITHUB_POLL_INTERVAL", "5", "seconds before looking again at a run GitHub still shows in progress"),
+    ("GITHUB_POLL_TRIES", "12", "looks at a still-running run before giving up on it"),
+    ("GITHUB_SECONDARY_LIMIT_WAIT", "60", "least seconds to pause on a rate limit that names no reset time"),
+    ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
+    ("LOG_LEVEL", "info", "trace, debug, info, warning, error or critical"),
+];
+
+/// The `--help` text.
+pub fn help_text() -> String {
+    let mut text = String::from(
+        "job-rerunner: re-runs failed GitHub Actions jobs from workflow_job webhooks.\n\n\
+         Usage: job-rerunner            run the service (configured by the environment)\n\
+         \x20      job-rerunner --help     this text\n\n\
+         Environment:\n",
+    );
+    for (name, default, meaning) in VARIABLES {
+        text.push_str(&format!("  {name:<28} {meaning} (default: {default})\n"));
+    }
+    text
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Reads the settings from a map of variables (the environment, or a test's).
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let env = Env(vars);
+        let sign_key = match env.get("GITHUB_SIGN_KEY") {
+            Some(key) => Secret::new(key),
+            None => return Err(env.problem("GITHUB_SIGN_KEY", "is required (the webhook secret)")),
+        };
+        let token = env.get("GITHUB_TOKEN").map(Secret::new);
+        let run_attempts = env.number("RUN_ATTEMPTS", 4u32)?;
+        if run_attempts < 2 {
+            return Err(env.problem("RUN_ATTEMPTS", "must be at least 2 (1 would never re-run)"));
+        }
+        let branches = match env.list("REPO_BRANCHES", false) {
+            None => BranchFilter::Only(vec!["master".to_owned()]),
+            Some(list) if list.iter().any(|b| b == "*") => BranchFilter::Any,
+            Some(list) if list.is_empty() => {
+                return Err(env.problem("REPO_BRANCHES", "names no branch"));
+            }
+            Some(list) => BranchFilter::Only(list),
+        };
+        let no_retry = env.list("NO_RETRY_LIST", true).unwrap_or_default();
+        let api_url = env
+            .get("GITHUB_API_URL")
+            .unwrap_or("https://api.github.com")
+            .trim_end_matches('/')
+            .to_owned();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(env.problem("GITHUB_API_URL", "must start with https:// or http://"));
+        }
+        let database = match env.get("DATABASE_URL").unwrap_or("sqlite://db/job-rerunner.db") {
+            url if url.starts_with("sqlite://") => {
+                let path = url.trim_start_matches("sqlite://");
+                if path.is_empty() {
+                    return Err(env.problem("DATABASE_URL", "sqlite:// needs a file path"));
+                }
+                DatabaseUrl::Sqlite(path.to_owned())
+            }
+            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                return Err(env.problem(
+                    "DATABASE_URL",
+                    "PostgreSQL is not supported by this build yet; use sqlite://PATH",
+                ));
+            }
+            _ => return Err(env.problem("DATABASE_URL", "must start with sqlite://")),
+        };
+        let log_format = match env.get("LOG_FORMAT").unwrap_or("term") {
+            "term" => LogFormat::Term,
+            "json" => LogFormat::Json,
+            _ => return Err(env.problem("LOG_FORMAT", "must be term or json")),
+        };
+        let log_level = match env.get("LOG_LEVEL").unwrap_or("info").to_ascii_lowercase().as_str() {
+            "trace" => slog::Level::Trace,
+            "debug" => slog::Level::Debug,
+            "info" => slog::Level::Info,
+            "warn" | "warning" => slog::Level::Warning,
+            "error" => slog::Level::Error,
+            "critical" => slog::Level::Critical,
+            _ => {
+                return Err(env.problem(
+                    "LOG_LEVEL",
+                    "must be trace, debug, info, warning, error or critical",
+                ));
+            }
+        };
+        let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let workers = env.number("WORKERS", default_workers)?;
+        if workers == 0 {
+            return Err(env.problem("WORKERS", "must be at least 1"));
+        }
+        let max_body_bytes = env.number("MAX_BODY_BYTES", 1_048_576usize)?;
+        if max_body_bytes < 1024 {
+            return Err(env.problem("MAX_BODY_BYTES", "must be at least 1024"));
+        }
+        let max_tries = env.number("GITHUB_MAX_TRIES", 10u32)?;
+        if max_tries == 0 {
+            return Err(env.problem("GITHUB_MAX_TRIES", "must be at least 1"));
+        }
+        Ok(Settings {
+            sign_key,
+            run_attempts,
+            branches,
+            no_retry,
+            host: env.get("HOST").unwrap_or("0.0.0.0").to_owned(),
+            port: env.number("PORT", 5000u16)?,
+            workers,
+            rerun_delay: env.seconds("RERUN_DELAY", 5.0)?,
+            database,
+            max_body_bytes,
+            run_ttl: env.seconds("RUN_TTL", 86_400.0)?,
+            tracker_linger: env.seconds("TRACKER_LINGER", 30.0)?,
+            log_format,
+            log_level,
+            github: GitHubSettings {
+                api_url,
+                token,
+                min_interval: env.seconds("GITHUB_MIN_INTERVAL", 1.0)?,
+                max_tries,
+                backoff_base: env.seconds("GITHUB_BACKOFF", 2.0)?,
+                backoff_max: env.seconds("GITHUB_BACKOFF_MAX", 300.0)?,
+                request_timeout: env.seconds("GITHUB_TIMEOUT", 10.0)?,
+                poll_interval: env.seconds("GITHUB_POLL_INTERVAL", 5.0)?,
+                poll_tries: env.number("GITHUB_POLL_TRIES", 12u32)?,
+                secondary_limit_wait: env.seconds("GITHUB_SECONDARY_LIMIT_WAIT", 60.0)?,
+            },
+        })
+    }
+
+    /// Whether events sent by `login` are ignored.
+    pub fn is_denied_sender(&self, login: &str) -> bool {
+        self.no_retry.iter().any(|denied| denied.eq_ignore_ascii_case(login))
+    }
+}
+
+/// The variables being read; an empty value counts as unset.
+struct Env(HashMap<String, String>);
+
+impl Env {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn problem(&self, variable: &'static str, problem: &str) -> SettingsError {
+        SettingsError { variable, problem: problem.to_owned() }
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, SettingsError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| SettingsError {
+                variable: name,
+                problem: format!("{raw:?} is not a valid whole number"),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, SettingsError> {
+        let value = match self.get(name) {
+            None => default,
+            Some(raw) => raw.parse::<f64>().map_err(|_| SettingsError {
+                variable: name,
+                problem: format!("{raw:?} is not a number of seconds"),
+            })?,
+        };
+        Duration::try_from_secs_f64(value).map_err(|_| SettingsError {
+            variable: name,
+            problem: format!("{value} is not a non-negative number of seconds"),
+        })
+    }
+
+    /// A comma-separated list; `None` when unset. Logins compare case-insensitively on GitHub.
+    fn list(&self, name: &str, lowercase: bool) -> Option<Vec<String>> {
+        self.get(name).map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| if lowercase { item.to_ascii_lowercase() } else { item.to_owned() })
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_match_the_old_service() {
+        let settings = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k")])).expect("valid");
+        assert_eq!(settings.run_attempts, 4);
+        assert_eq!(settings.branches, BranchFilter::Only(vec!["master".into()]));
+        assert!(settings.no_retry.is_empty());
+        assert_eq!(settings.port, 5000);
+        assert_eq!(settings.rerun_delay, Duration::from_secs(5));
+        assert_eq!(settings.database, DatabaseUrl::Sqlite("db/job-rerunner.db".into()));
+        assert_eq!(settings.github.api_url, "https://api.github.com");
+        assert_eq!(settings.log_format, LogFormat::Term);
+        assert!(settings.github.token.is_none());
+    }
+
+    #[test]
+    fn a_missing_sign_key_names_the_variable() {
+        let err = Settings::from_vars(vars(&[])).expect_err("must fail");
+        assert_eq!(err.variable, "GITHUB_SIGN_KEY");
+    }
+
+    #[test]
+    fn a_non_numeric_run_attempts_names_the_variable() {
+        let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("RUN_ATTEMPTS", "abc")]))
+            .expect_err("must fail");
+        assert_eq!(err.variable, "RUN_ATTEMPTS");
+        assert!(err.to_string().starts_with("RUN_ATTEMPTS: "), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("PORT", "70000"),
+            ("RERUN_DELAY", "-1"),
+            ("RERUN_DELAY", "soon"),
+            ("LOG_FORMAT", "xml"),
+            ("LOG_LEVEL", "loud"),
+            ("GITHUB_API_URL", "api.github.com"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REPO_BRANCHES", " , "),
+            ("WORKERS", "0"),
+        ] {
+            let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), (name, value)]))
+                .expect_err(name);
+            assert_eq!(err.variable, name, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn lists_are_trimmed_and_logins_compare_case_insensitively() {
+        let settings = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "k"),
+            ("REPO_BRANCHES", "master, main ,release/2.x"),
+            ("NO_RETRY_LIST", "Bot-One, someone"),
+            ("RERUN_DELAY", "0.25"),
+        ]))
+        .expect("valid");
+        assert!(settings.branches.allows("main"));
+        assert!(settings.branches.allows("release/2.x"));
+        assert!(!settings.branches.allows("feature"));
+        assert!(settings.is_denied_sender("bot-one"));
+        assert!(settings.is_denied_sender("SOMEONE"));
+        assert!(!settings.is_denied_sender("other"));
+        assert_eq!(settings.rerun_delay, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_star_allows_every_branch() {
+        let settings =
+            Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("REPO_BRANCHES", "*")]))
+                .expect("valid");
+        assert!(settings.branches.allows("anything"));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let settings = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "sign-key-value"),
+            ("GITHUB_TOKEN", "token-value"),
+        ]))
+        .expect("valid");
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("sign-key-value") && !shown.contains("token-value"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+}
