@@ -119,7 +119,15 @@ mod tests {
     #[test]
     fn names_that_could_change_a_url_path_are_refused() {
         for bad in [
-            "", "tarantool", "/repo", "owner/", "a/b/c", "../x", "owner/..", "o w/n", "a/b?x=1",
+            "",
+            "tarantool",
+            "/repo",
+            "owner/",
+            "a/b/c",
+            "../x",
+            "owner/..",
+            "o w/n",
+            "a/b?x=1",
             "a/b#frag",
         ] {
             assert!(RepoName::parse(bad).is_err(), "{bad:?} was accepted");

@@ -18,7 +18,10 @@ pub fn build(settings: &Settings) -> (Logger, AsyncGuard) {
             async_drain(format)
         }
         LogFormat::Json => {
-            let format = slog_json::Json::new(std::io::stdout()).add_default_keys().build().fuse();
+            let format = slog_json::Json::new(std::io::stdout())
+                .add_default_keys()
+                .build()
+                .fuse();
             async_drain(format)
         }
     };

@@ -2,12 +2,15 @@
 
 use std::process::ExitCode;
 
+use job_rerunner::logging;
 use job_rerunner::settings::{Settings, help_text};
 use job_rerunner::startup::Application;
-use job_rerunner::logging;
 
 fn main() -> ExitCode {
-    if std::env::args().skip(1).any(|arg| arg == "--help" || arg == "-h") {
+    if std::env::args()
+        .skip(1)
+        .any(|arg| arg == "--help" || arg == "-h")
+    {
         print!("{}", help_text());
         return ExitCode::SUCCESS;
     }
@@ -20,7 +23,9 @@ fn main() -> ExitCode {
     };
     let (log, _flush_on_exit) = logging::build(&settings);
     let served = actix_web::rt::System::new().block_on(async {
-        let app = Application::build(settings, log.clone()).await.map_err(|err| err.to_string())?;
+        let app = Application::build(settings, log.clone())
+            .await
+            .map_err(|err| err.to_string())?;
         app.run_until_stopped().await.map_err(|err| err.to_string())
     });
     match served {

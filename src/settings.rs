@@ -134,30 +134,110 @@ pub struct SettingsError {
 
 /// One line per variable: name, default and meaning. `--help` prints it; README mirrors it.
 pub const VARIABLES: &[(&str, &str, &str)] = &[
-    ("GITHUB_SIGN_KEY", "required", "webhook secret; deliveries must carry X-Hub-Signature-256"),
-    ("GITHUB_TOKEN", "unset", "token (repo + workflow scopes) used to re-run; unset: re-runs are refused"),
-    ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
-    ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
-    ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
+    (
+        "GITHUB_SIGN_KEY",
+        "required",
+        "webhook secret; deliveries must carry X-Hub-Signature-256",
+    ),
+    (
+        "GITHUB_TOKEN",
+        "unset",
+        "token (repo + workflow scopes) used to re-run; unset: re-runs are refused",
+    ),
+    (
+        "RUN_ATTEMPTS",
+        "4",
+        "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)",
+    ),
+    (
+        "REPO_BRANCHES",
+        "master",
+        "comma-separated branches whose runs are re-run; * for every branch",
+    ),
+    (
+        "NO_RETRY_LIST",
+        "empty",
+        "comma-separated GitHub logins whose events are ignored",
+    ),
     ("PORT", "5000", "listening port"),
     ("HOST", "0.0.0.0", "listening address"),
     ("WORKERS", "CPU cores", "HTTP worker threads"),
-    ("GITHUB_API_URL", "https://api.github.com", "API base (GitHub Enterprise Server: https://HOST/api/v3)"),
-    ("RERUN_DELAY", "5", "seconds between a run's last completion and the re-run call"),
-    ("DATABASE_URL", "sqlite://db/job-rerunner.db", "where tracked runs live"),
-    ("MAX_BODY_BYTES", "1048576", "largest webhook body accepted (413 above)"),
-    ("RUN_TTL", "86400", "seconds without events after which an unfinished run is forgotten"),
-    ("TRACKER_LINGER", "30", "seconds a finished run stays in memory for late events"),
-    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API"),
-    ("GITHUB_MAX_TRIES", "10", "tries per re-run on transient errors (5xx, timeouts) before giving up"),
-    ("GITHUB_BACKOFF", "2", "first back-off in seconds after a transient error; doubles each try"),
+    (
+        "GITHUB_API_URL",
+        "https://api.github.com",
+        "API base (GitHub Enterprise Server: https://HOST/api/v3)",
+    ),
+    (
+        "RERUN_DELAY",
+        "5",
+        "seconds between a run's last completion and the re-run call",
+    ),
+    (
+        "DATABASE_URL",
+        "sqlite://db/job-rerunner.db",
+        "where tracked runs live",
+    ),
+    (
+        "MAX_BODY_BYTES",
+        "1048576",
+        "largest webhook body accepted (413 above)",
+    ),
+    (
+        "RUN_TTL",
+        "86400",
+        "seconds without events after which an unfinished run is forgotten",
+    ),
+    (
+        "TRACKER_LINGER",
+        "30",
+        "seconds a finished run stays in memory for late events",
+    ),
+    (
+        "GITHUB_MIN_INTERVAL",
+        "1",
+        "least seconds between two POSTs to the GitHub API",
+    ),
+    (
+        "GITHUB_MAX_TRIES",
+        "10",
+        "tries per re-run on transient errors (5xx, timeouts) before giving up",
+    ),
+    (
+        "GITHUB_BACKOFF",
+        "2",
+        "first back-off in seconds after a transient error; doubles each try",
+    ),
     ("GITHUB_BACKOFF_MAX", "300", "longest back-off in seconds"),
-    ("GITHUB_TIMEOUT", "10", "seconds one GitHub API request may take"),
-    ("GITHUB_POLL_INTERVAL", "5", "seconds before looking again at a run GitHub still shows in progress"),
-    ("GITHUB_POLL_TRIES", "12", "looks at a still-running run before giving up on it"),
-    ("GITHUB_SECONDARY_LIMIT_WAIT", "60", "least seconds to pause on a rate limit that names no reset time"),
-    ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
-    ("LOG_LEVEL", "info", "trace, debug, info, warning, error or critical"),
+    (
+        "GITHUB_TIMEOUT",
+        "10",
+        "seconds one GitHub API request may take",
+    ),
+    (
+        "GITHUB_POLL_INTERVAL",
+        "5",
+        "seconds before looking again at a run GitHub still shows in progress",
+    ),
+    (
+        "GITHUB_POLL_TRIES",
+        "12",
+        "looks at a still-running run before giving up on it",
+    ),
+    (
+        "GITHUB_SECONDARY_LIMIT_WAIT",
+        "60",
+        "least seconds to pause on a rate limit that names no reset time",
+    ),
+    (
+        "LOG_FORMAT",
+        "term",
+        "term (people) or json (one object a line)",
+    ),
+    (
+        "LOG_LEVEL",
+        "info",
+        "trace, debug, info, warning, error or critical",
+    ),
 ];
 
 /// The `--help` text.
@@ -209,7 +289,10 @@ impl Settings {
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
             return Err(env.problem("GITHUB_API_URL", "must start with https:// or http://"));
         }
-        let database = match env.get("DATABASE_URL").unwrap_or("sqlite://db/job-rerunner.db") {
+        let database = match env
+            .get("DATABASE_URL")
+            .unwrap_or("sqlite://db/job-rerunner.db")
+        {
             url if url.starts_with("sqlite://") => {
                 let path = url.trim_start_matches("sqlite://");
                 if path.is_empty() {
@@ -230,7 +313,12 @@ impl Settings {
             "json" => LogFormat::Json,
             _ => return Err(env.problem("LOG_FORMAT", "must be term or json")),
         };
-        let log_level = match env.get("LOG_LEVEL").unwrap_or("info").to_ascii_lowercase().as_str() {
+        let log_level = match env
+            .get("LOG_LEVEL")
+            .unwrap_or("info")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "trace" => slog::Level::Trace,
             "debug" => slog::Level::Debug,
             "info" => slog::Level::Info,
@@ -289,7 +377,9 @@ impl Settings {
 
     /// Whether events sent by `login` are ignored.
     pub fn is_denied_sender(&self, login: &str) -> bool {
-        self.no_retry.iter().any(|denied| denied.eq_ignore_ascii_case(login))
+        self.no_retry
+            .iter()
+            .any(|denied| denied.eq_ignore_ascii_case(login))
     }
 }
 
@@ -302,10 +392,17 @@ impl Env {
     }
 
     fn problem(&self, variable: &'static str, problem: &str) -> SettingsError {
-        SettingsError { variable, problem: problem.to_owned() }
+        SettingsError {
+            variable,
+            problem: problem.to_owned(),
+        }
     }
 
-    fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, SettingsError> {
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, SettingsError> {
         match self.get(name) {
             None => Ok(default),
             Some(raw) => raw.parse().map_err(|_| SettingsError {
@@ -335,7 +432,13 @@ impl Env {
             raw.split(',')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
-                .map(|item| if lowercase { item.to_ascii_lowercase() } else { item.to_owned() })
+                .map(|item| {
+                    if lowercase {
+                        item.to_ascii_lowercase()
+                    } else {
+                        item.to_owned()
+                    }
+                })
                 .collect()
         })
     }
@@ -346,7 +449,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -357,7 +463,10 @@ mod tests {
         assert!(settings.no_retry.is_empty());
         assert_eq!(settings.port, 5000);
         assert_eq!(settings.rerun_delay, Duration::from_secs(5));
-        assert_eq!(settings.database, DatabaseUrl::Sqlite("db/job-rerunner.db".into()));
+        assert_eq!(
+            settings.database,
+            DatabaseUrl::Sqlite("db/job-rerunner.db".into())
+        );
         assert_eq!(settings.github.api_url, "https://api.github.com");
         assert_eq!(settings.log_format, LogFormat::Term);
         assert!(settings.github.token.is_none());
@@ -430,7 +539,10 @@ mod tests {
         ]))
         .expect("valid");
         let shown = format!("{settings:?}");
-        assert!(!shown.contains("sign-key-value") && !shown.contains("token-value"), "{shown}");
+        assert!(
+            !shown.contains("sign-key-value") && !shown.contains("token-value"),
+            "{shown}"
+        );
         assert!(shown.contains("[redacted]"));
     }
 }

@@ -10,8 +10,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use slog::{Logger, error, info};
 
-use crate::actors::{GitHubActor, Registry, TrackerDeps};
 use crate::actors::run_tracker::now_ms;
+use crate::actors::{GitHubActor, Registry, TrackerDeps};
 use crate::http::{AppState, alive, receive};
 use crate::settings::{DatabaseUrl, Settings};
 use crate::store::{SqliteStore, Store, StoreError};
@@ -58,7 +58,9 @@ impl Application {
             log: log.clone(),
         });
 
-        let purged = store.purge_idle(now_ms().saturating_sub(settings.run_ttl.as_millis() as u64)).await?;
+        let purged = store
+            .purge_idle(now_ms().saturating_sub(settings.run_ttl.as_millis() as u64))
+            .await?;
         let pending = store.pending_reruns().await?;
         for key in &pending {
             registry.wake(key);
@@ -68,9 +70,14 @@ impl Application {
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
 
         let address = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&address)
-            .map_err(|source| StartError::Listen { address: address.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartError::Listen { address, source })?.port();
+        let listener = TcpListener::bind(&address).map_err(|source| StartError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { address, source })?
+            .port();
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             registry: Arc::clone(&registry),
@@ -84,12 +91,19 @@ impl Application {
         })
         .workers(settings.workers)
         .listen(listener)
-        .map_err(|source| StartError::Listen { address: format!("port {port}"), source })?
+        .map_err(|source| StartError::Listen {
+            address: format!("port {port}"),
+            source,
+        })?
         .run();
         info!(log, "listening"; "port" => port, "workers" => settings.workers,
             "branches" => ?settings.branches, "run_attempts" => settings.run_attempts,
             "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
-        Ok(Self { port, server, registry })
+        Ok(Self {
+            port,
+            server,
+            registry,
+        })
     }
 
     /// The port the service listens on (useful with `PORT=0`).

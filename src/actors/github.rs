@@ -78,7 +78,10 @@ impl Pacing {
 
     fn pause(&mut self, wait: Duration) {
         let until = Instant::now() + wait;
-        self.paused_until = Some(self.paused_until.map_or(until, |current| current.max(until)));
+        self.paused_until = Some(
+            self.paused_until
+                .map_or(until, |current| current.max(until)),
+        );
     }
 }
 
@@ -119,7 +122,13 @@ impl GitHubActor {
             "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
             "delivery" => request.decided_by.clone().unwrap_or_default()));
         info!(log, "re-run started"; "queue" => self.queue.len() + 1);
-        let work = perform(self.client.clone(), self.settings.clone(), pacing, request, log.clone());
+        let work = perform(
+            self.client.clone(),
+            self.settings.clone(),
+            pacing,
+            request,
+            log.clone(),
+        );
         ctx.spawn(work.into_actor(self).map(move |(outcome, pacing), act, ctx| {
             info!(log, "re-run finished"; "outcome" => outcome.label(), "detail" => ?outcome,
                 "queue" => act.queue.len());
@@ -134,7 +143,11 @@ impl Actor for GitHubActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _ctx: &mut Self::Context) {
-        self.client = self.settings.token.as_ref().map(|token| Rc::new(GitHubClient::new(&self.settings, token)));
+        self.client = self
+            .settings
+            .token
+            .as_ref()
+            .map(|token| Rc::new(GitHubClient::new(&self.settings, token)));
         info!(self.log, "actor started"; "api_url" => &self.settings.api_url,
             "token" => if self.client.is_some() { "set" } else { "unset: re-runs are refused" });
     }
@@ -199,7 +212,10 @@ impl Tries<'_> {
                 let wait = match limit {
                     RateLimit::For(wait) => wait,
                     RateLimit::Unspecified => {
-                        let doubled = self.settings.secondary_limit_wait.saturating_mul(1 << pacing.secondary_strikes.min(6));
+                        let doubled = self
+                            .settings
+                            .secondary_limit_wait
+                            .saturating_mul(1 << pacing.secondary_strikes.min(6));
                         pacing.secondary_strikes += 1;
                         doubled.min(MAX_SECONDARY_WAIT)
                     }
@@ -243,7 +259,9 @@ fn judge(run: &WorkflowRun, attempt: u32) -> Option<RerunOutcome> {
     }
     let conclusion = run.conclusion.as_deref().unwrap_or("none");
     if !Conclusion::parse(conclusion).is_failure() {
-        return Some(RerunOutcome::NotNeeded { conclusion: conclusion.to_owned() });
+        return Some(RerunOutcome::NotNeeded {
+            conclusion: conclusion.to_owned(),
+        });
     }
     None
 }
@@ -258,10 +276,18 @@ async fn perform(
     log: Logger,
 ) -> (RerunOutcome, Pacing) {
     let Some(client) = client else {
-        let refused = RerunOutcome::Refused { status: 0, message: "GITHUB_TOKEN is not set".into() };
+        let refused = RerunOutcome::Refused {
+            status: 0,
+            message: "GITHUB_TOKEN is not set".into(),
+        };
         return (refused, pacing);
     };
-    let mut tries = Tries { settings: &settings, log: &log, transient: 0, rate_limited: 0 };
+    let mut tries = Tries {
+        settings: &settings,
+        log: &log,
+        transient: 0,
+        rate_limited: 0,
+    };
     let mut looks = 0;
     loop {
         pacing.wait_for_pause().await;
@@ -334,10 +360,15 @@ mod tests {
 
     #[test]
     fn a_running_or_passed_run_is_not_rerun() {
-        assert_eq!(judge(&run("in_progress", None, 1), 1), Some(RerunOutcome::StillRunning));
+        assert_eq!(
+            judge(&run("in_progress", None, 1), 1),
+            Some(RerunOutcome::StillRunning)
+        );
         assert_eq!(
             judge(&run("completed", Some("cancelled"), 1), 1),
-            Some(RerunOutcome::NotNeeded { conclusion: "cancelled".into() })
+            Some(RerunOutcome::NotNeeded {
+                conclusion: "cancelled".into()
+            })
         );
     }
 }

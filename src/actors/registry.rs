@@ -90,7 +90,10 @@ impl Registry {
                 }
             }
         }
-        Err(TrackError::Unavailable(format!("no tracker for {} took the event", event.run)))
+        Err(TrackError::Unavailable(format!(
+            "no tracker for {} took the event",
+            event.run
+        )))
     }
 
     /// Makes sure a tracker runs for `key` (start-up uses it to resume decided re-runs).
@@ -116,7 +119,11 @@ impl Registry {
                     Arc::clone(&mailbox),
                     Arc::clone(&self.waiting),
                 );
-                TrackerHandle { id, addr: tracker.start(), mailbox }
+                TrackerHandle {
+                    id,
+                    addr: tracker.start(),
+                    mailbox,
+                }
             })
             .clone()
     }

@@ -23,7 +23,7 @@ use slog::{Logger, debug, error, info, o, warn};
 use super::github::RerunRequest;
 use super::registry::{RegistryLink, TrackError, TrackerDeps};
 use crate::ids::RunKey;
-use crate::run::{JobAction, JobEvent, Policy, RerunOutcome, Reply, RunState, TimerChange};
+use crate::run::{JobAction, JobEvent, Policy, Reply, RerunOutcome, RunState, TimerChange};
 use crate::store::{RerunRecord, Write};
 
 /// How many answered delivery ids a tracker remembers, to answer a redelivery alike.
@@ -53,7 +53,9 @@ pub struct RunTracker {
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl RunTracker {
@@ -66,7 +68,9 @@ impl RunTracker {
         mailbox: Arc<AtomicUsize>,
         waiting: Arc<AtomicUsize>,
     ) -> Self {
-        let log = deps.log.new(o!("actor" => "run_tracker", "repo" => key.repo.to_string(),
+        let log = deps
+            .log
+            .new(o!("actor" => "run_tracker", "repo" => key.repo.to_string(),
             "run_id" => key.run_id.0));
         Self {
             key,
@@ -103,7 +107,10 @@ impl RunTracker {
 
     fn answered_before(&self, delivery: Option<&str>) -> Option<Reply> {
         let delivery = delivery?;
-        self.deliveries.iter().find(|(seen, _)| seen == delivery).map(|(_, reply)| reply.clone())
+        self.deliveries
+            .iter()
+            .find(|(seen, _)| seen == delivery)
+            .map(|(_, reply)| reply.clone())
     }
 
     fn apply_timer(&mut self, change: TimerChange, ctx: &mut Context<Self>) {
@@ -112,7 +119,10 @@ impl RunTracker {
             TimerChange::Cancel => {
                 if let Some(timer) = self.rerun_timer.take() {
                     ctx.cancel_future(timer);
-                    info!(self.log, "re-run cancelled: a new job of the attempt showed up, or a newer attempt");
+                    info!(
+                        self.log,
+                        "re-run cancelled: a new job of the attempt showed up, or a newer attempt"
+                    );
                 }
             }
             TimerChange::Arm(due_at) => {
@@ -128,9 +138,17 @@ impl RunTracker {
     /// The re-run timer fired: hand the re-run to the GitHub actor and await its outcome.
     fn rerun_due(&mut self, ctx: &mut Context<Self>) {
         self.rerun_timer = None;
-        let Some(state) = self.state.as_mut() else { return };
-        let Some(attempt) = state.take_due_rerun() else { return };
-        let request = RerunRequest { run: self.key.clone(), attempt, decided_by: self.decided_by.clone() };
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
+        let Some(attempt) = state.take_due_rerun() else {
+            return;
+        };
+        let request = RerunRequest {
+            run: self.key.clone(),
+            attempt,
+            decided_by: self.decided_by.clone(),
+        };
         info!(self.log, "re-run handed to the GitHub actor"; "run_attempt" => attempt,
             "delivery" => request.decided_by.clone().unwrap_or_default());
         let sent = self.deps.github.send(request);
@@ -145,7 +163,9 @@ impl RunTracker {
 
     /// The GitHub actor answered: record the outcome (state and history, one commit).
     fn rerun_answered(&mut self, attempt: u32, outcome: RerunOutcome, ctx: &mut Context<Self>) {
-        let Some(state) = self.state.as_ref() else { return };
+        let Some(state) = self.state.as_ref() else {
+            return;
+        };
         let mut next = state.clone();
         next.record_outcome(attempt, outcome.clone());
         let now = now_ms();
@@ -162,24 +182,38 @@ impl RunTracker {
             branch: next.branch.clone(),
             finished_at: now,
         };
-        let level_warn = !matches!(outcome, RerunOutcome::Started | RerunOutcome::AlreadyRerun { .. });
+        let level_warn = !matches!(
+            outcome,
+            RerunOutcome::Started | RerunOutcome::AlreadyRerun { .. }
+        );
         if level_warn {
             warn!(self.log, "re-run not performed"; "run_attempt" => attempt, "outcome" => outcome.label(), "detail" => ?outcome);
         } else {
             info!(self.log, "re-run answered"; "run_attempt" => attempt, "outcome" => outcome.label());
         }
-        let write = Write::SaveRun { key: self.key.clone(), state: next.clone(), now, rerun: Some(record) };
+        let write = Write::SaveRun {
+            key: self.key.clone(),
+            state: next.clone(),
+            now,
+            rerun: Some(Box::new(record)),
+        };
         // Events wait until the outcome is committed, so they see the attempt settled.
-        ctx.wait(self.deps.store.write(write).into_actor(self).map(move |committed, act, ctx| {
-            if let Err(err) = committed {
-                // Memory still moves on; the next commit of this run writes it all. After a
-                // crash before that, the re-run is resumed and GitHub's attempt shows it done.
-                error!(act.log, "recording the re-run outcome failed"; "error" => %err);
-            }
-            act.state = Some(next);
-            act.decided_by = None;
-            act.settle(ctx);
-        }));
+        ctx.wait(
+            self.deps
+                .store
+                .write(write)
+                .into_actor(self)
+                .map(move |committed, act, ctx| {
+                    if let Err(err) = committed {
+                        // Memory still moves on; the next commit of this run writes it all. After a
+                        // crash before that, the re-run is resumed and GitHub's attempt shows it done.
+                        error!(act.log, "recording the re-run outcome failed"; "error" => %err);
+                    }
+                    act.state = Some(next);
+                    act.decided_by = None;
+                    act.settle(ctx);
+                }),
+        );
     }
 
     /// Starts or stops the linger countdown depending on whether the run is settled.
@@ -188,7 +222,8 @@ impl RunTracker {
         match (settled, self.linger_timer.is_some()) {
             (true, false) => {
                 let linger = self.deps.settings.tracker_linger;
-                self.linger_timer = Some(ctx.run_later(linger, |act, ctx| act.retire(ctx, "settled")));
+                self.linger_timer =
+                    Some(ctx.run_later(linger, |act, ctx| act.retire(ctx, "settled")));
             }
             (false, true) => {
                 if let Some(timer) = self.linger_timer.take() {
@@ -211,7 +246,9 @@ impl RunTracker {
     /// Checks for a run that went quiet for `RUN_TTL` (lost deliveries) and forgets it.
     fn check_ttl(&mut self, ctx: &mut Context<Self>) {
         let ttl = self.deps.settings.run_ttl;
-        let Some(state) = self.state.as_ref() else { return self.retire(ctx, "no state") };
+        let Some(state) = self.state.as_ref() else {
+            return self.retire(ctx, "no state");
+        };
         let quiet_for = Duration::from_millis(now_ms().saturating_sub(state.last_event_at));
         if quiet_for < ttl || state.pending_rerun_at().is_some() {
             let again = ttl.saturating_sub(quiet_for).max(Duration::from_secs(1));
@@ -221,7 +258,9 @@ impl RunTracker {
         warn!(self.log, "run expired without finishing (lost deliveries?)";
             "run_attempt" => state.attempt, "unfinished_jobs" => state.unfinished_jobs(),
             "quiet_s" => quiet_for.as_secs());
-        let delete = self.deps.store.write(Write::DeleteRun { key: self.key.clone() });
+        let delete = self.deps.store.write(Write::DeleteRun {
+            key: self.key.clone(),
+        });
         ctx.wait(delete.into_actor(self).map(|deleted, act, ctx| {
             if let Err(err) = deleted {
                 error!(act.log, "forgetting the expired run failed"; "error" => %err);
@@ -267,10 +306,15 @@ impl Handler<Track> for RunTracker {
     type Result = AtomicResponse<Self, Result<Reply, TrackError>>;
 
     fn handle(&mut self, Track(event): Track, ctx: &mut Self::Context) -> Self::Result {
-        let mailbox = self.mailbox.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        let mailbox = self
+            .mailbox
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let log = self.log.new(o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
-            "delivery" => event.delivery.clone().unwrap_or_default()));
+        let log = self.log.new(
+            o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
+            "delivery" => event.delivery.clone().unwrap_or_default()),
+        );
         if let Some(reply) = self.answered_before(event.delivery.as_deref()) {
             debug!(log, "message handled"; "message" => "Track", "redelivery" => true,
                 "status" => reply.status, "mailbox" => mailbox);
@@ -304,11 +348,16 @@ impl Handler<Track> for RunTracker {
             self.remember(delivery, &verdict.reply);
             return AtomicResponse::new(Box::pin(fut::ready(Ok(verdict.reply))));
         }
-        let write = Write::SaveRun { key: self.key.clone(), state: next.clone(), now, rerun: None };
+        let write = Write::SaveRun {
+            key: self.key.clone(),
+            state: next.clone(),
+            now,
+            rerun: None,
+        };
         let commit = self.deps.store.write(write);
         let _ = ctx;
-        AtomicResponse::new(Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
-            match committed {
+        AtomicResponse::new(Box::pin(commit.into_actor(self).map(
+            move |committed, act, ctx| match committed {
                 Ok(()) => {
                     act.state = Some(next);
                     act.apply_timer(verdict.timer, ctx);
@@ -321,7 +370,7 @@ impl Handler<Track> for RunTracker {
                         "error" => %err);
                     Err(TrackError::Store(err))
                 }
-            }
-        })))
+            },
+        )))
     }
 }

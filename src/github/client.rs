@@ -6,8 +6,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use slog::{Logger, info};
 
-use super::error::exhausted_quota_wait;
 use super::GitHubError;
+use super::error::exhausted_quota_wait;
 use crate::ids::RunKey;
 use crate::settings::{GitHubSettings, Secret};
 
@@ -45,7 +45,10 @@ impl GitHubClient {
     pub fn new(settings: &GitHubSettings, token: &Secret) -> Self {
         let http = awc::Client::builder()
             .timeout(settings.request_timeout)
-            .add_default_header(("User-Agent", concat!("job-rerunner/", env!("CARGO_PKG_VERSION"))))
+            .add_default_header((
+                "User-Agent",
+                concat!("job-rerunner/", env!("CARGO_PKG_VERSION")),
+            ))
             .add_default_header(("Accept", "application/vnd.github+json"))
             .add_default_header(("X-GitHub-Api-Version", "2022-11-28"))
             .finish();
@@ -62,22 +65,36 @@ impl GitHubClient {
     }
 
     /// Reads a workflow run.
-    pub async fn get_run(&self, run: &RunKey, log: &Logger) -> Result<Answer<WorkflowRun>, GitHubError> {
+    pub async fn get_run(
+        &self,
+        run: &RunKey,
+        log: &Logger,
+    ) -> Result<Answer<WorkflowRun>, GitHubError> {
         let path = Self::run_path(run);
         let request = self.http.get(format!("{}{path}", self.api_url));
         let answer = self.call(request, "GET", &path, log).await?;
         let value = serde_json::from_slice(&answer.value).map_err(|err| {
             GitHubError::Transient(format!("GET {path}: unreadable answer: {err}"))
         })?;
-        Ok(Answer { value, quota_wait: answer.quota_wait })
+        Ok(Answer {
+            value,
+            quota_wait: answer.quota_wait,
+        })
     }
 
     /// Asks GitHub to re-run the run's failed jobs (201 on success).
-    pub async fn rerun_failed_jobs(&self, run: &RunKey, log: &Logger) -> Result<Answer<()>, GitHubError> {
+    pub async fn rerun_failed_jobs(
+        &self,
+        run: &RunKey,
+        log: &Logger,
+    ) -> Result<Answer<()>, GitHubError> {
         let path = format!("{}/rerun-failed-jobs", Self::run_path(run));
         let request = self.http.post(format!("{}{path}", self.api_url));
         let answer = self.call(request, "POST", &path, log).await?;
-        Ok(Answer { value: (), quota_wait: answer.quota_wait })
+        Ok(Answer {
+            value: (),
+            quota_wait: answer.quota_wait,
+        })
     }
 
     async fn call(
@@ -105,16 +122,28 @@ impl GitHubClient {
             .body()
             .limit(MAX_RESPONSE_BYTES)
             .await
-            .map_err(|err| GitHubError::Transient(format!("{method} {path}: reading the answer: {err}")))?;
+            .map_err(|err| {
+                GitHubError::Transient(format!("{method} {path}: reading the answer: {err}"))
+            })?;
         info!(log, "GitHub API call"; "method" => method, "path" => path,
             "status" => status.as_u16(), "latency_ms" => started.elapsed().as_millis() as u64,
             "ratelimit_remaining" => response.headers().get("x-ratelimit-remaining")
                 .and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned());
-        let now_epoch = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         if status.is_success() {
             let quota_wait = exhausted_quota_wait(response.headers(), now_epoch);
-            return Ok(Answer { value: body, quota_wait });
+            return Ok(Answer {
+                value: body,
+                quota_wait,
+            });
         }
-        Err(GitHubError::from_response(status, response.headers(), &body, now_epoch))
+        Err(GitHubError::from_response(
+            status,
+            response.headers(),
+            &body,
+            now_epoch,
+        ))
     }
 }

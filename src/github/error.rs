@@ -44,7 +44,12 @@ impl GitHubError {
 
     /// Reads an unsuccessful answer. `now_epoch` is the current Unix time in seconds, to
     /// turn `x-ratelimit-reset` into a wait.
-    pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], now_epoch: u64) -> Self {
+    pub fn from_response(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_epoch: u64,
+    ) -> Self {
         let message = github_message(body);
         if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
             if let Some(seconds) = header_number(headers, "retry-after") {
@@ -64,7 +69,10 @@ impl GitHubError {
         if status.is_server_error() {
             return Self::Transient(format!("HTTP {}: {message}", status.as_u16()));
         }
-        Self::Rejected { status: status.as_u16(), message }
+        Self::Rejected {
+            status: status.as_u16(),
+            message,
+        }
     }
 }
 
@@ -104,23 +112,35 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(HeaderName::from_static(name), HeaderValue::from_str(value).expect("value"));
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).expect("value"),
+            );
         }
         map
     }
 
     #[test]
     fn an_exhausted_quota_waits_until_the_reset() {
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1002")]);
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1002"),
+        ]);
         let err = GitHubError::from_response(StatusCode::FORBIDDEN, &h, b"{}", 1000);
-        assert_eq!(err, GitHubError::RateLimited(RateLimit::For(Duration::from_secs(2))));
+        assert_eq!(
+            err,
+            GitHubError::RateLimited(RateLimit::For(Duration::from_secs(2)))
+        );
     }
 
     #[test]
     fn retry_after_is_obeyed() {
         let h = headers(&[("retry-after", "30")]);
         let err = GitHubError::from_response(StatusCode::TOO_MANY_REQUESTS, &h, b"", 0);
-        assert_eq!(err, GitHubError::RateLimited(RateLimit::For(Duration::from_secs(30))));
+        assert_eq!(
+            err,
+            GitHubError::RateLimited(RateLimit::For(Duration::from_secs(30)))
+        );
     }
 
     #[test]
@@ -136,17 +156,30 @@ mod tests {
         let err = GitHubError::from_response(StatusCode::FORBIDDEN, &HeaderMap::new(), body, 0);
         assert_eq!(
             err,
-            GitHubError::Rejected { status: 403, message: "Must have admin rights to Repository.".into() }
+            GitHubError::Rejected {
+                status: 403,
+                message: "Must have admin rights to Repository.".into()
+            }
         );
-        let err = GitHubError::from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>", 0);
+        let err =
+            GitHubError::from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>", 0);
         assert_eq!(err.label(), "transient");
     }
 
     #[test]
     fn a_successful_answer_with_no_quota_left_pauses() {
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1010")]);
-        assert_eq!(exhausted_quota_wait(&h, 1000), Some(Duration::from_secs(10)));
-        let h = headers(&[("x-ratelimit-remaining", "5"), ("x-ratelimit-reset", "1010")]);
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1010"),
+        ]);
+        assert_eq!(
+            exhausted_quota_wait(&h, 1000),
+            Some(Duration::from_secs(10))
+        );
+        let h = headers(&[
+            ("x-ratelimit-remaining", "5"),
+            ("x-ratelimit-reset", "1010"),
+        ]);
         assert_eq!(exhausted_quota_wait(&h, 1000), None);
     }
 }

@@ -71,13 +71,18 @@ pub fn classify(
         PayloadError::Malformed(err.to_string())
     })?;
     let sender = envelope.sender.and_then(|sender| sender.login);
-    if sender.as_deref().is_some_and(|login| settings.is_denied_sender(login)) {
+    if sender
+        .as_deref()
+        .is_some_and(|login| settings.is_denied_sender(login))
+    {
         return Ok(Classified::Ignored("sender is in NO_RETRY_LIST"));
     }
     let Some(job) = envelope.workflow_job else {
         return Ok(Classified::Ignored("no workflow_job in the payload"));
     };
-    let run_attempt = job.run_attempt.ok_or(PayloadError::Missing("workflow_job.run_attempt"))?;
+    let run_attempt = job
+        .run_attempt
+        .ok_or(PayloadError::Missing("workflow_job.run_attempt"))?;
     if run_attempt >= settings.run_attempts {
         return Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS"));
     }
@@ -88,9 +93,9 @@ pub fn classify(
     let action = match action_word.as_str() {
         "queued" | "waiting" | "in_progress" => JobAction::Unfinished,
         "completed" => {
-            let conclusion = job
-                .conclusion
-                .ok_or(PayloadError::Missing("workflow_job.conclusion of a completed job"))?;
+            let conclusion = job.conclusion.ok_or(PayloadError::Missing(
+                "workflow_job.conclusion of a completed job",
+            ))?;
             JobAction::Completed(Conclusion::parse(&conclusion))
         }
         _ => return Ok(Classified::Ignored("action is not one the service tracks")),
@@ -103,7 +108,10 @@ pub fn classify(
         delivery: delivery.map(str::to_owned),
         run: RunKey {
             repo: RepoName::parse(&full_name)?,
-            run_id: RunId(job.run_id.ok_or(PayloadError::Missing("workflow_job.run_id"))?),
+            run_id: RunId(
+                job.run_id
+                    .ok_or(PayloadError::Missing("workflow_job.run_id"))?,
+            ),
         },
         run_attempt,
         job_id: JobId(job.id.ok_or(PayloadError::Missing("workflow_job.id"))?),
@@ -164,7 +172,10 @@ mod tests {
     fn filters_answer_in_the_specs_order() {
         let mut denied = payload("completed", 9);
         denied["sender"]["login"] = json!("BOT");
-        assert_eq!(classify_json(&denied), Ok(Classified::Ignored("sender is in NO_RETRY_LIST")));
+        assert_eq!(
+            classify_json(&denied),
+            Ok(Classified::Ignored("sender is in NO_RETRY_LIST"))
+        );
         assert_eq!(
             classify_json(&json!({"zen": "hi"})),
             Ok(Classified::Ignored("no workflow_job in the payload"))
@@ -182,16 +193,31 @@ mod tests {
             Err(PayloadError::Malformed(_))
         ));
         let mut no_run = payload("queued", 1);
-        no_run["workflow_job"].as_object_mut().expect("object").remove("run_id");
-        assert_eq!(classify_json(&no_run), Err(PayloadError::Missing("workflow_job.run_id")));
+        no_run["workflow_job"]
+            .as_object_mut()
+            .expect("object")
+            .remove("run_id");
+        assert_eq!(
+            classify_json(&no_run),
+            Err(PayloadError::Missing("workflow_job.run_id"))
+        );
         let mut bad_type = payload("queued", 1);
         bad_type["workflow_job"]["id"] = json!("eleven");
-        assert!(matches!(classify_json(&bad_type), Err(PayloadError::Malformed(_))));
+        assert!(matches!(
+            classify_json(&bad_type),
+            Err(PayloadError::Malformed(_))
+        ));
         let mut bad_repo = payload("queued", 1);
         bad_repo["repository"]["full_name"] = json!("../etc");
-        assert!(matches!(classify_json(&bad_repo), Err(PayloadError::BadRepository(_))));
+        assert!(matches!(
+            classify_json(&bad_repo),
+            Err(PayloadError::BadRepository(_))
+        ));
         let mut no_conclusion = payload("completed", 1);
         no_conclusion["workflow_job"]["conclusion"] = json!(null);
-        assert!(matches!(classify_json(&no_conclusion), Err(PayloadError::Missing(_))));
+        assert!(matches!(
+            classify_json(&no_conclusion),
+            Err(PayloadError::Missing(_))
+        ));
     }
 }

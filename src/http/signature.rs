@@ -24,11 +24,14 @@ pub enum SignatureError {
 /// Checks `header` against the body, comparing digests in constant time.
 pub fn verify(key: &Secret, header: Option<&[u8]>, body: &[u8]) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
-    let hex_digest = header.strip_prefix(b"sha256=").ok_or(SignatureError::Malformed)?;
+    let hex_digest = header
+        .strip_prefix(b"sha256=")
+        .ok_or(SignatureError::Malformed)?;
     let digest = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
     let mut mac = keyed(key);
     mac.update(body);
-    mac.verify_slice(&digest).map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&digest)
+        .map_err(|_| SignatureError::Mismatch)
 }
 
 /// The header value GitHub would send for `body`; used by tests and the load generator.
@@ -56,7 +59,10 @@ mod tests {
     #[test]
     fn githubs_published_test_vector_verifies() {
         let key = Secret::new(GITHUB_SECRET);
-        assert_eq!(verify(&key, Some(GITHUB_SIGNATURE.as_bytes()), GITHUB_PAYLOAD), Ok(()));
+        assert_eq!(
+            verify(&key, Some(GITHUB_SIGNATURE.as_bytes()), GITHUB_PAYLOAD),
+            Ok(())
+        );
         assert_eq!(sign(&key, GITHUB_PAYLOAD), GITHUB_SIGNATURE);
     }
 
@@ -64,7 +70,10 @@ mod tests {
     fn a_changed_body_or_key_is_refused() {
         let key = Secret::new(GITHUB_SECRET);
         let header = Some(GITHUB_SIGNATURE.as_bytes());
-        assert_eq!(verify(&key, header, b"Hello, World?"), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&key, header, b"Hello, World?"),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(
             verify(&Secret::new("other"), header, GITHUB_PAYLOAD),
             Err(SignatureError::Mismatch)
@@ -74,7 +83,10 @@ mod tests {
     #[test]
     fn missing_or_malformed_headers_are_refused() {
         let key = Secret::new(GITHUB_SECRET);
-        assert_eq!(verify(&key, None, GITHUB_PAYLOAD), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(&key, None, GITHUB_PAYLOAD),
+            Err(SignatureError::Missing)
+        );
         for bad in ["757107ea", "sha1=757107ea", "sha256=zz", "sha256="] {
             let result = verify(&key, Some(bad.as_bytes()), GITHUB_PAYLOAD);
             assert!(result.is_err(), "{bad} accepted");

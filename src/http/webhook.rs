@@ -25,25 +25,48 @@ pub async fn alive() -> HttpResponse {
 enum Handled {
     Pong,
     Ignored(&'static str),
-    Tracked { event: JobEvent, status: u16, reason: &'static str, mailbox: usize },
+    Tracked {
+        event: JobEvent,
+        status: u16,
+        reason: &'static str,
+        mailbox: usize,
+    },
 }
 
 /// `POST /`: one GitHub webhook delivery.
-pub async fn receive(request: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
+pub async fn receive(
+    request: HttpRequest,
+    payload: web::Payload,
+    app: web::Data<AppState>,
+) -> HttpResponse {
     let started = Instant::now();
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let delivery = header("X-GitHub-Delivery");
     let event_name = header("X-GitHub-Event");
-    let outcome = handle(&request, payload, &app, delivery.as_deref(), event_name.as_deref()).await;
+    let outcome = handle(
+        &request,
+        payload,
+        &app,
+        delivery.as_deref(),
+        event_name.as_deref(),
+    )
+    .await;
     let latency_us = started.elapsed().as_micros() as u64;
     let delivery = delivery.unwrap_or_default();
     let event_name = event_name.unwrap_or_default();
     let (status, reason) = match &outcome {
         Ok(Handled::Pong) => (StatusCode::OK, "pong"),
         Ok(Handled::Ignored(reason)) => (StatusCode::NO_CONTENT, *reason),
-        Ok(Handled::Tracked { status, reason, .. }) => {
-            (StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), *reason)
-        }
+        Ok(Handled::Tracked { status, reason, .. }) => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            *reason,
+        ),
         Err(_) => (StatusCode::BAD_REQUEST, ""),
     };
     match outcome {
@@ -82,7 +105,9 @@ pub async fn receive(request: HttpRequest, payload: web::Payload, app: web::Data
 }
 
 fn text(status: StatusCode, line: &str) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(format!("{line}\n"))
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{line}\n"))
 }
 
 async fn handle(
@@ -93,7 +118,10 @@ async fn handle(
     event_name: Option<&str>,
 ) -> Result<Handled, WebhookError> {
     let body = read_body(request, payload, app.settings.max_body_bytes).await?;
-    let signature = request.headers().get("X-Hub-Signature-256").map(|v| v.as_bytes());
+    let signature = request
+        .headers()
+        .get("X-Hub-Signature-256")
+        .map(|v| v.as_bytes());
     signature::verify(&app.settings.sign_key, signature, &body)?;
     match event_name {
         Some("ping") => return Ok(Handled::Pong),
@@ -105,11 +133,20 @@ async fn handle(
         Classified::Job(event) => event,
     };
     let (reply, mailbox) = app.registry.track(event.clone()).await?;
-    Ok(Handled::Tracked { event, status: reply.status, reason: reply.reason, mailbox })
+    Ok(Handled::Tracked {
+        event,
+        status: reply.status,
+        reason: reply.reason,
+        mailbox,
+    })
 }
 
 /// Reads the body, refusing it as soon as it is known to be larger than `limit`.
-async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<BytesMut, WebhookError> {
+async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<BytesMut, WebhookError> {
     let announced = request
         .headers()
         .get("content-length")

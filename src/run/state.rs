@@ -144,7 +144,14 @@ impl RunState {
                 conclusion: Some(conclusion),
             });
             let reply = Reply::new(404, NO_RECORD);
-            return (state, Verdict { reply, changed: true, timer: TimerChange::Keep });
+            return (
+                state,
+                Verdict {
+                    reply,
+                    changed: true,
+                    timer: TimerChange::Keep,
+                },
+            );
         }
         let mut verdict = state.apply(event, now, policy);
         verdict.changed = true;
@@ -158,7 +165,11 @@ impl RunState {
                 JobAction::Unfinished => Reply::new(202, "event of an older attempt; ignored"),
                 JobAction::Completed(_) => Reply::new(200, "event of an older attempt; ignored"),
             };
-            return Verdict { reply, changed: false, timer: TimerChange::Keep };
+            return Verdict {
+                reply,
+                changed: false,
+                timer: TimerChange::Keep,
+            };
         }
         self.last_event_at = now;
         let mut changed = false;
@@ -218,9 +229,7 @@ impl RunState {
         let finish = self.finish(now, policy, &mut changed, &mut timer);
         let reply = match (event.action, finish) {
             (JobAction::Unfinished, _) => Reply::new(202, "job recorded"),
-            (JobAction::Completed(_), Finish::Unconfirmed) => {
-                Reply::new(404, NO_RECORD)
-            }
+            (JobAction::Completed(_), Finish::Unconfirmed) => Reply::new(404, NO_RECORD),
             (JobAction::Completed(_), Finish::Unfinished) => {
                 Reply::new(202, "other jobs of the run are unfinished")
             }
@@ -232,11 +241,21 @@ impl RunState {
             }
             (JobAction::Completed(_), Finish::Rerun) => Reply::new(201, "re-run scheduled"),
         };
-        Verdict { reply, changed, timer }
+        Verdict {
+            reply,
+            changed,
+            timer,
+        }
     }
 
     /// Decides whether the run is finished and schedules its re-run when it is due one.
-    fn finish(&mut self, now: u64, policy: &Policy, changed: &mut bool, timer: &mut TimerChange) -> Finish {
+    fn finish(
+        &mut self,
+        now: u64,
+        policy: &Policy,
+        changed: &mut bool,
+        timer: &mut TimerChange,
+    ) -> Finish {
         if !self.confirmed {
             return Finish::Unconfirmed;
         }
@@ -265,12 +284,17 @@ impl RunState {
 
     /// Whether a job of the current attempt failed.
     pub fn has_failed_job(&self) -> bool {
-        self.jobs.iter().any(|job| job.conclusion.is_some_and(Conclusion::is_failure))
+        self.jobs
+            .iter()
+            .any(|job| job.conclusion.is_some_and(Conclusion::is_failure))
     }
 
     /// How many jobs of the current attempt have not finished.
     pub fn unfinished_jobs(&self) -> usize {
-        self.jobs.iter().filter(|job| job.conclusion.is_none()).count()
+        self.jobs
+            .iter()
+            .filter(|job| job.conclusion.is_none())
+            .count()
     }
 
     /// The timer fired: hands the re-run over. Returns the attempt to re-run, if one is due.
@@ -318,7 +342,10 @@ impl RunState {
     /// re-run pending. Such a tracker may leave memory; its state stays in the store.
     pub fn is_settled(&self) -> bool {
         self.unfinished_jobs() == 0
-            && !matches!(self.rerun, RerunState::Scheduled { .. } | RerunState::InFlight)
+            && !matches!(
+                self.rerun,
+                RerunState::Scheduled { .. } | RerunState::InFlight
+            )
     }
 }
 
@@ -330,13 +357,19 @@ mod tests {
     const DELAY: u64 = 5_000;
 
     fn policy() -> Policy {
-        Policy { rerun_delay_ms: DELAY, branch_eligible: true }
+        Policy {
+            rerun_delay_ms: DELAY,
+            branch_eligible: true,
+        }
     }
 
     fn event(job: u64, attempt: u32, action: JobAction) -> JobEvent {
         JobEvent {
             delivery: None,
-            run: RunKey { repo: RepoName::parse("org/repo").expect("valid"), run_id: RunId(7) },
+            run: RunKey {
+                repo: RepoName::parse("org/repo").expect("valid"),
+                run_id: RunId(7),
+            },
             run_attempt: attempt,
             job_id: JobId(job),
             job_name: format!("job-{job}"),
@@ -366,8 +399,18 @@ mod tests {
     #[test]
     fn the_last_failed_completion_schedules_one_rerun_after_the_delay() {
         let mut run = run_with_jobs(&[1, 2, 3]);
-        assert_eq!(run.apply(&completed(1, Conclusion::Success), 10, &policy()).reply.status, 202);
-        assert_eq!(run.apply(&completed(2, Conclusion::Failure), 20, &policy()).reply.status, 202);
+        assert_eq!(
+            run.apply(&completed(1, Conclusion::Success), 10, &policy())
+                .reply
+                .status,
+            202
+        );
+        assert_eq!(
+            run.apply(&completed(2, Conclusion::Failure), 20, &policy())
+                .reply
+                .status,
+            202
+        );
         let last = run.apply(&completed(3, Conclusion::Success), 30, &policy());
         assert_eq!(last.reply.status, 201);
         assert!(last.changed);
@@ -389,19 +432,32 @@ mod tests {
     fn cancelled_and_skipped_jobs_do_not_trigger_a_rerun() {
         let mut run = run_with_jobs(&[1, 2]);
         run.apply(&completed(1, Conclusion::Cancelled), 1, &policy());
-        assert_eq!(run.apply(&completed(2, Conclusion::Skipped), 2, &policy()).reply.status, 200);
+        assert_eq!(
+            run.apply(&completed(2, Conclusion::Skipped), 2, &policy())
+                .reply
+                .status,
+            200
+        );
     }
 
     #[test]
     fn timed_out_counts_as_failed() {
         let mut run = run_with_jobs(&[1]);
-        assert_eq!(run.apply(&completed(1, Conclusion::TimedOut), 1, &policy()).reply.status, 201);
+        assert_eq!(
+            run.apply(&completed(1, Conclusion::TimedOut), 1, &policy())
+                .reply
+                .status,
+            201
+        );
     }
 
     #[test]
     fn an_ineligible_branch_answers_200_without_a_rerun() {
         let mut run = run_with_jobs(&[1]);
-        let ineligible = Policy { branch_eligible: false, ..policy() };
+        let ineligible = Policy {
+            branch_eligible: false,
+            ..policy()
+        };
         let last = run.apply(&completed(1, Conclusion::Failure), 1, &ineligible);
         assert_eq!(last.reply.status, 200);
         assert_eq!(last.timer, TimerChange::Keep);
@@ -417,7 +473,11 @@ mod tests {
         assert_eq!(again.reply.status, 201);
         assert!(!again.changed);
         assert_eq!(again.timer, TimerChange::Keep);
-        assert_eq!(run.pending_rerun_at(), Some(1 + DELAY), "the due time must not move");
+        assert_eq!(
+            run.pending_rerun_at(),
+            Some(1 + DELAY),
+            "the due time must not move"
+        );
     }
 
     #[test]
@@ -452,7 +512,10 @@ mod tests {
         let (run, verdict) =
             RunState::first_event(&completed(1, Conclusion::Failure), 5, &policy());
         assert_eq!(verdict.reply.status, 404);
-        assert!(verdict.changed, "kept so that a late queued can put it right");
+        assert!(
+            verdict.changed,
+            "kept so that a late queued can put it right"
+        );
         assert_eq!(verdict.timer, TimerChange::Keep);
         assert_eq!(run.rerun, RerunState::Idle);
     }
@@ -461,7 +524,10 @@ mod tests {
     fn a_late_queued_confirms_a_run_first_seen_completed() {
         let (mut run, _) = RunState::first_event(&completed(1, Conclusion::Failure), 5, &policy());
         let redelivered = run.apply(&completed(1, Conclusion::Failure), 6, &policy());
-        assert_eq!(redelivered.reply.status, 404, "a repeat is not a new record");
+        assert_eq!(
+            redelivered.reply.status, 404,
+            "a repeat is not a new record"
+        );
         let late = run.apply(&queued(1), 7, &policy());
         assert_eq!(late.reply.status, 202);
         assert_eq!(late.timer, TimerChange::Arm(7 + DELAY));
@@ -516,7 +582,11 @@ mod tests {
         run.apply(&completed(2, Conclusion::Success), 1, &policy());
         run.take_due_rerun();
         run.record_outcome(1, RerunOutcome::Started);
-        let late = run.apply(&event(3, 1, JobAction::Completed(Conclusion::Failure)), 2, &policy());
+        let late = run.apply(
+            &event(3, 1, JobAction::Completed(Conclusion::Failure)),
+            2,
+            &policy(),
+        );
         assert_eq!(late.timer, TimerChange::Keep, "an attempt is re-run once");
         assert_eq!(late.reply.status, 201);
 

@@ -51,7 +51,7 @@ pub enum Write {
         /// Commit time, unix ms.
         now: u64,
         /// An answered re-run to record in the same transaction.
-        rerun: Option<RerunRecord>,
+        rerun: Option<Box<RerunRecord>>,
     },
     /// Forget a run (it expired).
     DeleteRun {

@@ -40,7 +40,10 @@ impl SqliteStore {
     /// Opens (creating it and its directory if needed) and migrates the database at
     /// `path`, then starts the thread that owns it.
     pub fn open(path: &str) -> Result<Self, StoreError> {
-        if let Some(dir) = Path::new(path).parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir)
                 .map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
         }
@@ -48,9 +51,12 @@ impl SqliteStore {
             .map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
         // WAL lets the one writer commit with a single fsync; FULL makes each commit survive
         // a power cut, not only a crash of the process.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_error)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql_error)?;
         embedded::migrations::runner()
             .run(&mut conn)
             .map_err(|err| StoreError(format!("migrating {path}: {err}")))?;
@@ -67,7 +73,9 @@ impl SqliteStore {
         let sent = self.requests.send(request(reply));
         Box::pin(async move {
             sent.map_err(|_| StoreError("the store thread has stopped".into()))?;
-            answer.await.map_err(|_| StoreError("the store thread has stopped".into()))?
+            answer
+                .await
+                .map_err(|_| StoreError("the store thread has stopped".into()))?
         })
     }
 }
@@ -183,19 +191,27 @@ fn load(conn: &Connection, key: &RunKey) -> Result<Option<RunState>, StoreError>
     let json: Option<String> = conn
         .prepare_cached("SELECT state FROM runs WHERE repo = ?1 AND run_id = ?2")
         .and_then(|mut stmt| {
-            stmt.query_row(params![key.repo.as_str(), key.run_id.0 as i64], |row| row.get(0))
-                .optional()
+            stmt.query_row(params![key.repo.as_str(), key.run_id.0 as i64], |row| {
+                row.get(0)
+            })
+            .optional()
         })
         .map_err(sql_error)?;
     json.map(|json| {
-        serde_json::from_str(&json).map_err(|err| StoreError(format!("run {key} is unreadable: {err}")))
+        serde_json::from_str(&json)
+            .map_err(|err| StoreError(format!("run {key} is unreadable: {err}")))
     })
     .transpose()
 }
 
 fn apply(conn: &Connection, write: Write) -> Result<(), StoreError> {
     match write {
-        Write::SaveRun { key, state, now, rerun } => {
+        Write::SaveRun {
+            key,
+            state,
+            now,
+            rerun,
+        } => {
             let json = serde_json::to_string(&state)
                 .map_err(|err| StoreError(format!("cannot encode run {key}: {err}")))?;
             conn.prepare_cached(
@@ -256,7 +272,10 @@ fn save_rerun(conn: &Connection, key: &RunKey, record: &RerunRecord) -> Result<(
 
 fn run_key(repo: String, run_id: i64) -> Result<RunKey, StoreError> {
     let repo = RepoName::parse(&repo).map_err(|err| StoreError(err.to_string()))?;
-    Ok(RunKey { repo, run_id: RunId(run_id as u64) })
+    Ok(RunKey {
+        repo,
+        run_id: RunId(run_id as u64),
+    })
 }
 
 fn pending(conn: &Connection) -> Result<Vec<RunKey>, StoreError> {
@@ -267,10 +286,15 @@ fn pending(conn: &Connection) -> Result<Vec<RunKey>, StoreError> {
         )
         .map_err(sql_error)?;
     let rows = stmt
-        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })
         .map_err(sql_error)?;
-    rows.map(|row| row.map_err(sql_error).and_then(|(repo, run_id)| run_key(repo, run_id)))
-        .collect()
+    rows.map(|row| {
+        row.map_err(sql_error)
+            .and_then(|(repo, run_id)| run_key(repo, run_id))
+    })
+    .collect()
 }
 
 fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
@@ -328,7 +352,10 @@ mod tests {
     use crate::run::{Conclusion, RerunState, TrackedJob};
 
     fn key(run: u64) -> RunKey {
-        RunKey { repo: RepoName::parse("org/repo").expect("valid"), run_id: RunId(run) }
+        RunKey {
+            repo: RepoName::parse("org/repo").expect("valid"),
+            run_id: RunId(run),
+        }
     }
 
     fn state(rerun: RerunState) -> RunState {
@@ -349,7 +376,12 @@ mod tests {
     }
 
     async fn save(store: &SqliteStore, run: u64, state: RunState, now: u64) {
-        let write = Write::SaveRun { key: key(run), state, now, rerun: None };
+        let write = Write::SaveRun {
+            key: key(run),
+            state,
+            now,
+            rerun: None,
+        };
         store.write(write).await.expect("write");
     }
 
@@ -375,7 +407,8 @@ mod tests {
     #[actix_rt::test]
     async fn purge_keeps_runs_with_a_pending_rerun_and_recent_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
+        let store =
+            SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
         save(&store, 1, state(RerunState::Idle), 100).await;
         save(&store, 2, state(RerunState::Scheduled { due_at: 1 }), 100).await;
         save(&store, 3, state(RerunState::Idle), 500).await;
@@ -388,22 +421,32 @@ mod tests {
     #[actix_rt::test]
     async fn concurrent_writes_are_all_committed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
+        let store =
+            SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
         let writes = (0..200).map(|run| {
-            store.write(Write::SaveRun { key: key(run), state: state(RerunState::Idle), now: 1, rerun: None })
+            store.write(Write::SaveRun {
+                key: key(run),
+                state: state(RerunState::Idle),
+                now: 1,
+                rerun: None,
+            })
         });
         for result in futures_util::future::join_all(writes).await {
             result.expect("write");
         }
         for run in 0..200 {
-            assert!(store.load(&key(run)).await.expect("load").is_some(), "run {run} lost");
+            assert!(
+                store.load(&key(run)).await.expect("load").is_some(),
+                "run {run} lost"
+            );
         }
     }
 
     #[actix_rt::test]
     async fn answered_reruns_are_recorded_newest_first() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
+        let store =
+            SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
         for (run, at) in [(1, 10), (2, 20)] {
             let record = RerunRecord {
                 attempt: 1,
@@ -413,7 +456,12 @@ mod tests {
                 failed_jobs: vec!["build".into()],
                 finished_at: at,
             };
-            let write = Write::SaveRun { key: key(run), state: state(RerunState::Idle), now: at, rerun: Some(record) };
+            let write = Write::SaveRun {
+                key: key(run),
+                state: state(RerunState::Idle),
+                now: at,
+                rerun: Some(Box::new(record)),
+            };
             store.write(write).await.expect("write");
         }
         let recent = store.recent_reruns(10).await.expect("recent");

@@ -1,0 +1,364 @@
+//! Spawns the real service on port 0 against a fake GitHub API (wiremock on 127.0.0.1)
+//! and sends it real, signed webhooks.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use job_rerunner::http::signature::sign;
+use job_rerunner::settings::{Secret, Settings};
+use job_rerunner::startup::Application;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+pub const SIGN_KEY: &str = "test-webhook-secret";
+pub const TOKEN: &str = "test-github-token";
+
+/// A running service, its fake GitHub and its database.
+pub struct TestApp {
+    pub address: String,
+    pub github: MockServer,
+    pub db_path: PathBuf,
+    _server: Option<ServerHandle>,
+    _db_dir: Option<TempDir>,
+    client: awc::Client,
+}
+
+/// The settings every test starts from: no delays, a database of its own.
+pub fn test_vars(github: &MockServer, db_path: &std::path::Path) -> HashMap<String, String> {
+    [
+        ("GITHUB_SIGN_KEY", SIGN_KEY.to_owned()),
+        ("GITHUB_TOKEN", TOKEN.to_owned()),
+        ("GITHUB_API_URL", github.uri()),
+        ("HOST", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("WORKERS", "2".to_owned()),
+        ("RERUN_DELAY", "0".to_owned()),
+        ("GITHUB_MIN_INTERVAL", "0".to_owned()),
+        ("GITHUB_BACKOFF", "0.05".to_owned()),
+        ("GITHUB_POLL_INTERVAL", "0.05".to_owned()),
+        ("DATABASE_URL", format!("sqlite://{}", db_path.display())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Starts the service with the test settings, changed by `overrides`.
+pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
+    let github = MockServer::start().await;
+    let db_dir = tempfile::tempdir().expect("temp dir");
+    let db_path = db_dir.path().join("db").join("job-rerunner.db");
+    let mut vars = test_vars(&github, &db_path);
+    for (name, value) in overrides {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let settings = Settings::from_vars(vars).expect("test settings are valid");
+    let app = Application::build(settings, test_logger())
+        .await
+        .expect("service starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        github,
+        db_path,
+        _server: Some(handle),
+        _db_dir: Some(db_dir),
+        client: awc::Client::default(),
+    }
+}
+
+/// Silent unless `TEST_LOG` is set.
+pub fn test_logger() -> slog::Logger {
+    use slog::Drain;
+    if std::env::var_os("TEST_LOG").is_some() {
+        let decorator = slog_term::PlainSyncDecorator::new(std::io::stderr());
+        let drain = slog_term::FullFormat::new(decorator).build().fuse();
+        slog::Logger::root(drain, slog::o!())
+    } else {
+        slog::Logger::root(slog::Discard, slog::o!())
+    }
+}
+
+/// One job of one run, as GitHub describes it in a `workflow_job` delivery.
+#[derive(Clone)]
+pub struct Job {
+    pub repo: String,
+    pub run_id: u64,
+    pub job_id: u64,
+    pub attempt: u32,
+    pub branch: String,
+    pub sender: String,
+}
+
+impl Job {
+    pub fn new(repo: &str, run_id: u64, job_id: u64) -> Self {
+        Self {
+            repo: repo.to_owned(),
+            run_id,
+            job_id,
+            attempt: 1,
+            branch: "master".to_owned(),
+            sender: "someone".to_owned(),
+        }
+    }
+
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    pub fn branch(mut self, branch: &str) -> Self {
+        self.branch = branch.to_owned();
+        self
+    }
+
+    pub fn sender(mut self, sender: &str) -> Self {
+        self.sender = sender.to_owned();
+        self
+    }
+
+    pub fn queued(&self) -> Value {
+        self.payload("queued", None)
+    }
+
+    pub fn in_progress(&self) -> Value {
+        self.payload("in_progress", None)
+    }
+
+    pub fn completed(&self, conclusion: &str) -> Value {
+        self.payload("completed", Some(conclusion))
+    }
+
+    fn payload(&self, action: &str, conclusion: Option<&str>) -> Value {
+        let (owner, name) = self.repo.split_once('/').expect("owner/name");
+        json!({
+            "action": action,
+            "workflow_job": {
+                "id": self.job_id,
+                "run_id": self.run_id,
+                "run_attempt": self.attempt,
+                "run_url": format!("https://api.github.com/repos/{}/actions/runs/{}", self.repo, self.run_id),
+                "head_branch": self.branch,
+                "head_sha": "0d5ec357fb8684bd26a74f0b8b3a5020768688eb",
+                "status": action,
+                "conclusion": conclusion,
+                "name": format!("job-{}", self.job_id),
+                "workflow_name": "CI",
+                "labels": ["ubuntu-latest"],
+                "steps": [],
+            },
+            "repository": {
+                "id": 526527630,
+                "name": name,
+                "full_name": self.repo,
+                "private": false,
+                "owner": {"login": owner, "type": "Organization"},
+            },
+            "organization": {"login": owner},
+            "sender": {"login": self.sender, "type": "User"},
+        })
+    }
+}
+
+/// A delivery's answer.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl TestApp {
+    /// Sends a signed `workflow_job` delivery with a fresh delivery id.
+    pub async fn send(&self, payload: &Value) -> Answer {
+        let delivery = format!("delivery-{}", unique());
+        self.send_as(payload, "workflow_job", &delivery).await
+    }
+
+    /// Sends a signed delivery with the given event name and delivery id.
+    pub async fn send_as(&self, payload: &Value, event: &str, delivery: &str) -> Answer {
+        let body = payload.to_string();
+        let signature = sign(&Secret::new(SIGN_KEY), body.as_bytes());
+        self.post(
+            body.into_bytes(),
+            &[
+                ("X-GitHub-Event", event),
+                ("X-GitHub-Delivery", delivery),
+                ("X-Hub-Signature-256", &signature),
+                ("Content-Type", "application/json"),
+            ],
+        )
+        .await
+    }
+
+    /// Posts raw bytes with exactly these headers.
+    pub async fn post(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self
+            .client
+            .post(&self.address)
+            .timeout(Duration::from_secs(30));
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        let mut response = request.send_body(body).await.expect("the service answers");
+        let bytes = response.body().limit(1 << 20).await.expect("body");
+        Answer {
+            status: response.status().as_u16(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// `GET /`.
+    pub async fn get_root(&self) -> Answer {
+        let mut response = self
+            .client
+            .get(&self.address)
+            .send()
+            .await
+            .expect("the service answers");
+        let bytes = response.body().await.expect("body");
+        Answer {
+            status: response.status().as_u16(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// Re-run POSTs GitHub received for `repo`'s run `run_id`.
+    pub async fn rerun_posts(&self, repo: &str, run_id: u64) -> Vec<Request> {
+        let wanted = rerun_path(repo, run_id);
+        self.github
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == wanted)
+            .collect()
+    }
+
+    /// All POSTs GitHub received.
+    pub async fn all_posts(&self) -> Vec<Request> {
+        self.github
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .collect()
+    }
+
+    /// The recorded outcome of a run's re-run of `attempt`, once there is one.
+    pub fn recorded_outcome(&self, repo: &str, run_id: u64, attempt: u32) -> Option<String> {
+        recorded_outcome(&self.db_path, repo, run_id, attempt)
+    }
+
+    /// Waits until the re-run of `repo`'s run is answered and returns the outcome label.
+    pub async fn outcome_of(&self, repo: &str, run_id: u64, attempt: u32) -> String {
+        eventually(
+            &format!("the re-run outcome of {repo}#{run_id}"),
+            || async { self.recorded_outcome(repo, run_id, attempt) },
+        )
+        .await
+    }
+
+    /// Talks to a service running in another process, on `port`.
+    pub fn for_process(port: u16, github: MockServer, db_path: PathBuf) -> Self {
+        let address = format!("http://127.0.0.1:{port}");
+        TestApp {
+            address,
+            github,
+            db_path,
+            _server: None,
+            _db_dir: None,
+            client: awc::Client::default(),
+        }
+    }
+}
+
+pub fn recorded_outcome(
+    db: &std::path::Path,
+    repo: &str,
+    run_id: u64,
+    attempt: u32,
+) -> Option<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    conn.query_row(
+        "SELECT outcome FROM reruns WHERE repo = ?1 AND run_id = ?2 AND attempt = ?3",
+        rusqlite::params![repo, run_id as i64, attempt],
+        |row| row.get(0),
+    )
+    .ok()
+}
+
+pub fn run_path(repo: &str, run_id: u64) -> String {
+    format!("/repos/{repo}/actions/runs/{run_id}")
+}
+
+pub fn rerun_path(repo: &str, run_id: u64) -> String {
+    format!("{}/rerun-failed-jobs", run_path(repo, run_id))
+}
+
+/// GitHub shows the run as `status`/`conclusion` at `attempt`.
+pub async fn github_shows_run(
+    github: &MockServer,
+    repo: &str,
+    run_id: u64,
+    status: &str,
+    conclusion: Option<&str>,
+    attempt: u32,
+) {
+    Mock::given(method("GET"))
+        .and(path(run_path(repo, run_id)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": run_id, "status": status, "conclusion": conclusion, "run_attempt": attempt,
+        })))
+        .mount(github)
+        .await;
+}
+
+/// GitHub accepts re-runs of the run (201).
+pub async fn github_accepts_rerun(github: &MockServer, repo: &str, run_id: u64) {
+    Mock::given(method("POST"))
+        .and(path(rerun_path(repo, run_id)))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .mount(github)
+        .await;
+}
+
+/// The usual fake: the run completed as a failure at attempt 1 and GitHub accepts its re-run.
+pub async fn github_expects_rerun(github: &MockServer, repo: &str, run_id: u64) {
+    github_shows_run(github, repo, run_id, "completed", Some("failure"), 1).await;
+    github_accepts_rerun(github, repo, run_id).await;
+}
+
+/// Polls `probe` until it gives a value, failing the test after 20 seconds.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A number no other call in this process returns (run ids, delivery ids).
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1_000);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real service on port 0, a fake GitHub on 127.0.0.1, real
+//! signed HTTP requests.
+
+mod github_trouble;
+mod helpers;
+mod reruns;
+mod restart;
+mod status_codes;
