@@ -249,12 +249,18 @@ impl RunTracker {
         let Some(state) = self.state.as_ref() else {
             return self.retire(ctx, "no state");
         };
-        let quiet_for = Duration::from_millis(now_ms().saturating_sub(state.last_event_at));
-        if quiet_for < ttl || state.pending_rerun_at().is_some() {
-            let again = ttl.saturating_sub(quiet_for).max(Duration::from_secs(1));
-            ctx.run_later(again, |act, ctx| act.check_ttl(ctx));
-            return;
+        let now = now_ms();
+        match state.expires_at(ttl.as_millis() as u64) {
+            Some(at) if at <= now => {}
+            later => {
+                let wait = later.map_or(ttl, |at| Duration::from_millis(at - now));
+                ctx.run_later(wait.max(Duration::from_millis(100)), |act, ctx| {
+                    act.check_ttl(ctx)
+                });
+                return;
+            }
         }
+        let quiet_for = Duration::from_millis(now.saturating_sub(state.last_event_at));
         warn!(self.log, "run expired without finishing (lost deliveries?)";
             "run_attempt" => state.attempt, "unfinished_jobs" => state.unfinished_jobs(),
             "quiet_s" => quiet_for.as_secs());

@@ -338,6 +338,15 @@ impl RunState {
         }
     }
 
+    /// When the run is forgotten for want of events (lost deliveries): `ttl_ms` after its
+    /// last event. `None` while a re-run is decided and unanswered: that is never dropped.
+    pub fn expires_at(&self, ttl_ms: u64) -> Option<u64> {
+        match self.pending_rerun_at() {
+            Some(_) => None,
+            None => Some(self.last_event_at.saturating_add(ttl_ms)),
+        }
+    }
+
     /// Whether the tracker has nothing left to wait for: every job finished and no
     /// re-run pending. Such a tracker may leave memory; its state stays in the store.
     pub fn is_settled(&self) -> bool {
@@ -607,6 +616,27 @@ mod tests {
         restored.resume(100);
         assert_eq!(restored.rerun, RerunState::Scheduled { due_at: 100 });
         assert_eq!(restored.take_due_rerun(), Some(1));
+    }
+
+    #[test]
+    fn a_quiet_run_expires_after_the_ttl_unless_a_rerun_is_pending() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&completed(1, Conclusion::Failure), 100, &policy());
+        assert_eq!(
+            run.expires_at(1_000),
+            Some(1_100),
+            "counted from the last event"
+        );
+        run.apply(&completed(2, Conclusion::Success), 200, &policy());
+        assert_eq!(
+            run.expires_at(1_000),
+            None,
+            "a decided re-run is never forgotten"
+        );
+        run.take_due_rerun();
+        assert_eq!(run.expires_at(1_000), None, "nor one in flight");
+        run.record_outcome(1, RerunOutcome::Started);
+        assert_eq!(run.expires_at(1_000), Some(1_200));
     }
 
     #[test]

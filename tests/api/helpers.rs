@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use job_rerunner::actors::Registry;
 use job_rerunner::http::signature::sign;
 use job_rerunner::settings::{Secret, Settings};
 use job_rerunner::startup::Application;
@@ -23,6 +25,8 @@ pub struct TestApp {
     pub address: String,
     pub github: MockServer,
     pub db_path: PathBuf,
+    /// The in-process service's run registry (`None` for a service in another process).
+    pub registry: Option<Arc<Registry>>,
     _server: Option<ServerHandle>,
     _db_dir: Option<TempDir>,
     client: awc::Client,
@@ -63,11 +67,13 @@ pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
         .expect("service starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
+    let registry = Some(app.registry());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         github,
         db_path,
+        registry,
         _server: Some(handle),
         _db_dir: Some(db_dir),
         client: awc::Client::default(),
@@ -272,6 +278,7 @@ impl TestApp {
             address,
             github,
             db_path,
+            registry: None,
             _server: None,
             _db_dir: None,
             client: awc::Client::default(),

@@ -202,3 +202,38 @@ async fn fifty_concurrent_runs_across_many_repositories_get_exactly_their_reruns
         );
     }
 }
+
+#[actix_web::test]
+async fn a_run_that_never_finishes_is_forgotten_after_the_ttl() {
+    let app = spawn_app(&[("RUN_TTL", "1")]).await;
+    let job = Job::new("org/repo", unique(), 1);
+    assert_eq!(app.send(&job.queued()).await.status, 202);
+    let registry = app.registry.clone().expect("in-process service");
+    assert_eq!(registry.len(), 1);
+    // Its `completed` delivery is lost: after RUN_TTL the tracker and the stored run go.
+    eventually("the quiet run's tracker to expire", || async {
+        registry.is_empty().then_some(())
+    })
+    .await;
+    let late = app.send(&job.completed("failure")).await;
+    assert_eq!(
+        late.status, 404,
+        "the expired run must have left the store too"
+    );
+}
+
+#[actix_web::test]
+async fn settled_runs_leave_memory_but_not_the_store() {
+    let app = spawn_app(&[("TRACKER_LINGER", "0.1")]).await;
+    let run = unique();
+    let job = Job::new("org/repo", run, 1);
+    app.send(&job.queued()).await;
+    assert_eq!(app.send(&job.completed("success")).await.status, 200);
+    let registry = app.registry.clone().expect("in-process service");
+    eventually("the settled tracker to retire", || async {
+        registry.is_empty().then_some(())
+    })
+    .await;
+    // A redelivery finds the run in the store: the same answer, not a 404.
+    assert_eq!(app.send(&job.completed("success")).await.status, 200);
+}
