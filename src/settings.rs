@@ -60,6 +60,30 @@ impl BranchFilter {
 pub enum DatabaseUrl {
     /// An SQLite file; the path as written after `sqlite://`.
     Sqlite(String),
+    /// A PostgreSQL URL as given (it may hold a password, hence a secret).
+    Postgres(Secret),
+}
+
+impl DatabaseUrl {
+    /// The URL without its password, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
+            DatabaseUrl::Postgres(url) => {
+                let url = url.expose();
+                let Some((scheme, rest)) = url.split_once("://") else {
+                    return "postgres://…".into();
+                };
+                match rest.rsplit_once('@') {
+                    Some((user_info, host)) => {
+                        let user = user_info.split(':').next().unwrap_or_default();
+                        format!("{scheme}://{user}@{host}")
+                    }
+                    None => url.to_owned(),
+                }
+            }
+        }
+    }
 }
 
 /// How the GitHub actor paces, retries and waits.
@@ -110,6 +134,11 @@ pub struct Settings {
     pub database: DatabaseUrl,
     /// Largest webhook body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long a process's claim on a due re-run holds before another may take it over.
+    pub claim_lease: Duration,
+    /// How often the store is polled for due re-runs (resumed after a crash, or left
+    /// by a process that died).
+    pub outbox_poll: Duration,
     /// A run with no event for this long is forgotten (lost deliveries).
     pub run_ttl: Duration,
     /// How long a finished run's tracker stays in memory for late events.
@@ -133,111 +162,34 @@ pub struct SettingsError {
 }
 
 /// One line per variable: name, default and meaning. `--help` prints it; README mirrors it.
+#[rustfmt::skip]
 pub const VARIABLES: &[(&str, &str, &str)] = &[
-    (
-        "GITHUB_SIGN_KEY",
-        "required",
-        "webhook secret; deliveries must carry X-Hub-Signature-256",
-    ),
-    (
-        "GITHUB_TOKEN",
-        "unset",
-        "token (repo + workflow scopes) used to re-run; unset: re-runs are refused",
-    ),
-    (
-        "RUN_ATTEMPTS",
-        "4",
-        "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)",
-    ),
-    (
-        "REPO_BRANCHES",
-        "master",
-        "comma-separated branches whose runs are re-run; * for every branch",
-    ),
-    (
-        "NO_RETRY_LIST",
-        "empty",
-        "comma-separated GitHub logins whose events are ignored",
-    ),
+    ("GITHUB_SIGN_KEY", "required", "webhook secret; deliveries must carry X-Hub-Signature-256"),
+    ("GITHUB_TOKEN", "unset", "token (repo + workflow scopes) used to re-run; unset: re-runs are refused"),
+    ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
+    ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
+    ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
     ("PORT", "5000", "listening port"),
     ("HOST", "0.0.0.0", "listening address"),
     ("WORKERS", "CPU cores", "HTTP worker threads"),
-    (
-        "GITHUB_API_URL",
-        "https://api.github.com",
-        "API base (GitHub Enterprise Server: https://HOST/api/v3)",
-    ),
-    (
-        "RERUN_DELAY",
-        "5",
-        "seconds between a run's last completion and the re-run call",
-    ),
-    (
-        "DATABASE_URL",
-        "sqlite://db/job-rerunner.db",
-        "where tracked runs live",
-    ),
-    (
-        "MAX_BODY_BYTES",
-        "1048576",
-        "largest webhook body accepted (413 above)",
-    ),
-    (
-        "RUN_TTL",
-        "86400",
-        "seconds without events after which an unfinished run is forgotten",
-    ),
-    (
-        "TRACKER_LINGER",
-        "30",
-        "seconds a finished run stays in memory for late events",
-    ),
-    (
-        "GITHUB_MIN_INTERVAL",
-        "1",
-        "least seconds between two POSTs to the GitHub API",
-    ),
-    (
-        "GITHUB_MAX_TRIES",
-        "10",
-        "tries per re-run on transient errors (5xx, timeouts) before giving up",
-    ),
-    (
-        "GITHUB_BACKOFF",
-        "2",
-        "first back-off in seconds after a transient error; doubles each try",
-    ),
+    ("GITHUB_API_URL", "https://api.github.com", "API base (GitHub Enterprise Server: https://HOST/api/v3)"),
+    ("RERUN_DELAY", "5", "seconds between a run's last completion and the re-run call"),
+    ("DATABASE_URL", "sqlite://db/job-rerunner.db", "where tracked runs live: sqlite://PATH, or postgres://… to share them between instances"),
+    ("MAX_BODY_BYTES", "1048576", "largest webhook body accepted (413 above)"),
+    ("RUN_TTL", "86400", "seconds without events after which an unfinished run is forgotten"),
+    ("TRACKER_LINGER", "30", "seconds a finished run stays in memory for late events"),
+    ("CLAIM_LEASE", "60", "seconds an instance's claim on a due re-run holds; another instance takes it over after"),
+    ("OUTBOX_POLL", "1", "seconds between looks in the store for due re-runs (after a restart, or left by a dead instance)"),
+    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API"),
+    ("GITHUB_MAX_TRIES", "10", "tries per re-run on transient errors (5xx, timeouts) before giving up"),
+    ("GITHUB_BACKOFF", "2", "first back-off in seconds after a transient error; doubles each try"),
     ("GITHUB_BACKOFF_MAX", "300", "longest back-off in seconds"),
-    (
-        "GITHUB_TIMEOUT",
-        "10",
-        "seconds one GitHub API request may take",
-    ),
-    (
-        "GITHUB_POLL_INTERVAL",
-        "5",
-        "seconds before looking again at a run GitHub still shows in progress",
-    ),
-    (
-        "GITHUB_POLL_TRIES",
-        "12",
-        "looks at a still-running run before giving up on it",
-    ),
-    (
-        "GITHUB_SECONDARY_LIMIT_WAIT",
-        "60",
-        "least seconds to pause on a rate limit that names no reset time",
-    ),
-    (
-        "LOG_FORMAT",
-        "term",
-        "term (people) or json (one object a line)",
-    ),
-    (
-        "LOG_LEVEL",
-        "info",
-        "trace, debug, info, warning, error or critical",
-    ),
+    ("GITHUB_TIMEOUT", "10", "seconds one GitHub API request may take"),
+    ("GITHUB_POLL_INTERVAL", "5", "seconds before looking again at a run GitHub still shows in progress"),
+    ("GITHUB_POLL_TRIES", "12", "looks at a still-running run before giving up on it"),
+    ("GITHUB_SECONDARY_LIMIT_WAIT", "60", "least seconds to pause on a rate limit that names no reset time"),
+    ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
+    ("LOG_LEVEL", "info", "trace, debug, info, warning, error or critical"),
 ];
 
 /// The `--help` text.
@@ -301,12 +253,14 @@ impl Settings {
                 DatabaseUrl::Sqlite(path.to_owned())
             }
             url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseUrl::Postgres(Secret::new(url))
+            }
+            _ => {
                 return Err(env.problem(
                     "DATABASE_URL",
-                    "PostgreSQL is not supported by this build yet; use sqlite://PATH",
+                    "must start with sqlite://, postgres:// or postgresql://",
                 ));
             }
-            _ => return Err(env.problem("DATABASE_URL", "must start with sqlite://")),
         };
         let log_format = match env.get("LOG_FORMAT").unwrap_or("term") {
             "term" => LogFormat::Term,
@@ -357,6 +311,8 @@ impl Settings {
             database,
             max_body_bytes,
             run_ttl: env.seconds("RUN_TTL", 86_400.0)?,
+            claim_lease: env.seconds("CLAIM_LEASE", 60.0)?,
+            outbox_poll: env.seconds("OUTBOX_POLL", 1.0)?,
             tracker_linger: env.seconds("TRACKER_LINGER", 30.0)?,
             log_format,
             log_level,
@@ -521,6 +477,18 @@ mod tests {
         assert!(settings.is_denied_sender("SOMEONE"));
         assert!(!settings.is_denied_sender("other"));
         assert_eq!(settings.rerun_delay, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_postgres_url_is_taken_as_dokku_sets_it_and_logged_without_its_password() {
+        let url = "postgres://postgres:s3cret@dokku-postgres-rerunner:5432/rerunner";
+        let settings =
+            Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("DATABASE_URL", url)]))
+                .expect("valid");
+        assert_eq!(settings.database, DatabaseUrl::Postgres(Secret::new(url)));
+        let shown = settings.database.describe();
+        assert_eq!(shown, "postgres://postgres@dokku-postgres-rerunner:5432/rerunner");
+        assert!(!format!("{settings:?}").contains("s3cret"));
     }
 
     #[test]

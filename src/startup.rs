@@ -1,23 +1,31 @@
-//! Wires the service together: store, GitHub actor, registry, HTTP server.
-//! Tests and the binary both start the service through [`Application::build`].
+//! Wires the service together: store, GitHub actor, registry, background loops, HTTP
+//! server. Tests, the benchmark and the binary all start the service through
+//! [`Application::build`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
-use slog::{Logger, error, info};
+use slog::{Logger, error, info, warn};
 
 use crate::actors::run_tracker::now_ms;
-use crate::actors::{GitHubActor, Registry, TrackerDeps};
+use crate::actors::{GitHubActor, QueueDepth, Registry, TrackerDeps};
 use crate::http::{AppState, alive, receive};
+use crate::run::Claim;
 use crate::settings::{DatabaseUrl, Settings};
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// How often runs that went quiet without a tracker are purged from the store.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the mailbox summary is logged.
+const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+/// Messages waiting for trackers, or re-runs queued for GitHub, above which a warning is logged.
+const BACKLOG_WARNING: usize = 1000;
+/// Due re-runs woken per poll.
+const DUE_PER_POLL: u32 = 256;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,42 +50,47 @@ pub struct Application {
     registry: Arc<Registry>,
 }
 
+/// This process's id in claims: unique among the processes sharing a database.
+fn instance_id() -> u64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Opens the store `DATABASE_URL` names.
+pub async fn open_store(database: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match database {
+        DatabaseUrl::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        DatabaseUrl::Postgres(url) => Arc::new(PostgresStore::open(url.expose()).await?),
+    })
+}
+
 impl Application {
-    /// Opens the store, starts the actors, resumes decided re-runs and binds the port.
+    /// Opens the store, starts the actors and background loops, and binds the port.
     /// Must be called inside an actix system.
     pub async fn build(settings: Settings, log: Logger) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
-        let store: Arc<dyn Store> = match &settings.database {
-            DatabaseUrl::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
-        };
-        let github = GitHubActor::new(settings.github.clone(), &log).start();
+        let store = open_store(&settings.database).await?;
+        let claim = Claim { owner: instance_id(), lease_ms: settings.claim_lease.as_millis() as u64 };
+        let github = GitHubActor::new(settings.github.clone(), Arc::clone(&store), claim, &log).start();
         let registry = Registry::new(TrackerDeps {
             store: Arc::clone(&store),
-            github,
+            github: github.clone(),
             settings: Arc::clone(&settings),
             log: log.clone(),
+            claim,
         });
 
-        let purged = store
-            .purge_idle(now_ms().saturating_sub(settings.run_ttl.as_millis() as u64))
-            .await?;
-        let pending = store.pending_reruns().await?;
-        for key in &pending {
-            registry.wake(key);
-        }
-        info!(log, "store ready"; "database" => ?settings.database, "resumed_reruns" => pending.len(),
-            "purged_runs" => purged);
+        let purged = store.purge_idle(now_ms().saturating_sub(settings.run_ttl.as_millis() as u64)).await?;
+        info!(log, "store ready"; "database" => settings.database.describe(), "backend" => store.backend(),
+            "purged_runs" => purged, "instance" => claim.owner);
+        spawn_outbox_poller(Arc::clone(&store), Arc::clone(&registry), settings.outbox_poll, log.clone());
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
+        spawn_summary(Arc::clone(&registry), github, log.clone());
 
         let address = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartError::Listen {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Listen { address, source })?
-            .port();
+        let listener = TcpListener::bind(&address)
+            .map_err(|source| StartError::Listen { address: address.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Listen { address, source })?.port();
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             registry: Arc::clone(&registry),
@@ -91,19 +104,12 @@ impl Application {
         })
         .workers(settings.workers)
         .listen(listener)
-        .map_err(|source| StartError::Listen {
-            address: format!("port {port}"),
-            source,
-        })?
+        .map_err(|source| StartError::Listen { address: format!("port {port}"), source })?
         .run();
         info!(log, "listening"; "port" => port, "workers" => settings.workers,
             "branches" => ?settings.branches, "run_attempts" => settings.run_attempts,
             "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
-        Ok(Self {
-            port,
-            server,
-            registry,
-        })
+        Ok(Self { port, server, registry })
     }
 
     /// The port the service listens on (useful with `PORT=0`).
@@ -127,6 +133,35 @@ impl Application {
     }
 }
 
+/// Wakes the trackers of due re-runs: at start (re-runs decided before a restart) and
+/// then every `every` (re-runs whose claimant died, or whose process shares the
+/// database and went away).
+fn spawn_outbox_poller(store: Arc<dyn Store>, registry: Arc<Registry>, every: Duration, log: Logger) {
+    actix_web::rt::spawn(async move {
+        let mut failing = false;
+        loop {
+            match store.due_reruns(now_ms(), DUE_PER_POLL).await {
+                Ok(due) => {
+                    if failing || !due.is_empty() {
+                        info!(log, "due re-runs found"; "count" => due.len());
+                    }
+                    failing = false;
+                    for key in &due {
+                        registry.wake(key);
+                    }
+                }
+                Err(err) => {
+                    if !failing {
+                        error!(log, "looking for due re-runs failed"; "error" => %err);
+                    }
+                    failing = true;
+                }
+            }
+            actix_web::rt::time::sleep(every.max(Duration::from_millis(50))).await;
+        }
+    });
+}
+
 fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
     actix_web::rt::spawn(async move {
         loop {
@@ -135,6 +170,23 @@ fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
             match store.purge_idle(before).await {
                 Ok(purged) => info!(log, "purged quiet runs"; "purged_runs" => purged),
                 Err(err) => error!(log, "purging quiet runs failed"; "error" => %err),
+            }
+        }
+    });
+}
+
+/// Logs the mailboxes once a minute, and warns when a backlog builds up.
+fn spawn_summary(registry: Arc<Registry>, github: Addr<GitHubActor>, log: Logger) {
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(SUMMARY_EVERY).await;
+            let github_queue = github.send(QueueDepth).await.unwrap_or(0);
+            let waiting = registry.waiting_messages();
+            info!(log, "mailboxes"; "actor" => "summary", "trackers" => registry.len(),
+                "tracker_messages_waiting" => waiting, "github_queue" => github_queue);
+            if waiting > BACKLOG_WARNING || github_queue > BACKLOG_WARNING {
+                warn!(log, "backlog growing"; "tracker_messages_waiting" => waiting,
+                    "github_queue" => github_queue);
             }
         }
     });

@@ -26,3 +26,13 @@ CREATE TABLE reruns (
     finished_at INTEGER NOT NULL,
     PRIMARY KEY (repo, run_id, attempt)
 );
+
+-- Delivery ids of events that changed a run, with the status they were answered:
+-- a redelivery is answered alike and changes nothing.
+CREATE TABLE deliveries (
+    delivery TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    at INTEGER NOT NULL
+);
+
+CREATE INDEX deliveries_at ON deliveries (at);

@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -24,7 +25,9 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
 use crate::ids::RunKey;
-use crate::run::{Conclusion, RerunOutcome};
+use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
+use crate::store::Store;
+use crate::actors::run_tracker::now_ms;
 use crate::settings::GitHubSettings;
 
 /// Longest pause a secondary rate limit can grow to.
@@ -32,16 +35,14 @@ const MAX_SECONDARY_WAIT: Duration = Duration::from_secs(3600);
 /// Rate-limit pauses one request may sit through before it gives up.
 const MAX_RATE_LIMIT_PAUSES: u32 = 50;
 
-/// Re-run the failed jobs of `run` for `attempt`.
+/// Re-run the failed jobs of `run` for the claimed attempt.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "RerunOutcome")]
 pub struct RerunRequest {
     /// The run.
     pub run: RunKey,
-    /// The attempt whose failed jobs are to be re-run.
-    pub attempt: u32,
-    /// The delivery that completed the run, to trace a webhook to its API call.
-    pub decided_by: Option<String>,
+    /// What this process claimed: the attempt, and the delivery that decided it.
+    pub claimed: ClaimedRerun,
 }
 
 /// How many requests wait in the queue (the one under way included).
@@ -88,6 +89,8 @@ impl Pacing {
 /// The GitHub actor. See the module documentation.
 pub struct GitHubActor {
     settings: GitHubSettings,
+    store: Arc<dyn Store>,
+    claim: Claim,
     log: Logger,
     client: Option<Rc<GitHubClient>>,
     queue: VecDeque<Queued>,
@@ -96,10 +99,13 @@ pub struct GitHubActor {
 }
 
 impl GitHubActor {
-    /// An actor that calls the API described by `settings`.
-    pub fn new(settings: GitHubSettings, log: &Logger) -> Self {
+    /// An actor that calls the API described by `settings`, and confirms `claim` in
+    /// `store` before each POST.
+    pub fn new(settings: GitHubSettings, store: Arc<dyn Store>, claim: Claim, log: &Logger) -> Self {
         Self {
             settings,
+            store,
+            claim,
             log: log.new(o!("actor" => "github")),
             client: None,
             queue: VecDeque::new(),
@@ -119,16 +125,17 @@ impl GitHubActor {
             return;
         };
         let log = self.log.new(o!("repo" => request.run.repo.to_string(),
-            "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
-            "delivery" => request.decided_by.clone().unwrap_or_default()));
+            "run_id" => request.run.run_id.0, "run_attempt" => request.claimed.attempt,
+            "delivery" => request.claimed.decided_by.clone().unwrap_or_default()));
         info!(log, "re-run started"; "queue" => self.queue.len() + 1);
-        let work = perform(
-            self.client.clone(),
-            self.settings.clone(),
-            pacing,
-            request,
-            log.clone(),
-        );
+        let performer = Performer {
+            client: self.client.clone(),
+            settings: self.settings.clone(),
+            store: Arc::clone(&self.store),
+            claim: self.claim,
+            log: log.clone(),
+        };
+        let work = perform(performer, pacing, request);
         ctx.spawn(work.into_actor(self).map(move |(outcome, pacing), act, ctx| {
             info!(log, "re-run finished"; "outcome" => outcome.label(), "detail" => ?outcome,
                 "queue" => act.queue.len());
@@ -164,7 +171,7 @@ impl Handler<RerunRequest> for GitHubActor {
         let (reply, outcome) = oneshot::channel();
         debug!(self.log, "message received"; "message" => "RerunRequest",
             "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
-            "run_attempt" => request.attempt, "queue" => self.queue.len() + 1);
+            "run_attempt" => request.claimed.attempt, "queue" => self.queue.len() + 1);
         self.queue.push_back(Queued { request, reply });
         self.next(ctx);
         Box::pin(async move {
@@ -266,32 +273,41 @@ fn judge(run: &WorkflowRun, attempt: u32) -> Option<RerunOutcome> {
     None
 }
 
-/// Performs one re-run request to the end: read the run, POST when it is due, retry and
-/// wait as GitHub asks. Hands the pacing back with the outcome.
-async fn perform(
+/// What one request needs to be performed.
+struct Performer {
     client: Option<Rc<GitHubClient>>,
     settings: GitHubSettings,
-    mut pacing: Pacing,
-    request: RerunRequest,
+    store: Arc<dyn Store>,
+    claim: Claim,
     log: Logger,
-) -> (RerunOutcome, Pacing) {
+}
+
+impl Performer {
+    /// Extends this process's claim on the re-run right before the POST: if the claim ran
+    /// out and another process took the re-run over, that process performs it, not us.
+    async fn claim_still_ours(&self, request: &RerunRequest) -> Result<bool, GitHubError> {
+        let change = RunChange::Renew { now: now_ms(), attempt: request.claimed.attempt, claim: self.claim };
+        match self.store.transition(&request.run, change).await {
+            Ok(applied) => Ok(applied.result == ChangeResult::Renewed(true)),
+            Err(err) => Err(GitHubError::Transient(format!("confirming the claim: {err}"))),
+        }
+    }
+}
+
+/// Performs one re-run request to the end: read the run, POST when it is due, retry and
+/// wait as GitHub asks. Hands the pacing back with the outcome.
+async fn perform(performer: Performer, mut pacing: Pacing, request: RerunRequest) -> (RerunOutcome, Pacing) {
+    let Performer { client, settings, log, .. } = &performer;
     let Some(client) = client else {
-        let refused = RerunOutcome::Refused {
-            status: 0,
-            message: "GITHUB_TOKEN is not set".into(),
-        };
+        let refused = RerunOutcome::Refused { status: 0, message: "GITHUB_TOKEN is not set".into() };
         return (refused, pacing);
     };
-    let mut tries = Tries {
-        settings: &settings,
-        log: &log,
-        transient: 0,
-        rate_limited: 0,
-    };
+    let attempt = request.claimed.attempt;
+    let mut tries = Tries { settings, log, transient: 0, rate_limited: 0 };
     let mut looks = 0;
     loop {
         pacing.wait_for_pause().await;
-        let run = match client.get_run(&request.run, &log).await {
+        let run = match client.get_run(&request.run, log).await {
             Ok(answer) => {
                 if let Some(wait) = answer.quota_wait {
                     pacing.pause(wait);
@@ -303,7 +319,7 @@ async fn perform(
                 AfterError::Stop(outcome) => return (outcome, pacing),
             },
         };
-        match judge(&run, request.attempt) {
+        match judge(&run, attempt) {
             // GitHub may show the run in progress for a few seconds after its last job.
             Some(RerunOutcome::StillRunning) if looks < settings.poll_tries => {
                 looks += 1;
@@ -316,7 +332,15 @@ async fn perform(
         }
         pacing.wait_for_pause().await;
         pacing.wait_for_post_slot(settings.min_interval).await;
-        match client.rerun_failed_jobs(&request.run, &log).await {
+        match performer.claim_still_ours(&request).await {
+            Ok(true) => {}
+            Ok(false) => return (RerunOutcome::Superseded, pacing),
+            Err(err) => match tries.after(err, &mut pacing).await {
+                AfterError::TryAgain => continue,
+                AfterError::Stop(outcome) => return (outcome, pacing),
+            },
+        }
+        match client.rerun_failed_jobs(&request.run, log).await {
             Ok(answer) => {
                 if let Some(wait) = answer.quota_wait {
                     pacing.pause(wait);

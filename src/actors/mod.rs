@@ -7,4 +7,4 @@ pub mod run_tracker;
 
 pub use github::{GitHubActor, QueueDepth, RerunRequest};
 pub use registry::{Registry, TrackError, TrackerDeps};
-pub use run_tracker::{RunTracker, Track};
+pub use run_tracker::{RunTracker, Track, Wake};

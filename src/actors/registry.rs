@@ -13,9 +13,9 @@ use dashmap::DashMap;
 use slog::Logger;
 
 use super::github::GitHubActor;
-use super::run_tracker::{RunTracker, Track};
+use super::run_tracker::{RunTracker, Track, Wake};
 use crate::ids::RunKey;
-use crate::run::{JobEvent, Reply};
+use crate::run::{Claim, JobEvent, Reply};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
@@ -29,6 +29,8 @@ pub struct TrackerDeps {
     pub settings: Arc<Settings>,
     /// The root logger.
     pub log: Logger,
+    /// This process's claims on due re-runs.
+    pub claim: Claim,
 }
 
 /// Why an event could not be tracked; the HTTP layer answers 503 so GitHub can redeliver.
@@ -82,6 +84,7 @@ impl Registry {
             self.waiting.fetch_add(1, Ordering::Relaxed);
             match handle.addr.send(Track(event.clone())).await {
                 Ok(answer) => return answer.map(|reply| (reply, depth)),
+                // No timeout is set on the send, so only `Closed` happens in practice.
                 Err(MailboxError::Closed | MailboxError::Timeout) => {
                     // The tracker retired before handling it: the message was never counted off.
                     handle.mailbox.fetch_sub(1, Ordering::Relaxed);
@@ -96,9 +99,9 @@ impl Registry {
         )))
     }
 
-    /// Makes sure a tracker runs for `key` (start-up uses it to resume decided re-runs).
+    /// Tells `key`'s tracker (started if need be) that its re-run may be due.
     pub fn wake(self: &Arc<Self>, key: &RunKey) {
-        self.tracker(key);
+        self.tracker(key).addr.do_send(Wake);
     }
 
     /// The live tracker of `key`, started if there is none.

@@ -1,16 +1,20 @@
-//! `RunTracker`: one actor per workflow run.
+//! `RunTracker`: one actor per workflow run (per process).
 //!
-//! Role: serialises the events of one run, commits each state change before the
-//! webhook is answered, and owns the run's re-run timer: `RERUN_DELAY` after the run
-//! looks finished with a failed job it hands the re-run to the GitHub actor, unless a
-//! new job of the same attempt showed up first.
+//! Role: serialises the events of one run inside this process and hands each change
+//! to the store, which applies it atomically to the stored state (see
+//! `crate::store`); answers the webhook once that is committed. Owns the run's re-run
+//! timer: when the stored state says a re-run is due, the tracker claims it and hands
+//! it to the GitHub actor, then records the outcome.
 //!
-//! State: the run's [`RunState`] (attempt, jobs, re-run), read from the store when the
-//! tracker starts; the delivery ids it has answered recently; its timers.
+//! State: a cache of the run's stored [`RunState`] (it answers events that change
+//! nothing without a store round trip, which is safe because a run only moves
+//! forward); the delivery ids it answered recently; its timers; whether a re-run it
+//! claimed is with the GitHub actor.
 //!
-//! Messages: [`Track`] (one webhook event, answered with the HTTP reply). The tracker
-//! retires (leaves the registry and stops) once its run is settled for
-//! `TRACKER_LINGER`, or when it saw no event for `RUN_TTL`.
+//! Messages: [`Track`] (one webhook event, answered with the HTTP reply) and [`Wake`]
+//! (a poll found the run's re-run due). The tracker retires (leaves the registry and
+//! stops) once its run is settled for `TRACKER_LINGER`, or expires after `RUN_TTL`
+//! without events.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -23,16 +27,25 @@ use slog::{Logger, debug, error, info, o, warn};
 use super::github::RerunRequest;
 use super::registry::{RegistryLink, TrackError, TrackerDeps};
 use crate::ids::RunKey;
-use crate::run::{JobAction, JobEvent, Policy, Reply, RerunOutcome, RunState, TimerChange};
-use crate::store::{RerunRecord, Write};
+use crate::run::{
+    ChangeResult, ClaimedRerun, JobAction, JobEvent, Policy, RerunOutcome, Reply, RunChange, RunState,
+    TimerChange,
+};
 
 /// How many answered delivery ids a tracker remembers, to answer a redelivery alike.
 const REMEMBERED_DELIVERIES: usize = 16;
+/// How soon a claim is tried again after the store failed.
+const STORE_RETRY: Duration = Duration::from_secs(1);
 
 /// One `workflow_job` event for this tracker's run.
 #[derive(Message)]
 #[rtype(result = "Result<Reply, TrackError>")]
 pub struct Track(pub JobEvent);
+
+/// The run's re-run may be due (a poll of the store found it): claim it if it is.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
 
 /// The tracker of one run. See the module documentation.
 pub struct RunTracker {
@@ -45,17 +58,15 @@ pub struct RunTracker {
     log: Logger,
     state: Option<RunState>,
     deliveries: VecDeque<(String, Reply)>,
-    /// The delivery that decided the pending re-run, to trace it to the API call.
-    decided_by: Option<String>,
     rerun_timer: Option<SpawnHandle>,
     linger_timer: Option<SpawnHandle>,
+    /// A re-run this tracker claimed is with the GitHub actor.
+    awaiting_github: bool,
 }
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl RunTracker {
@@ -68,9 +79,7 @@ impl RunTracker {
         mailbox: Arc<AtomicUsize>,
         waiting: Arc<AtomicUsize>,
     ) -> Self {
-        let log = deps
-            .log
-            .new(o!("actor" => "run_tracker", "repo" => key.repo.to_string(),
+        let log = deps.log.new(o!("actor" => "run_tracker", "repo" => key.repo.to_string(),
             "run_id" => key.run_id.0));
         Self {
             key,
@@ -82,9 +91,9 @@ impl RunTracker {
             log,
             state: None,
             deliveries: VecDeque::new(),
-            decided_by: None,
             rerun_timer: None,
             linger_timer: None,
+            awaiting_github: false,
         }
     }
 
@@ -107,123 +116,30 @@ impl RunTracker {
 
     fn answered_before(&self, delivery: Option<&str>) -> Option<Reply> {
         let delivery = delivery?;
-        self.deliveries
-            .iter()
-            .find(|(seen, _)| seen == delivery)
-            .map(|(_, reply)| reply.clone())
+        self.deliveries.iter().find(|(seen, _)| seen == delivery).map(|(_, reply)| reply.clone())
     }
 
-    fn apply_timer(&mut self, change: TimerChange, ctx: &mut Context<Self>) {
-        match change {
-            TimerChange::Keep => {}
-            TimerChange::Cancel => {
-                if let Some(timer) = self.rerun_timer.take() {
-                    ctx.cancel_future(timer);
-                    info!(
-                        self.log,
-                        "re-run cancelled: a new job of the attempt showed up, or a newer attempt"
-                    );
-                }
-            }
-            TimerChange::Arm(due_at) => {
-                if let Some(timer) = self.rerun_timer.take() {
-                    ctx.cancel_future(timer);
-                }
-                let delay = Duration::from_millis(due_at.saturating_sub(now_ms()));
-                self.rerun_timer = Some(ctx.run_later(delay, |act, ctx| act.rerun_due(ctx)));
-            }
+    /// Takes `state` (fresh from the store) as the cache and sets the timers by it: the
+    /// re-run timer for when a decided re-run is due or its claim runs out, and the
+    /// linger countdown once the run is settled.
+    fn adopt(&mut self, state: Option<RunState>, ctx: &mut Context<Self>) {
+        self.state = state;
+        if let Some(timer) = self.rerun_timer.take() {
+            ctx.cancel_future(timer);
         }
-    }
-
-    /// The re-run timer fired: hand the re-run to the GitHub actor and await its outcome.
-    fn rerun_due(&mut self, ctx: &mut Context<Self>) {
-        self.rerun_timer = None;
-        let Some(state) = self.state.as_mut() else {
-            return;
-        };
-        let Some(attempt) = state.take_due_rerun() else {
-            return;
-        };
-        let request = RerunRequest {
-            run: self.key.clone(),
-            attempt,
-            decided_by: self.decided_by.clone(),
-        };
-        info!(self.log, "re-run handed to the GitHub actor"; "run_attempt" => attempt,
-            "delivery" => request.decided_by.clone().unwrap_or_default());
-        let sent = self.deps.github.send(request);
-        ctx.spawn(sent.into_actor(self).map(move |answer, act, ctx| {
-            let outcome = answer.unwrap_or_else(|_| RerunOutcome::GaveUp {
-                tries: 0,
-                last_error: "the GitHub actor is gone".into(),
-            });
-            act.rerun_answered(attempt, outcome, ctx);
-        }));
-    }
-
-    /// The GitHub actor answered: record the outcome (state and history, one commit).
-    fn rerun_answered(&mut self, attempt: u32, outcome: RerunOutcome, ctx: &mut Context<Self>) {
-        let Some(state) = self.state.as_ref() else {
-            return;
-        };
-        let mut next = state.clone();
-        next.record_outcome(attempt, outcome.clone());
-        let now = now_ms();
-        let record = RerunRecord {
-            attempt,
-            failed_jobs: next
-                .jobs
-                .iter()
-                .filter(|job| job.conclusion.is_some_and(|c| c.is_failure()))
-                .map(|job| job.name.clone())
-                .collect(),
-            outcome: outcome.clone(),
-            workflow: next.workflow.clone(),
-            branch: next.branch.clone(),
-            finished_at: now,
-        };
-        let level_warn = !matches!(
-            outcome,
-            RerunOutcome::Started | RerunOutcome::AlreadyRerun { .. }
-        );
-        if level_warn {
-            warn!(self.log, "re-run not performed"; "run_attempt" => attempt, "outcome" => outcome.label(), "detail" => ?outcome);
-        } else {
-            info!(self.log, "re-run answered"; "run_attempt" => attempt, "outcome" => outcome.label());
+        let due = self.state.as_ref().and_then(RunState::pending_rerun_at);
+        if let (Some(due_at), false) = (due, self.awaiting_github) {
+            let delay = Duration::from_millis(due_at.saturating_sub(now_ms()));
+            self.rerun_timer = Some(ctx.run_later(delay, |act, ctx| {
+                act.rerun_timer = None;
+                act.claim_due(ctx);
+            }));
         }
-        let write = Write::SaveRun {
-            key: self.key.clone(),
-            state: next.clone(),
-            now,
-            rerun: Some(Box::new(record)),
-        };
-        // Events wait until the outcome is committed, so they see the attempt settled.
-        ctx.wait(
-            self.deps
-                .store
-                .write(write)
-                .into_actor(self)
-                .map(move |committed, act, ctx| {
-                    if let Err(err) = committed {
-                        // Memory still moves on; the next commit of this run writes it all. After a
-                        // crash before that, the re-run is resumed and GitHub's attempt shows it done.
-                        error!(act.log, "recording the re-run outcome failed"; "error" => %err);
-                    }
-                    act.state = Some(next);
-                    act.decided_by = None;
-                    act.settle(ctx);
-                }),
-        );
-    }
-
-    /// Starts or stops the linger countdown depending on whether the run is settled.
-    fn settle(&mut self, ctx: &mut Context<Self>) {
-        let settled = self.state.as_ref().is_none_or(RunState::is_settled);
+        let settled = !self.awaiting_github && self.state.as_ref().is_none_or(RunState::is_settled);
         match (settled, self.linger_timer.is_some()) {
             (true, false) => {
                 let linger = self.deps.settings.tracker_linger;
-                self.linger_timer =
-                    Some(ctx.run_later(linger, |act, ctx| act.retire(ctx, "settled")));
+                self.linger_timer = Some(ctx.run_later(linger, |act, ctx| act.retire(ctx, "settled")));
             }
             (false, true) => {
                 if let Some(timer) = self.linger_timer.take() {
@@ -232,6 +148,77 @@ impl RunTracker {
             }
             _ => {}
         }
+    }
+
+    /// Claims the run's re-run if it is due, and hands it to the GitHub actor.
+    fn claim_due(&mut self, ctx: &mut Context<Self>) {
+        if self.awaiting_github {
+            return;
+        }
+        let change = RunChange::Claim { now: now_ms(), claim: self.deps.claim };
+        let claiming = self.deps.store.transition(&self.key, change);
+        // Events wait until the claim is settled, so they see its result.
+        ctx.wait(claiming.into_actor(self).map(|claimed, act, ctx| match claimed {
+            Ok(applied) => {
+                let claimed = match applied.result {
+                    ChangeResult::Claimed(claimed) => claimed,
+                    _ => None,
+                };
+                if let Some(claimed) = claimed {
+                    act.awaiting_github = true;
+                    act.adopt(applied.state, ctx);
+                    act.perform(claimed, ctx);
+                } else {
+                    act.adopt(applied.state, ctx);
+                }
+            }
+            Err(err) => {
+                error!(act.log, "claiming the due re-run failed; trying again"; "error" => %err);
+                act.rerun_timer = Some(ctx.run_later(STORE_RETRY, |act, ctx| {
+                    act.rerun_timer = None;
+                    act.claim_due(ctx);
+                }));
+            }
+        }));
+    }
+
+    /// Hands a claimed re-run to the GitHub actor and records its answer.
+    fn perform(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
+        let request = RerunRequest { run: self.key.clone(), claimed: claimed.clone() };
+        info!(self.log, "re-run handed to the GitHub actor"; "run_attempt" => claimed.attempt,
+            "delivery" => claimed.decided_by.clone().unwrap_or_default());
+        let sent = self.deps.github.send(request);
+        ctx.spawn(sent.into_actor(self).map(move |answer, act, ctx| {
+            let outcome = answer.unwrap_or_else(|_| RerunOutcome::GaveUp {
+                tries: 0,
+                last_error: "the GitHub actor is gone".into(),
+            });
+            act.record(claimed, outcome, ctx);
+        }));
+    }
+
+    /// Records the GitHub actor's answer: the attempt's state and the history, one commit.
+    fn record(&mut self, claimed: ClaimedRerun, outcome: RerunOutcome, ctx: &mut Context<Self>) {
+        self.awaiting_github = false;
+        let delivery = claimed.decided_by.clone().unwrap_or_default();
+        if matches!(outcome, RerunOutcome::Started | RerunOutcome::AlreadyRerun { .. }) {
+            info!(self.log, "re-run answered"; "run_attempt" => claimed.attempt,
+                "outcome" => outcome.label(), "delivery" => delivery);
+        } else {
+            warn!(self.log, "re-run not performed"; "run_attempt" => claimed.attempt,
+                "outcome" => outcome.label(), "detail" => ?outcome, "delivery" => delivery);
+        }
+        let change = RunChange::Record { now: now_ms(), claimed, owner: self.deps.claim.owner, outcome };
+        let recording = self.deps.store.transition(&self.key, change);
+        ctx.wait(recording.into_actor(self).map(|recorded, act, ctx| match recorded {
+            Ok(applied) => act.adopt(applied.state, ctx),
+            Err(err) => {
+                // The claim stays in the store; when its lease runs out the re-run is taken
+                // up again, and GitHub's newer attempt shows it was done.
+                error!(act.log, "recording the re-run outcome failed"; "error" => %err);
+                act.adopt(act.state.clone(), ctx);
+            }
+        }));
     }
 
     /// Leaves the registry and stops; the run's state stays in the store.
@@ -243,36 +230,54 @@ impl RunTracker {
         ctx.stop();
     }
 
-    /// Checks for a run that went quiet for `RUN_TTL` (lost deliveries) and forgets it.
+    /// Forgets a run that went quiet for `RUN_TTL` (its deliveries were lost).
     fn check_ttl(&mut self, ctx: &mut Context<Self>) {
         let ttl = self.deps.settings.run_ttl;
+        let ttl_ms = ttl.as_millis() as u64;
         let Some(state) = self.state.as_ref() else {
             return self.retire(ctx, "no state");
         };
         let now = now_ms();
-        match state.expires_at(ttl.as_millis() as u64) {
-            Some(at) if at <= now => {}
+        match state.expires_at(ttl_ms) {
+            Some(at) if at <= now && !self.awaiting_github => {}
             later => {
-                let wait = later.map_or(ttl, |at| Duration::from_millis(at - now));
-                ctx.run_later(wait.max(Duration::from_millis(100)), |act, ctx| {
-                    act.check_ttl(ctx)
-                });
+                let wait = later.filter(|at| *at > now).map_or(ttl, |at| Duration::from_millis(at - now));
+                ctx.run_later(wait.max(Duration::from_millis(100)), |act, ctx| act.check_ttl(ctx));
                 return;
             }
         }
-        let quiet_for = Duration::from_millis(now.saturating_sub(state.last_event_at));
-        warn!(self.log, "run expired without finishing (lost deliveries?)";
-            "run_attempt" => state.attempt, "unfinished_jobs" => state.unfinished_jobs(),
-            "quiet_s" => quiet_for.as_secs());
-        let delete = self.deps.store.write(Write::DeleteRun {
-            key: self.key.clone(),
-        });
-        ctx.wait(delete.into_actor(self).map(|deleted, act, ctx| {
-            if let Err(err) = deleted {
-                error!(act.log, "forgetting the expired run failed"; "error" => %err);
+        let change = RunChange::Expire { now, ttl_ms, last_seen: state.last_event_at };
+        let expiring = self.deps.store.transition(&self.key, change);
+        ctx.wait(expiring.into_actor(self).map(move |expired, act, ctx| match expired {
+            Ok(applied) if applied.result == ChangeResult::Expired(true) => {
+                if let Some(state) = &act.state {
+                    warn!(act.log, "run expired without finishing (lost deliveries?)";
+                        "run_attempt" => state.attempt, "unfinished_jobs" => state.unfinished_jobs());
+                }
+                act.retire(ctx, "expired");
             }
-            act.retire(ctx, "expired");
+            Ok(applied) => {
+                act.adopt(applied.state, ctx);
+                ctx.run_later(ttl, |act, ctx| act.check_ttl(ctx));
+            }
+            Err(err) => {
+                error!(act.log, "expiring the quiet run failed"; "error" => %err);
+                ctx.run_later(ttl, |act, ctx| act.check_ttl(ctx));
+            }
         }));
+    }
+
+    fn log_decision(&self, log: &Logger, timer: TimerChange, policy: &Policy) {
+        match timer {
+            TimerChange::Arm(_) => {
+                let failed = self.state.as_ref().map_or(0, |state| state.failed_job_names().len());
+                info!(log, "re-run scheduled"; "delay_ms" => policy.rerun_delay_ms, "failed_jobs" => failed);
+            }
+            TimerChange::Cancel => {
+                info!(log, "scheduled re-run cancelled: a new job of the attempt, or a newer attempt");
+            }
+            TimerChange::Keep => {}
+        }
     }
 }
 
@@ -285,14 +290,10 @@ impl Actor for RunTracker {
         // No event is handled before the run's state is back from the store.
         ctx.wait(load.into_actor(self).map(|loaded, act, ctx| match loaded {
             Ok(state) => {
-                act.state = state.map(|mut state| {
-                    state.resume(now_ms());
-                    state
-                });
-                if let Some(due_at) = act.state.as_ref().and_then(RunState::pending_rerun_at) {
-                    info!(act.log, "resuming a decided re-run"; "due_in_ms" => due_at.saturating_sub(now_ms()));
-                    act.apply_timer(TimerChange::Arm(due_at), ctx);
+                if let Some(due_at) = state.as_ref().and_then(RunState::pending_rerun_at) {
+                    info!(act.log, "decided re-run found"; "due_in_ms" => due_at.saturating_sub(now_ms()));
                 }
+                act.adopt(state, ctx);
                 let ttl = act.deps.settings.run_ttl;
                 ctx.run_later(ttl, |act, ctx| act.check_ttl(ctx));
             }
@@ -308,19 +309,22 @@ impl Actor for RunTracker {
     }
 }
 
+impl Handler<Wake> for RunTracker {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.claim_due(ctx);
+    }
+}
+
 impl Handler<Track> for RunTracker {
     type Result = AtomicResponse<Self, Result<Reply, TrackError>>;
 
-    fn handle(&mut self, Track(event): Track, ctx: &mut Self::Context) -> Self::Result {
-        let mailbox = self
-            .mailbox
-            .fetch_sub(1, Ordering::Relaxed)
-            .saturating_sub(1);
+    fn handle(&mut self, Track(event): Track, _ctx: &mut Self::Context) -> Self::Result {
+        let mailbox = self.mailbox.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let log = self.log.new(
-            o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
-            "delivery" => event.delivery.clone().unwrap_or_default()),
-        );
+        let log = self.log.new(o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
+            "delivery" => event.delivery.clone().unwrap_or_default()));
         if let Some(reply) = self.answered_before(event.delivery.as_deref()) {
             debug!(log, "message handled"; "message" => "Track", "redelivery" => true,
                 "status" => reply.status, "mailbox" => mailbox);
@@ -328,55 +332,45 @@ impl Handler<Track> for RunTracker {
         }
         let now = now_ms();
         let policy = self.policy(&event.branch);
-        let (next, verdict) = match &self.state {
-            None => RunState::first_event(&event, now, &policy),
-            Some(state) => {
-                let mut next = state.clone();
-                let verdict = next.apply(&event, now, &policy);
-                (next, verdict)
+        // A run only moves forward, so an event that changes nothing in the cache changes
+        // nothing in the store either: answer it without a round trip.
+        if let Some(state) = &mut self.state {
+            let mut trial = state.clone();
+            let verdict = trial.apply(&event, now, &policy);
+            if !verdict.changed {
+                state.last_event_at = trial.last_event_at;
+                debug!(log, "message handled"; "message" => "Track", "status" => verdict.reply.status,
+                    "decision" => verdict.reply.reason, "changed" => false, "mailbox" => mailbox);
+                self.remember(event.delivery, &verdict.reply);
+                return AtomicResponse::new(Box::pin(fut::ready(Ok(verdict.reply))));
             }
-        };
+        }
+        let delivery = event.delivery.clone();
         let conclusion = match event.action {
             JobAction::Completed(conclusion) => conclusion.as_str(),
             JobAction::Unfinished => "",
         };
-        debug!(log, "message handled"; "message" => "Track", "conclusion" => conclusion,
-            "status" => verdict.reply.status, "decision" => verdict.reply.reason,
-            "changed" => verdict.changed, "mailbox" => mailbox);
-        if let TimerChange::Arm(_) = verdict.timer {
-            self.decided_by = event.delivery.clone();
-            info!(log, "re-run scheduled"; "delay_ms" => policy.rerun_delay_ms,
-                "failed_jobs" => next.jobs.iter().filter(|j| j.conclusion.is_some_and(|c| c.is_failure())).count());
-        }
-        let delivery = event.delivery;
-        if !verdict.changed {
-            self.state = Some(next);
-            self.remember(delivery, &verdict.reply);
-            return AtomicResponse::new(Box::pin(fut::ready(Ok(verdict.reply))));
-        }
-        let write = Write::SaveRun {
-            key: self.key.clone(),
-            state: next.clone(),
-            now,
-            rerun: None,
-        };
-        let commit = self.deps.store.write(write);
-        let _ = ctx;
-        AtomicResponse::new(Box::pin(commit.into_actor(self).map(
-            move |committed, act, ctx| match committed {
-                Ok(()) => {
-                    act.state = Some(next);
-                    act.apply_timer(verdict.timer, ctx);
-                    act.remember(delivery, &verdict.reply);
-                    act.settle(ctx);
-                    Ok(verdict.reply)
-                }
+        let change = RunChange::Event { event, policy, now };
+        let commit = self.deps.store.transition(&self.key, change);
+        AtomicResponse::new(Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
+            let applied = match committed {
+                Ok(applied) => applied,
                 Err(err) => {
                     error!(log, "commit failed; the event is refused so GitHub can redeliver it";
                         "error" => %err);
-                    Err(TrackError::Store(err))
+                    return Err(TrackError::Store(err));
                 }
-            },
-        )))
+            };
+            let ChangeResult::Event(verdict) = applied.result else {
+                return Err(TrackError::Unavailable("the store answered an event with another result".into()));
+            };
+            act.adopt(applied.state, ctx);
+            debug!(log, "message handled"; "message" => "Track", "conclusion" => conclusion,
+                "status" => verdict.reply.status, "decision" => verdict.reply.reason,
+                "changed" => verdict.changed, "mailbox" => mailbox);
+            act.log_decision(&log, verdict.timer, &policy);
+            act.remember(delivery, &verdict.reply);
+            Ok(verdict.reply)
+        })))
     }
 }

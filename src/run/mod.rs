@@ -2,10 +2,12 @@
 //! tracked workflow run and what the service answers. `RunTracker` is a thin shell
 //! around [`RunState`]; everything here is tested with plain unit tests.
 
+mod change;
 mod event;
 mod outcome;
 mod state;
 
+pub use change::{Applied, ChangeResult, Persist, RerunRecord, RunChange, apply_change, redelivered};
 pub use event::{Conclusion, JobAction, JobEvent};
 pub use outcome::RerunOutcome;
-pub use state::{Finish, Policy, Reply, RerunState, RunState, TimerChange, TrackedJob, Verdict};
+pub use state::{Claim, ClaimedRerun, Finish, Policy, Reply, RerunState, RunState, TimerChange, TrackedJob, Verdict};

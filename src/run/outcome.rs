@@ -27,6 +27,8 @@ pub enum RerunOutcome {
     },
     /// GitHub kept showing the run in progress.
     StillRunning,
+    /// Another process took the re-run over (this one's claim ran out): it performs it.
+    Superseded,
     /// Transient errors (5xx, timeouts, connection errors) outlasted every try.
     GaveUp {
         /// Tries made.
@@ -45,6 +47,7 @@ impl RerunOutcome {
             Self::NotNeeded { .. } => "not_needed",
             Self::Refused { .. } => "refused",
             Self::StillRunning => "still_running",
+            Self::Superseded => "superseded",
             Self::GaveUp { .. } => "gave_up",
         }
     }

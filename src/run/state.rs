@@ -27,9 +27,21 @@ pub enum RerunState {
     Scheduled {
         /// When the re-run call is due, in unix milliseconds.
         due_at: u64,
+        /// The delivery that completed the run, to trace the webhook to its API call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decided_by: Option<String>,
     },
-    /// Handed to the GitHub actor; its answer is awaited.
-    InFlight,
+    /// Claimed by one process, whose GitHub actor is performing it. Another process may
+    /// take it over only once the lease ran out (the claimant died).
+    InFlight {
+        /// The claiming process's instance id.
+        owner: u64,
+        /// Unix ms until which the claim holds.
+        lease_until: u64,
+        /// As in `Scheduled`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decided_by: Option<String>,
+    },
     /// The GitHub actor answered.
     Done {
         /// Its answer.
@@ -63,6 +75,11 @@ impl Reply {
     const fn new(status: u16, reason: &'static str) -> Self {
         Self { status, reason }
     }
+
+    /// The answer to a delivery answered before (same `X-GitHub-Delivery`): its status again.
+    pub fn redelivered(status: u16) -> Self {
+        Self::new(status, "redelivery of an answered event")
+    }
 }
 
 /// Everything one event decided.
@@ -74,6 +91,26 @@ pub struct Verdict {
     pub changed: bool,
     /// What to do with the re-run timer once committed.
     pub timer: TimerChange,
+}
+
+/// Who claims a due re-run, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// This process's instance id.
+    pub owner: u64,
+    /// How long a claim holds before another process may take the re-run over.
+    pub lease_ms: u64,
+}
+
+/// A claimed re-run: what the GitHub actor needs and what the record keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimedRerun {
+    /// The attempt to re-run.
+    pub attempt: u32,
+    /// The delivery that decided it.
+    pub decided_by: Option<String>,
+    /// Names of the attempt's failed jobs.
+    pub failed_jobs: Vec<String>,
 }
 
 /// What the run logic is told about the service's configuration.
@@ -96,8 +133,10 @@ pub enum Finish {
     Passed,
     /// Some job failed, but the branch is not in `REPO_BRANCHES`.
     Ineligible,
-    /// Some job failed and the re-run is scheduled, under way or done.
+    /// Some job failed and this event scheduled the re-run.
     Rerun,
+    /// Some job failed and the attempt's re-run was already scheduled, under way or done.
+    AlreadyRerun,
 }
 
 /// A tracked workflow run: its current attempt, that attempt's jobs and its re-run.
@@ -226,7 +265,8 @@ impl RunState {
             changed = true;
         }
 
-        let finish = self.finish(now, policy, &mut changed, &mut timer);
+        let decided_by = event.delivery.as_deref();
+        let finish = self.finish(now, policy, decided_by, &mut changed, &mut timer);
         let reply = match (event.action, finish) {
             (JobAction::Unfinished, _) => Reply::new(202, "job recorded"),
             (JobAction::Completed(_), Finish::Unconfirmed) => Reply::new(404, NO_RECORD),
@@ -240,6 +280,9 @@ impl RunState {
                 Reply::new(200, "run failed on a branch not in REPO_BRANCHES")
             }
             (JobAction::Completed(_), Finish::Rerun) => Reply::new(201, "re-run scheduled"),
+            (JobAction::Completed(_), Finish::AlreadyRerun) => {
+                Reply::new(201, "re-run of this attempt already scheduled or performed")
+            }
         };
         Verdict {
             reply,
@@ -253,6 +296,7 @@ impl RunState {
         &mut self,
         now: u64,
         policy: &Policy,
+        decided_by: Option<&str>,
         changed: &mut bool,
         timer: &mut TimerChange,
     ) -> Finish {
@@ -271,14 +315,15 @@ impl RunState {
         let open = match &self.rerun {
             RerunState::Idle => true,
             RerunState::Done { outcome } => !outcome.is_final(),
-            RerunState::Scheduled { .. } | RerunState::InFlight => false,
+            RerunState::Scheduled { .. } | RerunState::InFlight { .. } => false,
         };
-        if open {
-            let due_at = now.saturating_add(policy.rerun_delay_ms);
-            self.rerun = RerunState::Scheduled { due_at };
-            *timer = TimerChange::Arm(due_at);
-            *changed = true;
+        if !open {
+            return Finish::AlreadyRerun;
         }
+        let due_at = now.saturating_add(policy.rerun_delay_ms);
+        self.rerun = RerunState::Scheduled { due_at, decided_by: decided_by.map(str::to_owned) };
+        *timer = TimerChange::Arm(due_at);
+        *changed = true;
         Finish::Rerun
     }
 
@@ -297,44 +342,63 @@ impl RunState {
             .count()
     }
 
-    /// The timer fired: hands the re-run over. Returns the attempt to re-run, if one is due.
-    pub fn take_due_rerun(&mut self) -> Option<u32> {
-        match self.rerun {
-            RerunState::Scheduled { .. } => {
-                self.rerun = RerunState::InFlight;
-                Some(self.attempt)
+    /// Names of the current attempt's failed jobs.
+    pub fn failed_job_names(&self) -> Vec<String> {
+        let failed = self.jobs.iter().filter(|job| job.conclusion.is_some_and(Conclusion::is_failure));
+        failed.map(|job| job.name.clone()).collect()
+    }
+
+    /// Claims the re-run for `claim.owner` if it is due: scheduled and past its due time,
+    /// or claimed by a process whose lease ran out. Returns what to perform.
+    pub fn claim(&mut self, now: u64, claim: &Claim) -> Option<ClaimedRerun> {
+        let decided_by = match &self.rerun {
+            RerunState::Scheduled { due_at, decided_by } if *due_at <= now => decided_by.clone(),
+            RerunState::InFlight { lease_until, decided_by, .. } if *lease_until <= now => {
+                decided_by.clone()
             }
-            _ => None,
+            _ => return None,
+        };
+        self.rerun = RerunState::InFlight {
+            owner: claim.owner,
+            lease_until: now.saturating_add(claim.lease_ms),
+            decided_by: decided_by.clone(),
+        };
+        Some(ClaimedRerun { attempt: self.attempt, decided_by, failed_jobs: self.failed_job_names() })
+    }
+
+    /// Extends `claim.owner`'s claim on `attempt`'s re-run; false when it is no longer
+    /// theirs (another process took it over, or a newer attempt started).
+    pub fn renew(&mut self, now: u64, attempt: u32, claim: &Claim) -> bool {
+        match &mut self.rerun {
+            RerunState::InFlight { owner, lease_until, .. }
+                if *owner == claim.owner && attempt == self.attempt =>
+            {
+                *lease_until = now.saturating_add(claim.lease_ms);
+                true
+            }
+            _ => false,
         }
     }
 
-    /// Records the GitHub actor's answer for `attempt`. False (nothing changes) when a
-    /// newer attempt started meanwhile.
-    pub fn record_outcome(&mut self, attempt: u32, outcome: RerunOutcome) -> bool {
-        if attempt != self.attempt || self.rerun != RerunState::InFlight {
-            return false;
+    /// Records the GitHub actor's answer for `attempt`, performed by `owner`. False
+    /// (nothing changes) when a newer attempt started or another process took it over.
+    pub fn record_outcome(&mut self, attempt: u32, owner: u64, outcome: RerunOutcome) -> bool {
+        match self.rerun {
+            RerunState::InFlight { owner: claimant, .. } if claimant == owner && attempt == self.attempt => {
+                self.rerun = RerunState::Done { outcome };
+                true
+            }
+            _ => false,
         }
-        self.rerun = RerunState::Done { outcome };
-        true
     }
 
-    /// When a re-run is decided but not yet answered: the instant it is due (unix ms).
-    /// The store indexes this, so that start-up finds the re-runs to resume.
+    /// When a decided re-run needs attention: its due time, or when its claim runs out.
+    /// The store indexes this, so that every process finds the re-runs to resume.
     pub fn pending_rerun_at(&self) -> Option<u64> {
         match self.rerun {
-            RerunState::Scheduled { due_at } => Some(due_at),
-            // Handed over but unanswered: after a crash it is due again at once.
-            RerunState::InFlight => Some(self.last_event_at),
+            RerunState::Scheduled { due_at, .. } => Some(due_at),
+            RerunState::InFlight { lease_until, .. } => Some(lease_until),
             _ => None,
-        }
-    }
-
-    /// Puts a state read back from the store in shape to go on: a re-run that was in
-    /// flight when the process stopped is due again (the GitHub actor checks the run's
-    /// attempt first, so this never re-runs twice).
-    pub fn resume(&mut self, now: u64) {
-        if self.rerun == RerunState::InFlight {
-            self.rerun = RerunState::Scheduled { due_at: now };
         }
     }
 
@@ -353,7 +417,7 @@ impl RunState {
         self.unfinished_jobs() == 0
             && !matches!(
                 self.rerun,
-                RerunState::Scheduled { .. } | RerunState::InFlight
+                RerunState::Scheduled { .. } | RerunState::InFlight { .. }
             )
     }
 }
@@ -364,6 +428,13 @@ mod tests {
     use crate::ids::{RepoName, RunId, RunKey};
 
     const DELAY: u64 = 5_000;
+    const OWNER: u64 = 77;
+    const CLAIM: Claim = Claim { owner: OWNER, lease_ms: 60_000 };
+
+    /// Claims the re-run as the timer would once it is due.
+    fn take_due(run: &mut RunState) -> Option<u32> {
+        run.claim(1_000_000, &CLAIM).map(|claimed| claimed.attempt)
+    }
 
     fn policy() -> Policy {
         Policy {
@@ -546,8 +617,8 @@ mod tests {
     fn a_newer_attempt_starts_afresh_and_older_events_are_ignored() {
         let mut run = run_with_jobs(&[1]);
         run.apply(&completed(1, Conclusion::Failure), 1, &policy());
-        assert_eq!(run.take_due_rerun(), Some(1));
-        assert!(run.record_outcome(1, RerunOutcome::Started));
+        assert_eq!(take_due(&mut run), Some(1));
+        assert!(run.record_outcome(1, OWNER, RerunOutcome::Started));
 
         let next = run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
         assert_eq!(next.reply.status, 202);
@@ -571,16 +642,16 @@ mod tests {
         run.apply(&completed(1, Conclusion::Failure), 1, &policy());
         let next = run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
         assert_eq!(next.timer, TimerChange::Cancel);
-        assert_eq!(run.take_due_rerun(), None);
+        assert_eq!(take_due(&mut run), None);
     }
 
     #[test]
     fn an_outcome_for_an_older_attempt_is_not_recorded_on_the_new_one() {
         let mut run = run_with_jobs(&[1]);
         run.apply(&completed(1, Conclusion::Failure), 1, &policy());
-        run.take_due_rerun();
+        take_due(&mut run);
         run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
-        assert!(!run.record_outcome(1, RerunOutcome::Started));
+        assert!(!run.record_outcome(1, OWNER, RerunOutcome::Started));
         assert_eq!(run.rerun, RerunState::Idle);
     }
 
@@ -589,8 +660,8 @@ mod tests {
         let mut run = run_with_jobs(&[1, 2]);
         run.apply(&completed(1, Conclusion::Failure), 1, &policy());
         run.apply(&completed(2, Conclusion::Success), 1, &policy());
-        run.take_due_rerun();
-        run.record_outcome(1, RerunOutcome::Started);
+        take_due(&mut run);
+        run.record_outcome(1, OWNER, RerunOutcome::Started);
         let late = run.apply(
             &event(3, 1, JobAction::Completed(Conclusion::Failure)),
             2,
@@ -601,21 +672,31 @@ mod tests {
 
         let mut stuck = run_with_jobs(&[1]);
         stuck.apply(&completed(1, Conclusion::Failure), 1, &policy());
-        stuck.take_due_rerun();
-        stuck.record_outcome(1, RerunOutcome::StillRunning);
+        take_due(&mut stuck);
+        stuck.record_outcome(1, OWNER, RerunOutcome::StillRunning);
         let later = stuck.apply(&completed(2, Conclusion::Success), 9, &policy());
         assert_eq!(later.timer, TimerChange::Arm(9 + DELAY));
     }
 
     #[test]
-    fn an_in_flight_rerun_is_due_again_after_a_restart() {
+    fn a_claim_is_taken_over_only_after_its_lease_ran_out() {
         let mut run = run_with_jobs(&[1]);
-        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
-        run.take_due_rerun();
-        let mut restored = run.clone();
-        restored.resume(100);
-        assert_eq!(restored.rerun, RerunState::Scheduled { due_at: 100 });
-        assert_eq!(restored.take_due_rerun(), Some(1));
+        let done = run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        assert_eq!(done.timer, TimerChange::Arm(1 + DELAY));
+        assert_eq!(run.claim(DELAY, &CLAIM), None, "not due yet");
+        let claimed = run.claim(1 + DELAY, &CLAIM).expect("due");
+        assert_eq!(claimed.attempt, 1);
+        assert_eq!(claimed.failed_jobs, vec!["job-1".to_string()]);
+        let other = Claim { owner: 99, lease_ms: 60_000 };
+        assert_eq!(run.claim(2 + DELAY, &other), None, "the first claim holds");
+        assert!(run.renew(30_000, 1, &CLAIM), "the claimant may extend it");
+        assert!(!run.renew(30_000, 1, &other), "nobody else may");
+        assert_eq!(run.pending_rerun_at(), Some(90_000));
+        // The claimant died: once the lease ran out another process takes the re-run over.
+        assert!(run.claim(90_000, &other).is_some());
+        assert!(!run.record_outcome(1, OWNER, RerunOutcome::Started), "the old claimant's answer is void");
+        assert!(run.record_outcome(1, 99, RerunOutcome::Started));
+        assert_eq!(run.pending_rerun_at(), None);
     }
 
     #[test]
@@ -633,9 +714,9 @@ mod tests {
             None,
             "a decided re-run is never forgotten"
         );
-        run.take_due_rerun();
+        take_due(&mut run);
         assert_eq!(run.expires_at(1_000), None, "nor one in flight");
-        run.record_outcome(1, RerunOutcome::Started);
+        run.record_outcome(1, OWNER, RerunOutcome::Started);
         assert_eq!(run.expires_at(1_000), Some(1_200));
     }
 

@@ -1,18 +1,23 @@
 //! The embedded default store: one SQLite file in WAL mode, owned by one thread.
 //!
 //! Every request goes through a channel to that thread, which takes all requests
-//! waiting at that moment, runs them in one transaction, commits (one fsync), and only
-//! then answers each. That is group commit: under load many webhooks share one write.
+//! waiting at that moment, runs them in one transaction (each inside a savepoint, so
+//! one failing request undoes only itself), commits once (one fsync), and only then
+//! answers each. That is group commit: under load many webhooks share one write.
+//! Transactions begin IMMEDIATE, so a second process on the same file (a Dokku
+//! zero-downtime deploy) waits its turn instead of interleaving.
 
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::{RerunRecord, Store, StoreError, StoreFuture, Write};
-use crate::ids::{RepoName, RunId, RunKey};
-use crate::run::{RerunOutcome, RunState};
+use super::codec::{self, RerunRow};
+use super::{Store, StoreError, StoreFuture};
+use crate::ids::RunKey;
+use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change, redelivered};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -30,33 +35,28 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum Request {
     Load(RunKey, Reply<Option<RunState>>),
-    Write(Box<Write>, Reply<()>),
-    Pending(Reply<Vec<RunKey>>),
+    Transition(RunKey, Box<RunChange>, Reply<Applied>),
+    Due(u64, u32, Reply<Vec<RunKey>>),
     Purge(u64, Reply<u64>),
     Recent(u32, Reply<Vec<(RunKey, RerunRecord)>>),
+    Ping(Reply<()>),
 }
 
 impl SqliteStore {
     /// Opens (creating it and its directory if needed) and migrates the database at
     /// `path`, then starts the thread that owns it.
     pub fn open(path: &str) -> Result<Self, StoreError> {
-        if let Some(dir) = Path::new(path)
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-        {
+        if let Some(dir) = Path::new(path).parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
         }
-        let mut conn = Connection::open(path)
-            .map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
+        let mut conn =
+            Connection::open(path).map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
         // WAL lets the one writer commit with a single fsync; FULL makes each commit survive
         // a power cut, not only a crash of the process.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql_error)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_error)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql_error)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sql_error)?;
         embedded::migrations::runner()
             .run(&mut conn)
             .map_err(|err| StoreError(format!("migrating {path}: {err}")))?;
@@ -73,9 +73,7 @@ impl SqliteStore {
         let sent = self.requests.send(request(reply));
         Box::pin(async move {
             sent.map_err(|_| StoreError("the store thread has stopped".into()))?;
-            answer
-                .await
-                .map_err(|_| StoreError("the store thread has stopped".into()))?
+            answer.await.map_err(|_| StoreError("the store thread has stopped".into()))?
         })
     }
 }
@@ -86,12 +84,13 @@ impl Store for SqliteStore {
         self.ask(move |reply| Request::Load(key, reply))
     }
 
-    fn write(&self, write: Write) -> StoreFuture<()> {
-        self.ask(move |reply| Request::Write(Box::new(write), reply))
+    fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied> {
+        let key = key.clone();
+        self.ask(move |reply| Request::Transition(key, Box::new(change), reply))
     }
 
-    fn pending_reruns(&self) -> StoreFuture<Vec<RunKey>> {
-        self.ask(Request::Pending)
+    fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>> {
+        self.ask(move |reply| Request::Due(now, limit, reply))
     }
 
     fn purge_idle(&self, before: u64) -> StoreFuture<u64> {
@@ -100,6 +99,14 @@ impl Store for SqliteStore {
 
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
         self.ask(move |reply| Request::Recent(limit, reply))
+    }
+
+    fn ping(&self) -> StoreFuture<()> {
+        self.ask(Request::Ping)
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
     }
 }
 
@@ -151,7 +158,7 @@ fn run_batch(
     batch: Vec<Request>,
     answers: &mut Vec<Box<dyn Deliver>>,
 ) -> Result<(), StoreError> {
-    let tx = match conn.transaction() {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => {
             let err = sql_error(err);
@@ -162,24 +169,49 @@ fn run_batch(
         }
     };
     for request in batch {
-        answers.push(match request {
-            Request::Load(key, reply) => answer(reply, load(&tx, &key)),
-            Request::Write(write, reply) => answer(reply, apply(&tx, *write)),
-            Request::Pending(reply) => answer(reply, pending(&tx)),
-            Request::Purge(before, reply) => answer(reply, purge(&tx, before)),
-            Request::Recent(limit, reply) => answer(reply, recent(&tx, limit)),
-        });
+        // A savepoint per request: one that fails is undone alone, the others commit.
+        let mut savepoint = match tx.savepoint() {
+            Ok(savepoint) => savepoint,
+            Err(err) => {
+                answers.push(fail(request, &sql_error(err)));
+                continue;
+            }
+        };
+        let (done, ok) = match request {
+            Request::Load(key, reply) => keep(reply, load(&savepoint, &key)),
+            Request::Transition(key, change, reply) => keep(reply, transition(&savepoint, &key, *change)),
+            Request::Due(now, limit, reply) => keep(reply, due(&savepoint, now, limit)),
+            Request::Purge(before, reply) => keep(reply, purge(&savepoint, before)),
+            Request::Recent(limit, reply) => keep(reply, recent(&savepoint, limit)),
+            Request::Ping(reply) => keep(reply, Ok(())),
+        };
+        if ok {
+            if let Err(err) = savepoint.commit() {
+                answers.push(done);
+                return Err(sql_error(err));
+            }
+        } else {
+            let _ = savepoint.rollback();
+        }
+        answers.push(done);
     }
     tx.commit().map_err(sql_error)
 }
 
+fn keep<T: 'static>(reply: Reply<T>, value: Result<T, StoreError>) -> (Box<dyn Deliver>, bool) {
+    let ok = value.is_ok();
+    (answer(reply, value), ok)
+}
+
 fn fail(request: Request, err: &StoreError) -> Box<dyn Deliver> {
+    let err = err.clone();
     match request {
-        Request::Load(_, reply) => answer(reply, Err(err.clone())),
-        Request::Write(_, reply) => answer(reply, Err(err.clone())),
-        Request::Pending(reply) => answer(reply, Err(err.clone())),
-        Request::Purge(_, reply) => answer(reply, Err(err.clone())),
-        Request::Recent(_, reply) => answer(reply, Err(err.clone())),
+        Request::Load(_, reply) => answer(reply, Err(err)),
+        Request::Transition(_, _, reply) => answer(reply, Err(err)),
+        Request::Due(_, _, reply) => answer(reply, Err(err)),
+        Request::Purge(_, reply) => answer(reply, Err(err)),
+        Request::Recent(_, reply) => answer(reply, Err(err)),
+        Request::Ping(reply) => answer(reply, Err(err)),
     }
 }
 
@@ -191,29 +223,29 @@ fn load(conn: &Connection, key: &RunKey) -> Result<Option<RunState>, StoreError>
     let json: Option<String> = conn
         .prepare_cached("SELECT state FROM runs WHERE repo = ?1 AND run_id = ?2")
         .and_then(|mut stmt| {
-            stmt.query_row(params![key.repo.as_str(), key.run_id.0 as i64], |row| {
-                row.get(0)
-            })
-            .optional()
+            stmt.query_row(params![key.repo.as_str(), key.run_id.0 as i64], |row| row.get(0))
+                .optional()
         })
         .map_err(sql_error)?;
-    json.map(|json| {
-        serde_json::from_str(&json)
-            .map_err(|err| StoreError(format!("run {key} is unreadable: {err}")))
-    })
-    .transpose()
+    json.map(|json| codec::decode_state(key, &json)).transpose()
 }
 
-fn apply(conn: &Connection, write: Write) -> Result<(), StoreError> {
-    match write {
-        Write::SaveRun {
-            key,
-            state,
-            now,
-            rerun,
-        } => {
-            let json = serde_json::to_string(&state)
-                .map_err(|err| StoreError(format!("cannot encode run {key}: {err}")))?;
+fn transition(conn: &Connection, key: &RunKey, change: RunChange) -> Result<Applied, StoreError> {
+    let delivery = change.delivery().map(str::to_owned);
+    if let Some(delivery) = &delivery {
+        let answered: Option<i64> = conn
+            .prepare_cached("SELECT status FROM deliveries WHERE delivery = ?1")
+            .and_then(|mut stmt| stmt.query_row(params![delivery], |row| row.get(0)).optional())
+            .map_err(sql_error)?;
+        if let Some(status) = answered {
+            return Ok(redelivered(load(conn, key)?, status as u16));
+        }
+    }
+    let now = change.now() as i64;
+    let applied = apply_change(load(conn, key)?, change);
+    match (&applied.persist, &applied.state) {
+        (Persist::Save, Some(state)) => {
+            let json = codec::encode_state(key, state)?;
             conn.prepare_cached(
                 "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -221,33 +253,31 @@ fn apply(conn: &Connection, write: Write) -> Result<(), StoreError> {
                      pending_rerun_at = excluded.pending_rerun_at, updated_at = excluded.updated_at",
             )
             .and_then(|mut stmt| {
-                stmt.execute(params![
-                    key.repo.as_str(),
-                    key.run_id.0 as i64,
-                    json,
-                    state.pending_rerun_at().map(|at| at as i64),
-                    now as i64
-                ])
+                let pending = state.pending_rerun_at().map(|at| at as i64);
+                stmt.execute(params![key.repo.as_str(), key.run_id.0 as i64, json, pending, now])
             })
             .map_err(sql_error)?;
-            if let Some(record) = rerun {
-                save_rerun(conn, &key, &record)?;
-            }
-            Ok(())
         }
-        Write::DeleteRun { key } => conn
-            .prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
-            .and_then(|mut stmt| stmt.execute(params![key.repo.as_str(), key.run_id.0 as i64]))
-            .map(|_| ())
-            .map_err(sql_error),
+        (Persist::Delete, _) => {
+            conn.prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
+                .and_then(|mut stmt| stmt.execute(params![key.repo.as_str(), key.run_id.0 as i64]))
+                .map_err(sql_error)?;
+        }
+        _ => {}
     }
+    if let Some((delivery, status)) = codec::delivery_to_remember(delivery, &applied) {
+        conn.prepare_cached("INSERT OR IGNORE INTO deliveries (delivery, status, at) VALUES (?1, ?2, ?3)")
+            .and_then(|mut stmt| stmt.execute(params![delivery, status, now]))
+            .map_err(sql_error)?;
+    }
+    if let Some(record) = &applied.history {
+        save_rerun(conn, key, record)?;
+    }
+    Ok(applied)
 }
 
 fn save_rerun(conn: &Connection, key: &RunKey, record: &RerunRecord) -> Result<(), StoreError> {
-    let detail = serde_json::to_string(&record.outcome)
-        .map_err(|err| StoreError(format!("cannot encode outcome: {err}")))?;
-    let failed_jobs = serde_json::to_string(&record.failed_jobs)
-        .map_err(|err| StoreError(format!("cannot encode job names: {err}")))?;
+    let (detail, failed_jobs) = codec::encode_record(record)?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO reruns
          (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
@@ -270,34 +300,26 @@ fn save_rerun(conn: &Connection, key: &RunKey, record: &RerunRecord) -> Result<(
     .map_err(sql_error)
 }
 
-fn run_key(repo: String, run_id: i64) -> Result<RunKey, StoreError> {
-    let repo = RepoName::parse(&repo).map_err(|err| StoreError(err.to_string()))?;
-    Ok(RunKey {
-        repo,
-        run_id: RunId(run_id as u64),
-    })
-}
-
-fn pending(conn: &Connection) -> Result<Vec<RunKey>, StoreError> {
+fn due(conn: &Connection, now: u64, limit: u32) -> Result<Vec<RunKey>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT repo, run_id FROM runs WHERE pending_rerun_at IS NOT NULL
-             ORDER BY pending_rerun_at",
+            "SELECT repo, run_id FROM runs WHERE pending_rerun_at <= ?1
+             ORDER BY pending_rerun_at LIMIT ?2",
         )
         .map_err(sql_error)?;
     let rows = stmt
-        .query_map([], |row| {
+        .query_map(params![now.min(i64::MAX as u64) as i64, limit], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
         })
         .map_err(sql_error)?;
-    rows.map(|row| {
-        row.map_err(sql_error)
-            .and_then(|(repo, run_id)| run_key(repo, run_id))
-    })
-    .collect()
+    rows.map(|row| row.map_err(sql_error).and_then(|(repo, run_id)| codec::run_key(&repo, run_id)))
+        .collect()
 }
 
 fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
+    conn.prepare_cached("DELETE FROM deliveries WHERE at < ?1")
+        .and_then(|mut stmt| stmt.execute(params![before as i64]))
+        .map_err(sql_error)?;
     conn.prepare_cached("DELETE FROM runs WHERE pending_rerun_at IS NULL AND updated_at < ?1")
         .and_then(|mut stmt| stmt.execute(params![before as i64]))
         .map(|deleted| deleted as u64)
@@ -313,160 +335,17 @@ fn recent(conn: &Connection, limit: u32) -> Result<Vec<(RunKey, RerunRecord)>, S
         .map_err(sql_error)?;
     let rows = stmt
         .query_map(params![limit], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, u32>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, String>(6)?,
-                row.get::<_, i64>(7)?,
-            ))
+            Ok(RerunRow {
+                repo: row.get(0)?,
+                run_id: row.get(1)?,
+                attempt: row.get(2)?,
+                detail: row.get(3)?,
+                workflow: row.get(4)?,
+                branch: row.get(5)?,
+                failed_jobs: row.get(6)?,
+                finished_at: row.get(7)?,
+            })
         })
         .map_err(sql_error)?;
-    rows.map(|row| {
-        let (repo, run_id, attempt, detail, workflow, branch, failed_jobs, finished_at) =
-            row.map_err(sql_error)?;
-        let outcome: RerunOutcome = serde_json::from_str(&detail)
-            .map_err(|err| StoreError(format!("unreadable re-run outcome: {err}")))?;
-        let failed_jobs: Vec<String> = serde_json::from_str(&failed_jobs)
-            .map_err(|err| StoreError(format!("unreadable job names: {err}")))?;
-        let record = RerunRecord {
-            attempt,
-            outcome,
-            workflow,
-            branch,
-            failed_jobs,
-            finished_at: finished_at as u64,
-        };
-        Ok((run_key(repo, run_id)?, record))
-    })
-    .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ids::JobId;
-    use crate::run::{Conclusion, RerunState, TrackedJob};
-
-    fn key(run: u64) -> RunKey {
-        RunKey {
-            repo: RepoName::parse("org/repo").expect("valid"),
-            run_id: RunId(run),
-        }
-    }
-
-    fn state(rerun: RerunState) -> RunState {
-        RunState {
-            branch: "master".into(),
-            workflow: "ci".into(),
-            attempt: 1,
-            jobs: vec![TrackedJob {
-                id: JobId(1),
-                name: "build".into(),
-                conclusion: Some(Conclusion::Failure),
-            }],
-            rerun,
-            confirmed: true,
-            first_seen_at: 1,
-            last_event_at: 2,
-        }
-    }
-
-    async fn save(store: &SqliteStore, run: u64, state: RunState, now: u64) {
-        let write = Write::SaveRun {
-            key: key(run),
-            state,
-            now,
-            rerun: None,
-        };
-        store.write(write).await.expect("write");
-    }
-
-    #[actix_rt::test]
-    async fn saved_runs_survive_reopening_the_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("nested/runs.db");
-        let path = path.to_str().expect("utf-8 path");
-        {
-            let store = SqliteStore::open(path).expect("open");
-            save(&store, 1, state(RerunState::Scheduled { due_at: 10 }), 5).await;
-            save(&store, 2, state(RerunState::Idle), 5).await;
-        }
-        let store = SqliteStore::open(path).expect("reopen");
-        assert_eq!(
-            store.load(&key(1)).await.expect("load"),
-            Some(state(RerunState::Scheduled { due_at: 10 }))
-        );
-        assert_eq!(store.load(&key(3)).await.expect("load"), None);
-        assert_eq!(store.pending_reruns().await.expect("pending"), vec![key(1)]);
-    }
-
-    #[actix_rt::test]
-    async fn purge_keeps_runs_with_a_pending_rerun_and_recent_ones() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
-        save(&store, 1, state(RerunState::Idle), 100).await;
-        save(&store, 2, state(RerunState::Scheduled { due_at: 1 }), 100).await;
-        save(&store, 3, state(RerunState::Idle), 500).await;
-        assert_eq!(store.purge_idle(200).await.expect("purge"), 1);
-        assert_eq!(store.load(&key(1)).await.expect("load"), None);
-        assert!(store.load(&key(2)).await.expect("load").is_some());
-        assert!(store.load(&key(3)).await.expect("load").is_some());
-    }
-
-    #[actix_rt::test]
-    async fn concurrent_writes_are_all_committed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
-        let writes = (0..200).map(|run| {
-            store.write(Write::SaveRun {
-                key: key(run),
-                state: state(RerunState::Idle),
-                now: 1,
-                rerun: None,
-            })
-        });
-        for result in futures_util::future::join_all(writes).await {
-            result.expect("write");
-        }
-        for run in 0..200 {
-            assert!(
-                store.load(&key(run)).await.expect("load").is_some(),
-                "run {run} lost"
-            );
-        }
-    }
-
-    #[actix_rt::test]
-    async fn answered_reruns_are_recorded_newest_first() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            SqliteStore::open(dir.path().join("r.db").to_str().expect("path")).expect("open");
-        for (run, at) in [(1, 10), (2, 20)] {
-            let record = RerunRecord {
-                attempt: 1,
-                outcome: RerunOutcome::Started,
-                workflow: "ci".into(),
-                branch: "master".into(),
-                failed_jobs: vec!["build".into()],
-                finished_at: at,
-            };
-            let write = Write::SaveRun {
-                key: key(run),
-                state: state(RerunState::Idle),
-                now: at,
-                rerun: Some(Box::new(record)),
-            };
-            store.write(write).await.expect("write");
-        }
-        let recent = store.recent_reruns(10).await.expect("recent");
-        assert_eq!(recent.len(), 2);
-        assert_eq!(recent[0].0, key(2));
-        assert_eq!(recent[0].1.failed_jobs, vec!["build".to_string()]);
-    }
+    rows.map(|row| row.map_err(sql_error).and_then(codec::decode_record)).collect()
 }

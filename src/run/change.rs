@@ -1,0 +1,285 @@
+//! Changes to a run that the store applies atomically to the run's *stored* state:
+//! in one transaction it reads the row (locked), calls [`apply_change`], and writes
+//! what that returns. Every process applies the same pure function, so several
+//! processes sharing one database agree on every transition.
+
+use super::state::{Claim, ClaimedRerun, Reply, TimerChange, Verdict};
+use super::{JobEvent, Policy, RerunOutcome, RunState};
+
+/// An answered re-run, kept for the record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RerunRecord {
+    /// The attempt that was re-run.
+    pub attempt: u32,
+    /// What GitHub answered.
+    pub outcome: RerunOutcome,
+    /// The run's workflow.
+    pub workflow: String,
+    /// The run's branch.
+    pub branch: String,
+    /// Names of the jobs that had failed.
+    pub failed_jobs: Vec<String>,
+    /// When the answer came, unix ms.
+    pub finished_at: u64,
+}
+
+/// One change to one run.
+#[derive(Clone, Debug)]
+pub enum RunChange {
+    /// A webhook event.
+    Event {
+        /// The event.
+        event: JobEvent,
+        /// The configuration it is judged by.
+        policy: Policy,
+        /// Arrival time, unix ms.
+        now: u64,
+    },
+    /// The re-run timer fired (or a poll found the re-run due): claim it if it is due.
+    Claim {
+        /// Unix ms.
+        now: u64,
+        /// Who claims.
+        claim: Claim,
+    },
+    /// The GitHub actor is about to POST: extend the claim, or learn it was lost.
+    Renew {
+        /// Unix ms.
+        now: u64,
+        /// The attempt being re-run.
+        attempt: u32,
+        /// Whose claim.
+        claim: Claim,
+    },
+    /// The GitHub actor answered.
+    Record {
+        /// Unix ms.
+        now: u64,
+        /// What was performed.
+        claimed: ClaimedRerun,
+        /// Who performed it.
+        owner: u64,
+        /// GitHub's answer.
+        outcome: RerunOutcome,
+    },
+    /// The tracker saw no event for a while: forget the run if it is quiet for `ttl_ms`.
+    Expire {
+        /// Unix ms.
+        now: u64,
+        /// `RUN_TTL` in ms.
+        ttl_ms: u64,
+        /// The last event this process saw (events that changed nothing are not stored).
+        last_seen: u64,
+    },
+}
+
+impl RunChange {
+    /// When the change happened, unix ms (the row's `updated_at`).
+    pub fn now(&self) -> u64 {
+        match self {
+            RunChange::Event { now, .. }
+            | RunChange::Claim { now, .. }
+            | RunChange::Renew { now, .. }
+            | RunChange::Record { now, .. }
+            | RunChange::Expire { now, .. } => *now,
+        }
+    }
+
+    /// The delivery id of an event change; the store answers a redelivery as before.
+    pub fn delivery(&self) -> Option<&str> {
+        match self {
+            RunChange::Event { event, .. } => event.delivery.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// What a change asks the store to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persist {
+    /// Nothing changed.
+    Unchanged,
+    /// Insert or replace the run's row.
+    Save,
+    /// Delete the run's row.
+    Delete,
+}
+
+/// What a change decided, for the process that asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeResult {
+    /// The verdict on an event.
+    Event(Verdict),
+    /// The claimed re-run, if it was due and free.
+    Claimed(Option<ClaimedRerun>),
+    /// Whether the claim is still ours.
+    Renewed(bool),
+    /// The outcome was recorded.
+    Recorded,
+    /// Whether the run was forgotten.
+    Expired(bool),
+}
+
+/// A change applied to a stored state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The run's state afterwards (`None`: no record).
+    pub state: Option<RunState>,
+    /// What to write.
+    pub persist: Persist,
+    /// What it decided.
+    pub result: ChangeResult,
+    /// An answered re-run to add to the history.
+    pub history: Option<RerunRecord>,
+}
+
+/// What the store answers to a redelivered event (its delivery id is on record with
+/// `status`): the first answer again, and no change.
+pub fn redelivered(current: Option<RunState>, status: u16) -> Applied {
+    let verdict = Verdict { reply: Reply::redelivered(status), changed: false, timer: TimerChange::Keep };
+    Applied { state: current, persist: Persist::Unchanged, result: ChangeResult::Event(verdict), history: None }
+}
+
+/// Applies `change` to the run's stored state `current`.
+pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
+    let unchanged = |state: Option<RunState>, result| Applied {
+        state,
+        persist: Persist::Unchanged,
+        result,
+        history: None,
+    };
+    match change {
+        RunChange::Event { event, policy, now } => {
+            let (state, verdict) = match current {
+                None => RunState::first_event(&event, now, &policy),
+                Some(mut state) => {
+                    let verdict = state.apply(&event, now, &policy);
+                    (state, verdict)
+                }
+            };
+            let persist = if verdict.changed { Persist::Save } else { Persist::Unchanged };
+            Applied { state: Some(state), persist, result: ChangeResult::Event(verdict), history: None }
+        }
+        RunChange::Claim { now, claim } => {
+            let Some(mut state) = current else {
+                return unchanged(None, ChangeResult::Claimed(None));
+            };
+            match state.claim(now, &claim) {
+                Some(claimed) => Applied {
+                    state: Some(state),
+                    persist: Persist::Save,
+                    result: ChangeResult::Claimed(Some(claimed)),
+                    history: None,
+                },
+                None => unchanged(Some(state), ChangeResult::Claimed(None)),
+            }
+        }
+        RunChange::Renew { now, attempt, claim } => {
+            let Some(mut state) = current else {
+                return unchanged(None, ChangeResult::Renewed(false));
+            };
+            if state.renew(now, attempt, &claim) {
+                Applied { state: Some(state), persist: Persist::Save, result: ChangeResult::Renewed(true), history: None }
+            } else {
+                unchanged(Some(state), ChangeResult::Renewed(false))
+            }
+        }
+        RunChange::Record { now, claimed, owner, outcome } => {
+            let Some(mut state) = current else {
+                return unchanged(None, ChangeResult::Recorded);
+            };
+            let history = RerunRecord {
+                attempt: claimed.attempt,
+                outcome: outcome.clone(),
+                workflow: state.workflow.clone(),
+                branch: state.branch.clone(),
+                failed_jobs: claimed.failed_jobs,
+                finished_at: now,
+            };
+            let changed = state.record_outcome(claimed.attempt, owner, outcome);
+            Applied {
+                state: Some(state),
+                persist: if changed { Persist::Save } else { Persist::Unchanged },
+                result: ChangeResult::Recorded,
+                history: Some(history),
+            }
+        }
+        RunChange::Expire { now, ttl_ms, last_seen } => {
+            let Some(mut state) = current else {
+                return unchanged(None, ChangeResult::Expired(true));
+            };
+            state.last_event_at = state.last_event_at.max(last_seen);
+            match state.expires_at(ttl_ms) {
+                Some(at) if at <= now => Applied {
+                    state: None,
+                    persist: Persist::Delete,
+                    result: ChangeResult::Expired(true),
+                    history: None,
+                },
+                _ => unchanged(Some(state), ChangeResult::Expired(false)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{JobId, RepoName, RunId, RunKey};
+    use crate::run::{Conclusion, JobAction};
+
+    const POLICY: Policy = Policy { rerun_delay_ms: 0, branch_eligible: true };
+    const CLAIM: Claim = Claim { owner: 5, lease_ms: 1_000 };
+
+    fn event(job: u64, action: JobAction) -> RunChange {
+        let event = JobEvent {
+            delivery: Some(format!("d-{job}")),
+            run: RunKey { repo: RepoName::parse("o/r").expect("valid"), run_id: RunId(1) },
+            run_attempt: 1,
+            job_id: JobId(job),
+            job_name: "build".into(),
+            workflow_name: "ci".into(),
+            branch: "master".into(),
+            action,
+        };
+        RunChange::Event { event, policy: POLICY, now: 10 }
+    }
+
+    fn failed_run() -> RunState {
+        let queued = apply_change(None, event(1, JobAction::Unfinished));
+        let done = apply_change(queued.state, event(1, JobAction::Completed(Conclusion::Failure)));
+        assert_eq!(done.persist, Persist::Save);
+        done.state.expect("state")
+    }
+
+    #[test]
+    fn two_processes_claiming_the_same_rerun_get_it_once() {
+        let first = apply_change(Some(failed_run()), RunChange::Claim { now: 20, claim: CLAIM });
+        assert!(matches!(first.result, ChangeResult::Claimed(Some(_))));
+        let other = Claim { owner: 6, lease_ms: 1_000 };
+        let second = apply_change(first.state, RunChange::Claim { now: 21, claim: other });
+        assert_eq!(second.result, ChangeResult::Claimed(None));
+        assert_eq!(second.persist, Persist::Unchanged);
+    }
+
+    #[test]
+    fn an_outcome_is_recorded_with_the_jobs_that_failed() {
+        let claimed = apply_change(Some(failed_run()), RunChange::Claim { now: 20, claim: CLAIM });
+        let ChangeResult::Claimed(Some(rerun)) = claimed.result else { panic!("not claimed") };
+        let record = RunChange::Record { now: 30, claimed: rerun, owner: 5, outcome: RerunOutcome::Started };
+        let recorded = apply_change(claimed.state, record);
+        assert_eq!(recorded.persist, Persist::Save);
+        let history = recorded.history.expect("history");
+        assert_eq!(history.failed_jobs, vec!["build".to_string()]);
+        assert_eq!(history.outcome, RerunOutcome::Started);
+    }
+
+    #[test]
+    fn expiry_counts_events_this_process_saw_but_did_not_store() {
+        let run = apply_change(None, event(1, JobAction::Unfinished)).state;
+        let kept = apply_change(run.clone(), RunChange::Expire { now: 1_000, ttl_ms: 500, last_seen: 900 });
+        assert_eq!(kept.result, ChangeResult::Expired(false));
+        let gone = apply_change(run, RunChange::Expire { now: 1_000, ttl_ms: 500, last_seen: 10 });
+        assert_eq!(gone.persist, Persist::Delete);
+    }
+}

@@ -1,0 +1,290 @@
+//! PostgreSQL store: several job-rerunner processes share one database.
+//!
+//! Each change runs in its own transaction that first takes a transaction-scoped
+//! advisory lock on the run's key (which also covers a run that has no row yet), then
+//! reads the row `FOR UPDATE`, applies the pure transition and writes it back. So the
+//! events of one run are applied one at a time across all processes, and a decided
+//! re-run is claimed by one process at a time (a claim is a lease in the row).
+//!
+//! The pool and its connections live on a small runtime of their own, so they do not
+//! depend on which HTTP worker happens to call.
+
+use std::time::Duration;
+
+use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use tokio_postgres::NoTls;
+
+use super::codec::{self, RerunRow};
+use super::{Store, StoreError, StoreFuture};
+use crate::ids::RunKey;
+use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change, redelivered};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// Connections per process.
+const POOL_SIZE: usize = 16;
+/// How long a call waits for a connection, or to open one, before the store is "down".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A PostgreSQL-backed [`Store`].
+pub struct PostgresStore {
+    pool: Pool,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (as Dokku's `postgres:link` sets it), migrates the schema and
+    /// checks the database answers.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("postgres-store")
+            .enable_all()
+            .build()
+            .map_err(|err| StoreError(format!("cannot start the store runtime: {err}")))?;
+        let mut config = Config::new();
+        config.url = Some(url.to_owned());
+        let mut pool_config = PoolConfig::new(POOL_SIZE);
+        pool_config.timeouts = Timeouts {
+            wait: Some(CONNECT_TIMEOUT),
+            create: Some(CONNECT_TIMEOUT),
+            recycle: Some(CONNECT_TIMEOUT),
+        };
+        config.pool = Some(pool_config);
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1), NoTls)
+            .map_err(|err| StoreError(format!("DATABASE_URL is not usable: {err}")))?;
+        let store = Self { pool, runtime: Some(runtime) };
+        let pool = store.pool.clone();
+        store
+            .on_runtime(async move {
+                let mut client = pool.get().await.map_err(pool_error)?;
+                embedded::migrations::runner()
+                    .run_async(&mut **client)
+                    .await
+                    .map_err(|err| StoreError(format!("migrating PostgreSQL: {err}")))?;
+                Ok(())
+            })
+            .await?;
+        Ok(store)
+    }
+
+    /// Runs `work` on the store's runtime and awaits it from any other.
+    fn on_runtime<T, F>(&self, work: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let Some(runtime) = &self.runtime else {
+            return Box::pin(async { Err(StoreError("the store is shut down".into())) });
+        };
+        let handle = runtime.spawn(work);
+        Box::pin(async move {
+            handle.await.map_err(|err| StoreError(format!("store task failed: {err}")))?
+        })
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Dropping a runtime from inside another one would panic; let it wind down alone.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
+    StoreError(format!("PostgreSQL unavailable: {err}"))
+}
+
+fn sql_error(err: tokio_postgres::Error) -> StoreError {
+    StoreError(format!("PostgreSQL: {err}"))
+}
+
+/// A stable 64-bit key for the run's advisory lock (FNV-1a over `repo#run_id`).
+fn lock_key(key: &RunKey) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.repo.as_str().bytes().chain(*b"#").chain(key.run_id.0.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+impl Store for PostgresStore {
+    fn load(&self, key: &RunKey) -> StoreFuture<Option<RunState>> {
+        let (pool, key) = (self.pool.clone(), key.clone());
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let statement = client
+                .prepare_cached("SELECT state FROM runs WHERE repo = $1 AND run_id = $2")
+                .await
+                .map_err(sql_error)?;
+            let row = client
+                .query_opt(&statement, &[&key.repo.as_str(), &(key.run_id.0 as i64)])
+                .await
+                .map_err(sql_error)?;
+            row.map(|row| codec::decode_state(&key, row.get(0))).transpose()
+        })
+    }
+
+    fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied> {
+        let (pool, key) = (self.pool.clone(), key.clone());
+        self.on_runtime(async move {
+            let mut client = pool.get().await.map_err(pool_error)?;
+            let tx = client.transaction().await.map_err(sql_error)?;
+            let repo = key.repo.as_str();
+            let run_id = key.run_id.0 as i64;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&key)]).await.map_err(sql_error)?;
+            let current = tx
+                .query_opt("SELECT state FROM runs WHERE repo = $1 AND run_id = $2 FOR UPDATE", &[&repo, &run_id])
+                .await
+                .map_err(sql_error)?
+                .map(|row| codec::decode_state(&key, row.get(0)))
+                .transpose()?;
+            let delivery = change.delivery().map(str::to_owned);
+            if let Some(delivery) = &delivery {
+                let answered = tx
+                    .query_opt("SELECT status FROM deliveries WHERE delivery = $1", &[delivery])
+                    .await
+                    .map_err(sql_error)?;
+                if let Some(row) = answered {
+                    let status: i32 = row.get(0);
+                    tx.commit().await.map_err(sql_error)?;
+                    return Ok(redelivered(current, status as u16));
+                }
+            }
+            let now = change.now() as i64;
+            let applied = apply_change(current, change);
+            match (&applied.persist, &applied.state) {
+                (Persist::Save, Some(state)) => {
+                    let json = codec::encode_state(&key, state)?;
+                    let pending = state.pending_rerun_at().map(|at| at as i64);
+                    tx.execute(
+                        "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (repo, run_id) DO UPDATE SET state = excluded.state,
+                             pending_rerun_at = excluded.pending_rerun_at, updated_at = excluded.updated_at",
+                        &[&repo, &run_id, &json, &pending, &now],
+                    )
+                    .await
+                    .map_err(sql_error)?;
+                }
+                (Persist::Delete, _) => {
+                    tx.execute("DELETE FROM runs WHERE repo = $1 AND run_id = $2", &[&repo, &run_id])
+                        .await
+                        .map_err(sql_error)?;
+                }
+                _ => {}
+            }
+            if let Some((delivery, status)) = codec::delivery_to_remember(delivery, &applied) {
+                tx.execute(
+                    "INSERT INTO deliveries (delivery, status, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&delivery, &i32::from(status), &now],
+                )
+                .await
+                .map_err(sql_error)?;
+            }
+            if let Some(record) = &applied.history {
+                let (detail, failed_jobs) = codec::encode_record(record)?;
+                tx.execute(
+                    "INSERT INTO reruns
+                     (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (repo, run_id, attempt) DO UPDATE SET outcome = excluded.outcome,
+                         detail = excluded.detail, failed_jobs = excluded.failed_jobs,
+                         finished_at = excluded.finished_at",
+                    &[
+                        &repo,
+                        &run_id,
+                        &(record.attempt as i32),
+                        &record.outcome.label(),
+                        &detail,
+                        &record.workflow,
+                        &record.branch,
+                        &failed_jobs,
+                        &(record.finished_at as i64),
+                    ],
+                )
+                .await
+                .map_err(sql_error)?;
+            }
+            tx.commit().await.map_err(sql_error)?;
+            Ok(applied)
+        })
+    }
+
+    fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(
+                    "SELECT repo, run_id FROM runs WHERE pending_rerun_at <= $1
+                     ORDER BY pending_rerun_at LIMIT $2",
+                    &[&(now.min(i64::MAX as u64) as i64), &i64::from(limit)],
+                )
+                .await
+                .map_err(sql_error)?;
+            rows.iter().map(|row| codec::run_key(row.get(0), row.get(1))).collect()
+        })
+    }
+
+    fn purge_idle(&self, before: u64) -> StoreFuture<u64> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let before = before as i64;
+            client.execute("DELETE FROM deliveries WHERE at < $1", &[&before]).await.map_err(sql_error)?;
+            client
+                .execute("DELETE FROM runs WHERE pending_rerun_at IS NULL AND updated_at < $1", &[&before])
+                .await
+                .map_err(sql_error)
+        })
+    }
+
+    fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(
+                    "SELECT repo, run_id, attempt, detail, workflow, branch, failed_jobs, finished_at
+                     FROM reruns ORDER BY finished_at DESC LIMIT $1",
+                    &[&i64::from(limit)],
+                )
+                .await
+                .map_err(sql_error)?;
+            rows.iter()
+                .map(|row| {
+                    codec::decode_record(RerunRow {
+                        repo: row.get(0),
+                        run_id: row.get(1),
+                        attempt: i64::from(row.get::<_, i32>(2)),
+                        detail: row.get(3),
+                        workflow: row.get(4),
+                        branch: row.get(5),
+                        failed_jobs: row.get(6),
+                        finished_at: row.get(7),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn ping(&self) -> StoreFuture<()> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client.execute("SELECT 1", &[]).await.map_err(sql_error)?;
+            Ok(())
+        })
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
