@@ -70,7 +70,8 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
             DatabaseUrl::Postgres(url) => {
-                let url = url.expose();
+                // Parameters can hold a password too (`?password=…`): leave them out.
+                let url = url.expose().split('?').next().unwrap_or_default();
                 let Some((scheme, rest)) = url.split_once("://") else {
                     return "postgres://…".into();
                 };
@@ -481,13 +482,17 @@ mod tests {
 
     #[test]
     fn a_postgres_url_is_taken_as_dokku_sets_it_and_logged_without_its_password() {
-        let url = "postgres://postgres:s3cret@dokku-postgres-rerunner:5432/rerunner";
+        let url =
+            "postgres://postgres:s3cret@dokku-postgres-rerunner:5432/rerunner?password=s3cret";
         let settings =
             Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("DATABASE_URL", url)]))
                 .expect("valid");
         assert_eq!(settings.database, DatabaseUrl::Postgres(Secret::new(url)));
         let shown = settings.database.describe();
-        assert_eq!(shown, "postgres://postgres@dokku-postgres-rerunner:5432/rerunner");
+        assert_eq!(
+            shown,
+            "postgres://postgres@dokku-postgres-rerunner:5432/rerunner"
+        );
         assert!(!format!("{settings:?}").contains("s3cret"));
     }
 

@@ -52,7 +52,9 @@ pub struct Application {
 
 /// This process's id in claims: unique among the processes sharing a database.
 fn instance_id() -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
@@ -70,8 +72,12 @@ impl Application {
     pub async fn build(settings: Settings, log: Logger) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
         let store = open_store(&settings.database).await?;
-        let claim = Claim { owner: instance_id(), lease_ms: settings.claim_lease.as_millis() as u64 };
-        let github = GitHubActor::new(settings.github.clone(), Arc::clone(&store), claim, &log).start();
+        let claim = Claim {
+            owner: instance_id(),
+            lease_ms: settings.claim_lease.as_millis() as u64,
+        };
+        let github =
+            GitHubActor::new(settings.github.clone(), Arc::clone(&store), claim, &log).start();
         let registry = Registry::new(TrackerDeps {
             store: Arc::clone(&store),
             github: github.clone(),
@@ -80,17 +86,29 @@ impl Application {
             claim,
         });
 
-        let purged = store.purge_idle(now_ms().saturating_sub(settings.run_ttl.as_millis() as u64)).await?;
+        let purged = store
+            .purge_idle(now_ms().saturating_sub(settings.run_ttl.as_millis() as u64))
+            .await?;
         info!(log, "store ready"; "database" => settings.database.describe(), "backend" => store.backend(),
             "purged_runs" => purged, "instance" => claim.owner);
-        spawn_outbox_poller(Arc::clone(&store), Arc::clone(&registry), settings.outbox_poll, log.clone());
+        spawn_outbox_poller(
+            Arc::clone(&store),
+            Arc::clone(&registry),
+            settings.outbox_poll,
+            log.clone(),
+        );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
         spawn_summary(Arc::clone(&registry), github, log.clone());
 
         let address = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&address)
-            .map_err(|source| StartError::Listen { address: address.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartError::Listen { address, source })?.port();
+        let listener = TcpListener::bind(&address).map_err(|source| StartError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { address, source })?
+            .port();
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             registry: Arc::clone(&registry),
@@ -104,12 +122,19 @@ impl Application {
         })
         .workers(settings.workers)
         .listen(listener)
-        .map_err(|source| StartError::Listen { address: format!("port {port}"), source })?
+        .map_err(|source| StartError::Listen {
+            address: format!("port {port}"),
+            source,
+        })?
         .run();
         info!(log, "listening"; "port" => port, "workers" => settings.workers,
             "branches" => ?settings.branches, "run_attempts" => settings.run_attempts,
             "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
-        Ok(Self { port, server, registry })
+        Ok(Self {
+            port,
+            server,
+            registry,
+        })
     }
 
     /// The port the service listens on (useful with `PORT=0`).
@@ -136,7 +161,12 @@ impl Application {
 /// Wakes the trackers of due re-runs: at start (re-runs decided before a restart) and
 /// then every `every` (re-runs whose claimant died, or whose process shares the
 /// database and went away).
-fn spawn_outbox_poller(store: Arc<dyn Store>, registry: Arc<Registry>, every: Duration, log: Logger) {
+fn spawn_outbox_poller(
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    every: Duration,
+    log: Logger,
+) {
     actix_web::rt::spawn(async move {
         let mut failing = false;
         loop {

@@ -23,15 +23,18 @@ use slog::{Logger, debug, info, o, warn};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
 
+use crate::actors::run_tracker::now_ms;
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
 use crate::ids::RunKey;
 use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
-use crate::store::Store;
-use crate::actors::run_tracker::now_ms;
 use crate::settings::GitHubSettings;
+use crate::store::Store;
 
-/// Longest pause a secondary rate limit can grow to.
-const MAX_SECONDARY_WAIT: Duration = Duration::from_secs(3600);
+/// Longest pause of the queue, whatever a rate limit asks.
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
+/// A wait before the POST longer than this means the run is read again first: someone
+/// may have re-run it by hand meanwhile.
+const STALE_READ: Duration = Duration::from_secs(5);
 /// Rate-limit pauses one request may sit through before it gives up.
 const MAX_RATE_LIMIT_PAUSES: u32 = 50;
 
@@ -70,15 +73,24 @@ impl Pacing {
         }
     }
 
-    async fn wait_for_post_slot(&mut self, min_interval: Duration) {
+    /// Waits out any pause and the least interval since the last POST; returns how long
+    /// that took.
+    async fn wait_for_post_slot(&mut self, min_interval: Duration) -> Duration {
+        let started = Instant::now();
+        self.wait_for_pause().await;
         if let Some(last) = self.last_post {
             sleep_until(last + min_interval).await;
         }
+        started.elapsed()
+    }
+
+    fn posted(&mut self) {
         self.last_post = Some(Instant::now());
     }
 
     fn pause(&mut self, wait: Duration) {
-        let until = Instant::now() + wait;
+        // GitHub's headers are not trusted to be sane: no pause is longer than an hour.
+        let until = Instant::now() + wait.min(MAX_PAUSE);
         self.paused_until = Some(
             self.paused_until
                 .map_or(until, |current| current.max(until)),
@@ -101,7 +113,12 @@ pub struct GitHubActor {
 impl GitHubActor {
     /// An actor that calls the API described by `settings`, and confirms `claim` in
     /// `store` before each POST.
-    pub fn new(settings: GitHubSettings, store: Arc<dyn Store>, claim: Claim, log: &Logger) -> Self {
+    pub fn new(
+        settings: GitHubSettings,
+        store: Arc<dyn Store>,
+        claim: Claim,
+        log: &Logger,
+    ) -> Self {
         Self {
             settings,
             store,
@@ -224,7 +241,7 @@ impl Tries<'_> {
                             .secondary_limit_wait
                             .saturating_mul(1 << pacing.secondary_strikes.min(6));
                         pacing.secondary_strikes += 1;
-                        doubled.min(MAX_SECONDARY_WAIT)
+                        doubled.min(MAX_PAUSE)
                     }
                 };
                 warn!(self.log, "GitHub rate limit: pausing the queue"; "wait_ms" => wait.as_millis() as u64);
@@ -286,25 +303,47 @@ impl Performer {
     /// Extends this process's claim on the re-run right before the POST: if the claim ran
     /// out and another process took the re-run over, that process performs it, not us.
     async fn claim_still_ours(&self, request: &RerunRequest) -> Result<bool, GitHubError> {
-        let change = RunChange::Renew { now: now_ms(), attempt: request.claimed.attempt, claim: self.claim };
+        let change = RunChange::Renew {
+            now: now_ms(),
+            attempt: request.claimed.attempt,
+            claim: self.claim,
+        };
         match self.store.transition(&request.run, change).await {
             Ok(applied) => Ok(applied.result == ChangeResult::Renewed(true)),
-            Err(err) => Err(GitHubError::Transient(format!("confirming the claim: {err}"))),
+            Err(err) => Err(GitHubError::Transient(format!(
+                "confirming the claim: {err}"
+            ))),
         }
     }
 }
 
 /// Performs one re-run request to the end: read the run, POST when it is due, retry and
 /// wait as GitHub asks. Hands the pacing back with the outcome.
-async fn perform(performer: Performer, mut pacing: Pacing, request: RerunRequest) -> (RerunOutcome, Pacing) {
-    let Performer { client, settings, log, .. } = &performer;
+async fn perform(
+    performer: Performer,
+    mut pacing: Pacing,
+    request: RerunRequest,
+) -> (RerunOutcome, Pacing) {
+    let Performer {
+        client,
+        settings,
+        log,
+        ..
+    } = &performer;
     let Some(client) = client else {
-        let refused = RerunOutcome::Refused { status: 0, message: "GITHUB_TOKEN is not set".into() };
+        let refused = RerunOutcome::Refused {
+            status: 0,
+            message: "GITHUB_TOKEN is not set".into(),
+        };
         return (refused, pacing);
     };
     let attempt = request.claimed.attempt;
-    let mut tries = Tries { settings, log, transient: 0, rate_limited: 0 };
-    let mut looks = 0;
+    let mut tries = Tries {
+        settings,
+        log,
+        transient: 0,
+        rate_limited: 0,
+    };
     loop {
         pacing.wait_for_pause().await;
         let run = match client.get_run(&request.run, log).await {
@@ -319,19 +358,15 @@ async fn perform(performer: Performer, mut pacing: Pacing, request: RerunRequest
                 AfterError::Stop(outcome) => return (outcome, pacing),
             },
         };
-        match judge(&run, attempt) {
-            // GitHub may show the run in progress for a few seconds after its last job.
-            Some(RerunOutcome::StillRunning) if looks < settings.poll_tries => {
-                looks += 1;
-                debug!(log, "run still in progress; looking again later"; "look" => looks);
-                sleep(settings.poll_interval).await;
-                continue;
-            }
-            Some(outcome) => return (outcome, pacing),
-            None => {}
+        // A run GitHub still shows in progress (it may, for a few seconds after its last
+        // job) is answered at once: the tracker schedules another look, so the queue
+        // does not wait on it.
+        if let Some(outcome) = judge(&run, attempt) {
+            return (outcome, pacing);
         }
-        pacing.wait_for_pause().await;
-        pacing.wait_for_post_slot(settings.min_interval).await;
+        if pacing.wait_for_post_slot(settings.min_interval).await > STALE_READ {
+            continue;
+        }
         match performer.claim_still_ours(&request).await {
             Ok(true) => {}
             Ok(false) => return (RerunOutcome::Superseded, pacing),
@@ -340,6 +375,7 @@ async fn perform(performer: Performer, mut pacing: Pacing, request: RerunRequest
                 AfterError::Stop(outcome) => return (outcome, pacing),
             },
         }
+        pacing.posted();
         match client.rerun_failed_jobs(&request.run, log).await {
             Ok(answer) => {
                 if let Some(wait) = answer.quota_wait {

@@ -61,6 +61,9 @@ pub struct Registry {
     waiting: Arc<AtomicUsize>,
 }
 
+/// How long a webhook waits for its tracker; GitHub gives up on a delivery after 10 s.
+const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+
 /// How many times an event is offered to a new tracker when the old one retired under it.
 const DELIVERY_TRIES: usize = 3;
 
@@ -82,7 +85,14 @@ impl Registry {
             let handle = self.tracker(&event.run);
             let depth = handle.mailbox.fetch_add(1, Ordering::Relaxed) + 1;
             self.waiting.fetch_add(1, Ordering::Relaxed);
-            match handle.addr.send(Track(event.clone())).await {
+            let sent = handle.addr.send(Track(event.clone()));
+            let answered = match actix_web::rt::time::timeout(ANSWER_DEADLINE, sent).await {
+                Ok(answered) => answered,
+                // The commit may still land; a redelivery is answered alike. Better a 503
+                // that GitHub shows as failed than no answer within its 10 seconds.
+                Err(_) => return Err(TrackError::Unavailable("not recorded in time".into())),
+            };
+            match answered {
                 Ok(answer) => return answer.map(|reply| (reply, depth)),
                 // No timeout is set on the send, so only `Closed` happens in practice.
                 Err(MailboxError::Closed | MailboxError::Timeout) => {

@@ -28,12 +28,18 @@ use super::github::RerunRequest;
 use super::registry::{RegistryLink, TrackError, TrackerDeps};
 use crate::ids::RunKey;
 use crate::run::{
-    ChangeResult, ClaimedRerun, JobAction, JobEvent, Policy, RerunOutcome, Reply, RunChange, RunState,
-    TimerChange,
+    ChangeResult, ClaimedRerun, JobAction, JobEvent, Policy, Reply, RerunOutcome, RetryPolicy,
+    RunChange, RunState, TimerChange,
 };
 
 /// How many answered delivery ids a tracker remembers, to answer a redelivery alike.
 const REMEMBERED_DELIVERIES: usize = 16;
+/// After the GitHub actor gave up (an outage), the re-run is scheduled again: first after
+/// this long, doubling each time, at most `OUTAGE_MAX_WAIT`, `OUTAGE_TRIES` times
+/// (about eight hours in all) before it is given up for good.
+const OUTAGE_FIRST_WAIT: Duration = Duration::from_secs(60);
+const OUTAGE_MAX_WAIT: Duration = Duration::from_secs(2 * 3600);
+const OUTAGE_TRIES: u32 = 8;
 /// How soon a claim is tried again after the store failed.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
@@ -46,6 +52,33 @@ pub struct Track(pub JobEvent);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Wake;
+
+// The tracker's timers and the GitHub actor's answer come back as messages to itself,
+// never as callbacks: actix runs callbacks even while a commit is awaited (`ctx.wait`),
+// but it reads no message then, so every change to the cache stays in commit order.
+
+/// The re-run timer fired.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RerunDue;
+
+/// The GitHub actor answered a re-run this tracker claimed.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Answered {
+    claimed: ClaimedRerun,
+    outcome: RerunOutcome,
+}
+
+/// The linger countdown ran out.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Linger;
+
+/// Time to see whether the run went quiet for `RUN_TTL`.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CheckTtl;
 
 /// The tracker of one run. See the module documentation.
 pub struct RunTracker {
@@ -66,7 +99,9 @@ pub struct RunTracker {
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl RunTracker {
@@ -79,7 +114,9 @@ impl RunTracker {
         mailbox: Arc<AtomicUsize>,
         waiting: Arc<AtomicUsize>,
     ) -> Self {
-        let log = deps.log.new(o!("actor" => "run_tracker", "repo" => key.repo.to_string(),
+        let log = deps
+            .log
+            .new(o!("actor" => "run_tracker", "repo" => key.repo.to_string(),
             "run_id" => key.run_id.0));
         Self {
             key,
@@ -94,6 +131,17 @@ impl RunTracker {
             rerun_timer: None,
             linger_timer: None,
             awaiting_github: false,
+        }
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        let github = &self.deps.settings.github;
+        RetryPolicy {
+            still_running_every_ms: github.poll_interval.as_millis() as u64,
+            still_running_tries: github.poll_tries,
+            gave_up_first_ms: OUTAGE_FIRST_WAIT.as_millis() as u64,
+            gave_up_max_ms: OUTAGE_MAX_WAIT.as_millis() as u64,
+            gave_up_tries: OUTAGE_TRIES,
         }
     }
 
@@ -116,7 +164,10 @@ impl RunTracker {
 
     fn answered_before(&self, delivery: Option<&str>) -> Option<Reply> {
         let delivery = delivery?;
-        self.deliveries.iter().find(|(seen, _)| seen == delivery).map(|(_, reply)| reply.clone())
+        self.deliveries
+            .iter()
+            .find(|(seen, _)| seen == delivery)
+            .map(|(_, reply)| reply.clone())
     }
 
     /// Takes `state` (fresh from the store) as the cache and sets the timers by it: the
@@ -130,16 +181,14 @@ impl RunTracker {
         let due = self.state.as_ref().and_then(RunState::pending_rerun_at);
         if let (Some(due_at), false) = (due, self.awaiting_github) {
             let delay = Duration::from_millis(due_at.saturating_sub(now_ms()));
-            self.rerun_timer = Some(ctx.run_later(delay, |act, ctx| {
-                act.rerun_timer = None;
-                act.claim_due(ctx);
-            }));
+            self.rerun_timer = Some(ctx.run_later(delay, |_, ctx| ctx.address().do_send(RerunDue)));
         }
         let settled = !self.awaiting_github && self.state.as_ref().is_none_or(RunState::is_settled);
         match (settled, self.linger_timer.is_some()) {
             (true, false) => {
                 let linger = self.deps.settings.tracker_linger;
-                self.linger_timer = Some(ctx.run_later(linger, |act, ctx| act.retire(ctx, "settled")));
+                self.linger_timer =
+                    Some(ctx.run_later(linger, |_, ctx| ctx.address().do_send(Linger)));
             }
             (false, true) => {
                 if let Some(timer) = self.linger_timer.take() {
@@ -155,7 +204,10 @@ impl RunTracker {
         if self.awaiting_github {
             return;
         }
-        let change = RunChange::Claim { now: now_ms(), claim: self.deps.claim };
+        let change = RunChange::Claim {
+            now: now_ms(),
+            claim: self.deps.claim,
+        };
         let claiming = self.deps.store.transition(&self.key, change);
         // Events wait until the claim is settled, so they see its result.
         ctx.wait(claiming.into_actor(self).map(|claimed, act, ctx| match claimed {
@@ -174,26 +226,26 @@ impl RunTracker {
             }
             Err(err) => {
                 error!(act.log, "claiming the due re-run failed; trying again"; "error" => %err);
-                act.rerun_timer = Some(ctx.run_later(STORE_RETRY, |act, ctx| {
-                    act.rerun_timer = None;
-                    act.claim_due(ctx);
-                }));
+                act.rerun_timer = Some(ctx.run_later(STORE_RETRY, |_, ctx| ctx.address().do_send(RerunDue)));
             }
         }));
     }
 
     /// Hands a claimed re-run to the GitHub actor and records its answer.
     fn perform(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
-        let request = RerunRequest { run: self.key.clone(), claimed: claimed.clone() };
+        let request = RerunRequest {
+            run: self.key.clone(),
+            claimed: claimed.clone(),
+        };
         info!(self.log, "re-run handed to the GitHub actor"; "run_attempt" => claimed.attempt,
             "delivery" => claimed.decided_by.clone().unwrap_or_default());
         let sent = self.deps.github.send(request);
-        ctx.spawn(sent.into_actor(self).map(move |answer, act, ctx| {
+        ctx.spawn(sent.into_actor(self).map(move |answer, _, ctx| {
             let outcome = answer.unwrap_or_else(|_| RerunOutcome::GaveUp {
                 tries: 0,
                 last_error: "the GitHub actor is gone".into(),
             });
-            act.record(claimed, outcome, ctx);
+            ctx.address().do_send(Answered { claimed, outcome });
         }));
     }
 
@@ -201,24 +253,37 @@ impl RunTracker {
     fn record(&mut self, claimed: ClaimedRerun, outcome: RerunOutcome, ctx: &mut Context<Self>) {
         self.awaiting_github = false;
         let delivery = claimed.decided_by.clone().unwrap_or_default();
-        if matches!(outcome, RerunOutcome::Started | RerunOutcome::AlreadyRerun { .. }) {
+        if matches!(
+            outcome,
+            RerunOutcome::Started | RerunOutcome::AlreadyRerun { .. }
+        ) {
             info!(self.log, "re-run answered"; "run_attempt" => claimed.attempt,
                 "outcome" => outcome.label(), "delivery" => delivery);
         } else {
             warn!(self.log, "re-run not performed"; "run_attempt" => claimed.attempt,
                 "outcome" => outcome.label(), "detail" => ?outcome, "delivery" => delivery);
         }
-        let change = RunChange::Record { now: now_ms(), claimed, owner: self.deps.claim.owner, outcome };
+        let change = RunChange::Record {
+            now: now_ms(),
+            claimed,
+            owner: self.deps.claim.owner,
+            outcome,
+            retry: self.retry_policy(),
+        };
         let recording = self.deps.store.transition(&self.key, change);
-        ctx.wait(recording.into_actor(self).map(|recorded, act, ctx| match recorded {
-            Ok(applied) => act.adopt(applied.state, ctx),
-            Err(err) => {
-                // The claim stays in the store; when its lease runs out the re-run is taken
-                // up again, and GitHub's newer attempt shows it was done.
-                error!(act.log, "recording the re-run outcome failed"; "error" => %err);
-                act.adopt(act.state.clone(), ctx);
-            }
-        }));
+        ctx.wait(
+            recording
+                .into_actor(self)
+                .map(|recorded, act, ctx| match recorded {
+                    Ok(applied) => act.adopt(applied.state, ctx),
+                    Err(err) => {
+                        // The claim stays in the store; when its lease runs out the re-run is taken
+                        // up again, and GitHub's newer attempt shows it was done.
+                        error!(act.log, "recording the re-run outcome failed"; "error" => %err);
+                        act.adopt(act.state.clone(), ctx);
+                    }
+                }),
+        );
     }
 
     /// Leaves the registry and stops; the run's state stays in the store.
@@ -241,12 +306,20 @@ impl RunTracker {
         match state.expires_at(ttl_ms) {
             Some(at) if at <= now && !self.awaiting_github => {}
             later => {
-                let wait = later.filter(|at| *at > now).map_or(ttl, |at| Duration::from_millis(at - now));
-                ctx.run_later(wait.max(Duration::from_millis(100)), |act, ctx| act.check_ttl(ctx));
+                let wait = later
+                    .filter(|at| *at > now)
+                    .map_or(ttl, |at| Duration::from_millis(at - now));
+                ctx.run_later(wait.max(Duration::from_millis(100)), |_, ctx| {
+                    ctx.address().do_send(CheckTtl)
+                });
                 return;
             }
         }
-        let change = RunChange::Expire { now, ttl_ms, last_seen: state.last_event_at };
+        let change = RunChange::Expire {
+            now,
+            ttl_ms,
+            last_seen: state.last_event_at,
+        };
         let expiring = self.deps.store.transition(&self.key, change);
         ctx.wait(expiring.into_actor(self).map(move |expired, act, ctx| match expired {
             Ok(applied) if applied.result == ChangeResult::Expired(true) => {
@@ -258,11 +331,11 @@ impl RunTracker {
             }
             Ok(applied) => {
                 act.adopt(applied.state, ctx);
-                ctx.run_later(ttl, |act, ctx| act.check_ttl(ctx));
+                ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
             }
             Err(err) => {
                 error!(act.log, "expiring the quiet run failed"; "error" => %err);
-                ctx.run_later(ttl, |act, ctx| act.check_ttl(ctx));
+                ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
             }
         }));
     }
@@ -270,11 +343,17 @@ impl RunTracker {
     fn log_decision(&self, log: &Logger, timer: TimerChange, policy: &Policy) {
         match timer {
             TimerChange::Arm(_) => {
-                let failed = self.state.as_ref().map_or(0, |state| state.failed_job_names().len());
+                let failed = self
+                    .state
+                    .as_ref()
+                    .map_or(0, |state| state.failed_job_names().len());
                 info!(log, "re-run scheduled"; "delay_ms" => policy.rerun_delay_ms, "failed_jobs" => failed);
             }
             TimerChange::Cancel => {
-                info!(log, "scheduled re-run cancelled: a new job of the attempt, or a newer attempt");
+                info!(
+                    log,
+                    "scheduled re-run cancelled: a new job of the attempt, or a newer attempt"
+                );
             }
             TimerChange::Keep => {}
         }
@@ -295,7 +374,7 @@ impl Actor for RunTracker {
                 }
                 act.adopt(state, ctx);
                 let ttl = act.deps.settings.run_ttl;
-                ctx.run_later(ttl, |act, ctx| act.check_ttl(ctx));
+                ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
             }
             Err(err) => {
                 error!(act.log, "cannot read the run from the store"; "error" => %err);
@@ -317,14 +396,56 @@ impl Handler<Wake> for RunTracker {
     }
 }
 
+impl Handler<RerunDue> for RunTracker {
+    type Result = ();
+
+    fn handle(&mut self, _: RerunDue, ctx: &mut Self::Context) {
+        self.rerun_timer = None;
+        self.claim_due(ctx);
+    }
+}
+
+impl Handler<Answered> for RunTracker {
+    type Result = ();
+
+    fn handle(&mut self, Answered { claimed, outcome }: Answered, ctx: &mut Self::Context) {
+        self.record(claimed, outcome, ctx);
+    }
+}
+
+impl Handler<Linger> for RunTracker {
+    type Result = ();
+
+    fn handle(&mut self, _: Linger, ctx: &mut Self::Context) {
+        self.linger_timer = None;
+        let settled = !self.awaiting_github && self.state.as_ref().is_none_or(RunState::is_settled);
+        if settled {
+            self.retire(ctx, "settled");
+        }
+    }
+}
+
+impl Handler<CheckTtl> for RunTracker {
+    type Result = ();
+
+    fn handle(&mut self, _: CheckTtl, ctx: &mut Self::Context) {
+        self.check_ttl(ctx);
+    }
+}
+
 impl Handler<Track> for RunTracker {
     type Result = AtomicResponse<Self, Result<Reply, TrackError>>;
 
     fn handle(&mut self, Track(event): Track, _ctx: &mut Self::Context) -> Self::Result {
-        let mailbox = self.mailbox.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        let mailbox = self
+            .mailbox
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let log = self.log.new(o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
-            "delivery" => event.delivery.clone().unwrap_or_default()));
+        let log = self.log.new(
+            o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
+            "delivery" => event.delivery.clone().unwrap_or_default()),
+        );
         if let Some(reply) = self.answered_before(event.delivery.as_deref()) {
             debug!(log, "message handled"; "message" => "Track", "redelivery" => true,
                 "status" => reply.status, "mailbox" => mailbox);

@@ -53,11 +53,14 @@ impl GitHubError {
         let message = github_message(body);
         if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
             if let Some(seconds) = header_number(headers, "retry-after") {
+                let seconds = seconds.min(LONGEST_WAIT_SECONDS);
                 return Self::RateLimited(RateLimit::For(Duration::from_secs(seconds)));
             }
             if header_number(headers, "x-ratelimit-remaining") == Some(0) {
                 let reset = header_number(headers, "x-ratelimit-reset").unwrap_or(now_epoch + 60);
-                let wait = reset.saturating_sub(now_epoch).max(1);
+                let wait = reset
+                    .saturating_sub(now_epoch)
+                    .clamp(1, LONGEST_WAIT_SECONDS);
                 return Self::RateLimited(RateLimit::For(Duration::from_secs(wait)));
             }
             if status == StatusCode::TOO_MANY_REQUESTS
@@ -82,8 +85,15 @@ pub fn exhausted_quota_wait(headers: &HeaderMap, now_epoch: u64) -> Option<Durat
         return None;
     }
     let reset = header_number(headers, "x-ratelimit-reset")?;
-    Some(Duration::from_secs(reset.saturating_sub(now_epoch).max(1)))
+    Some(Duration::from_secs(
+        reset
+            .saturating_sub(now_epoch)
+            .clamp(1, LONGEST_WAIT_SECONDS),
+    ))
 }
+
+/// Waits longer than this in GitHub's headers are taken as this (an hour).
+const LONGEST_WAIT_SECONDS: u64 = 3600;
 
 fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
@@ -130,6 +140,16 @@ mod tests {
         assert_eq!(
             err,
             GitHubError::RateLimited(RateLimit::For(Duration::from_secs(2)))
+        );
+    }
+
+    #[test]
+    fn an_absurd_wait_is_capped_at_an_hour() {
+        let h = headers(&[("retry-after", "18446744073709551615")]);
+        let err = GitHubError::from_response(StatusCode::TOO_MANY_REQUESTS, &h, b"", 0);
+        assert_eq!(
+            err,
+            GitHubError::RateLimited(RateLimit::For(Duration::from_secs(3600)))
         );
     }
 

@@ -3,7 +3,7 @@
 //! what that returns. Every process applies the same pure function, so several
 //! processes sharing one database agree on every transition.
 
-use super::state::{Claim, ClaimedRerun, Reply, TimerChange, Verdict};
+use super::state::{Claim, ClaimedRerun, Reply, RetryPolicy, TimerChange, Verdict};
 use super::{JobEvent, Policy, RerunOutcome, RunState};
 
 /// An answered re-run, kept for the record.
@@ -61,6 +61,8 @@ pub enum RunChange {
         owner: u64,
         /// GitHub's answer.
         outcome: RerunOutcome,
+        /// When an answer that settles nothing is tried again.
+        retry: RetryPolicy,
     },
     /// The tracker saw no event for a while: forget the run if it is quiet for `ttl_ms`.
     Expire {
@@ -136,8 +138,17 @@ pub struct Applied {
 /// What the store answers to a redelivered event (its delivery id is on record with
 /// `status`): the first answer again, and no change.
 pub fn redelivered(current: Option<RunState>, status: u16) -> Applied {
-    let verdict = Verdict { reply: Reply::redelivered(status), changed: false, timer: TimerChange::Keep };
-    Applied { state: current, persist: Persist::Unchanged, result: ChangeResult::Event(verdict), history: None }
+    let verdict = Verdict {
+        reply: Reply::redelivered(status),
+        changed: false,
+        timer: TimerChange::Keep,
+    };
+    Applied {
+        state: current,
+        persist: Persist::Unchanged,
+        result: ChangeResult::Event(verdict),
+        history: None,
+    }
 }
 
 /// Applies `change` to the run's stored state `current`.
@@ -157,8 +168,17 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
                     (state, verdict)
                 }
             };
-            let persist = if verdict.changed { Persist::Save } else { Persist::Unchanged };
-            Applied { state: Some(state), persist, result: ChangeResult::Event(verdict), history: None }
+            let persist = if verdict.changed {
+                Persist::Save
+            } else {
+                Persist::Unchanged
+            };
+            Applied {
+                state: Some(state),
+                persist,
+                result: ChangeResult::Event(verdict),
+                history: None,
+            }
         }
         RunChange::Claim { now, claim } => {
             let Some(mut state) = current else {
@@ -174,17 +194,32 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
                 None => unchanged(Some(state), ChangeResult::Claimed(None)),
             }
         }
-        RunChange::Renew { now, attempt, claim } => {
+        RunChange::Renew {
+            now,
+            attempt,
+            claim,
+        } => {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Renewed(false));
             };
             if state.renew(now, attempt, &claim) {
-                Applied { state: Some(state), persist: Persist::Save, result: ChangeResult::Renewed(true), history: None }
+                Applied {
+                    state: Some(state),
+                    persist: Persist::Save,
+                    result: ChangeResult::Renewed(true),
+                    history: None,
+                }
             } else {
                 unchanged(Some(state), ChangeResult::Renewed(false))
             }
         }
-        RunChange::Record { now, claimed, owner, outcome } => {
+        RunChange::Record {
+            now,
+            claimed,
+            owner,
+            outcome,
+            retry,
+        } => {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Recorded);
             };
@@ -196,15 +231,23 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
                 failed_jobs: claimed.failed_jobs,
                 finished_at: now,
             };
-            let changed = state.record_outcome(claimed.attempt, owner, outcome);
+            let changed = state.record_outcome(claimed.attempt, owner, outcome, now, &retry);
             Applied {
                 state: Some(state),
-                persist: if changed { Persist::Save } else { Persist::Unchanged },
+                persist: if changed {
+                    Persist::Save
+                } else {
+                    Persist::Unchanged
+                },
                 result: ChangeResult::Recorded,
                 history: Some(history),
             }
         }
-        RunChange::Expire { now, ttl_ms, last_seen } => {
+        RunChange::Expire {
+            now,
+            ttl_ms,
+            last_seen,
+        } => {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Expired(true));
             };
@@ -228,13 +271,22 @@ mod tests {
     use crate::ids::{JobId, RepoName, RunId, RunKey};
     use crate::run::{Conclusion, JobAction};
 
-    const POLICY: Policy = Policy { rerun_delay_ms: 0, branch_eligible: true };
-    const CLAIM: Claim = Claim { owner: 5, lease_ms: 1_000 };
+    const POLICY: Policy = Policy {
+        rerun_delay_ms: 0,
+        branch_eligible: true,
+    };
+    const CLAIM: Claim = Claim {
+        owner: 5,
+        lease_ms: 1_000,
+    };
 
     fn event(job: u64, action: JobAction) -> RunChange {
         let event = JobEvent {
             delivery: Some(format!("d-{job}")),
-            run: RunKey { repo: RepoName::parse("o/r").expect("valid"), run_id: RunId(1) },
+            run: RunKey {
+                repo: RepoName::parse("o/r").expect("valid"),
+                run_id: RunId(1),
+            },
             run_attempt: 1,
             job_id: JobId(job),
             job_name: "build".into(),
@@ -242,31 +294,74 @@ mod tests {
             branch: "master".into(),
             action,
         };
-        RunChange::Event { event, policy: POLICY, now: 10 }
+        RunChange::Event {
+            event,
+            policy: POLICY,
+            now: 10,
+        }
     }
 
     fn failed_run() -> RunState {
         let queued = apply_change(None, event(1, JobAction::Unfinished));
-        let done = apply_change(queued.state, event(1, JobAction::Completed(Conclusion::Failure)));
+        let done = apply_change(
+            queued.state,
+            event(1, JobAction::Completed(Conclusion::Failure)),
+        );
         assert_eq!(done.persist, Persist::Save);
         done.state.expect("state")
     }
 
     #[test]
     fn two_processes_claiming_the_same_rerun_get_it_once() {
-        let first = apply_change(Some(failed_run()), RunChange::Claim { now: 20, claim: CLAIM });
+        let first = apply_change(
+            Some(failed_run()),
+            RunChange::Claim {
+                now: 20,
+                claim: CLAIM,
+            },
+        );
         assert!(matches!(first.result, ChangeResult::Claimed(Some(_))));
-        let other = Claim { owner: 6, lease_ms: 1_000 };
-        let second = apply_change(first.state, RunChange::Claim { now: 21, claim: other });
+        let other = Claim {
+            owner: 6,
+            lease_ms: 1_000,
+        };
+        let second = apply_change(
+            first.state,
+            RunChange::Claim {
+                now: 21,
+                claim: other,
+            },
+        );
         assert_eq!(second.result, ChangeResult::Claimed(None));
         assert_eq!(second.persist, Persist::Unchanged);
     }
 
     #[test]
     fn an_outcome_is_recorded_with_the_jobs_that_failed() {
-        let claimed = apply_change(Some(failed_run()), RunChange::Claim { now: 20, claim: CLAIM });
-        let ChangeResult::Claimed(Some(rerun)) = claimed.result else { panic!("not claimed") };
-        let record = RunChange::Record { now: 30, claimed: rerun, owner: 5, outcome: RerunOutcome::Started };
+        let claimed = apply_change(
+            Some(failed_run()),
+            RunChange::Claim {
+                now: 20,
+                claim: CLAIM,
+            },
+        );
+        let ChangeResult::Claimed(Some(rerun)) = claimed.result else {
+            panic!("not claimed")
+        };
+        let retry = RetryPolicy {
+            still_running_every_ms: 1,
+            still_running_tries: 1,
+            gave_up_first_ms: 1,
+            gave_up_max_ms: 1,
+            gave_up_tries: 1,
+        };
+        let record = RunChange::Record {
+            now: 30,
+            claimed: rerun,
+            owner: 5,
+            outcome: RerunOutcome::Started,
+            retry,
+        };
         let recorded = apply_change(claimed.state, record);
         assert_eq!(recorded.persist, Persist::Save);
         let history = recorded.history.expect("history");
@@ -277,9 +372,23 @@ mod tests {
     #[test]
     fn expiry_counts_events_this_process_saw_but_did_not_store() {
         let run = apply_change(None, event(1, JobAction::Unfinished)).state;
-        let kept = apply_change(run.clone(), RunChange::Expire { now: 1_000, ttl_ms: 500, last_seen: 900 });
+        let kept = apply_change(
+            run.clone(),
+            RunChange::Expire {
+                now: 1_000,
+                ttl_ms: 500,
+                last_seen: 900,
+            },
+        );
         assert_eq!(kept.result, ChangeResult::Expired(false));
-        let gone = apply_change(run, RunChange::Expire { now: 1_000, ttl_ms: 500, last_seen: 10 });
+        let gone = apply_change(
+            run,
+            RunChange::Expire {
+                now: 1_000,
+                ttl_ms: 500,
+                last_seen: 10,
+            },
+        );
         assert_eq!(gone.persist, Persist::Delete);
     }
 }

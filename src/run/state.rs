@@ -113,6 +113,21 @@ pub struct ClaimedRerun {
     pub failed_jobs: Vec<String>,
 }
 
+/// When a re-run whose answer settled nothing is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Wait before looking again at a run GitHub still showed in progress.
+    pub still_running_every_ms: u64,
+    /// How many times in all a re-run is scheduled again.
+    pub still_running_tries: u32,
+    /// First wait after the GitHub actor gave up (an outage); doubles each time.
+    pub gave_up_first_ms: u64,
+    /// Longest such wait.
+    pub gave_up_max_ms: u64,
+    /// How many times a re-run is scheduled again after the GitHub actor gave up.
+    pub gave_up_tries: u32,
+}
+
 /// What the run logic is told about the service's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -152,6 +167,10 @@ pub struct RunState {
     pub jobs: Vec<TrackedJob>,
     /// The re-run of `attempt`.
     pub rerun: RerunState,
+    /// How many times the attempt's re-run was scheduled again after an answer that
+    /// settled nothing.
+    #[serde(default)]
+    pub retries: u32,
     /// False while the only thing known is a completion that arrived with no earlier
     /// record (answered 404): such a run is kept, so that a late `queued` puts it right,
     /// but it is not re-run on that completion alone.
@@ -171,6 +190,7 @@ impl RunState {
             attempt: event.run_attempt,
             jobs: Vec::new(),
             rerun: RerunState::Idle,
+            retries: 0,
             confirmed: true,
             first_seen_at: now,
             last_event_at: now,
@@ -220,6 +240,7 @@ impl RunState {
             self.attempt = event.run_attempt;
             self.jobs.clear();
             self.rerun = RerunState::Idle;
+            self.retries = 0;
             self.confirmed = true;
             changed = true;
         }
@@ -321,7 +342,10 @@ impl RunState {
             return Finish::AlreadyRerun;
         }
         let due_at = now.saturating_add(policy.rerun_delay_ms);
-        self.rerun = RerunState::Scheduled { due_at, decided_by: decided_by.map(str::to_owned) };
+        self.rerun = RerunState::Scheduled {
+            due_at,
+            decided_by: decided_by.map(str::to_owned),
+        };
         *timer = TimerChange::Arm(due_at);
         *changed = true;
         Finish::Rerun
@@ -344,7 +368,10 @@ impl RunState {
 
     /// Names of the current attempt's failed jobs.
     pub fn failed_job_names(&self) -> Vec<String> {
-        let failed = self.jobs.iter().filter(|job| job.conclusion.is_some_and(Conclusion::is_failure));
+        let failed = self
+            .jobs
+            .iter()
+            .filter(|job| job.conclusion.is_some_and(Conclusion::is_failure));
         failed.map(|job| job.name.clone()).collect()
     }
 
@@ -353,9 +380,11 @@ impl RunState {
     pub fn claim(&mut self, now: u64, claim: &Claim) -> Option<ClaimedRerun> {
         let decided_by = match &self.rerun {
             RerunState::Scheduled { due_at, decided_by } if *due_at <= now => decided_by.clone(),
-            RerunState::InFlight { lease_until, decided_by, .. } if *lease_until <= now => {
-                decided_by.clone()
-            }
+            RerunState::InFlight {
+                lease_until,
+                decided_by,
+                ..
+            } if *lease_until <= now => decided_by.clone(),
             _ => return None,
         };
         self.rerun = RerunState::InFlight {
@@ -363,16 +392,20 @@ impl RunState {
             lease_until: now.saturating_add(claim.lease_ms),
             decided_by: decided_by.clone(),
         };
-        Some(ClaimedRerun { attempt: self.attempt, decided_by, failed_jobs: self.failed_job_names() })
+        Some(ClaimedRerun {
+            attempt: self.attempt,
+            decided_by,
+            failed_jobs: self.failed_job_names(),
+        })
     }
 
     /// Extends `claim.owner`'s claim on `attempt`'s re-run; false when it is no longer
     /// theirs (another process took it over, or a newer attempt started).
     pub fn renew(&mut self, now: u64, attempt: u32, claim: &Claim) -> bool {
         match &mut self.rerun {
-            RerunState::InFlight { owner, lease_until, .. }
-                if *owner == claim.owner && attempt == self.attempt =>
-            {
+            RerunState::InFlight {
+                owner, lease_until, ..
+            } if *owner == claim.owner && attempt == self.attempt => {
                 *lease_until = now.saturating_add(claim.lease_ms);
                 true
             }
@@ -382,14 +415,47 @@ impl RunState {
 
     /// Records the GitHub actor's answer for `attempt`, performed by `owner`. False
     /// (nothing changes) when a newer attempt started or another process took it over.
-    pub fn record_outcome(&mut self, attempt: u32, owner: u64, outcome: RerunOutcome) -> bool {
-        match self.rerun {
-            RerunState::InFlight { owner: claimant, .. } if claimant == owner && attempt == self.attempt => {
-                self.rerun = RerunState::Done { outcome };
-                true
+    /// An answer that settles nothing (the run still in progress, GitHub unreachable)
+    /// schedules the re-run again, as `retry` says, so that it is never forgotten.
+    pub fn record_outcome(
+        &mut self,
+        attempt: u32,
+        owner: u64,
+        outcome: RerunOutcome,
+        now: u64,
+        retry: &RetryPolicy,
+    ) -> bool {
+        let decided_by = match &self.rerun {
+            RerunState::InFlight {
+                owner: claimant,
+                decided_by,
+                ..
+            } if *claimant == owner && attempt == self.attempt => decided_by.clone(),
+            _ => return false,
+        };
+        let again_in = match outcome {
+            RerunOutcome::StillRunning if self.retries < retry.still_running_tries => {
+                Some(retry.still_running_every_ms)
             }
-            _ => false,
-        }
+            RerunOutcome::GaveUp { .. } if self.retries < retry.gave_up_tries => Some(
+                retry
+                    .gave_up_first_ms
+                    .saturating_mul(1 << self.retries.min(16))
+                    .min(retry.gave_up_max_ms),
+            ),
+            _ => None,
+        };
+        self.rerun = match again_in {
+            Some(wait) => {
+                self.retries += 1;
+                RerunState::Scheduled {
+                    due_at: now.saturating_add(wait),
+                    decided_by,
+                }
+            }
+            None => RerunState::Done { outcome },
+        };
+        true
     }
 
     /// When a decided re-run needs attention: its due time, or when its claim runs out.
@@ -429,7 +495,17 @@ mod tests {
 
     const DELAY: u64 = 5_000;
     const OWNER: u64 = 77;
-    const CLAIM: Claim = Claim { owner: OWNER, lease_ms: 60_000 };
+    const CLAIM: Claim = Claim {
+        owner: OWNER,
+        lease_ms: 60_000,
+    };
+    const RETRY: RetryPolicy = RetryPolicy {
+        still_running_every_ms: 100,
+        still_running_tries: 2,
+        gave_up_first_ms: 1_000,
+        gave_up_max_ms: 3_000,
+        gave_up_tries: 3,
+    };
 
     /// Claims the re-run as the timer would once it is due.
     fn take_due(run: &mut RunState) -> Option<u32> {
@@ -618,7 +694,7 @@ mod tests {
         let mut run = run_with_jobs(&[1]);
         run.apply(&completed(1, Conclusion::Failure), 1, &policy());
         assert_eq!(take_due(&mut run), Some(1));
-        assert!(run.record_outcome(1, OWNER, RerunOutcome::Started));
+        assert!(run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY));
 
         let next = run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
         assert_eq!(next.reply.status, 202);
@@ -651,17 +727,18 @@ mod tests {
         run.apply(&completed(1, Conclusion::Failure), 1, &policy());
         take_due(&mut run);
         run.apply(&event(10, 2, JobAction::Unfinished), 2, &policy());
-        assert!(!run.record_outcome(1, OWNER, RerunOutcome::Started));
+        assert!(!run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY));
         assert_eq!(run.rerun, RerunState::Idle);
     }
 
     #[test]
-    fn a_final_outcome_closes_the_attempt_but_a_transient_one_does_not() {
+    fn a_final_outcome_closes_the_attempt() {
         let mut run = run_with_jobs(&[1, 2]);
         run.apply(&completed(1, Conclusion::Failure), 1, &policy());
         run.apply(&completed(2, Conclusion::Success), 1, &policy());
         take_due(&mut run);
-        run.record_outcome(1, OWNER, RerunOutcome::Started);
+        assert!(run.record_outcome(1, OWNER, RerunOutcome::Started, 5, &RETRY));
+        assert!(run.is_settled());
         let late = run.apply(
             &event(3, 1, JobAction::Completed(Conclusion::Failure)),
             2,
@@ -669,13 +746,51 @@ mod tests {
         );
         assert_eq!(late.timer, TimerChange::Keep, "an attempt is re-run once");
         assert_eq!(late.reply.status, 201);
+    }
 
-        let mut stuck = run_with_jobs(&[1]);
-        stuck.apply(&completed(1, Conclusion::Failure), 1, &policy());
-        take_due(&mut stuck);
-        stuck.record_outcome(1, OWNER, RerunOutcome::StillRunning);
-        let later = stuck.apply(&completed(2, Conclusion::Success), 9, &policy());
+    #[test]
+    fn a_run_still_in_progress_is_looked_at_again_a_bounded_number_of_times() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        for look in 0..2 {
+            take_due(&mut run).expect("due");
+            assert!(run.record_outcome(1, OWNER, RerunOutcome::StillRunning, 1_000, &RETRY));
+            assert_eq!(
+                run.pending_rerun_at(),
+                Some(1_100),
+                "look {look}: due again after the poll interval"
+            );
+        }
+        take_due(&mut run).expect("due");
+        run.record_outcome(1, OWNER, RerunOutcome::StillRunning, 1_000, &RETRY);
+        assert_eq!(run.pending_rerun_at(), None, "the looks are used up");
+        // A later completion of the attempt opens it again.
+        let later = run.apply(&completed(2, Conclusion::Success), 9, &policy());
         assert_eq!(later.timer, TimerChange::Arm(9 + DELAY));
+    }
+
+    #[test]
+    fn an_outage_schedules_the_rerun_again_with_growing_waits() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        let gave_up = || RerunOutcome::GaveUp {
+            tries: 10,
+            last_error: "HTTP 502".into(),
+        };
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            take_due(&mut run).expect("due");
+            run.record_outcome(1, OWNER, gave_up(), 10_000, &RETRY);
+            waits.push(run.pending_rerun_at().map(|at| at - 10_000));
+        }
+        assert_eq!(waits, vec![Some(1_000), Some(2_000), Some(3_000)]);
+        take_due(&mut run).expect("due");
+        run.record_outcome(1, OWNER, gave_up(), 10_000, &RETRY);
+        assert_eq!(
+            run.pending_rerun_at(),
+            None,
+            "tries used up: given up for good, and logged"
+        );
     }
 
     #[test]
@@ -687,15 +802,21 @@ mod tests {
         let claimed = run.claim(1 + DELAY, &CLAIM).expect("due");
         assert_eq!(claimed.attempt, 1);
         assert_eq!(claimed.failed_jobs, vec!["job-1".to_string()]);
-        let other = Claim { owner: 99, lease_ms: 60_000 };
+        let other = Claim {
+            owner: 99,
+            lease_ms: 60_000,
+        };
         assert_eq!(run.claim(2 + DELAY, &other), None, "the first claim holds");
         assert!(run.renew(30_000, 1, &CLAIM), "the claimant may extend it");
         assert!(!run.renew(30_000, 1, &other), "nobody else may");
         assert_eq!(run.pending_rerun_at(), Some(90_000));
         // The claimant died: once the lease ran out another process takes the re-run over.
         assert!(run.claim(90_000, &other).is_some());
-        assert!(!run.record_outcome(1, OWNER, RerunOutcome::Started), "the old claimant's answer is void");
-        assert!(run.record_outcome(1, 99, RerunOutcome::Started));
+        assert!(
+            !run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY),
+            "the old claimant's answer is void"
+        );
+        assert!(run.record_outcome(1, 99, RerunOutcome::Started, 0, &RETRY));
         assert_eq!(run.pending_rerun_at(), None);
     }
 
@@ -716,7 +837,7 @@ mod tests {
         );
         take_due(&mut run);
         assert_eq!(run.expires_at(1_000), None, "nor one in flight");
-        run.record_outcome(1, OWNER, RerunOutcome::Started);
+        run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY);
         assert_eq!(run.expires_at(1_000), Some(1_200));
     }
 

@@ -6,7 +6,8 @@ use crate::run::{RerunOutcome, RerunRecord, RunState};
 
 /// A run's state as stored in `runs.state`.
 pub fn encode_state(key: &RunKey, state: &RunState) -> Result<String, StoreError> {
-    serde_json::to_string(state).map_err(|err| StoreError(format!("cannot encode run {key}: {err}")))
+    serde_json::to_string(state)
+        .map_err(|err| StoreError(format!("cannot encode run {key}: {err}")))
 }
 
 /// Reads `runs.state` back.
@@ -17,7 +18,10 @@ pub fn decode_state(key: &RunKey, json: &str) -> Result<RunState, StoreError> {
 /// A run key from a row's `repo` and `run_id`.
 pub fn run_key(repo: &str, run_id: i64) -> Result<RunKey, StoreError> {
     let repo = RepoName::parse(repo).map_err(|err| StoreError(err.to_string()))?;
-    Ok(RunKey { repo, run_id: RunId(run_id as u64) })
+    Ok(RunKey {
+        repo,
+        run_id: RunId(run_id as u64),
+    })
 }
 
 /// `reruns.detail` and `reruns.failed_jobs` of a record.
@@ -59,10 +63,15 @@ pub fn decode_record(row: RerunRow) -> Result<(RunKey, RerunRecord), StoreError>
 }
 
 /// The delivery id to remember after an applied event, with its status.
-pub fn delivery_to_remember(delivery: Option<String>, applied: &crate::run::Applied) -> Option<(String, u16)> {
+pub fn delivery_to_remember(
+    delivery: Option<String>,
+    applied: &crate::run::Applied,
+) -> Option<(String, u16)> {
     use crate::run::{ChangeResult, Persist};
     match (&applied.result, applied.persist) {
-        (ChangeResult::Event(verdict), Persist::Save) => delivery.map(|d| (d, verdict.reply.status)),
+        (ChangeResult::Event(verdict), Persist::Save) => {
+            delivery.map(|d| (d, verdict.reply.status))
+        }
         _ => None,
     }
 }

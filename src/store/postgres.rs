@@ -56,7 +56,10 @@ impl PostgresStore {
         let pool = config
             .create_pool(Some(Runtime::Tokio1), NoTls)
             .map_err(|err| StoreError(format!("DATABASE_URL is not usable: {err}")))?;
-        let store = Self { pool, runtime: Some(runtime) };
+        let store = Self {
+            pool,
+            runtime: Some(runtime),
+        };
         let pool = store.pool.clone();
         store
             .on_runtime(async move {
@@ -82,7 +85,9 @@ impl PostgresStore {
         };
         let handle = runtime.spawn(work);
         Box::pin(async move {
-            handle.await.map_err(|err| StoreError(format!("store task failed: {err}")))?
+            handle
+                .await
+                .map_err(|err| StoreError(format!("store task failed: {err}")))?
         })
     }
 }
@@ -107,7 +112,13 @@ fn sql_error(err: tokio_postgres::Error) -> StoreError {
 /// A stable 64-bit key for the run's advisory lock (FNV-1a over `repo#run_id`).
 fn lock_key(key: &RunKey) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.repo.as_str().bytes().chain(*b"#").chain(key.run_id.0.to_le_bytes()) {
+    for byte in key
+        .repo
+        .as_str()
+        .bytes()
+        .chain(*b"#")
+        .chain(key.run_id.0.to_le_bytes())
+    {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -127,7 +138,8 @@ impl Store for PostgresStore {
                 .query_opt(&statement, &[&key.repo.as_str(), &(key.run_id.0 as i64)])
                 .await
                 .map_err(sql_error)?;
-            row.map(|row| codec::decode_state(&key, row.get(0))).transpose()
+            row.map(|row| codec::decode_state(&key, row.get(0)))
+                .transpose()
         })
     }
 
@@ -229,7 +241,9 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(sql_error)?;
-            rows.iter().map(|row| codec::run_key(row.get(0), row.get(1))).collect()
+            rows.iter()
+                .map(|row| codec::run_key(row.get(0), row.get(1)))
+                .collect()
         })
     }
 
@@ -238,9 +252,15 @@ impl Store for PostgresStore {
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let before = before as i64;
-            client.execute("DELETE FROM deliveries WHERE at < $1", &[&before]).await.map_err(sql_error)?;
             client
-                .execute("DELETE FROM runs WHERE pending_rerun_at IS NULL AND updated_at < $1", &[&before])
+                .execute("DELETE FROM deliveries WHERE at < $1", &[&before])
+                .await
+                .map_err(sql_error)?;
+            client
+                .execute(
+                    "DELETE FROM runs WHERE pending_rerun_at IS NULL AND updated_at < $1",
+                    &[&before],
+                )
                 .await
                 .map_err(sql_error)
         })

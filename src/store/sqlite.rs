@@ -46,17 +46,23 @@ impl SqliteStore {
     /// Opens (creating it and its directory if needed) and migrates the database at
     /// `path`, then starts the thread that owns it.
     pub fn open(path: &str) -> Result<Self, StoreError> {
-        if let Some(dir) = Path::new(path).parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir)
                 .map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
         }
-        let mut conn =
-            Connection::open(path).map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
+        let mut conn = Connection::open(path)
+            .map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
         // WAL lets the one writer commit with a single fsync; FULL makes each commit survive
         // a power cut, not only a crash of the process.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_error)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql_error)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(sql_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql_error)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(sql_error)?;
         embedded::migrations::runner()
             .run(&mut conn)
             .map_err(|err| StoreError(format!("migrating {path}: {err}")))?;
@@ -73,7 +79,9 @@ impl SqliteStore {
         let sent = self.requests.send(request(reply));
         Box::pin(async move {
             sent.map_err(|_| StoreError("the store thread has stopped".into()))?;
-            answer.await.map_err(|_| StoreError("the store thread has stopped".into()))?
+            answer
+                .await
+                .map_err(|_| StoreError("the store thread has stopped".into()))?
         })
     }
 }
@@ -179,7 +187,9 @@ fn run_batch(
         };
         let (done, ok) = match request {
             Request::Load(key, reply) => keep(reply, load(&savepoint, &key)),
-            Request::Transition(key, change, reply) => keep(reply, transition(&savepoint, &key, *change)),
+            Request::Transition(key, change, reply) => {
+                keep(reply, transition(&savepoint, &key, *change))
+            }
             Request::Due(now, limit, reply) => keep(reply, due(&savepoint, now, limit)),
             Request::Purge(before, reply) => keep(reply, purge(&savepoint, before)),
             Request::Recent(limit, reply) => keep(reply, recent(&savepoint, limit)),
@@ -223,8 +233,10 @@ fn load(conn: &Connection, key: &RunKey) -> Result<Option<RunState>, StoreError>
     let json: Option<String> = conn
         .prepare_cached("SELECT state FROM runs WHERE repo = ?1 AND run_id = ?2")
         .and_then(|mut stmt| {
-            stmt.query_row(params![key.repo.as_str(), key.run_id.0 as i64], |row| row.get(0))
-                .optional()
+            stmt.query_row(params![key.repo.as_str(), key.run_id.0 as i64], |row| {
+                row.get(0)
+            })
+            .optional()
         })
         .map_err(sql_error)?;
     json.map(|json| codec::decode_state(key, &json)).transpose()
@@ -235,7 +247,10 @@ fn transition(conn: &Connection, key: &RunKey, change: RunChange) -> Result<Appl
     if let Some(delivery) = &delivery {
         let answered: Option<i64> = conn
             .prepare_cached("SELECT status FROM deliveries WHERE delivery = ?1")
-            .and_then(|mut stmt| stmt.query_row(params![delivery], |row| row.get(0)).optional())
+            .and_then(|mut stmt| {
+                stmt.query_row(params![delivery], |row| row.get(0))
+                    .optional()
+            })
             .map_err(sql_error)?;
         if let Some(status) = answered {
             return Ok(redelivered(load(conn, key)?, status as u16));
@@ -266,9 +281,11 @@ fn transition(conn: &Connection, key: &RunKey, change: RunChange) -> Result<Appl
         _ => {}
     }
     if let Some((delivery, status)) = codec::delivery_to_remember(delivery, &applied) {
-        conn.prepare_cached("INSERT OR IGNORE INTO deliveries (delivery, status, at) VALUES (?1, ?2, ?3)")
-            .and_then(|mut stmt| stmt.execute(params![delivery, status, now]))
-            .map_err(sql_error)?;
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (delivery, status, at) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![delivery, status, now]))
+        .map_err(sql_error)?;
     }
     if let Some(record) = &applied.history {
         save_rerun(conn, key, record)?;
@@ -312,8 +329,11 @@ fn due(conn: &Connection, now: u64, limit: u32) -> Result<Vec<RunKey>, StoreErro
             Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
         })
         .map_err(sql_error)?;
-    rows.map(|row| row.map_err(sql_error).and_then(|(repo, run_id)| codec::run_key(&repo, run_id)))
-        .collect()
+    rows.map(|row| {
+        row.map_err(sql_error)
+            .and_then(|(repo, run_id)| codec::run_key(&repo, run_id))
+    })
+    .collect()
 }
 
 fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
@@ -347,5 +367,6 @@ fn recent(conn: &Connection, limit: u32) -> Result<Vec<(RunKey, RerunRecord)>, S
             })
         })
         .map_err(sql_error)?;
-    rows.map(|row| row.map_err(sql_error).and_then(codec::decode_record)).collect()
+    rows.map(|row| row.map_err(sql_error).and_then(codec::decode_record))
+        .collect()
 }

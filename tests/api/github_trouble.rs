@@ -120,7 +120,7 @@ async fn a_run_github_still_shows_in_progress_is_looked_at_again() {
     .await;
     github_accepts_rerun(&app.github, "org/repo", run).await;
     fail_one_run(&app, "org/repo", run).await;
-    assert_eq!(app.outcome_of("org/repo", run, 1).await, "started");
+    app.outcome_becomes("org/repo", run, 1, "started").await;
     let gets = app.github.received_requests().await.unwrap_or_default();
     assert_eq!(
         gets.iter().filter(|r| r.method.as_str() == "GET").count(),

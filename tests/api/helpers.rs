@@ -188,35 +188,12 @@ impl TestApp {
 
     /// Sends a signed delivery with the given event name and delivery id.
     pub async fn send_as(&self, payload: &Value, event: &str, delivery: &str) -> Answer {
-        let body = payload.to_string();
-        let signature = sign(&Secret::new(SIGN_KEY), body.as_bytes());
-        self.post(
-            body.into_bytes(),
-            &[
-                ("X-GitHub-Event", event),
-                ("X-GitHub-Delivery", delivery),
-                ("X-Hub-Signature-256", &signature),
-                ("Content-Type", "application/json"),
-            ],
-        )
-        .await
+        send_signed(&self.client, &self.address, payload, event, delivery).await
     }
 
     /// Posts raw bytes with exactly these headers.
     pub async fn post(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> Answer {
-        let mut request = self
-            .client
-            .post(&self.address)
-            .timeout(Duration::from_secs(30));
-        for (name, value) in headers {
-            request = request.insert_header((*name, *value));
-        }
-        let mut response = request.send_body(body).await.expect("the service answers");
-        let bytes = response.body().limit(1 << 20).await.expect("body");
-        Answer {
-            status: response.status().as_u16(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        post_raw(&self.client, &self.address, body, headers).await
     }
 
     /// `GET /`.
@@ -269,6 +246,19 @@ impl TestApp {
             || async { self.recorded_outcome(repo, run_id, attempt) },
         )
         .await
+    }
+
+    /// Waits until the recorded outcome of the run's re-run is `expected` (a re-run that
+    /// settled nothing, such as `still_running`, is recorded, then tried again).
+    pub async fn outcome_becomes(&self, repo: &str, run_id: u64, attempt: u32, expected: &str) {
+        eventually(
+            &format!("{repo}#{run_id}'s re-run to end {expected}"),
+            || async {
+                (self.recorded_outcome(repo, run_id, attempt).as_deref() == Some(expected))
+                    .then_some(())
+            },
+        )
+        .await;
     }
 
     /// Talks to a service running in another process, on `port`.
@@ -368,4 +358,53 @@ pub fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1_000);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Nanoseconds since the epoch, to tell apart names made by runs of the suite.
+pub fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// Sends a signed `workflow_job` delivery (fresh delivery id) to the service at `address`.
+pub async fn send_to(client: &awc::Client, address: &str, payload: &Value) -> Answer {
+    let delivery = format!("delivery-{}", unique());
+    send_signed(client, address, payload, "workflow_job", &delivery).await
+}
+
+async fn send_signed(
+    client: &awc::Client,
+    address: &str,
+    payload: &Value,
+    event: &str,
+    delivery: &str,
+) -> Answer {
+    let body = payload.to_string();
+    let signature = sign(&Secret::new(SIGN_KEY), body.as_bytes());
+    let headers = [
+        ("X-GitHub-Event", event),
+        ("X-GitHub-Delivery", delivery),
+        ("X-Hub-Signature-256", signature.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    post_raw(client, address, body.into_bytes(), &headers).await
+}
+
+async fn post_raw(
+    client: &awc::Client,
+    address: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = client.post(address).timeout(Duration::from_secs(30));
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    let mut response = request.send_body(body).await.expect("the service answers");
+    let bytes = response.body().limit(1 << 20).await.expect("body");
+    Answer {
+        status: response.status().as_u16(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
 }

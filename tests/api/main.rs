@@ -4,6 +4,10 @@
 mod cli;
 mod github_trouble;
 mod helpers;
+mod instances;
+mod postgres;
+mod process;
 mod reruns;
 mod restart;
 mod status_codes;
+mod store;

@@ -1,0 +1,331 @@
+//! Store conformance: one set of tests, run against every backend (SQLite always,
+//! PostgreSQL when `TEST_DATABASE_URL` is set).
+
+use std::sync::Arc;
+
+use job_rerunner::ids::{JobId, RepoName, RunId, RunKey};
+use job_rerunner::run::{
+    ChangeResult, Claim, Conclusion, JobAction, JobEvent, Policy, RerunOutcome, RetryPolicy,
+    RunChange,
+};
+use job_rerunner::settings::DatabaseUrl;
+use job_rerunner::startup::open_store;
+use job_rerunner::store::Store;
+
+use crate::postgres::{TestDatabase, fresh_database};
+
+/// A backend under test and what keeps its database alive.
+struct Backend {
+    name: &'static str,
+    url: DatabaseUrl,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    database: Option<TestDatabase>,
+}
+
+impl Backend {
+    /// Opens a second store on the same database (a restart, or another instance).
+    async fn reopen(&self) -> Arc<dyn Store> {
+        open_store(&self.url).await.expect("reopen")
+    }
+
+    async fn finish(self) {
+        drop(self.store);
+        if let Some(database) = self.database {
+            database.drop_now().await;
+        }
+    }
+}
+
+async fn backends(test: &str) -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = DatabaseUrl::Sqlite(dir.path().join("store.db").display().to_string());
+    let store = open_store(&url).await.expect("sqlite opens");
+    let mut backends = vec![Backend {
+        name: "sqlite",
+        url,
+        store,
+        _dir: Some(dir),
+        database: None,
+    }];
+    if let Some(database) = fresh_database(test).await {
+        let url = DatabaseUrl::Postgres(job_rerunner::settings::Secret::new(database.url.clone()));
+        let store = open_store(&url).await.expect("postgres opens");
+        backends.push(Backend {
+            name: "postgres",
+            url,
+            store,
+            _dir: None,
+            database: Some(database),
+        });
+    }
+    backends
+}
+
+fn key(run: u64) -> RunKey {
+    RunKey {
+        repo: RepoName::parse("org/repo").expect("valid"),
+        run_id: RunId(run),
+    }
+}
+
+const RETRY: RetryPolicy = RetryPolicy {
+    still_running_every_ms: 10,
+    still_running_tries: 1,
+    gave_up_first_ms: 10,
+    gave_up_max_ms: 10,
+    gave_up_tries: 1,
+};
+
+const POLICY: Policy = Policy {
+    rerun_delay_ms: 0,
+    branch_eligible: true,
+};
+
+fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> RunChange {
+    let event = JobEvent {
+        delivery: Some(delivery.to_owned()),
+        run: key(run),
+        run_attempt: 1,
+        job_id: JobId(job),
+        job_name: format!("job-{job}"),
+        workflow_name: "ci".into(),
+        branch: "master".into(),
+        action,
+    };
+    RunChange::Event {
+        event,
+        policy: POLICY,
+        now,
+    }
+}
+
+async fn status(store: &dyn Store, run: u64, change: RunChange) -> u16 {
+    match store
+        .transition(&key(run), change)
+        .await
+        .expect("transition")
+        .result
+    {
+        ChangeResult::Event(verdict) => verdict.reply.status,
+        other => panic!("not an event result: {other:?}"),
+    }
+}
+
+/// Queues a job and fails it: the run's re-run is then due.
+async fn failed_run(store: &dyn Store, run: u64) {
+    assert_eq!(
+        status(
+            store,
+            run,
+            event(run, 1, &format!("q{run}"), JobAction::Unfinished, 10)
+        )
+        .await,
+        202
+    );
+    let failed = JobAction::Completed(Conclusion::Failure);
+    assert_eq!(
+        status(store, run, event(run, 1, &format!("c{run}"), failed, 20)).await,
+        201
+    );
+}
+
+#[actix_web::test]
+async fn a_redelivered_event_is_answered_alike_on_every_backend() {
+    for backend in backends("a_redelivered_event_is_answered_alike_on_every_backend").await {
+        let store = &*backend.store;
+        failed_run(store, 1).await;
+        // The run moved on (a needs: job), then the last completion is redelivered.
+        assert_eq!(
+            status(store, 1, event(1, 2, "q2", JobAction::Unfinished, 30)).await,
+            202
+        );
+        let redelivered = event(1, 1, "c1", JobAction::Completed(Conclusion::Failure), 40);
+        assert_eq!(status(store, 1, redelivered).await, 201, "{}", backend.name);
+        let state = store.load(&key(1)).await.expect("load").expect("run");
+        assert_eq!(
+            state.unfinished_jobs(),
+            1,
+            "{}: the redelivery changed the run",
+            backend.name
+        );
+        backend.finish().await;
+    }
+}
+
+#[actix_web::test]
+async fn concurrent_changes_to_one_run_are_all_kept_on_every_backend() {
+    for backend in backends("concurrent_changes_to_one_run_are_all_kept_on_every_backend").await {
+        // Two stores on one database: two processes.
+        let other = backend.reopen().await;
+        let changes = (0..40u64).map(|job| {
+            let store = if job % 2 == 0 {
+                Arc::clone(&backend.store)
+            } else {
+                Arc::clone(&other)
+            };
+            async move {
+                store
+                    .transition(
+                        &key(7),
+                        event(7, job, &format!("d{job}"), JobAction::Unfinished, job),
+                    )
+                    .await
+            }
+        });
+        for result in futures_util::future::join_all(changes).await {
+            result.expect("transition");
+        }
+        let state = backend
+            .store
+            .load(&key(7))
+            .await
+            .expect("load")
+            .expect("run");
+        assert_eq!(
+            state.jobs.len(),
+            40,
+            "{}: a concurrent change was lost",
+            backend.name
+        );
+        backend.finish().await;
+    }
+}
+
+#[actix_web::test]
+async fn a_due_rerun_is_claimed_once_and_taken_over_after_its_lease_on_every_backend() {
+    for backend in
+        backends("a_due_rerun_is_claimed_once_and_taken_over_after_its_lease_on_every_backend")
+            .await
+    {
+        let store = &backend.store;
+        failed_run(&**store, 3).await;
+        assert_eq!(
+            store.due_reruns(1_000, 10).await.expect("due"),
+            vec![key(3)],
+            "{}",
+            backend.name
+        );
+        let claims = [
+            Claim {
+                owner: 1,
+                lease_ms: 1_000,
+            },
+            Claim {
+                owner: 2,
+                lease_ms: 1_000,
+            },
+        ];
+        let attempts = claims.iter().map(|claim| {
+            store.transition(
+                &key(3),
+                RunChange::Claim {
+                    now: 100,
+                    claim: *claim,
+                },
+            )
+        });
+        let won: Vec<_> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .filter(|applied| {
+                matches!(
+                    applied.as_ref().expect("claim").result,
+                    ChangeResult::Claimed(Some(_))
+                )
+            })
+            .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "{}: a due re-run must be claimed exactly once",
+            backend.name
+        );
+        assert!(
+            store.due_reruns(500, 10).await.expect("due").is_empty(),
+            "claimed: not due while the lease holds"
+        );
+        let late = store
+            .transition(
+                &key(3),
+                RunChange::Claim {
+                    now: 1_200,
+                    claim: claims[1],
+                },
+            )
+            .await
+            .expect("claim");
+        let ChangeResult::Claimed(Some(claimed)) = late.result else {
+            panic!(
+                "{}: the lease ran out, the re-run must be claimable",
+                backend.name
+            );
+        };
+        let renew_by_first = RunChange::Renew {
+            now: 1_300,
+            attempt: 1,
+            claim: claims[0],
+        };
+        let first = store
+            .transition(&key(3), renew_by_first)
+            .await
+            .expect("renew");
+        assert_eq!(first.result, ChangeResult::Renewed(false));
+        let record = RunChange::Record {
+            now: 1_400,
+            claimed,
+            owner: 2,
+            outcome: RerunOutcome::Started,
+            retry: RETRY,
+        };
+        store.transition(&key(3), record).await.expect("record");
+        assert!(
+            store
+                .due_reruns(u64::MAX, 10)
+                .await
+                .expect("due")
+                .is_empty()
+        );
+        let recent = store.recent_reruns(5).await.expect("recent");
+        assert_eq!(recent.len(), 1);
+        assert_eq!(recent[0].1.outcome, RerunOutcome::Started);
+        assert_eq!(recent[0].1.failed_jobs, vec!["job-1".to_string()]);
+        backend.finish().await;
+    }
+}
+
+#[actix_web::test]
+async fn state_survives_reopening_and_quiet_runs_are_purged_on_every_backend() {
+    for backend in
+        backends("state_survives_reopening_and_quiet_runs_are_purged_on_every_backend").await
+    {
+        failed_run(&*backend.store, 4).await;
+        assert_eq!(
+            status(
+                &*backend.store,
+                5,
+                event(5, 1, "q5", JobAction::Unfinished, 10)
+            )
+            .await,
+            202
+        );
+        let reopened = backend.reopen().await;
+        let state = reopened.load(&key(4)).await.expect("load").expect("run");
+        assert!(
+            state.pending_rerun_at().is_some(),
+            "{}: the decided re-run was lost",
+            backend.name
+        );
+        let purged = reopened.purge_idle(u64::MAX / 2).await.expect("purge");
+        assert_eq!(
+            purged, 1,
+            "{}: only the run without a pending re-run goes",
+            backend.name
+        );
+        assert!(reopened.load(&key(5)).await.expect("load").is_none());
+        assert!(reopened.load(&key(4)).await.expect("load").is_some());
+        reopened.ping().await.expect("ping");
+        drop(reopened);
+        backend.finish().await;
+    }
+}
