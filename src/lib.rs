@@ -11,6 +11,7 @@ pub mod github;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 pub mod run;
 pub mod settings;
 pub mod startup;

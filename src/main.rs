@@ -1,5 +1,6 @@
 //! The binary: reads the settings, builds the logger and runs the service.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use job_rerunner::logging;
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
         print!("{}", help_text());
         return ExitCode::SUCCESS;
     }
+    let check_only = std::env::args().nth(1).as_deref() == Some("check-config");
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
@@ -21,6 +23,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if check_only {
+        let mut out = std::io::stdout().lock();
+        for (name, value) in settings.effective() {
+            // A closed pipe (`| head`) is not an error worth a panic.
+            if writeln!(out, "{name}={value}").is_err() {
+                break;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     let (log, _flush_on_exit) = logging::build(&settings);
     let served = actix_web::rt::System::new().block_on(async {
         let app = Application::build(settings, log.clone())

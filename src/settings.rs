@@ -144,6 +144,10 @@ pub struct Settings {
     pub run_ttl: Duration,
     /// How long a finished run's tracker stays in memory for late events.
     pub tracker_linger: Duration,
+    /// Decide and log everything, never call the re-run endpoint.
+    pub dry_run: bool,
+    /// Token that opens the status page and `/api/…`; unset: they are off.
+    pub status_token: Option<Secret>,
     /// Log line format.
     pub log_format: LogFormat,
     /// Least severe level logged.
@@ -189,6 +193,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_POLL_INTERVAL", "5", "seconds before looking again at a run GitHub still shows in progress"),
     ("GITHUB_POLL_TRIES", "12", "looks at a still-running run before giving up on it"),
     ("GITHUB_SECONDARY_LIMIT_WAIT", "60", "least seconds to pause on a rate limit that names no reset time"),
+    ("DRY_RUN", "false", "true: decide and log everything, never call the re-run endpoint"),
+    ("STATUS_TOKEN", "unset", "token for /status and /api/… (bearer, or basic-auth password); unset: they are off"),
     ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
     ("LOG_LEVEL", "info", "trace, debug, info, warning, error or critical"),
 ];
@@ -197,8 +203,9 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
 pub fn help_text() -> String {
     let mut text = String::from(
         "job-rerunner: re-runs failed GitHub Actions jobs from workflow_job webhooks.\n\n\
-         Usage: job-rerunner            run the service (configured by the environment)\n\
-         \x20      job-rerunner --help     this text\n\n\
+         Usage: job-rerunner               run the service (configured by the environment)\n\
+         \x20      job-rerunner check-config  print the effective configuration (secrets redacted)\n\
+         \x20      job-rerunner --help        this text\n\n\
          Environment:\n",
     );
     for (name, default, meaning) in VARIABLES {
@@ -315,6 +322,8 @@ impl Settings {
             claim_lease: env.seconds("CLAIM_LEASE", 60.0)?,
             outbox_poll: env.seconds("OUTBOX_POLL", 1.0)?,
             tracker_linger: env.seconds("TRACKER_LINGER", 30.0)?,
+            dry_run: env.flag("DRY_RUN")?,
+            status_token: env.get("STATUS_TOKEN").map(Secret::new),
             log_format,
             log_level,
             github: GitHubSettings {
@@ -330,6 +339,62 @@ impl Settings {
                 secondary_limit_wait: env.seconds("GITHUB_SECONDARY_LIMIT_WAIT", 60.0)?,
             },
         })
+    }
+
+    /// The effective value of every variable, secrets redacted, in `VARIABLES` order.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        let seconds = |d: Duration| format!("{}", d.as_secs_f64());
+        let secret = |s: &Option<Secret>| {
+            if s.is_some() {
+                "[redacted]".to_owned()
+            } else {
+                "unset".to_owned()
+            }
+        };
+        let github = &self.github;
+        let value = |name: &str| -> String {
+            match name {
+                "GITHUB_SIGN_KEY" => "[redacted]".into(),
+                "GITHUB_TOKEN" => secret(&github.token),
+                "RUN_ATTEMPTS" => self.run_attempts.to_string(),
+                "REPO_BRANCHES" => match &self.branches {
+                    BranchFilter::Any => "*".into(),
+                    BranchFilter::Only(names) => names.join(","),
+                },
+                "NO_RETRY_LIST" => self.no_retry.join(","),
+                "PORT" => self.port.to_string(),
+                "HOST" => self.host.clone(),
+                "WORKERS" => self.workers.to_string(),
+                "GITHUB_API_URL" => github.api_url.clone(),
+                "RERUN_DELAY" => seconds(self.rerun_delay),
+                "DATABASE_URL" => self.database.describe(),
+                "MAX_BODY_BYTES" => self.max_body_bytes.to_string(),
+                "RUN_TTL" => seconds(self.run_ttl),
+                "TRACKER_LINGER" => seconds(self.tracker_linger),
+                "CLAIM_LEASE" => seconds(self.claim_lease),
+                "OUTBOX_POLL" => seconds(self.outbox_poll),
+                "GITHUB_MIN_INTERVAL" => seconds(github.min_interval),
+                "GITHUB_MAX_TRIES" => github.max_tries.to_string(),
+                "GITHUB_BACKOFF" => seconds(github.backoff_base),
+                "GITHUB_BACKOFF_MAX" => seconds(github.backoff_max),
+                "GITHUB_TIMEOUT" => seconds(github.request_timeout),
+                "GITHUB_POLL_INTERVAL" => seconds(github.poll_interval),
+                "GITHUB_POLL_TRIES" => github.poll_tries.to_string(),
+                "GITHUB_SECONDARY_LIMIT_WAIT" => seconds(github.secondary_limit_wait),
+                "DRY_RUN" => self.dry_run.to_string(),
+                "STATUS_TOKEN" => secret(&self.status_token),
+                "LOG_FORMAT" => match self.log_format {
+                    LogFormat::Term => "term".into(),
+                    LogFormat::Json => "json".into(),
+                },
+                "LOG_LEVEL" => self.log_level.as_str().to_ascii_lowercase(),
+                _ => "?".into(),
+            }
+        };
+        VARIABLES
+            .iter()
+            .map(|(name, _, _)| (*name, value(name)))
+            .collect()
     }
 
     /// Whether events sent by `login` are ignored.
@@ -365,6 +430,17 @@ impl Env {
             Some(raw) => raw.parse().map_err(|_| SettingsError {
                 variable: name,
                 problem: format!("{raw:?} is not a valid whole number"),
+            }),
+        }
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false" | "0" | "no" | "off") => Ok(false),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some(other) => Err(SettingsError {
+                variable: name,
+                problem: format!("{other:?} is not true or false"),
             }),
         }
     }
@@ -494,6 +570,28 @@ mod tests {
             "postgres://postgres@dokku-postgres-rerunner:5432/rerunner"
         );
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_effective_configuration_names_every_variable_and_hides_secrets() {
+        let settings = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "sign-key-value"),
+            ("GITHUB_TOKEN", "token-value"),
+            ("STATUS_TOKEN", "status-value"),
+            ("DRY_RUN", "yes"),
+        ]))
+        .expect("valid");
+        let effective = settings.effective();
+        assert_eq!(effective.len(), VARIABLES.len());
+        assert!(
+            effective.iter().all(|(_, value)| value != "?"),
+            "{effective:?}"
+        );
+        let shown = format!("{effective:?}");
+        for secret in ["sign-key-value", "token-value", "status-value"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(effective.contains(&("DRY_RUN", "true".to_owned())));
     }
 
     #[test]

@@ -13,7 +13,10 @@ use slog::{Logger, error, info, warn};
 
 use crate::actors::run_tracker::now_ms;
 use crate::actors::{GitHubActor, QueueDepth, Registry, TrackerDeps};
-use crate::http::{AppState, alive, receive};
+use crate::http::{
+    AppState, alive, api_part, api_status, healthz, metrics_page, readyz, receive, status_page,
+};
+use crate::metrics::Metrics;
 use crate::run::Claim;
 use crate::settings::{DatabaseUrl, Settings};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
@@ -76,14 +79,23 @@ impl Application {
             owner: instance_id(),
             lease_ms: settings.claim_lease.as_millis() as u64,
         };
-        let github =
-            GitHubActor::new(settings.github.clone(), Arc::clone(&store), claim, &log).start();
+        let metrics = Arc::new(Metrics::new());
+        let github = GitHubActor::new(
+            settings.github.clone(),
+            Arc::clone(&store),
+            claim,
+            Arc::clone(&metrics),
+            settings.dry_run,
+            &log,
+        )
+        .start();
         let registry = Registry::new(TrackerDeps {
             store: Arc::clone(&store),
             github: github.clone(),
             settings: Arc::clone(&settings),
             log: log.clone(),
             claim,
+            metrics: Arc::clone(&metrics),
         });
 
         let purged = store
@@ -98,6 +110,7 @@ impl Application {
             log.clone(),
         );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
+        let github_for_http = github.clone();
         spawn_summary(Arc::clone(&registry), github, log.clone());
 
         let address = format!("{}:{}", settings.host, settings.port);
@@ -113,12 +126,21 @@ impl Application {
             settings: Arc::clone(&settings),
             registry: Arc::clone(&registry),
             log: log.clone(),
+            metrics,
+            store: Arc::clone(&store),
+            github: github_for_http,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .route("/", web::post().to(receive))
                 .route("/", web::get().to(alive))
+                .route("/metrics", web::get().to(metrics_page))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .route("/status", web::get().to(status_page))
+                .route("/api/status", web::get().to(api_status))
+                .route("/api/{part}", web::get().to(api_part))
         })
         .workers(settings.workers)
         .listen(listener)

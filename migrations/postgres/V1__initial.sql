@@ -32,3 +32,12 @@ CREATE TABLE deliveries (
 );
 
 CREATE INDEX deliveries_at ON deliveries (at);
+
+CREATE TABLE flaky_jobs (
+    repo TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    job TEXT NOT NULL,
+    times BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    PRIMARY KEY (repo, workflow, job)
+);

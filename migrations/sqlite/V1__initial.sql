@@ -36,3 +36,13 @@ CREATE TABLE deliveries (
 );
 
 CREATE INDEX deliveries_at ON deliveries (at);
+
+-- Jobs that failed, were re-run by the service and then passed: the flaky-job report.
+CREATE TABLE flaky_jobs (
+    repo TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    job TEXT NOT NULL,
+    times INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (repo, workflow, job)
+);

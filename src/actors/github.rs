@@ -26,6 +26,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use crate::actors::run_tracker::now_ms;
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
 use crate::ids::RunKey;
+use crate::metrics::Metrics;
 use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
 use crate::settings::GitHubSettings;
 use crate::store::Store;
@@ -103,6 +104,8 @@ pub struct GitHubActor {
     settings: GitHubSettings,
     store: Arc<dyn Store>,
     claim: Claim,
+    metrics: Arc<Metrics>,
+    dry_run: bool,
     log: Logger,
     client: Option<Rc<GitHubClient>>,
     queue: VecDeque<Queued>,
@@ -117,12 +120,16 @@ impl GitHubActor {
         settings: GitHubSettings,
         store: Arc<dyn Store>,
         claim: Claim,
+        metrics: Arc<Metrics>,
+        dry_run: bool,
         log: &Logger,
     ) -> Self {
         Self {
             settings,
             store,
             claim,
+            metrics,
+            dry_run,
             log: log.new(o!("actor" => "github")),
             client: None,
             queue: VecDeque::new(),
@@ -141,12 +148,14 @@ impl GitHubActor {
         let Some(Queued { request, reply }) = self.queue.pop_front() else {
             return;
         };
+        self.metrics.github_queue.set(self.queue.len() as i64 + 1);
         let log = self.log.new(o!("repo" => request.run.repo.to_string(),
             "run_id" => request.run.run_id.0, "run_attempt" => request.claimed.attempt,
             "delivery" => request.claimed.decided_by.clone().unwrap_or_default()));
         info!(log, "re-run started"; "queue" => self.queue.len() + 1);
         let performer = Performer {
             client: self.client.clone(),
+            dry_run: self.dry_run,
             settings: self.settings.clone(),
             store: Arc::clone(&self.store),
             claim: self.claim,
@@ -158,6 +167,7 @@ impl GitHubActor {
                 "queue" => act.queue.len());
             let _ = reply.send(outcome);
             act.pacing = Some(pacing);
+            act.metrics.github_queue.set(act.queue.len() as i64);
             act.next(ctx);
         }));
     }
@@ -167,13 +177,21 @@ impl Actor for GitHubActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _ctx: &mut Self::Context) {
-        self.client = self
-            .settings
-            .token
-            .as_ref()
-            .map(|token| Rc::new(GitHubClient::new(&self.settings, token)));
-        info!(self.log, "actor started"; "api_url" => &self.settings.api_url,
-            "token" => if self.client.is_some() { "set" } else { "unset: re-runs are refused" });
+        let metrics = &self.metrics;
+        self.client = self.settings.token.as_ref().map(|token| {
+            Rc::new(GitHubClient::new(
+                &self.settings,
+                token,
+                Arc::clone(metrics),
+            ))
+        });
+        let token = if self.client.is_some() {
+            "set"
+        } else {
+            "unset: re-runs are refused"
+        };
+        info!(self.log, "actor started"; "api_url" => &self.settings.api_url, "token" => token,
+            "dry_run" => self.dry_run);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -190,6 +208,9 @@ impl Handler<RerunRequest> for GitHubActor {
             "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
             "run_attempt" => request.claimed.attempt, "queue" => self.queue.len() + 1);
         self.queue.push_back(Queued { request, reply });
+        self.metrics
+            .github_queue
+            .set(self.queue.len() as i64 + i64::from(self.pacing.is_none()));
         self.next(ctx);
         Box::pin(async move {
             outcome.await.unwrap_or_else(|_| RerunOutcome::GaveUp {
@@ -293,6 +314,7 @@ fn judge(run: &WorkflowRun, attempt: u32) -> Option<RerunOutcome> {
 /// What one request needs to be performed.
 struct Performer {
     client: Option<Rc<GitHubClient>>,
+    dry_run: bool,
     settings: GitHubSettings,
     store: Arc<dyn Store>,
     claim: Claim,
@@ -366,6 +388,13 @@ async fn perform(
         }
         if pacing.wait_for_post_slot(settings.min_interval).await > STALE_READ {
             continue;
+        }
+        if performer.dry_run {
+            info!(
+                log,
+                "dry run: the run would be re-run now; DRY_RUN=true keeps it from the API"
+            );
+            return (RerunOutcome::DryRun, pacing);
         }
         match performer.claim_still_ours(&request).await {
             Ok(true) => {}

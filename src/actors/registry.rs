@@ -15,6 +15,7 @@ use slog::Logger;
 use super::github::GitHubActor;
 use super::run_tracker::{RunTracker, Track, Wake};
 use crate::ids::RunKey;
+use crate::metrics::Metrics;
 use crate::run::{Claim, JobEvent, Reply};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
@@ -31,6 +32,8 @@ pub struct TrackerDeps {
     pub log: Logger,
     /// This process's claims on due re-runs.
     pub claim: Claim,
+    /// Where outcomes and store latency are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why an event could not be tracked; the HTTP layer answers 503 so GitHub can redeliver.

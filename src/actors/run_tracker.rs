@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use slog::{Logger, debug, error, info, o, warn};
@@ -28,9 +28,10 @@ use super::github::RerunRequest;
 use super::registry::{RegistryLink, TrackError, TrackerDeps};
 use crate::ids::RunKey;
 use crate::run::{
-    ChangeResult, ClaimedRerun, JobAction, JobEvent, Policy, Reply, RerunOutcome, RetryPolicy,
-    RunChange, RunState, TimerChange,
+    Applied, ChangeResult, ClaimedRerun, JobAction, JobEvent, Policy, Reply, RerunOutcome,
+    RetryPolicy, RunChange, RunState, TimerChange,
 };
+use crate::store::StoreFuture;
 
 /// How many answered delivery ids a tracker remembers, to answer a redelivery alike.
 const REMEMBERED_DELIVERIES: usize = 16;
@@ -134,6 +135,20 @@ impl RunTracker {
         }
     }
 
+    /// Hands a change to the store, timing it for the metrics.
+    fn transition(&self, change: RunChange) -> StoreFuture<Applied> {
+        let pending = self.deps.store.transition(&self.key, change);
+        let metrics = Arc::clone(&self.deps.metrics);
+        let started = Instant::now();
+        Box::pin(async move {
+            let result = pending.await;
+            metrics
+                .store_seconds
+                .observe(started.elapsed().as_secs_f64());
+            result
+        })
+    }
+
     fn retry_policy(&self) -> RetryPolicy {
         let github = &self.deps.settings.github;
         RetryPolicy {
@@ -208,7 +223,7 @@ impl RunTracker {
             now: now_ms(),
             claim: self.deps.claim,
         };
-        let claiming = self.deps.store.transition(&self.key, change);
+        let claiming = self.transition(change);
         // Events wait until the claim is settled, so they see its result.
         ctx.wait(claiming.into_actor(self).map(|claimed, act, ctx| match claimed {
             Ok(applied) => {
@@ -252,6 +267,11 @@ impl RunTracker {
     /// Records the GitHub actor's answer: the attempt's state and the history, one commit.
     fn record(&mut self, claimed: ClaimedRerun, outcome: RerunOutcome, ctx: &mut Context<Self>) {
         self.awaiting_github = false;
+        self.deps
+            .metrics
+            .reruns
+            .with_label_values(&[outcome.label()])
+            .inc();
         let delivery = claimed.decided_by.clone().unwrap_or_default();
         if matches!(
             outcome,
@@ -270,7 +290,7 @@ impl RunTracker {
             outcome,
             retry: self.retry_policy(),
         };
-        let recording = self.deps.store.transition(&self.key, change);
+        let recording = self.transition(change);
         ctx.wait(
             recording
                 .into_actor(self)
@@ -320,7 +340,7 @@ impl RunTracker {
             ttl_ms,
             last_seen: state.last_event_at,
         };
-        let expiring = self.deps.store.transition(&self.key, change);
+        let expiring = self.transition(change);
         ctx.wait(expiring.into_actor(self).map(move |expired, act, ctx| match expired {
             Ok(applied) if applied.result == ChangeResult::Expired(true) => {
                 if let Some(state) = &act.state {
@@ -472,7 +492,7 @@ impl Handler<Track> for RunTracker {
             JobAction::Unfinished => "",
         };
         let change = RunChange::Event { event, policy, now };
-        let commit = self.deps.store.transition(&self.key, change);
+        let commit = self.transition(change);
         AtomicResponse::new(Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
             let applied = match committed {
                 Ok(applied) => applied,

@@ -3,12 +3,15 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use slog::{Logger, info};
 
 use super::GitHubError;
 use super::error::exhausted_quota_wait;
 use crate::ids::RunKey;
+use crate::metrics::Metrics;
 use crate::settings::{GitHubSettings, Secret};
 
 /// Largest API answer read; a workflow run's JSON is a few KB.
@@ -38,17 +41,16 @@ pub struct GitHubClient {
     http: awc::Client,
     api_url: String,
     authorization: String,
+    metrics: Arc<Metrics>,
 }
 
 impl GitHubClient {
-    /// A client for `settings.api_url`, authenticated with `token`.
-    pub fn new(settings: &GitHubSettings, token: &Secret) -> Self {
+    /// A client for `settings.api_url`, authenticated with `token`, counting its calls.
+    pub fn new(settings: &GitHubSettings, token: &Secret, metrics: Arc<Metrics>) -> Self {
+        let user_agent = concat!("job-rerunner/", env!("CARGO_PKG_VERSION"));
         let http = awc::Client::builder()
             .timeout(settings.request_timeout)
-            .add_default_header((
-                "User-Agent",
-                concat!("job-rerunner/", env!("CARGO_PKG_VERSION")),
-            ))
+            .add_default_header(("User-Agent", user_agent))
             .add_default_header(("Accept", "application/vnd.github+json"))
             .add_default_header(("X-GitHub-Api-Version", "2022-11-28"))
             .finish();
@@ -56,6 +58,7 @@ impl GitHubClient {
             http,
             api_url: settings.api_url.clone(),
             authorization: format!("Bearer {}", token.expose()),
+            metrics,
         }
     }
 
@@ -72,7 +75,7 @@ impl GitHubClient {
     ) -> Result<Answer<WorkflowRun>, GitHubError> {
         let path = Self::run_path(run);
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let answer = self.call(request, "GET", &path, log).await?;
+        let answer = self.call(request, "get_run", &path, log).await?;
         let value = serde_json::from_slice(&answer.value).map_err(|err| {
             GitHubError::Transient(format!("GET {path}: unreadable answer: {err}"))
         })?;
@@ -90,7 +93,7 @@ impl GitHubClient {
     ) -> Result<Answer<()>, GitHubError> {
         let path = format!("{}/rerun-failed-jobs", Self::run_path(run));
         let request = self.http.post(format!("{}{path}", self.api_url));
-        let answer = self.call(request, "POST", &path, log).await?;
+        let answer = self.call(request, "rerun_failed_jobs", &path, log).await?;
         Ok(Answer {
             value: (),
             quota_wait: answer.quota_wait,
@@ -100,7 +103,7 @@ impl GitHubClient {
     async fn call(
         &self,
         request: awc::ClientRequest,
-        method: &'static str,
+        endpoint: &'static str,
         path: &str,
         log: &Logger,
     ) -> Result<Answer<actix_web::web::Bytes>, GitHubError> {
@@ -112,9 +115,10 @@ impl GitHubClient {
         let mut response = match sent {
             Ok(response) => response,
             Err(err) => {
-                info!(log, "GitHub API call failed"; "method" => method, "path" => path,
+                self.metrics.github_call(endpoint, None, started.elapsed());
+                info!(log, "GitHub API call failed"; "endpoint" => endpoint, "path" => path,
                     "error" => %err, "latency_ms" => started.elapsed().as_millis() as u64);
-                return Err(GitHubError::Transient(format!("{method} {path}: {err}")));
+                return Err(GitHubError::Transient(format!("{path}: {err}")));
             }
         };
         let status = response.status();
@@ -122,13 +126,19 @@ impl GitHubClient {
             .body()
             .limit(MAX_RESPONSE_BYTES)
             .await
-            .map_err(|err| {
-                GitHubError::Transient(format!("{method} {path}: reading the answer: {err}"))
-            })?;
-        info!(log, "GitHub API call"; "method" => method, "path" => path,
+            .map_err(|err| GitHubError::Transient(format!("{path}: reading the answer: {err}")))?;
+        self.metrics
+            .github_call(endpoint, Some(status.as_u16()), started.elapsed());
+        let remaining = response
+            .headers()
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok());
+        if let Some(remaining) = remaining.and_then(|v| v.trim().parse::<i64>().ok()) {
+            self.metrics.github_ratelimit_remaining.set(remaining);
+        }
+        info!(log, "GitHub API call"; "endpoint" => endpoint, "path" => path,
             "status" => status.as_u16(), "latency_ms" => started.elapsed().as_millis() as u64,
-            "ratelimit_remaining" => response.headers().get("x-ratelimit-remaining")
-                .and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned());
+            "ratelimit_remaining" => remaining.unwrap_or("-").to_owned());
         let now_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

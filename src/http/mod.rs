@@ -1,8 +1,12 @@
-//! The HTTP side: the webhook endpoint (`POST /`) and the liveness page (`GET /`).
+//! The HTTP side: the webhook endpoint (`POST /`), the liveness page (`GET /`), and
+//! what operators watch: metrics, health, the status page and its JSON.
 
+mod auth;
 mod error;
+mod observe;
 pub mod payload;
 pub mod signature;
+mod status;
 mod webhook;
 
 use std::sync::Arc;
@@ -10,10 +14,16 @@ use std::sync::Arc;
 use slog::Logger;
 
 pub use error::WebhookError;
+pub use observe::{healthz, metrics as metrics_page, readyz};
+pub use status::{api_part, api_status, page as status_page};
 pub use webhook::{alive, receive};
 
-use crate::actors::Registry;
+use actix::Addr;
+
+use crate::actors::{GitHubActor, Registry};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::store::Store;
 
 /// What the handlers share, through `web::Data`.
 pub struct AppState {
@@ -23,4 +33,10 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The root logger.
     pub log: Logger,
+    /// Where webhooks are counted.
+    pub metrics: Arc<Metrics>,
+    /// The store, for readiness and the status page.
+    pub store: Arc<dyn Store>,
+    /// The GitHub actor, for readiness.
+    pub github: Addr<GitHubActor>,
 }

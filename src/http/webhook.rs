@@ -58,23 +58,24 @@ pub async fn receive(
     )
     .await;
     let latency_us = started.elapsed().as_micros() as u64;
+    app.metrics
+        .webhook_seconds
+        .observe(started.elapsed().as_secs_f64());
     let delivery = delivery.unwrap_or_default();
     let event_name = event_name.unwrap_or_default();
-    let (status, reason) = match &outcome {
-        Ok(Handled::Pong) => (StatusCode::OK, "pong"),
-        Ok(Handled::Ignored(reason)) => (StatusCode::NO_CONTENT, *reason),
-        Ok(Handled::Tracked { status, reason, .. }) => (
-            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            *reason,
-        ),
-        Err(_) => (StatusCode::BAD_REQUEST, ""),
-    };
     match outcome {
-        Ok(Handled::Tracked { event, mailbox, .. }) => {
+        Ok(Handled::Tracked {
+            event,
+            status,
+            reason,
+            mailbox,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let (action, conclusion) = match event.action {
                 JobAction::Unfinished => ("unfinished", ""),
                 JobAction::Completed(conclusion) => ("completed", conclusion.as_str()),
             };
+            count(&app, &event_name, action, status);
             info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
                 "event" => event_name, "action" => action, "conclusion" => conclusion,
                 "repo" => event.run.repo.to_string(), "run_id" => event.run.run_id.0,
@@ -84,17 +85,23 @@ pub async fn receive(
                 "latency_us" => latency_us);
             text(status, reason)
         }
-        Ok(_) => {
+        Ok(Handled::Pong) => {
+            count(&app, &event_name, "", StatusCode::OK);
             info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
-                "event" => event_name, "status" => status.as_u16(), "decision" => reason,
-                "latency_us" => latency_us);
-            if status == StatusCode::NO_CONTENT {
-                HttpResponse::NoContent().finish()
-            } else {
-                text(status, reason)
-            }
+                "event" => event_name, "status" => 200, "decision" => "pong", "latency_us" => latency_us);
+            text(StatusCode::OK, "pong")
+        }
+        Ok(Handled::Ignored(reason)) => {
+            count(&app, &event_name, "", StatusCode::NO_CONTENT);
+            info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
+                "event" => event_name, "status" => 204, "decision" => reason, "latency_us" => latency_us);
+            HttpResponse::NoContent().finish()
         }
         Err(err) => {
+            if matches!(err, WebhookError::Signature(_)) {
+                app.metrics.signature_failures.inc();
+            }
+            count(&app, &event_name, "", err.status());
             let message = err.to_string();
             warn!(app.log, "webhook refused"; "actor" => "http", "delivery" => delivery,
                 "event" => event_name, "status" => err.status().as_u16(), "reason" => &message,
@@ -102,6 +109,19 @@ pub async fn receive(
             text(err.status(), &message)
         }
     }
+}
+
+/// Counts a delivery by event, action and status. The event name comes from outside:
+/// only GitHub's names we know become labels, so a sender cannot grow the label set.
+fn count(app: &AppState, event: &str, action: &str, status: StatusCode) {
+    let event = match event {
+        "workflow_job" | "ping" | "" => event,
+        _ => "other",
+    };
+    app.metrics
+        .webhooks
+        .with_label_values(&[event, action, status.as_str()])
+        .inc();
 }
 
 fn text(status: StatusCode, line: &str) -> HttpResponse {

@@ -142,6 +142,7 @@ pub fn redelivered(current: Option<RunState>, status: u16) -> Applied {
         reply: Reply::redelivered(status),
         changed: false,
         timer: TimerChange::Keep,
+        flaky: None,
     };
     Applied {
         state: current,

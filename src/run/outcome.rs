@@ -27,6 +27,8 @@ pub enum RerunOutcome {
     },
     /// GitHub kept showing the run in progress.
     StillRunning,
+    /// `DRY_RUN=true`: the run was due and would have been re-run.
+    DryRun,
     /// Another process took the re-run over (this one's claim ran out): it performs it.
     Superseded,
     /// Transient errors (5xx, timeouts, connection errors) outlasted every try.
@@ -48,6 +50,7 @@ impl RerunOutcome {
             Self::Refused { .. } => "refused",
             Self::StillRunning => "still_running",
             Self::Superseded => "superseded",
+            Self::DryRun => "dry_run",
             Self::GaveUp { .. } => "gave_up",
         }
     }

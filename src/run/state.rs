@@ -91,6 +91,8 @@ pub struct Verdict {
     pub changed: bool,
     /// What to do with the re-run timer once committed.
     pub timer: TimerChange,
+    /// A job that failed, was re-run automatically and now passed: a flaky job.
+    pub flaky: Option<String>,
 }
 
 /// Who claims a due re-run, and for how long.
@@ -171,6 +173,10 @@ pub struct RunState {
     /// settled nothing.
     #[serde(default)]
     pub retries: u32,
+    /// Names of the jobs that failed in the previous attempt, which this service re-ran
+    /// and which have not passed yet in this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rerun_failed: Vec<String>,
     /// False while the only thing known is a completion that arrived with no earlier
     /// record (answered 404): such a run is kept, so that a late `queued` puts it right,
     /// but it is not re-run on that completion alone.
@@ -191,6 +197,7 @@ impl RunState {
             jobs: Vec::new(),
             rerun: RerunState::Idle,
             retries: 0,
+            rerun_failed: Vec::new(),
             confirmed: true,
             first_seen_at: now,
             last_event_at: now,
@@ -209,6 +216,7 @@ impl RunState {
                     reply,
                     changed: true,
                     timer: TimerChange::Keep,
+                    flaky: None,
                 },
             );
         }
@@ -228,6 +236,7 @@ impl RunState {
                 reply,
                 changed: false,
                 timer: TimerChange::Keep,
+                flaky: None,
             };
         }
         self.last_event_at = now;
@@ -237,6 +246,13 @@ impl RunState {
             if matches!(self.rerun, RerunState::Scheduled { .. }) {
                 timer = TimerChange::Cancel;
             }
+            // Jobs that failed in an attempt this service re-ran: if they pass now, they are flaky.
+            self.rerun_failed = match self.rerun {
+                RerunState::Done {
+                    outcome: RerunOutcome::Started,
+                } => self.failed_job_names(),
+                _ => Vec::new(),
+            };
             self.attempt = event.run_attempt;
             self.jobs.clear();
             self.rerun = RerunState::Idle;
@@ -279,6 +295,16 @@ impl RunState {
             // A late or repeated queued/in_progress never reopens a job.
             (JobAction::Unfinished, Some(_)) => {}
         }
+        let mut flaky = None;
+        if changed
+            && event.action == JobAction::Completed(Conclusion::Success)
+            && let Some(index) = self
+                .rerun_failed
+                .iter()
+                .position(|name| *name == event.job_name)
+        {
+            flaky = Some(self.rerun_failed.swap_remove(index));
+        }
         // A run first seen through a completion is confirmed by any later new fact, and
         // by a (late) queued/in_progress; a repeat of the completion confirms nothing.
         if !self.confirmed && (changed || matches!(event.action, JobAction::Unfinished)) {
@@ -309,6 +335,7 @@ impl RunState {
             reply,
             changed,
             timer,
+            flaky,
         }
     }
 
@@ -818,6 +845,30 @@ mod tests {
         );
         assert!(run.record_outcome(1, 99, RerunOutcome::Started, 0, &RETRY));
         assert_eq!(run.pending_rerun_at(), None);
+    }
+
+    #[test]
+    fn a_job_that_fails_then_passes_on_the_automatic_rerun_is_flaky() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        run.apply(&completed(2, Conclusion::Failure), 1, &policy());
+        take_due(&mut run);
+        run.record_outcome(1, OWNER, RerunOutcome::Started, 2, &RETRY);
+        // Attempt 2 re-runs both failed jobs (new ids, same names).
+        run.apply(&event(11, 2, JobAction::Unfinished), 3, &policy());
+        let mut second = event(11, 2, JobAction::Completed(Conclusion::Success));
+        second.job_name = "job-1".into();
+        let passed = run.apply(&second, 4, &policy());
+        assert_eq!(passed.flaky.as_deref(), Some("job-1"));
+        let mut again = event(12, 2, JobAction::Completed(Conclusion::Failure));
+        again.job_name = "job-2".into();
+        assert_eq!(
+            run.apply(&again, 5, &policy()).flaky,
+            None,
+            "failing again is not flaky"
+        );
+        let repeat = run.apply(&second, 6, &policy());
+        assert_eq!(repeat.flaky, None, "counted once");
     }
 
     #[test]

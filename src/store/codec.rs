@@ -75,3 +75,15 @@ pub fn delivery_to_remember(
         _ => None,
     }
 }
+
+/// The flaky job an applied event found, if it is to be counted.
+pub fn flaky_to_count(applied: &crate::run::Applied) -> Option<(&str, &str)> {
+    use crate::run::{ChangeResult, Persist};
+    match (&applied.result, applied.persist, &applied.state) {
+        (ChangeResult::Event(verdict), Persist::Save, Some(state)) => verdict
+            .flaky
+            .as_deref()
+            .map(|job| (state.workflow.as_str(), job)),
+        _ => None,
+    }
+}

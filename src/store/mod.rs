@@ -28,6 +28,21 @@ pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + S
 #[error("store: {0}")]
 pub struct StoreError(pub String);
 
+/// A job that failed, was re-run automatically and then passed, counted.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FlakyJob {
+    /// `owner/name`.
+    pub repo: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The job's name.
+    pub job: String,
+    /// How many times it passed on an automatic re-run.
+    pub times: u64,
+    /// The last time, unix ms.
+    pub last_seen: u64,
+}
+
 /// Where tracked runs live.
 pub trait Store: Send + Sync + 'static {
     /// Reads a run's state; `None` when the run has no record.
@@ -43,6 +58,10 @@ pub trait Store: Send + Sync + 'static {
     fn purge_idle(&self, before: u64) -> StoreFuture<u64>;
     /// Answered re-runs, newest first.
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>>;
+    /// The most recently changed runs, newest first.
+    fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>>;
+    /// Flaky jobs, most often flaky first.
+    fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>>;
     /// Checks the database answers.
     fn ping(&self) -> StoreFuture<()>;
     /// `sqlite` or `postgres`, for logs.

@@ -15,7 +15,7 @@ use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 
 use super::codec::{self, RerunRow};
-use super::{Store, StoreError, StoreFuture};
+use super::{FlakyJob, Store, StoreError, StoreFuture};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change, redelivered};
 
@@ -200,6 +200,16 @@ impl Store for PostgresStore {
                 .await
                 .map_err(sql_error)?;
             }
+            if let Some((workflow, job)) = codec::flaky_to_count(&applied) {
+                tx.execute(
+                    "INSERT INTO flaky_jobs (repo, workflow, job, times, last_seen) VALUES ($1, $2, $3, 1, $4)
+                     ON CONFLICT (repo, workflow, job)
+                     DO UPDATE SET times = flaky_jobs.times + 1, last_seen = excluded.last_seen",
+                    &[&repo, &workflow, &job, &now],
+                )
+                .await
+                .map_err(sql_error)?;
+            }
             if let Some(record) = &applied.history {
                 let (detail, failed_jobs) = codec::encode_record(record)?;
                 tx.execute(
@@ -292,6 +302,52 @@ impl Store for PostgresStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(
+                    "SELECT repo, run_id, state FROM runs ORDER BY updated_at DESC LIMIT $1",
+                    &[&i64::from(limit)],
+                )
+                .await
+                .map_err(sql_error)?;
+            rows.iter()
+                .map(|row| {
+                    let key = codec::run_key(row.get(0), row.get(1))?;
+                    let state = codec::decode_state(&key, row.get(2))?;
+                    Ok((key, state))
+                })
+                .collect()
+        })
+    }
+
+    fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(
+                    "SELECT repo, workflow, job, times, last_seen FROM flaky_jobs
+                     ORDER BY times DESC, last_seen DESC LIMIT $1",
+                    &[&i64::from(limit)],
+                )
+                .await
+                .map_err(sql_error)?;
+            Ok(rows
+                .iter()
+                .map(|row| FlakyJob {
+                    repo: row.get(0),
+                    workflow: row.get(1),
+                    job: row.get(2),
+                    times: row.get::<_, i64>(3) as u64,
+                    last_seen: row.get::<_, i64>(4) as u64,
+                })
+                .collect())
         })
     }
 

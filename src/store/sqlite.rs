@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::codec::{self, RerunRow};
-use super::{Store, StoreError, StoreFuture};
+use super::{FlakyJob, Store, StoreError, StoreFuture};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change, redelivered};
 
@@ -39,6 +39,8 @@ enum Request {
     Due(u64, u32, Reply<Vec<RunKey>>),
     Purge(u64, Reply<u64>),
     Recent(u32, Reply<Vec<(RunKey, RerunRecord)>>),
+    Runs(u32, Reply<Vec<(RunKey, RunState)>>),
+    Flaky(u32, Reply<Vec<FlakyJob>>),
     Ping(Reply<()>),
 }
 
@@ -107,6 +109,14 @@ impl Store for SqliteStore {
 
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
         self.ask(move |reply| Request::Recent(limit, reply))
+    }
+
+    fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
+        self.ask(move |reply| Request::Runs(limit, reply))
+    }
+
+    fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
+        self.ask(move |reply| Request::Flaky(limit, reply))
     }
 
     fn ping(&self) -> StoreFuture<()> {
@@ -193,6 +203,8 @@ fn run_batch(
             Request::Due(now, limit, reply) => keep(reply, due(&savepoint, now, limit)),
             Request::Purge(before, reply) => keep(reply, purge(&savepoint, before)),
             Request::Recent(limit, reply) => keep(reply, recent(&savepoint, limit)),
+            Request::Runs(limit, reply) => keep(reply, runs(&savepoint, limit)),
+            Request::Flaky(limit, reply) => keep(reply, flaky(&savepoint, limit)),
             Request::Ping(reply) => keep(reply, Ok(())),
         };
         if ok {
@@ -221,6 +233,8 @@ fn fail(request: Request, err: &StoreError) -> Box<dyn Deliver> {
         Request::Due(_, _, reply) => answer(reply, Err(err)),
         Request::Purge(_, reply) => answer(reply, Err(err)),
         Request::Recent(_, reply) => answer(reply, Err(err)),
+        Request::Runs(_, reply) => answer(reply, Err(err)),
+        Request::Flaky(_, reply) => answer(reply, Err(err)),
         Request::Ping(reply) => answer(reply, Err(err)),
     }
 }
@@ -285,6 +299,14 @@ fn transition(conn: &Connection, key: &RunKey, change: RunChange) -> Result<Appl
             "INSERT OR IGNORE INTO deliveries (delivery, status, at) VALUES (?1, ?2, ?3)",
         )
         .and_then(|mut stmt| stmt.execute(params![delivery, status, now]))
+        .map_err(sql_error)?;
+    }
+    if let Some((workflow, job)) = codec::flaky_to_count(&applied) {
+        conn.prepare_cached(
+            "INSERT INTO flaky_jobs (repo, workflow, job, times, last_seen) VALUES (?1, ?2, ?3, 1, ?4)
+             ON CONFLICT (repo, workflow, job) DO UPDATE SET times = times + 1, last_seen = excluded.last_seen",
+        )
+        .and_then(|mut stmt| stmt.execute(params![key.repo.as_str(), workflow, job, now]))
         .map_err(sql_error)?;
     }
     if let Some(record) = &applied.history {
@@ -369,4 +391,47 @@ fn recent(conn: &Connection, limit: u32) -> Result<Vec<(RunKey, RerunRecord)>, S
         .map_err(sql_error)?;
     rows.map(|row| row.map_err(sql_error).and_then(codec::decode_record))
         .collect()
+}
+
+fn runs(conn: &Connection, limit: u32) -> Result<Vec<(RunKey, RunState)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT repo, run_id, state FROM runs ORDER BY updated_at DESC LIMIT ?1")
+        .map_err(sql_error)?;
+    let rows = stmt
+        .query_map(params![limit], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(sql_error)?;
+    rows.map(|row| {
+        let (repo, run_id, json) = row.map_err(sql_error)?;
+        let key = codec::run_key(&repo, run_id)?;
+        let state = codec::decode_state(&key, &json)?;
+        Ok((key, state))
+    })
+    .collect()
+}
+
+fn flaky(conn: &Connection, limit: u32) -> Result<Vec<FlakyJob>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT repo, workflow, job, times, last_seen FROM flaky_jobs
+             ORDER BY times DESC, last_seen DESC LIMIT ?1",
+        )
+        .map_err(sql_error)?;
+    let rows = stmt
+        .query_map(params![limit], |row| {
+            Ok(FlakyJob {
+                repo: row.get(0)?,
+                workflow: row.get(1)?,
+                job: row.get(2)?,
+                times: row.get::<_, i64>(3)? as u64,
+                last_seen: row.get::<_, i64>(4)? as u64,
+            })
+        })
+        .map_err(sql_error)?;
+    rows.map(|row| row.map_err(sql_error)).collect()
 }

@@ -57,3 +57,42 @@ fn an_unusable_database_path_stops_start_up_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("/proc/not-a-dir"), "{stderr}");
 }
+
+#[test]
+fn check_config_prints_the_effective_configuration_without_secrets() {
+    let output = binary()
+        .arg("check-config")
+        .env("GITHUB_SIGN_KEY", "sign-key-value")
+        .env("GITHUB_TOKEN", "token-value")
+        .env("REPO_BRANCHES", "main, master")
+        .env(
+            "DATABASE_URL",
+            "postgres://bot:db-password@db.internal:5432/rerunner",
+        )
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(text.lines().count(), VARIABLES.len(), "{text}");
+    assert!(text.contains("REPO_BRANCHES=main,master\n"), "{text}");
+    assert!(
+        text.contains("DATABASE_URL=postgres://bot@db.internal:5432/rerunner\n"),
+        "{text}"
+    );
+    for secret in ["sign-key-value", "token-value", "db-password"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+#[test]
+fn check_config_names_the_bad_variable_and_fails() {
+    let output = binary()
+        .arg("check-config")
+        .env("GITHUB_SIGN_KEY", "k")
+        .env("DRY_RUN", "maybe")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DRY_RUN"), "{stderr}");
+}

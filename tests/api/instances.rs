@@ -264,6 +264,18 @@ async fn a_database_outage_answers_503_and_recovers_by_itself() {
         refused.body
     );
     assert_eq!(refused.body.lines().count(), 1);
+    let mut ready = awc::Client::default()
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        ready.status().as_u16(),
+        503,
+        "not ready while the database is away"
+    );
+    let reason = ready.body().await.expect("body");
+    assert!(reason.starts_with(b"not ready: "), "{reason:?}");
 
     proxy.restore();
     // GitHub redelivers the failed delivery; the service reconnects by itself.

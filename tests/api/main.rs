@@ -5,6 +5,7 @@ mod cli;
 mod github_trouble;
 mod helpers;
 mod instances;
+mod observe;
 mod postgres;
 mod process;
 mod reruns;

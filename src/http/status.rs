@@ -1,0 +1,360 @@
+//! The status page (`GET /status`, server-rendered HTML, no JavaScript) and the same data
+//! as JSON under `/api/…`. Both need `STATUS_TOKEN`: repository names can be private.
+
+use std::fmt::Write as _;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use super::AppState;
+use super::auth::refusal;
+use crate::actors::run_tracker::now_ms;
+use crate::ids::RunKey;
+use crate::run::{RerunRecord, RerunState, RunState};
+use crate::store::{FlakyJob, StoreError};
+
+/// Runs, re-runs and flaky jobs shown at most.
+const ROWS: u32 = 200;
+const HOUR_MS: u64 = 3_600_000;
+
+/// A run being tracked.
+#[derive(Serialize)]
+pub struct TrackedRun {
+    repo: String,
+    run_id: u64,
+    url: String,
+    workflow: String,
+    branch: String,
+    attempt: u32,
+    unfinished_jobs: Vec<String>,
+    failed_jobs: Vec<String>,
+    rerun: &'static str,
+    age_seconds: u64,
+}
+
+/// An answered re-run.
+#[derive(Serialize)]
+pub struct AnsweredRerun {
+    repo: String,
+    run_id: u64,
+    url: String,
+    workflow: String,
+    branch: String,
+    attempt: u32,
+    outcome: &'static str,
+    failed_jobs: Vec<String>,
+    finished_at: u64,
+}
+
+/// Everything the page shows.
+#[derive(Serialize)]
+pub struct Status {
+    now: u64,
+    runs: Vec<TrackedRun>,
+    reruns: Vec<AnsweredRerun>,
+    /// Re-runs started per hour over the last day, oldest hour first.
+    reruns_per_hour: Vec<u32>,
+    flaky_jobs: Vec<FlakyJob>,
+}
+
+/// The web address of GitHub for an API base (github.com, or an Enterprise Server).
+fn web_base(api_url: &str) -> String {
+    if api_url == "https://api.github.com" {
+        "https://github.com".to_owned()
+    } else {
+        api_url.trim_end_matches("/api/v3").to_owned()
+    }
+}
+
+fn rerun_label(state: &RunState) -> &'static str {
+    match &state.rerun {
+        RerunState::Idle => "",
+        RerunState::Scheduled { .. } => "scheduled",
+        RerunState::InFlight { .. } => "in flight",
+        RerunState::Done { outcome } => outcome.label(),
+    }
+}
+
+async fn gather(app: &AppState) -> Result<Status, StoreError> {
+    let now = now_ms();
+    let web = web_base(&app.settings.github.api_url);
+    let url = |key: &RunKey| format!("{web}/{}/actions/runs/{}", key.repo, key.run_id);
+    let runs = app
+        .store
+        .recent_runs(ROWS)
+        .await?
+        .into_iter()
+        .filter(|(_, state)| !state.is_settled())
+        .map(|(key, state)| TrackedRun {
+            repo: key.repo.to_string(),
+            run_id: key.run_id.0,
+            url: url(&key),
+            workflow: state.workflow.clone(),
+            branch: state.branch.clone(),
+            attempt: state.attempt,
+            unfinished_jobs: state
+                .jobs
+                .iter()
+                .filter(|j| j.conclusion.is_none())
+                .map(|j| j.name.clone())
+                .collect(),
+            failed_jobs: state.failed_job_names(),
+            rerun: rerun_label(&state),
+            age_seconds: now.saturating_sub(state.first_seen_at) / 1000,
+        })
+        .collect();
+    let records = app.store.recent_reruns(ROWS * 5).await?;
+    let mut reruns_per_hour = vec![0u32; 24];
+    for (_, record) in &records {
+        let hours_ago = now.saturating_sub(record.finished_at) / HOUR_MS;
+        if hours_ago < 24 && record.outcome.label() == "started" {
+            reruns_per_hour[23 - hours_ago as usize] += 1;
+        }
+    }
+    let reruns = records
+        .into_iter()
+        .take(ROWS as usize)
+        .map(|(key, record): (RunKey, RerunRecord)| AnsweredRerun {
+            repo: key.repo.to_string(),
+            run_id: key.run_id.0,
+            url: url(&key),
+            workflow: record.workflow,
+            branch: record.branch,
+            attempt: record.attempt,
+            outcome: record.outcome.label(),
+            failed_jobs: record.failed_jobs,
+            finished_at: record.finished_at,
+        })
+        .collect();
+    let flaky_jobs = app.store.flaky_jobs(ROWS).await?;
+    Ok(Status {
+        now,
+        runs,
+        reruns,
+        reruns_per_hour,
+        flaky_jobs,
+    })
+}
+
+fn unavailable(err: &StoreError) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{err}\n"))
+}
+
+/// `GET /api/status`: everything the page shows, as JSON.
+pub async fn api_status(request: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
+    if let Some(refused) = refusal(&request, app.settings.status_token.as_ref()) {
+        return refused;
+    }
+    match gather(&app).await {
+        Ok(status) => HttpResponse::Ok().json(status),
+        Err(err) => unavailable(&err),
+    }
+}
+
+/// `GET /api/{part}`: one part of it (`runs`, `reruns`, `flaky`).
+pub async fn api_part(
+    request: HttpRequest,
+    part: web::Path<String>,
+    app: web::Data<AppState>,
+) -> HttpResponse {
+    if let Some(refused) = refusal(&request, app.settings.status_token.as_ref()) {
+        return refused;
+    }
+    let status = match gather(&app).await {
+        Ok(status) => status,
+        Err(err) => return unavailable(&err),
+    };
+    match part.as_str() {
+        "runs" => HttpResponse::Ok().json(status.runs),
+        "reruns" => HttpResponse::Ok().json(status.reruns),
+        "flaky" => HttpResponse::Ok().json(status.flaky_jobs),
+        _ => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("no such part: try /api/status, /api/runs, /api/reruns or /api/flaky\n"),
+    }
+}
+
+/// `GET /status`: the page.
+pub async fn page(request: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
+    if let Some(refused) = refusal(&request, app.settings.status_token.as_ref()) {
+        return refused;
+    }
+    match gather(&app).await {
+        Ok(status) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(render(&status)),
+        Err(err) => unavailable(&err),
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+fn age(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+fn list(names: &[String]) -> String {
+    escape(&names.join(", "))
+}
+
+/// A bar per hour, the newest on the right.
+fn chart(per_hour: &[u32]) -> String {
+    let peak = per_hour.iter().copied().max().unwrap_or(0).max(1);
+    let mut svg = String::from(
+        r#"<svg viewBox="0 0 240 74" role="img" aria-label="re-runs per hour over the last day" class="chart">"#,
+    );
+    for (hour, count) in per_hour.iter().enumerate() {
+        let height = (*count as f64 / peak as f64 * 60.0).round();
+        let _ = write!(
+            svg,
+            r#"<rect x="{}" y="{}" width="8" height="{}"><title>{} re-runs, {} h ago</title></rect>"#,
+            hour * 10 + 1,
+            62.0 - height,
+            height,
+            count,
+            23 - hour
+        );
+    }
+    svg.push_str(r#"<line x1="0" y1="62.5" x2="240" y2="62.5"/>"#);
+    let _ = write!(
+        svg,
+        r#"<text x="0" y="70">24 h ago</text><text x="240" y="70" text-anchor="end">now · peak {peak}/h</text></svg>"#
+    );
+    svg
+}
+
+fn render(status: &Status) -> String {
+    let mut html = String::from(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>job-rerunner status</title><style>
+body{font:15px/1.4 system-ui,sans-serif;margin:0 auto;max-width:70em;padding:1em;color:#1b1f24}
+h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+.wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #d0d7de;vertical-align:top}
+th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a}
+.chart{width:100%;max-width:36em;height:auto}.chart rect{fill:#2da44e}.chart line{stroke:#57606a;stroke-width:.5}.chart text{font-size:6px;fill:#57606a}
+.started{color:#1a7f37}.refused,.gave_up{color:#cf222e}
+</style></head><body><h1>job-rerunner</h1>"#,
+    );
+    let _ = write!(
+        html,
+        r#"<p class="muted">{} runs tracked · {} re-runs answered recently · {} flaky jobs</p>"#,
+        status.runs.len(),
+        status.reruns.len(),
+        status.flaky_jobs.len()
+    );
+    html.push_str("<h2>Re-runs per hour, last 24 hours</h2>");
+    html.push_str(&chart(&status.reruns_per_hour));
+
+    html.push_str("<h2>Flaky jobs</h2><p class=\"muted\">Jobs that failed, were re-run automatically and then passed.</p>");
+    if status.flaky_jobs.is_empty() {
+        html.push_str("<p>None so far.</p>");
+    } else {
+        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>workflow</th><th>job</th><th class="num">times</th></tr>"#);
+        for flaky in &status.flaky_jobs {
+            let _ = write!(
+                html,
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>"#,
+                escape(&flaky.repo),
+                escape(&flaky.workflow),
+                escape(&flaky.job),
+                flaky.times
+            );
+        }
+        html.push_str("</table></div>");
+    }
+
+    html.push_str("<h2>Runs tracked now</h2>");
+    if status.runs.is_empty() {
+        html.push_str("<p>None.</p>");
+    } else {
+        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>run</th><th class="num">attempt</th><th>unfinished jobs</th><th>failed jobs</th><th>re-run</th><th>age</th></tr>"#);
+        for run in &status.runs {
+            let _ = write!(
+                html,
+                r#"<tr><td>{}</td><td><a href="{}">{}</a> <span class="muted">{} · {}</span></td><td class="num">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                escape(&run.repo),
+                escape(&run.url),
+                run.run_id,
+                escape(&run.workflow),
+                escape(&run.branch),
+                run.attempt,
+                list(&run.unfinished_jobs),
+                list(&run.failed_jobs),
+                run.rerun,
+                age(run.age_seconds)
+            );
+        }
+        html.push_str("</table></div>");
+    }
+
+    html.push_str("<h2>Recent re-runs</h2>");
+    if status.reruns.is_empty() {
+        html.push_str("<p>None yet.</p>");
+    } else {
+        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>run</th><th class="num">attempt</th><th>outcome</th><th>failed jobs</th><th>when</th></tr>"#);
+        for rerun in &status.reruns {
+            let _ = write!(
+                html,
+                r#"<tr><td>{}</td><td><a href="{}">{}</a> <span class="muted">{}</span></td><td class="num">{}</td><td class="{}">{}</td><td>{}</td><td>{} ago</td></tr>"#,
+                escape(&rerun.repo),
+                escape(&rerun.url),
+                rerun.run_id,
+                escape(&rerun.workflow),
+                rerun.attempt,
+                rerun.outcome,
+                rerun.outcome,
+                list(&rerun.failed_jobs),
+                age(status.now.saturating_sub(rerun.finished_at) / 1000)
+            );
+        }
+        html.push_str("</table></div>");
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_names_is_escaped() {
+        assert_eq!(
+            escape(r#"<script>"x"&'y'"#),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;"
+        );
+    }
+
+    #[test]
+    fn enterprise_server_runs_link_to_its_web_address() {
+        assert_eq!(web_base("https://api.github.com"), "https://github.com");
+        assert_eq!(
+            web_base("https://ghe.example.com/api/v3"),
+            "https://ghe.example.com"
+        );
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_per_hour() {
+        let svg = chart(&[1; 24]);
+        assert_eq!(svg.matches("<rect").count(), 24);
+    }
+}

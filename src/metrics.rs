@@ -1,0 +1,163 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//!
+//! One [`Metrics`] per service instance, passed to whoever records (no global
+//! registry, so several instances in one test process keep their counts apart).
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+/// Latency buckets from 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Deliveries by event, action and the status answered.
+    pub webhooks: IntCounterVec,
+    /// Deliveries refused for a missing or wrong signature.
+    pub signature_failures: IntCounter,
+    /// Time from reading the request to the answer.
+    pub webhook_seconds: Histogram,
+    /// Live run trackers in this process.
+    pub trackers: IntGauge,
+    /// Messages sent to trackers and not handled yet.
+    pub tracker_messages_waiting: IntGauge,
+    /// Re-runs waiting in the GitHub actor's queue (the one under way included).
+    pub github_queue: IntGauge,
+    /// Answered re-runs by outcome.
+    pub reruns: IntCounterVec,
+    /// GitHub API calls by endpoint and status (`error` when no answer came).
+    pub github_calls: IntCounterVec,
+    /// GitHub API call latency by endpoint.
+    pub github_seconds: HistogramVec,
+    /// The last `x-ratelimit-remaining` GitHub sent.
+    pub github_ratelimit_remaining: IntGauge,
+    /// Time a store transition took, commit included.
+    pub store_seconds: Histogram,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("job_rerunner".into()), None).expect("a valid prefix");
+        let metrics = Self {
+            webhooks: IntCounterVec::new(
+                Opts::new(
+                    "webhooks_total",
+                    "Webhook deliveries by event, action and answered status",
+                ),
+                &["event", "action", "status"],
+            )
+            .expect("valid metric"),
+            signature_failures: IntCounter::new(
+                "signature_failures_total",
+                "Deliveries refused for a missing or wrong X-Hub-Signature-256",
+            )
+            .expect("valid metric"),
+            webhook_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "webhook_duration_seconds",
+                    "Time to answer a webhook delivery",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+            trackers: IntGauge::new("trackers", "Run trackers alive in this process")
+                .expect("valid metric"),
+            tracker_messages_waiting: IntGauge::new(
+                "tracker_messages_waiting",
+                "Messages sent to run trackers and not handled yet",
+            )
+            .expect("valid metric"),
+            github_queue: IntGauge::new("github_queue_depth", "Re-runs queued in the GitHub actor")
+                .expect("valid metric"),
+            reruns: IntCounterVec::new(
+                Opts::new("reruns_total", "Answered re-runs by outcome"),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+            github_calls: IntCounterVec::new(
+                Opts::new(
+                    "github_api_calls_total",
+                    "GitHub API calls by endpoint and status",
+                ),
+                &["endpoint", "status"],
+            )
+            .expect("valid metric"),
+            github_seconds: HistogramVec::new(
+                HistogramOpts::new("github_api_duration_seconds", "GitHub API call latency")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["endpoint"],
+            )
+            .expect("valid metric"),
+            github_ratelimit_remaining: IntGauge::new(
+                "github_ratelimit_remaining",
+                "The last x-ratelimit-remaining GitHub sent (-1 before any call)",
+            )
+            .expect("valid metric"),
+            store_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "store_commit_duration_seconds",
+                    "Time a store transition took, commit included",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+            registry,
+        };
+        metrics.github_ratelimit_remaining.set(-1);
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(metrics.webhooks.clone()),
+            Box::new(metrics.signature_failures.clone()),
+            Box::new(metrics.webhook_seconds.clone()),
+            Box::new(metrics.trackers.clone()),
+            Box::new(metrics.tracker_messages_waiting.clone()),
+            Box::new(metrics.github_queue.clone()),
+            Box::new(metrics.reruns.clone()),
+            Box::new(metrics.github_calls.clone()),
+            Box::new(metrics.github_seconds.clone()),
+            Box::new(metrics.github_ratelimit_remaining.clone()),
+            Box::new(metrics.store_seconds.clone()),
+        ];
+        for collector in collectors {
+            metrics
+                .registry
+                .register(collector)
+                .expect("each metric is registered once");
+        }
+        metrics
+    }
+
+    /// Records one GitHub API call.
+    pub fn github_call(&self, endpoint: &str, status: Option<u16>, took: Duration) {
+        let status = status.map_or_else(|| "error".to_owned(), |status| status.to_string());
+        self.github_calls
+            .with_label_values(&[endpoint, &status])
+            .inc();
+        self.github_seconds
+            .with_label_values(&[endpoint])
+            .observe(took.as_secs_f64());
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        // Encoding into a Vec cannot fail for the text format.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,295 @@
+//! What operators watch: metrics (checked by promtool), health, the status page (read
+//! by a real headless Chromium), its JSON, dry-run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::{
+    Job, TestApp, github_accepts_rerun, github_expects_rerun, github_shows_run, spawn_app, unique,
+};
+
+const STATUS_TOKEN: &str = "status-token-for-tests";
+
+/// A tool the test needs; `.ci/run` installs it. Without it (a plain `cargo test` on a
+/// machine without it) the test says it was skipped; under CI it fails.
+fn tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is missing: .ci/run installs it"
+        );
+        eprintln!("\n*** SKIPPED {test}: {name} is not installed (.ci/run installs it) ***\n");
+    }
+    found
+}
+
+async fn get(app: &TestApp, path: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut request = awc::Client::default().get(format!("{}{path}", app.address));
+    if let Some(token) = bearer {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    let mut response = request.send().await.expect("answers");
+    let body = response.body().limit(4 << 20).await.expect("body");
+    (
+        response.status().as_u16(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// One run of each kind: re-run and then flaky, failed and waiting, passing.
+async fn some_history(app: &TestApp) -> (u64, u64) {
+    let flaky_run = unique();
+    github_expects_rerun(&app.github, "tarantool/tarantool", flaky_run).await;
+    let build = Job::new("tarantool/tarantool", flaky_run, 1);
+    app.send(&build.queued()).await;
+    assert_eq!(app.send(&build.completed("failure")).await.status, 201);
+    app.outcome_of("tarantool/tarantool", flaky_run, 1).await;
+    // The automatic re-run (attempt 2) passes: the job is flaky.
+    let mut retried = Job::new("tarantool/tarantool", flaky_run, 2).attempt(2);
+    retried.job_id = 2;
+    let mut payload = retried.completed("success");
+    payload["workflow_job"]["name"] = "job-1".into();
+    let mut queued = retried.queued();
+    queued["workflow_job"]["name"] = "job-1".into();
+    app.send(&queued).await;
+    assert_eq!(app.send(&payload).await.status, 200);
+
+    let waiting = unique();
+    let unfinished = Job::new("org/private-repo", waiting, 7);
+    app.send(&unfinished.queued()).await;
+    let passing = Job::new("org/other", unique(), 1);
+    app.send(&passing.queued()).await;
+    app.send(&passing.completed("success")).await;
+    (flaky_run, waiting)
+}
+
+#[actix_web::test]
+async fn metrics_count_what_happened_and_promtool_accepts_them() {
+    let app = spawn_app(&[]).await;
+    some_history(&app).await;
+    app.post(b"{}".to_vec(), &[("X-Hub-Signature-256", "sha256=00")])
+        .await;
+    let (status, text) = get(&app, "/metrics", None).await;
+    assert_eq!(status, 200);
+    for expected in [
+        r#"job_rerunner_webhooks_total{action="completed",event="workflow_job",status="201"} 1"#,
+        r#"job_rerunner_webhooks_total{action="",event="",status="403"} 1"#,
+        "job_rerunner_signature_failures_total 1",
+        r#"job_rerunner_reruns_total{outcome="started"} 1"#,
+        r#"job_rerunner_github_api_calls_total{endpoint="rerun_failed_jobs",status="201"} 1"#,
+        r#"job_rerunner_github_api_calls_total{endpoint="get_run",status="200"} 1"#,
+        "job_rerunner_github_api_duration_seconds_bucket",
+        "job_rerunner_webhook_duration_seconds_count",
+        "job_rerunner_store_commit_duration_seconds_count",
+        "job_rerunner_github_queue_depth 0",
+        "job_rerunner_trackers ",
+        "job_rerunner_tracker_messages_waiting 0",
+        "job_rerunner_github_ratelimit_remaining -1",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let Some(promtool) = tool(
+        "promtool",
+        "metrics_count_what_happened_and_promtool_accepts_them",
+    ) else {
+        return;
+    };
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), &text).expect("write");
+    let checked = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(file.path()).expect("open"))
+        .output()
+        .expect("promtool runs");
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app(&[]).await;
+    assert_eq!(get(&app, "/healthz", None).await, (200, "ok\n".to_owned()));
+    assert_eq!(
+        get(&app, "/readyz", None).await,
+        (200, "ready\n".to_owned())
+    );
+}
+
+#[actix_web::test]
+async fn the_status_page_is_off_without_a_token_and_closed_without_credentials() {
+    let off = spawn_app(&[]).await;
+    let (status, body) = get(&off, "/status", None).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("set STATUS_TOKEN"), "{body}");
+    assert_eq!(get(&off, "/api/runs", Some("anything")).await.0, 404);
+
+    let on = spawn_app(&[("STATUS_TOKEN", STATUS_TOKEN)]).await;
+    assert_eq!(get(&on, "/status", None).await.0, 401);
+    assert_eq!(get(&on, "/api/status", Some("wrong")).await.0, 401);
+    assert_eq!(get(&on, "/status", Some(STATUS_TOKEN)).await.0, 200);
+}
+
+#[actix_web::test]
+async fn the_api_reports_tracked_runs_reruns_and_flaky_jobs() {
+    let app = spawn_app(&[("STATUS_TOKEN", STATUS_TOKEN)]).await;
+    let (flaky_run, waiting) = some_history(&app).await;
+    let (status, body) = get(&app, "/api/status", Some(STATUS_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    let json: Value = serde_json::from_str(&body).expect("JSON");
+    let runs = json["runs"].as_array().expect("runs");
+    assert!(
+        runs.iter()
+            .any(|run| run["run_id"] == waiting && run["unfinished_jobs"][0] == "job-7"),
+        "{runs:?}"
+    );
+    assert!(
+        runs.iter().all(|run| run["repo"] != "org/other"),
+        "finished runs are not 'tracked now'"
+    );
+    let reruns = json["reruns"].as_array().expect("reruns");
+    assert_eq!(reruns.len(), 1);
+    assert_eq!(reruns[0]["run_id"], flaky_run);
+    assert_eq!(reruns[0]["outcome"], "started");
+    assert_eq!(
+        reruns[0]["url"],
+        format!(
+            "{}/tarantool/tarantool/actions/runs/{flaky_run}",
+            app.github.uri()
+        )
+    );
+    assert_eq!(json["reruns_per_hour"].as_array().expect("hours").len(), 24);
+    assert_eq!(json["reruns_per_hour"][23], 1);
+    let flaky = &json["flaky_jobs"];
+    assert_eq!(flaky[0]["repo"], "tarantool/tarantool");
+    assert_eq!(flaky[0]["job"], "job-1");
+    assert_eq!(flaky[0]["times"], 1);
+    let (_, flaky_only) = get(&app, "/api/flaky", Some(STATUS_TOKEN)).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&flaky_only).expect("JSON"),
+        *flaky
+    );
+}
+
+fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
+    let browser =
+        tool("chromium", "the_status_page_shows_in_a_real_browser").expect("checked before");
+    Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium runs")
+}
+
+#[actix_web::test]
+async fn the_status_page_shows_in_a_real_browser() {
+    if tool("chromium", "the_status_page_shows_in_a_real_browser").is_none() {
+        return;
+    }
+    let app = spawn_app(&[("STATUS_TOKEN", STATUS_TOKEN)]).await;
+    let (flaky_run, waiting) = some_history(&app).await;
+    // The browser logs in with basic auth: any user name, the token as password.
+    let url = app
+        .address
+        .replace("http://", &format!("http://ops:{STATUS_TOKEN}@"))
+        + "/status";
+    let profile = tempfile::tempdir().expect("profile dir");
+    let address = url.clone();
+    let page = actix_web::rt::task::spawn_blocking(move || {
+        chromium(
+            &["--virtual-time-budget=3000", "--dump-dom", &address],
+            profile.path(),
+        )
+    })
+    .await
+    .expect("browser task");
+    let dom = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        dom.contains("<h1>job-rerunner</h1>"),
+        "the browser did not show the page: {dom}"
+    );
+    assert!(
+        dom.contains("Flaky jobs") && dom.contains("<td>job-1</td>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(&format!(">{flaky_run}</a>")) && dom.contains(r#"class="started""#),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(&format!(">{waiting}</a>")) && dom.contains("org/private-repo"),
+        "{dom}"
+    );
+    assert_eq!(
+        dom.matches("<rect").count(),
+        24,
+        "the chart has a bar per hour"
+    );
+
+    // A phone-sized screenshot: the README shows it (UPDATE_SCREENSHOT=1 refreshes it).
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let target = format!("--screenshot={}", shot.display());
+    let profile = tempfile::tempdir().expect("profile dir");
+    let taken = actix_web::rt::task::spawn_blocking(move || {
+        chromium(
+            &["--window-size=430,1100", "--hide-scrollbars", &target, &url],
+            profile.path(),
+        )
+    })
+    .await
+    .expect("browser task");
+    let png = std::fs::read(&shot)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&taken.stderr)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "not a real screenshot"
+    );
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).expect("docs dir");
+        std::fs::write(docs.join("status-page.png"), &png).expect("save screenshot");
+    }
+}
+
+#[actix_web::test]
+async fn a_dry_run_decides_and_logs_but_never_calls_the_rerun_endpoint() {
+    let app = spawn_app(&[("DRY_RUN", "true")]).await;
+    let run = unique();
+    github_shows_run(
+        &app.github,
+        "org/repo",
+        run,
+        "completed",
+        Some("failure"),
+        1,
+    )
+    .await;
+    github_accepts_rerun(&app.github, "org/repo", run).await;
+    let job = Job::new("org/repo", run, 1);
+    app.send(&job.queued()).await;
+    assert_eq!(app.send(&job.completed("failure")).await.status, 201);
+    assert_eq!(app.outcome_of("org/repo", run, 1).await, "dry_run");
+    assert!(app.all_posts().await.is_empty(), "a dry run must not POST");
+}
