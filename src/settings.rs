@@ -144,6 +144,10 @@ pub struct Settings {
     pub run_ttl: Duration,
     /// How long a finished run's tracker stays in memory for late events.
     pub tracker_linger: Duration,
+    /// How often the mailbox summary is logged.
+    pub summary_every: Duration,
+    /// Waiting messages (tracker mailboxes, GitHub queue) above which a warning is logged.
+    pub backlog_warning: usize,
     /// Decide and log everything, never call the re-run endpoint.
     pub dry_run: bool,
     /// Token that opens the status page and `/api/…`; unset: they are off.
@@ -193,6 +197,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_POLL_INTERVAL", "5", "seconds before looking again at a run GitHub still shows in progress"),
     ("GITHUB_POLL_TRIES", "12", "looks at a still-running run before giving up on it"),
     ("GITHUB_SECONDARY_LIMIT_WAIT", "60", "least seconds to pause on a rate limit that names no reset time"),
+    ("SUMMARY_EVERY", "60", "seconds between two mailbox summary log lines"),
+    ("BACKLOG_WARNING", "1000", "waiting messages (tracker mailboxes or GitHub queue) above which a warning is logged"),
     ("DRY_RUN", "false", "true: decide and log everything, never call the re-run endpoint"),
     ("STATUS_TOKEN", "unset", "token for /status and /api/… (bearer, or basic-auth password); unset: they are off"),
     ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
@@ -322,6 +328,8 @@ impl Settings {
             claim_lease: env.seconds("CLAIM_LEASE", 60.0)?,
             outbox_poll: env.seconds("OUTBOX_POLL", 1.0)?,
             tracker_linger: env.seconds("TRACKER_LINGER", 30.0)?,
+            summary_every: env.seconds("SUMMARY_EVERY", 60.0)?,
+            backlog_warning: env.number("BACKLOG_WARNING", 1000usize)?,
             dry_run: env.flag("DRY_RUN")?,
             status_token: env.get("STATUS_TOKEN").map(Secret::new),
             log_format,
@@ -381,6 +389,8 @@ impl Settings {
                 "GITHUB_POLL_INTERVAL" => seconds(github.poll_interval),
                 "GITHUB_POLL_TRIES" => github.poll_tries.to_string(),
                 "GITHUB_SECONDARY_LIMIT_WAIT" => seconds(github.secondary_limit_wait),
+                "SUMMARY_EVERY" => seconds(self.summary_every),
+                "BACKLOG_WARNING" => self.backlog_warning.to_string(),
                 "DRY_RUN" => self.dry_run.to_string(),
                 "STATUS_TOKEN" => secret(&self.status_token),
                 "LOG_FORMAT" => match self.log_format {

@@ -23,10 +23,6 @@ use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// How often runs that went quiet without a tracker are purged from the store.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
-/// How often the mailbox summary is logged.
-const SUMMARY_EVERY: Duration = Duration::from_secs(60);
-/// Messages waiting for trackers, or re-runs queued for GitHub, above which a warning is logged.
-const BACKLOG_WARNING: usize = 1000;
 /// Due re-runs woken per poll.
 const DUE_PER_POLL: u32 = 256;
 
@@ -111,7 +107,17 @@ impl Application {
         );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
         let github_for_http = github.clone();
-        spawn_summary(Arc::clone(&registry), github, log.clone());
+        let summary = Summary {
+            every: settings.summary_every,
+            backlog_warning: settings.backlog_warning,
+        };
+        spawn_summary(
+            summary,
+            Arc::clone(&registry),
+            github,
+            Arc::clone(&store),
+            log.clone(),
+        );
 
         let address = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartError::Listen {
@@ -227,19 +233,45 @@ fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
     });
 }
 
-/// Logs the mailboxes once a minute, and warns when a backlog builds up.
-fn spawn_summary(registry: Arc<Registry>, github: Addr<GitHubActor>, log: Logger) {
+/// When the mailbox summary is logged, and when it warns.
+struct Summary {
+    every: Duration,
+    backlog_warning: usize,
+}
+
+/// Logs the mailboxes every `SUMMARY_EVERY`, and warns when a backlog builds up.
+fn spawn_summary(
+    summary: Summary,
+    registry: Arc<Registry>,
+    github: Addr<GitHubActor>,
+    store: Arc<dyn Store>,
+    log: Logger,
+) {
     actix_web::rt::spawn(async move {
         loop {
-            actix_web::rt::time::sleep(SUMMARY_EVERY).await;
+            actix_web::rt::time::sleep(summary.every.max(Duration::from_millis(50))).await;
             let github_queue = github.send(QueueDepth).await.unwrap_or(0);
             let waiting = registry.waiting_messages();
+            let oldest_pending = oldest_pending_rerun(&*store).await;
+            let overdue_s = oldest_pending.map_or(0, |due| now_ms().saturating_sub(due) / 1000);
             info!(log, "mailboxes"; "actor" => "summary", "trackers" => registry.len(),
-                "tracker_messages_waiting" => waiting, "github_queue" => github_queue);
-            if waiting > BACKLOG_WARNING || github_queue > BACKLOG_WARNING {
+                "tracker_messages_waiting" => waiting, "github_queue" => github_queue,
+                "pending_reruns" => oldest_pending.is_some(), "oldest_pending_overdue_s" => overdue_s);
+            if waiting > summary.backlog_warning || github_queue > summary.backlog_warning {
                 warn!(log, "backlog growing"; "tracker_messages_waiting" => waiting,
                     "github_queue" => github_queue);
             }
         }
     });
+}
+
+/// When the oldest decided re-run was due (or its claim ran out), if any is pending.
+async fn oldest_pending_rerun(store: &dyn Store) -> Option<u64> {
+    let key = store
+        .due_reruns(u64::MAX, 1)
+        .await
+        .ok()?
+        .into_iter()
+        .next()?;
+    store.load(&key).await.ok()??.pending_rerun_at()
 }

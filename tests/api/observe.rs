@@ -293,3 +293,50 @@ async fn a_dry_run_decides_and_logs_but_never_calls_the_rerun_endpoint() {
     assert_eq!(app.outcome_of("org/repo", run, 1).await, "dry_run");
     assert!(app.all_posts().await.is_empty(), "a dry run must not POST");
 }
+
+#[actix_web::test]
+async fn the_logs_summarise_the_mailboxes_and_warn_of_a_backlog() {
+    let github = wiremock::MockServer::start().await;
+    let run = unique();
+    // A slow GitHub keeps one re-run in the GitHub actor's queue.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"status": "completed", "conclusion": "failure", "run_attempt": 1}))
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
+        .mount(&github)
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = crate::process::Service::start(
+        &github,
+        &dir.path().join("db.sqlite"),
+        &[("SUMMARY_EVERY", "0.2"), ("BACKLOG_WARNING", "0")],
+    );
+    let client = awc::Client::default();
+    let address = format!("http://127.0.0.1:{}", service.port);
+    let job = Job::new("org/repo", run, 1);
+    crate::helpers::send_to(&client, &address, &job.queued()).await;
+    assert_eq!(
+        crate::helpers::send_to(&client, &address, &job.completed("failure"))
+            .await
+            .status,
+        201
+    );
+    let logs = crate::helpers::eventually("a backlog warning", || async {
+        let logs = service.logs();
+        logs.contains(r#""msg":"backlog growing""#).then_some(logs)
+    })
+    .await;
+    let summary = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["msg"] == "mailboxes" && line["github_queue"] == 1)
+        .unwrap_or_else(|| panic!("no summary with the queued re-run in:\n{logs}"));
+    assert!(
+        summary["trackers"].as_u64().is_some_and(|n| n >= 1),
+        "{summary}"
+    );
+    assert_eq!(summary["tracker_messages_waiting"], 0);
+    service.kill();
+}

@@ -71,6 +71,11 @@ impl Service {
         }
     }
 
+    /// What the service printed so far.
+    pub fn logs(&self) -> String {
+        self.output.lock().expect("log buffer").clone()
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(mut self) -> String {
         self.child.kill().expect("kill -9");
