@@ -169,3 +169,38 @@ async fn a_github_outage_is_retried_a_bounded_number_of_times() {
     let calls = app.github.received_requests().await.unwrap_or_default();
     assert_eq!(calls.len(), 3);
 }
+
+#[actix_web::test]
+async fn webhooks_are_answered_at_once_while_github_is_slow() {
+    let app = spawn_app(&[]).await;
+    // Every API call takes 5 s: the GitHub actor is busy for a long while.
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(
+                    json!({"status": "completed", "conclusion": "failure", "run_attempt": 1}),
+                )
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&app.github)
+        .await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let job = Job::new("org/repo", unique(), 1);
+        for payload in [job.queued(), job.completed("failure")] {
+            let started = std::time::Instant::now();
+            let answer = app.send(&payload).await;
+            slowest = slowest.max(started.elapsed());
+            assert!(
+                answer.status == 202 || answer.status == 201,
+                "{}",
+                answer.body
+            );
+        }
+    }
+    // Ten re-runs wait for GitHub (50 s of calls); no webhook waited for any of them.
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a webhook waited {slowest:?} for GitHub"
+    );
+}
