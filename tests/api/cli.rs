@@ -6,7 +6,9 @@ use job_rerunner::settings::VARIABLES;
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_job-rerunner"));
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     command
 }
 
