@@ -1,0 +1,368 @@
+//! The benchmark's plan: which server each part starts, which load it sends, what it
+//! checks and records. Every part starts a fresh server, so parts do not see each
+//! other's runs.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use job_rerunner::settings::Secret;
+
+use crate::child::{ServerProcess, wait_until_answering};
+use crate::cli::{Mode, Options};
+use crate::engine::{self, Load};
+use crate::fake_github::FakeGitHub;
+use crate::payload::{Action, Payloads};
+use crate::report::{Config, RerunCheck, Scale, Summary};
+use crate::scratch::Scratch;
+use crate::stats::PhaseResult;
+use crate::workload::{Fill, Hot, Lifecycle, Queued, RunIds, Workload};
+
+/// The webhook secret the servers are started with.
+const SIGN_KEY: &str = "loadgen-webhook-secret";
+/// How long the lifecycle phase waits for the re-runs to reach the fake GitHub.
+const RERUN_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a server may take to answer `GET /` once it announced its port.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Run-id ranges, one per part, so that logs and the fake GitHub never mix them up.
+const NOOP_RUNS: u64 = 1_000_000_000;
+const HOT_RUNS: u64 = 2_000_000_000;
+const QUEUED_RUNS: u64 = 3_000_000_000;
+const LIFECYCLE_RUNS: u64 = 4_000_000_000;
+const FLAT_RUNS: u64 = 5_000_000_000;
+const LIVE_RUNS: u64 = 6_000_000_000;
+
+/// The benchmark's state while it runs.
+pub struct Bench {
+    opts: Options,
+    runtime: tokio::runtime::Runtime,
+    github: FakeGitHub,
+    payloads: Arc<Payloads>,
+    summary: Summary,
+    salt: u64,
+}
+
+impl Bench {
+    /// Prepares the client runtime, the fake GitHub and the payloads.
+    pub fn new(opts: Options) -> io::Result<Self> {
+        let runtime = match opts.client_threads {
+            0 => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            threads => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build()?,
+        };
+        let payloads = Arc::new(Payloads::new(opts.repos, Secret::new(SIGN_KEY)));
+        let mut body = Vec::new();
+        let sample = RunIds::new(HOT_RUNS, opts.repos, 1).event(0, 0, Action::InProgress);
+        payloads.body(&sample, 0, &mut body);
+        let summary = Summary {
+            config: Config {
+                cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+                connections: opts.connections,
+                client_runtime: match opts.client_threads {
+                    0 => "current-thread".to_owned(),
+                    n => format!("multi-thread ({n})"),
+                },
+                server_workers: opts
+                    .workers
+                    .map_or_else(|| "default (cores)".to_owned(), |w| w.to_string()),
+                phase_seconds: opts.duration.as_secs_f64(),
+                body_bytes: body.len(),
+            },
+            ..Summary::default()
+        };
+        Ok(Self {
+            github: FakeGitHub::start()?,
+            runtime,
+            payloads,
+            summary,
+            salt: 0,
+            opts,
+        })
+    }
+
+    /// Runs every part asked for and returns the summary.
+    pub fn run(mut self) -> io::Result<Summary> {
+        if self.opts.runs(Mode::Noop) {
+            self.noop()?;
+        }
+        if self.opts.runs(Mode::Hot) || self.opts.runs(Mode::Latency) {
+            self.hot()?;
+        }
+        if self.opts.runs(Mode::Queued) {
+            self.queued()?;
+        }
+        if self.opts.runs(Mode::Lifecycle) {
+            self.lifecycle()?;
+        }
+        if self.opts.runs(Mode::Scale) {
+            self.scale()?;
+        }
+        let live = self.live_name();
+        let summary = &mut self.summary;
+        summary.add_ratio("hot", "noop");
+        summary.add_ratio("queued", "hot");
+        summary.add_ratio("lifecycle", "hot");
+        summary.add_ratio(&live, "hot, 10 live runs");
+        Ok(self.summary)
+    }
+
+    fn live_name(&self) -> String {
+        format!("hot, {} live runs", self.opts.live_runs)
+    }
+
+    /// The no-op server with the hot payloads: the ceiling of HTTP + client on this box.
+    fn noop(&mut self) -> io::Result<()> {
+        let server = ServerProcess::start("serve-noop", &self.worker_env())?;
+        let hot = Arc::new(Hot::new(
+            RunIds::new(NOOP_RUNS, self.opts.repos, 1),
+            self.opts.hot_runs,
+        ));
+        self.measure("noop", server.addr(), hot, true)?;
+        server.stop();
+        Ok(())
+    }
+
+    /// Hot: runs exist, `in_progress` changes nothing; then the same at half that rate.
+    fn hot(&mut self) -> io::Result<()> {
+        let scratch = Scratch::new()?;
+        let server = self.start_service(&scratch)?;
+        let ids = RunIds::new(HOT_RUNS, self.opts.repos, 1);
+        self.setup("hot", server.addr(), Fill::new(ids, self.opts.hot_runs, 1))?;
+        let hot = Arc::new(Hot::new(ids, self.opts.hot_runs));
+        let max = self.measure("hot", server.addr(), Arc::clone(&hot), true)?;
+        if self.opts.runs(Mode::Latency) {
+            let rate = max.rate / 2.0;
+            let result = self.load(server.addr(), hot, self.opts.duration, Some(rate))?;
+            let name = format!("hot @ 50% ({rate:.0} req/s)");
+            self.record(result.with_name(&name));
+        }
+        server.stop();
+        Ok(())
+    }
+
+    /// Queued: each request a new run, each committed before it is answered.
+    fn queued(&mut self) -> io::Result<()> {
+        let scratch = Scratch::new()?;
+        let server = self.start_service(&scratch)?;
+        let queued = Arc::new(Queued::new(RunIds::new(QUEUED_RUNS, self.opts.repos, 1)));
+        self.measure("queued", server.addr(), queued, true)?;
+        server.stop();
+        Ok(())
+    }
+
+    /// Lifecycle: whole runs; then the re-runs GitHub received are checked.
+    fn lifecycle(&mut self) -> io::Result<()> {
+        let scratch = Scratch::new()?;
+        let server = self.start_service(&scratch)?;
+        self.github.reset();
+        let life = Arc::new(Lifecycle::new(
+            RunIds::new(LIFECYCLE_RUNS, self.opts.repos, self.opts.jobs),
+            self.opts.jobs,
+            self.opts.lifecycle_runs,
+        ));
+        // No warm-up: the check below needs every run the service saw to be complete.
+        self.measure("lifecycle", server.addr(), Arc::clone(&life), false)?;
+        let check = self.check_reruns(&life);
+        eprintln!(
+            "loadgen: lifecycle re-run check {}",
+            if check.pass { "passed" } else { "FAILED" }
+        );
+        self.summary.rerun_check = Some(check);
+        server.stop();
+        Ok(())
+    }
+
+    /// Waits until the fake GitHub got exactly one re-run POST per failed finished run and
+    /// none for any other run, or the deadline passes; polls, never sleeps blindly.
+    fn check_reruns(&self, life: &Lifecycle) -> RerunCheck {
+        let ids = life.ids();
+        let finished = life.finished_runs();
+        let expected: HashSet<String> = finished
+            .iter()
+            .filter(|run| life.failed_job(**run).is_some())
+            .map(|run| {
+                let event = ids.event(*run, 0, Action::Queued);
+                FakeGitHub::rerun_path(&self.payloads.full_name(event.repo), event.run_id)
+            })
+            .collect();
+        let started = Instant::now();
+        loop {
+            let posts = self.github.posts();
+            let mut check = RerunCheck {
+                finished_runs: finished.len(),
+                failed_runs: expected.len(),
+                posts: posts.values().map(|n| u64::from(*n)).sum(),
+                missing: expected.iter().filter(|p| !posts.contains_key(*p)).count(),
+                duplicated: posts.values().filter(|n| **n > 1).count(),
+                stray: posts.keys().filter(|p| !expected.contains(*p)).count(),
+                waited_ms: started.elapsed().as_secs_f64() * 1000.0,
+                pass: false,
+            };
+            check.pass = check.missing == 0 && check.duplicated == 0 && check.stray == 0;
+            if check.pass || started.elapsed() > RERUN_DEADLINE {
+                return check;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Scale: hot with 10 live runs; then, on a fresh service, idle RSS, many live runs,
+    /// RSS, hot over them, stop, start again on the same file.
+    fn scale(&mut self) -> io::Result<()> {
+        {
+            let scratch = Scratch::new()?;
+            let server = self.start_service(&scratch)?;
+            let ids = RunIds::new(FLAT_RUNS, self.opts.repos, 1);
+            self.setup("10 live runs", server.addr(), Fill::new(ids, 10, 1))?;
+            let hot = Arc::new(Hot::new(ids, 10));
+            self.measure("hot, 10 live runs", server.addr(), hot, true)?;
+            server.stop();
+        }
+        let (runs, jobs) = (self.opts.live_runs, self.opts.live_jobs);
+        let scratch = Scratch::new()?;
+        let spawned = Instant::now();
+        let server = self.start_service(&scratch)?;
+        let startup_empty = spawned.elapsed();
+        let rss_idle = server.rss_kib().unwrap_or(0);
+        let ids = RunIds::new(LIVE_RUNS, self.opts.repos, jobs);
+        eprintln!("loadgen: creating {runs} live runs x {jobs} jobs (queued events) ...");
+        let fill = Arc::new(Fill::new(ids, runs, jobs));
+        let result = self.load(server.addr(), fill, Duration::ZERO, None)?;
+        self.record(result.with_name(&format!("create {runs} runs x {jobs} jobs")));
+        let rss_loaded = server.rss_kib().unwrap_or(0);
+        let hot = Arc::new(Hot::new(ids, runs));
+        let name = self.live_name();
+        self.measure(&name, server.addr(), hot, true)?;
+        let stop = server.stop();
+        let spawned = Instant::now();
+        let restarted = self.start_service(&scratch)?;
+        let startup = spawned.elapsed();
+        let rss_restarted = restarted.rss_kib().unwrap_or(0);
+        restarted.stop();
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        self.summary.scale = Some(Scale {
+            live_runs: runs,
+            live_jobs: jobs,
+            rss_idle_mib: mib(rss_idle),
+            rss_loaded_mib: mib(rss_loaded),
+            bytes_per_run: (rss_loaded.saturating_sub(rss_idle) * 1024) as f64 / runs as f64,
+            stop_ms: stop.as_secs_f64() * 1000.0,
+            startup_ms: startup.as_secs_f64() * 1000.0,
+            startup_empty_ms: startup_empty.as_secs_f64() * 1000.0,
+            rss_restarted_mib: mib(rss_restarted),
+        });
+        Ok(())
+    }
+
+    /// `WORKERS` for the servers, when the flag sets it.
+    fn worker_env(&self) -> Vec<(String, String)> {
+        self.opts
+            .workers
+            .map(|w| vec![("WORKERS".to_owned(), w.to_string())])
+            .unwrap_or_default()
+    }
+
+    /// Starts the real service on `scratch`'s database and waits until `GET /` is 200.
+    fn start_service(&self, scratch: &Scratch) -> io::Result<ServerProcess> {
+        let server = ServerProcess::start("serve-service", &self.service_env(scratch.path()))?;
+        wait_until_answering(server.addr(), ANSWER_DEADLINE)
+            .map_err(|err| io::Error::other(format!("{err}; output: {}", server.output())))?;
+        Ok(server)
+    }
+
+    /// The service's environment: no delays, quiet logs, its own database, our fake GitHub.
+    fn service_env(&self, dir: &Path) -> Vec<(String, String)> {
+        let db = dir.join("job-rerunner.db");
+        let mut env: Vec<(String, String)> = [
+            ("GITHUB_SIGN_KEY", SIGN_KEY.to_owned()),
+            ("GITHUB_TOKEN", "loadgen-token".to_owned()),
+            ("GITHUB_API_URL", self.github.url.clone()),
+            ("HOST", "127.0.0.1".to_owned()),
+            ("PORT", "0".to_owned()),
+            ("RERUN_DELAY", "0".to_owned()),
+            ("GITHUB_MIN_INTERVAL", "0".to_owned()),
+            ("DATABASE_URL", format!("sqlite://{}", db.display())),
+            ("LOG_FORMAT", "json".to_owned()),
+            ("LOG_LEVEL", "warning".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(self.worker_env());
+        env
+    }
+
+    /// Sends a set-up load (not reported unless it went wrong).
+    fn setup<W: Workload + 'static>(
+        &mut self,
+        what: &str,
+        addr: SocketAddr,
+        workload: W,
+    ) -> io::Result<()> {
+        let result = self.load(addr, Arc::new(workload), Duration::ZERO, None)?;
+        if result.errors > 0 {
+            self.summary.notes.push(format!(
+                "set-up of {what}: {} of {} requests failed: {:?}",
+                result.errors, result.requests, result.error_kinds
+            ));
+        }
+        Ok(())
+    }
+
+    /// Warms up (optionally), then measures `workload` closed-loop for the phase duration.
+    fn measure<W: Workload + 'static>(
+        &mut self,
+        name: &str,
+        addr: SocketAddr,
+        workload: Arc<W>,
+        warm_up: bool,
+    ) -> io::Result<PhaseResult> {
+        if warm_up && !self.opts.warmup.is_zero() {
+            self.load(addr, Arc::clone(&workload), self.opts.warmup, None)?;
+        }
+        let result = self
+            .load(addr, workload, self.opts.duration, None)?
+            .with_name(name);
+        self.record(result.clone());
+        Ok(result)
+    }
+
+    /// Runs one load on the client runtime.
+    fn load<W: Workload + 'static>(
+        &mut self,
+        addr: SocketAddr,
+        workload: Arc<W>,
+        duration: Duration,
+        pace: Option<f64>,
+    ) -> io::Result<PhaseResult> {
+        self.salt += 1;
+        let load = Load {
+            addr,
+            connections: self.opts.connections,
+            duration,
+            pace,
+            salt: self.salt,
+        };
+        let payloads = Arc::clone(&self.payloads);
+        let (tally, elapsed) = self
+            .runtime
+            .block_on(engine::run(load, workload, payloads))?;
+        Ok(tally.result("", elapsed))
+    }
+
+    fn record(&mut self, result: PhaseResult) {
+        eprintln!(
+            "loadgen: {:<28} {:>8} requests {:>9.0} req/s  p99 {:>7.2} ms  errors {}",
+            result.name, result.requests, result.rate, result.p99_ms, result.errors
+        );
+        self.summary.phases.push(result);
+    }
+}

@@ -1,0 +1,218 @@
+//! The load generator's flags. Hand-parsed: a dozen `--name value` pairs do not need a
+//! parser crate in the service's dependency tree.
+
+use std::time::Duration;
+
+/// A part of the benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Hot payloads against the no-op server: the ceiling.
+    Noop,
+    /// `in_progress` for runs that exist: no state change, no write.
+    Hot,
+    /// Hot at half its measured maximum rate, for the latency under normal load.
+    Latency,
+    /// A new run per request: state creation and durable commit.
+    Queued,
+    /// Whole runs, with re-runs of the failed ones checked against the fake GitHub.
+    Lifecycle,
+    /// Memory with many live runs, start-up time on their file, hot cost 10 vs many runs.
+    Scale,
+}
+
+const ALL: [Mode; 6] = [
+    Mode::Noop,
+    Mode::Hot,
+    Mode::Latency,
+    Mode::Queued,
+    Mode::Lifecycle,
+    Mode::Scale,
+];
+
+/// Everything the flags set.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Parts to run, in the order of [`ALL`].
+    pub modes: Vec<Mode>,
+    /// Measured time of each load phase.
+    pub duration: Duration,
+    /// Unmeasured load before each closed-loop phase (caches, allocator, TCP windows).
+    pub warmup: Duration,
+    /// Concurrent keep-alive connections.
+    pub connections: usize,
+    /// Client runtime threads; 0 = tokio's current-thread runtime. Two (the cores) gave
+    /// the highest no-op figure here: the client's HMAC signing costs more than the no-op
+    /// server's work, and a current-thread client tops out at one core.
+    pub client_threads: usize,
+    /// `WORKERS` for the servers; `None` leaves their default (the cores).
+    pub workers: Option<usize>,
+    /// Runs the hot phase cycles over.
+    pub hot_runs: u64,
+    /// Repositories the runs are spread over.
+    pub repos: usize,
+    /// Jobs per lifecycle run.
+    pub jobs: u64,
+    /// Most runs the lifecycle phase starts (it also stops at `duration`).
+    pub lifecycle_runs: u64,
+    /// Live runs created for the memory and flat-cost measurements.
+    pub live_runs: u64,
+    /// Jobs of each of those runs.
+    pub live_jobs: u64,
+    /// Print the summary as JSON instead of a table.
+    pub json: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            modes: ALL.to_vec(),
+            duration: Duration::from_secs(5),
+            warmup: Duration::from_secs(1),
+            connections: 32,
+            client_threads: 2,
+            workers: None,
+            hot_runs: 1_000,
+            repos: 20,
+            jobs: 4,
+            lifecycle_runs: 1_000_000,
+            live_runs: 100_000,
+            live_jobs: 4,
+            json: false,
+        }
+    }
+}
+
+impl Options {
+    /// Whether `mode` is to run.
+    pub fn runs(&self, mode: Mode) -> bool {
+        self.modes.contains(&mode)
+    }
+}
+
+/// The `--help` text.
+pub const HELP: &str = "\
+loadgen: benchmarks job-rerunner with signed workflow_job webhooks on 127.0.0.1.
+
+Usage: cargo run --release --bin loadgen -- [flags]
+
+  --mode LIST            comma-separated: noop,hot,latency,queued,lifecycle,scale or all (default all)
+  --duration SECS        measured time of each load phase (default 5)
+  --warmup SECS          unmeasured load before each closed-loop phase (default 1)
+  --connections N        keep-alive connections (default 32)
+  --client-threads N     client runtime threads, 0 = current-thread runtime (default 2)
+  --workers N            server WORKERS (default: the cores)
+  --hot-runs N           runs the hot phase cycles over (default 1000)
+  --repos N              repositories the runs are spread over (default 20)
+  --jobs N               jobs per lifecycle run (default 4)
+  --lifecycle-runs N     most runs the lifecycle phase starts (default 1000000; time bounds it first)
+  --live-runs N          live runs for the memory / start-up / flat-cost part (default 100000)
+  --live-jobs N          jobs per live run (default 4)
+  --json                 print the summary as JSON
+  --help                 this text
+";
+
+/// Parses the flags (without the program name). `Ok(None)`: `--help` was asked for.
+pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
+    let mut options = Options::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .map(String::as_str)
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--json" => options.json = true,
+            "--mode" => options.modes = modes(value()?)?,
+            "--duration" => options.duration = seconds(flag, value()?)?,
+            "--warmup" => options.warmup = seconds(flag, value()?)?,
+            "--connections" => options.connections = positive(flag, value()?)? as usize,
+            "--client-threads" => options.client_threads = number(flag, value()?)? as usize,
+            "--workers" => options.workers = Some(positive(flag, value()?)? as usize),
+            "--hot-runs" => options.hot_runs = positive(flag, value()?)?,
+            "--repos" => options.repos = positive(flag, value()?)? as usize,
+            "--jobs" => options.jobs = positive(flag, value()?)?,
+            "--lifecycle-runs" => options.lifecycle_runs = positive(flag, value()?)?,
+            "--live-runs" => options.live_runs = positive(flag, value()?)?,
+            "--live-jobs" => options.live_jobs = positive(flag, value()?)?,
+            other => return Err(format!("unknown flag {other} (see --help)")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn modes(list: &str) -> Result<Vec<Mode>, String> {
+    let mut wanted = Vec::new();
+    for word in list.split(',').map(str::trim) {
+        match word {
+            "all" => wanted.extend(ALL),
+            "noop" => wanted.push(Mode::Noop),
+            "hot" => wanted.push(Mode::Hot),
+            "latency" => wanted.push(Mode::Latency),
+            "queued" => wanted.push(Mode::Queued),
+            "lifecycle" => wanted.push(Mode::Lifecycle),
+            "scale" => wanted.push(Mode::Scale),
+            other => return Err(format!("unknown mode {other:?}")),
+        }
+    }
+    Ok(ALL.into_iter().filter(|m| wanted.contains(m)).collect())
+}
+
+fn number(flag: &str, raw: &str) -> Result<u64, String> {
+    raw.replace('_', "")
+        .parse()
+        .map_err(|_| format!("{flag}: {raw:?} is not a whole number"))
+}
+
+fn positive(flag: &str, raw: &str) -> Result<u64, String> {
+    match number(flag, raw)? {
+        0 => Err(format!("{flag} must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn seconds(flag: &str, raw: &str) -> Result<Duration, String> {
+    raw.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{flag}: {raw:?} is not a number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let options = parse(&args(&[
+            "--mode",
+            "scale,hot",
+            "--duration",
+            "2.5",
+            "--live-runs",
+            "1_000",
+            "--json",
+        ]))
+        .expect("valid")
+        .expect("not --help");
+        assert_eq!(options.modes, [Mode::Hot, Mode::Scale]);
+        assert_eq!(options.duration, Duration::from_millis(2500));
+        assert_eq!(options.live_runs, 1000);
+        assert!(options.json);
+        assert_eq!(options.connections, 32);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert!(parse(&args(&["--connections", "0"])).is_err());
+        assert!(parse(&args(&["--mode", "fast"])).is_err());
+        assert!(parse(&args(&["--duration"])).is_err());
+        assert!(parse(&args(&["--frobnicate"])).is_err());
+        assert!(parse(&args(&["--help"])).expect("valid").is_none());
+    }
+}
