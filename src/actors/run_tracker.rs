@@ -6,10 +6,10 @@
 //! timer: when the stored state says a re-run is due, the tracker claims it and hands
 //! it to the GitHub actor, then records the outcome.
 //!
-//! State: a cache of the run's stored [`RunState`] (it answers events that change
-//! nothing without a store round trip, which is safe because a run only moves
-//! forward); the delivery ids it answered recently; its timers; whether a re-run it
-//! claimed is with the GitHub actor.
+//! State: a cache of the run's stored [`RunState`], filled by the first transition
+//! (it answers events that change nothing without a store round trip, which is safe
+//! because a run only moves forward); the delivery ids it answered recently; its
+//! timers; whether a re-run it claimed is with the GitHub actor.
 //!
 //! Messages: [`Track`] (one webhook event, answered with the HTTP reply) and [`Wake`]
 //! (a poll found the run's re-run due). The tracker retires (leaves the registry and
@@ -91,6 +91,9 @@ pub struct RunTracker {
     waiting: Arc<AtomicUsize>,
     log: Logger,
     state: Option<RunState>,
+    /// Whether `state` was read from the store yet (a new tracker learns it from its
+    /// first transition).
+    known: bool,
     deliveries: VecDeque<(String, Reply)>,
     rerun_timer: Option<SpawnHandle>,
     linger_timer: Option<SpawnHandle>,
@@ -128,6 +131,7 @@ impl RunTracker {
             waiting,
             log,
             state: None,
+            known: false,
             deliveries: VecDeque::new(),
             rerun_timer: None,
             linger_timer: None,
@@ -190,6 +194,7 @@ impl RunTracker {
     /// linger countdown once the run is settled.
     fn adopt(&mut self, state: Option<RunState>, ctx: &mut Context<Self>) {
         self.state = state;
+        self.known = true;
         if let Some(timer) = self.rerun_timer.take() {
             ctx.cancel_future(timer);
         }
@@ -385,22 +390,11 @@ impl Actor for RunTracker {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         debug!(self.log, "actor started"; "tracker" => self.id);
-        let load = self.deps.store.load(&self.key);
-        // No event is handled before the run's state is back from the store.
-        ctx.wait(load.into_actor(self).map(|loaded, act, ctx| match loaded {
-            Ok(state) => {
-                if let Some(due_at) = state.as_ref().and_then(RunState::pending_rerun_at) {
-                    info!(act.log, "decided re-run found"; "due_in_ms" => due_at.saturating_sub(now_ms()));
-                }
-                act.adopt(state, ctx);
-                let ttl = act.deps.settings.run_ttl;
-                ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
-            }
-            Err(err) => {
-                error!(act.log, "cannot read the run from the store"; "error" => %err);
-                act.retire(ctx, "store unavailable");
-            }
-        }));
+        // The state is not read here: the first change (an event, or a claim when a poll
+        // woke the tracker) reads it inside its own transaction, one store trip instead
+        // of two for every new run.
+        let ttl = self.deps.settings.run_ttl;
+        ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -475,7 +469,7 @@ impl Handler<Track> for RunTracker {
         let policy = self.policy(&event.branch);
         // A run only moves forward, so an event that changes nothing in the cache changes
         // nothing in the store either: answer it without a round trip.
-        if let Some(state) = &mut self.state {
+        if let (true, Some(state)) = (self.known, &mut self.state) {
             let mut trial = state.clone();
             let verdict = trial.apply(&event, now, &policy);
             if !verdict.changed {
