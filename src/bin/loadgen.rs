@@ -20,6 +20,8 @@ mod child;
 mod cli;
 #[path = "loadgen/client.rs"]
 mod client;
+#[path = "loadgen/database.rs"]
+mod database;
 #[path = "loadgen/engine.rs"]
 mod engine;
 #[path = "loadgen/fake_github.rs"]

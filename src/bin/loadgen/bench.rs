@@ -272,15 +272,15 @@ impl Bench {
 
     /// Starts the real service on `scratch`'s database and waits until `GET /` is 200.
     fn start_service(&self, scratch: &Scratch) -> io::Result<ServerProcess> {
-        let server = ServerProcess::start("serve-service", &self.service_env(scratch.path()))?;
+        let server = ServerProcess::start("serve-service", &self.service_env(scratch.path())?)?;
         wait_until_answering(server.addr(), ANSWER_DEADLINE)
             .map_err(|err| io::Error::other(format!("{err}; output: {}", server.output())))?;
         Ok(server)
     }
 
     /// The service's environment: no delays, quiet logs, its own database, our fake GitHub.
-    fn service_env(&self, dir: &Path) -> Vec<(String, String)> {
-        let db = dir.join("job-rerunner.db");
+    fn service_env(&self, dir: &Path) -> io::Result<Vec<(String, String)>> {
+        let database = crate::database::url_for(self.opts.database_url.as_deref(), dir)?;
         let mut env: Vec<(String, String)> = [
             ("GITHUB_SIGN_KEY", SIGN_KEY.to_owned()),
             ("GITHUB_TOKEN", "loadgen-token".to_owned()),
@@ -289,7 +289,7 @@ impl Bench {
             ("PORT", "0".to_owned()),
             ("RERUN_DELAY", "0".to_owned()),
             ("GITHUB_MIN_INTERVAL", "0".to_owned()),
-            ("DATABASE_URL", format!("sqlite://{}", db.display())),
+            ("DATABASE_URL", database),
             ("LOG_FORMAT", "json".to_owned()),
             ("LOG_LEVEL", "warning".to_owned()),
         ]
@@ -297,7 +297,7 @@ impl Bench {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         env.extend(self.worker_env());
-        env
+        Ok(env)
     }
 
     /// Sends a set-up load (not reported unless it went wrong).

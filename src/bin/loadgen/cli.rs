@@ -60,6 +60,8 @@ pub struct Options {
     pub live_jobs: u64,
     /// Print the summary as JSON instead of a table.
     pub json: bool,
+    /// An admin URL of a PostgreSQL server: measure the service on PostgreSQL.
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
@@ -78,6 +80,7 @@ impl Default for Options {
             live_runs: 100_000,
             live_jobs: 4,
             json: false,
+            database_url: None,
         }
     }
 }
@@ -107,6 +110,8 @@ Usage: cargo run --release --bin loadgen -- [flags]
   --lifecycle-runs N     most runs the lifecycle phase starts (default 1000000; time bounds it first)
   --live-runs N          live runs for the memory / start-up / flat-cost part (default 100000)
   --live-jobs N          jobs per live run (default 4)
+  --database-url URL     run the service on PostgreSQL (a fresh database per service on
+                         that server, e.g. postgres://postgres@127.0.0.1:5432/test)
   --json                 print the summary as JSON
   --help                 this text
 ";
@@ -124,6 +129,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
             "--json" => options.json = true,
+            "--database-url" => options.database_url = Some(value()?.to_owned()),
             "--mode" => options.modes = modes(value()?)?,
             "--duration" => options.duration = seconds(flag, value()?)?,
             "--warmup" => options.warmup = seconds(flag, value()?)?,

@@ -1,0 +1,92 @@
+//! Which database the measured service uses: a fresh SQLite file (the default), or,
+//! with `--database-url postgres://…`, a PostgreSQL database of its own on that server.
+
+use std::io;
+use std::path::Path;
+
+/// The service's `DATABASE_URL` for a service whose scratch directory is `dir`. The same
+/// directory gives the same database, so a restart finds what the first start stored.
+pub fn url_for(admin: Option<&str>, dir: &Path) -> io::Result<String> {
+    let Some(admin) = admin else {
+        return Ok(format!(
+            "sqlite://{}",
+            dir.join("job-rerunner.db").display()
+        ));
+    };
+    let name = database_name(dir);
+    create_if_missing(admin, &name)?;
+    Ok(with_database(admin, &name))
+}
+
+/// A database name derived from the scratch directory (FNV-1a of its path).
+fn database_name(dir: &Path) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in dir.to_string_lossy().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("loadgen_{hash:016x}")
+}
+
+fn create_if_missing(admin: &str, name: &str) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+            .await
+            .map_err(|err| io::Error::other(format!("--database-url: {err}")))?;
+        tokio::spawn(connection);
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(io::Error::other)?
+            .is_some();
+        if !exists {
+            client
+                .execute(&format!("CREATE DATABASE {name}"), &[])
+                .await
+                .map_err(io::Error::other)?;
+        }
+        Ok(())
+    })
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, String::new()), |(b, q)| (b, format!("?{q}")));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host = base[scheme_end..]
+        .find('/')
+        .map_or(base, |slash| &base[..scheme_end + slash]);
+    format!("{host}/{database}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_replaced_and_parameters_kept() {
+        assert_eq!(
+            with_database(
+                "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+                "x"
+            ),
+            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+
+    #[test]
+    fn a_scratch_directory_always_names_the_same_database() {
+        let dir = Path::new("/tmp/loadgen-1");
+        assert_eq!(database_name(dir), database_name(dir));
+        assert_ne!(
+            database_name(dir),
+            database_name(Path::new("/tmp/loadgen-2"))
+        );
+    }
+}
