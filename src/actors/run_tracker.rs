@@ -34,7 +34,7 @@ use crate::run::{
 use crate::store::StoreFuture;
 
 /// How many answered delivery ids a tracker remembers, to answer a redelivery alike.
-const REMEMBERED_DELIVERIES: usize = 16;
+const REMEMBERED_DELIVERIES: usize = 8;
 /// After the GitHub actor gave up (an outage), the re-run is scheduled again: first after
 /// this long, doubling each time, at most `OUTAGE_MAX_WAIT`, `OUTAGE_TRIES` times
 /// (about eight hours in all) before it is given up for good.
@@ -94,11 +94,20 @@ pub struct RunTracker {
     /// Whether `state` was read from the store yet (a new tracker learns it from its
     /// first transition).
     known: bool,
-    deliveries: VecDeque<(String, Reply)>,
+    /// Recently answered deliveries, by a hash of their id (no string kept per run).
+    deliveries: VecDeque<(u64, Reply)>,
     rerun_timer: Option<SpawnHandle>,
     linger_timer: Option<SpawnHandle>,
     /// A re-run this tracker claimed is with the GitHub actor.
     awaiting_github: bool,
+}
+
+/// A delivery id's 64-bit FNV-1a hash: among the few ids a tracker remembers, a
+/// collision is not a practical concern, and no string is kept per run.
+fn delivery_hash(delivery: &str) -> u64 {
+    delivery.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Now, in Unix milliseconds.
@@ -172,20 +181,21 @@ impl RunTracker {
         }
     }
 
-    fn remember(&mut self, delivery: Option<String>, reply: &Reply) {
+    fn remember(&mut self, delivery: Option<&str>, reply: &Reply) {
         if let Some(delivery) = delivery {
             if self.deliveries.len() == REMEMBERED_DELIVERIES {
                 self.deliveries.pop_front();
             }
-            self.deliveries.push_back((delivery, reply.clone()));
+            self.deliveries
+                .push_back((delivery_hash(delivery), reply.clone()));
         }
     }
 
     fn answered_before(&self, delivery: Option<&str>) -> Option<Reply> {
-        let delivery = delivery?;
+        let wanted = delivery_hash(delivery?);
         self.deliveries
             .iter()
-            .find(|(seen, _)| seen == delivery)
+            .find(|(seen, _)| *seen == wanted)
             .map(|(_, reply)| reply.clone())
     }
 
@@ -476,7 +486,7 @@ impl Handler<Track> for RunTracker {
                 state.last_event_at = trial.last_event_at;
                 debug!(log, "message handled"; "message" => "Track", "status" => verdict.reply.status,
                     "decision" => verdict.reply.reason, "changed" => false, "mailbox" => mailbox);
-                self.remember(event.delivery, &verdict.reply);
+                self.remember(event.delivery.as_deref(), &verdict.reply);
                 return AtomicResponse::new(Box::pin(fut::ready(Ok(verdict.reply))));
             }
         }
@@ -504,7 +514,7 @@ impl Handler<Track> for RunTracker {
                 "status" => verdict.reply.status, "decision" => verdict.reply.reason,
                 "changed" => verdict.changed, "mailbox" => mailbox);
             act.log_decision(&log, verdict.timer, &policy);
-            act.remember(delivery, &verdict.reply);
+            act.remember(delivery.as_deref(), &verdict.reply);
             Ok(verdict.reply)
         })))
     }
