@@ -60,7 +60,15 @@ fn main() -> ExitCode {
         }
     };
     let json = options.json;
-    let summary = match bench::Bench::new(options).and_then(bench::Bench::run) {
+    let database_url = options.database_url.clone();
+    let measured = bench::Bench::new(options).and_then(bench::Bench::run);
+    if let Some(admin) = database_url {
+        // The servers are stopped by now: their databases can go.
+        if let Err(err) = database::drop_all(&admin) {
+            eprintln!("loadgen: dropping the benchmark's databases: {err}");
+        }
+    }
+    let summary = match measured {
         Ok(summary) => summary,
         Err(err) => {
             eprintln!("loadgen: {err}");

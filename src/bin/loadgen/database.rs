@@ -28,7 +28,50 @@ fn database_name(dir: &Path) -> String {
     format!("loadgen_{hash:016x}")
 }
 
+/// Drops every database a benchmark made on the server at `admin`.
+pub fn drop_all(admin: &str) -> io::Result<()> {
+    with_admin(admin, |client| async move {
+        let rows = client
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'loadgen\\_%'",
+                &[],
+            )
+            .await
+            .map_err(io::Error::other)?;
+        for row in rows {
+            let name: String = row.get(0);
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            client.execute(&drop, &[]).await.map_err(io::Error::other)?;
+        }
+        Ok(())
+    })
+}
+
 fn create_if_missing(admin: &str, name: &str) -> io::Result<()> {
+    let name = name.to_owned();
+    with_admin(admin, |client| async move {
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(io::Error::other)?
+            .is_some();
+        if !exists {
+            let create = format!("CREATE DATABASE {name}");
+            client
+                .execute(&create, &[])
+                .await
+                .map_err(io::Error::other)?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `work` with a connection to the server's admin database.
+fn with_admin<F, Fut>(admin: &str, work: F) -> io::Result<()>
+where
+    F: FnOnce(tokio_postgres::Client) -> Fut,
+    Fut: std::future::Future<Output = io::Result<()>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -37,18 +80,7 @@ fn create_if_missing(admin: &str, name: &str) -> io::Result<()> {
             .await
             .map_err(|err| io::Error::other(format!("--database-url: {err}")))?;
         tokio::spawn(connection);
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-            .await
-            .map_err(io::Error::other)?
-            .is_some();
-        if !exists {
-            client
-                .execute(&format!("CREATE DATABASE {name}"), &[])
-                .await
-                .map_err(io::Error::other)?;
-        }
-        Ok(())
+        work(client).await
     })
 }
 
