@@ -41,14 +41,21 @@ pub struct Metrics {
     pub github_ratelimit_remaining: IntGauge,
     /// Time a store transition took, commit included.
     pub store_seconds: Histogram,
+    /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
+    /// are counted on every request, and a label lookup hashes three strings under a lock.
+    tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
 }
+
+/// The actions and statuses a tracked `workflow_job` delivery is answered with.
+const TRACKED_ACTIONS: [&str; 2] = ["unfinished", "completed"];
+const TRACKED_STATUSES: [u16; 4] = [200, 201, 202, 404];
 
 impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let registry =
             Registry::new_custom(Some("job_rerunner".into()), None).expect("a valid prefix");
-        let metrics = Self {
+        let mut metrics = Self {
             webhooks: IntCounterVec::new(
                 Opts::new(
                     "webhooks_total",
@@ -112,7 +119,24 @@ impl Metrics {
             )
             .expect("valid metric"),
             registry,
+            tracked_webhooks: Vec::new(),
         };
+        metrics.tracked_webhooks = TRACKED_ACTIONS
+            .iter()
+            .flat_map(|action| {
+                TRACKED_STATUSES
+                    .iter()
+                    .map(move |status| (*action, *status))
+            })
+            .map(|(action, status)| {
+                let counter = metrics.webhooks.with_label_values(&[
+                    "workflow_job",
+                    action,
+                    &status.to_string(),
+                ]);
+                (action, status, counter)
+            })
+            .collect();
         metrics.github_ratelimit_remaining.set(-1);
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(metrics.webhooks.clone()),
@@ -134,6 +158,21 @@ impl Metrics {
                 .expect("each metric is registered once");
         }
         metrics
+    }
+
+    /// Counts one delivery by event, action and answered status.
+    pub fn count_webhook(&self, event: &str, action: &str, status: u16) {
+        if event == "workflow_job"
+            && let Some((_, _, counter)) = self
+                .tracked_webhooks
+                .iter()
+                .find(|(known, code, _)| *known == action && *code == status)
+        {
+            return counter.inc();
+        }
+        self.webhooks
+            .with_label_values(&[event, action, &status.to_string()])
+            .inc();
     }
 
     /// Records one GitHub API call.

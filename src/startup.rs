@@ -106,6 +106,7 @@ impl Application {
             log.clone(),
         );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
+        spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
         let github_for_http = github.clone();
         let summary = Summary {
             every: settings.summary_every,
@@ -229,6 +230,19 @@ fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
                 Ok(purged) => info!(log, "purged quiet runs"; "purged_runs" => purged),
                 Err(err) => error!(log, "purging quiet runs failed"; "error" => %err),
             }
+        }
+    });
+}
+
+/// Asks the live trackers whether their runs went quiet, a few times per `RUN_TTL` (at
+/// most every 5 minutes, at least every 100 ms): a run is forgotten within a quarter
+/// of `RUN_TTL` (or 5 minutes) after it expired.
+fn spawn_quiet_sweeper(registry: Arc<Registry>, ttl: Duration) {
+    let every = (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(300));
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(every).await;
+            registry.sweep_quiet();
         }
     });
 }

@@ -13,7 +13,7 @@ use dashmap::DashMap;
 use slog::Logger;
 
 use super::github::GitHubActor;
-use super::run_tracker::{RunTracker, Track, Wake};
+use super::run_tracker::{CheckQuiet, RunTracker, Track, Wake};
 use crate::ids::RunKey;
 use crate::metrics::Metrics;
 use crate::run::{Claim, JobEvent, Reply};
@@ -83,12 +83,15 @@ impl Registry {
 
     /// Routes an event to its run's tracker and waits for the tracker's answer.
     /// Returns the answer and the tracker's mailbox depth when the event was sent.
-    pub async fn track(self: &Arc<Self>, event: JobEvent) -> Result<(Reply, usize), TrackError> {
+    pub async fn track(
+        self: &Arc<Self>,
+        event: Arc<JobEvent>,
+    ) -> Result<(Reply, usize), TrackError> {
         for _ in 0..DELIVERY_TRIES {
             let handle = self.tracker(&event.run);
             let depth = handle.mailbox.fetch_add(1, Ordering::Relaxed) + 1;
             self.waiting.fetch_add(1, Ordering::Relaxed);
-            let sent = handle.addr.send(Track(event.clone()));
+            let sent = handle.addr.send(Track(Arc::clone(&event)));
             let answered = match actix_web::rt::time::timeout(ANSWER_DEADLINE, sent).await {
                 Ok(answered) => answered,
                 // The commit may still land; a redelivery is answered alike. Better a 503
@@ -142,6 +145,14 @@ impl Registry {
                 }
             })
             .clone()
+    }
+
+    /// Asks every live tracker whether its run went quiet for `RUN_TTL`. One sweep
+    /// instead of a timer per tracker: a timer costs each live run a few hundred bytes.
+    pub fn sweep_quiet(&self) {
+        for entry in self.trackers.iter() {
+            entry.value().addr.do_send(CheckQuiet);
+        }
     }
 
     /// Removes `key`'s entry if it still belongs to tracker `id`.

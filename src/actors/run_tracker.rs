@@ -7,16 +7,18 @@
 //! it to the GitHub actor, then records the outcome.
 //!
 //! State: a cache of the run's stored [`RunState`], filled by the first transition
-//! (it answers events that change nothing without a store round trip, which is safe
-//! because a run only moves forward); the delivery ids it answered recently; its
-//! timers; whether a re-run it claimed is with the GitHub actor.
+//! (it answers events that change nothing, and redeliveries, without a store round
+//! trip, which is safe because a run only moves forward); its timers; whether a re-run
+//! it claimed is with the GitHub actor. A tracker is kept small (a whole organisation's
+//! live runs are in memory): no logger of its own (one is made when a line is written),
+//! no standing TTL timer (the registry's sweep asks), deliveries kept as 8-byte tokens
+//! inside the state.
 //!
-//! Messages: [`Track`] (one webhook event, answered with the HTTP reply) and [`Wake`]
-//! (a poll found the run's re-run due). The tracker retires (leaves the registry and
-//! stops) once its run is settled for `TRACKER_LINGER`, or expires after `RUN_TTL`
-//! without events.
+//! Messages: [`Track`] (one webhook event, answered with the HTTP reply), [`Wake`]
+//! (a poll found the run's re-run due) and [`CheckQuiet`] (the registry's periodic
+//! sweep). The tracker retires (leaves the registry and stops) once its run is settled
+//! for `TRACKER_LINGER`, or expires after `RUN_TTL` without events.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,8 +35,6 @@ use crate::run::{
 };
 use crate::store::StoreFuture;
 
-/// How many answered delivery ids a tracker remembers, to answer a redelivery alike.
-const REMEMBERED_DELIVERIES: usize = 8;
 /// After the GitHub actor gave up (an outage), the re-run is scheduled again: first after
 /// this long, doubling each time, at most `OUTAGE_MAX_WAIT`, `OUTAGE_TRIES` times
 /// (about eight hours in all) before it is given up for good.
@@ -47,7 +47,7 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 /// One `workflow_job` event for this tracker's run.
 #[derive(Message)]
 #[rtype(result = "Result<Reply, TrackError>")]
-pub struct Track(pub JobEvent);
+pub struct Track(pub Arc<JobEvent>);
 
 /// The run's re-run may be due (a poll of the store found it): claim it if it is.
 #[derive(Message)]
@@ -76,10 +76,10 @@ struct Answered {
 #[rtype(result = "()")]
 struct Linger;
 
-/// Time to see whether the run went quiet for `RUN_TTL`.
+/// See whether the run went quiet for `RUN_TTL` (sent by the registry's sweep).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct CheckTtl;
+pub struct CheckQuiet;
 
 /// The tracker of one run. See the module documentation.
 pub struct RunTracker {
@@ -89,25 +89,14 @@ pub struct RunTracker {
     registry: RegistryLink,
     mailbox: Arc<AtomicUsize>,
     waiting: Arc<AtomicUsize>,
-    log: Logger,
     state: Option<RunState>,
-    /// Whether `state` was read from the store yet (a new tracker learns it from its
-    /// first transition).
+    /// Whether `state` is the stored state: a new tracker learns it from its first
+    /// transition; a failed commit makes it unknown again.
     known: bool,
-    /// Recently answered deliveries, by a hash of their id (no string kept per run).
-    deliveries: VecDeque<(u64, Reply)>,
     rerun_timer: Option<SpawnHandle>,
     linger_timer: Option<SpawnHandle>,
     /// A re-run this tracker claimed is with the GitHub actor.
     awaiting_github: bool,
-}
-
-/// A delivery id's 64-bit FNV-1a hash: among the few ids a tracker remembers, a
-/// collision is not a practical concern, and no string is kept per run.
-fn delivery_hash(delivery: &str) -> u64 {
-    delivery.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Now, in Unix milliseconds.
@@ -127,10 +116,6 @@ impl RunTracker {
         mailbox: Arc<AtomicUsize>,
         waiting: Arc<AtomicUsize>,
     ) -> Self {
-        let log = deps
-            .log
-            .new(o!("actor" => "run_tracker", "repo" => key.repo.to_string(),
-            "run_id" => key.run_id.0));
         Self {
             key,
             id,
@@ -138,10 +123,8 @@ impl RunTracker {
             registry,
             mailbox,
             waiting,
-            log,
             state: None,
             known: false,
-            deliveries: VecDeque::new(),
             rerun_timer: None,
             linger_timer: None,
             awaiting_github: false,
@@ -181,22 +164,35 @@ impl RunTracker {
         }
     }
 
-    fn remember(&mut self, delivery: Option<&str>, reply: &Reply) {
-        if let Some(delivery) = delivery {
-            if self.deliveries.len() == REMEMBERED_DELIVERIES {
-                self.deliveries.pop_front();
-            }
-            self.deliveries
-                .push_back((delivery_hash(delivery), reply.clone()));
-        }
+    /// The tracker's logger, made when a line is to be written: a logger kept per
+    /// tracker would cost every live run a few hundred bytes.
+    fn log(&self) -> Logger {
+        self.deps.log.new(
+            o!("actor" => "run_tracker", "repo" => self.key.repo.to_string(),
+            "run_id" => self.key.run_id.0),
+        )
     }
 
-    fn answered_before(&self, delivery: Option<&str>) -> Option<Reply> {
-        let wanted = delivery_hash(delivery?);
-        self.deliveries
-            .iter()
-            .find(|(seen, _)| *seen == wanted)
-            .map(|(_, reply)| reply.clone())
+    /// Whether debug lines are written at all: they are built only then.
+    fn debugging(&self) -> bool {
+        self.deps.settings.log_level.is_at_least(slog::Level::Debug)
+    }
+
+    /// Answers an event from the cache (no store trip), with its debug line.
+    fn answer_at_once(
+        &self,
+        event: &JobEvent,
+        reply: Reply,
+        mailbox: usize,
+        redelivery: bool,
+    ) -> TrackResponse {
+        if self.debugging() {
+            debug!(self.log(), "message handled"; "message" => "Track", "run_attempt" => event.run_attempt,
+                "job_id" => event.job_id.0, "delivery" => event.delivery.as_deref().unwrap_or(""),
+                "redelivery" => redelivery, "status" => reply.status, "decision" => reply.reason,
+                "changed" => false, "mailbox" => mailbox);
+        }
+        AtomicResponse::new(Box::pin(fut::ready(Ok(reply))))
     }
 
     /// Takes `state` (fresh from the store) as the cache and sets the timers by it: the
@@ -255,7 +251,7 @@ impl RunTracker {
                 }
             }
             Err(err) => {
-                error!(act.log, "claiming the due re-run failed; trying again"; "error" => %err);
+                error!(act.log(), "claiming the due re-run failed; trying again"; "error" => %err);
                 act.rerun_timer = Some(ctx.run_later(STORE_RETRY, |_, ctx| ctx.address().do_send(RerunDue)));
             }
         }));
@@ -267,7 +263,7 @@ impl RunTracker {
             run: self.key.clone(),
             claimed: claimed.clone(),
         };
-        info!(self.log, "re-run handed to the GitHub actor"; "run_attempt" => claimed.attempt,
+        info!(self.log(), "re-run handed to the GitHub actor"; "run_attempt" => claimed.attempt,
             "delivery" => claimed.decided_by.clone().unwrap_or_default());
         let sent = self.deps.github.send(request);
         ctx.spawn(sent.into_actor(self).map(move |answer, _, ctx| {
@@ -292,10 +288,10 @@ impl RunTracker {
             outcome,
             RerunOutcome::Started | RerunOutcome::AlreadyRerun { .. }
         ) {
-            info!(self.log, "re-run answered"; "run_attempt" => claimed.attempt,
+            info!(self.log(), "re-run answered"; "run_attempt" => claimed.attempt,
                 "outcome" => outcome.label(), "delivery" => delivery);
         } else {
-            warn!(self.log, "re-run not performed"; "run_attempt" => claimed.attempt,
+            warn!(self.log(), "re-run not performed"; "run_attempt" => claimed.attempt,
                 "outcome" => outcome.label(), "detail" => ?outcome, "delivery" => delivery);
         }
         let change = RunChange::Record {
@@ -314,16 +310,23 @@ impl RunTracker {
                     Err(err) => {
                         // The claim stays in the store; when its lease runs out the re-run is taken
                         // up again, and GitHub's newer attempt shows it was done.
-                        error!(act.log, "recording the re-run outcome failed"; "error" => %err);
+                        error!(act.log(), "recording the re-run outcome failed"; "error" => %err);
                         act.adopt(act.state.clone(), ctx);
                     }
                 }),
         );
     }
 
+    /// Drops the cache (it may hold a change the store did not take): the next change
+    /// reads the stored state again.
+    fn forget_cache(&mut self) {
+        self.state = None;
+        self.known = false;
+    }
+
     /// Leaves the registry and stops; the run's state stays in the store.
     fn retire(&mut self, ctx: &mut Context<Self>, why: &'static str) {
-        debug!(self.log, "tracker retiring"; "why" => why);
+        debug!(self.log(), "tracker retiring"; "why" => why);
         if let Some(registry) = self.registry.upgrade() {
             registry.forget(&self.key, self.id);
         }
@@ -331,24 +334,18 @@ impl RunTracker {
     }
 
     /// Forgets a run that went quiet for `RUN_TTL` (its deliveries were lost).
-    fn check_ttl(&mut self, ctx: &mut Context<Self>) {
-        let ttl = self.deps.settings.run_ttl;
-        let ttl_ms = ttl.as_millis() as u64;
+    fn check_quiet(&mut self, ctx: &mut Context<Self>) {
+        let ttl_ms = self.deps.settings.run_ttl.as_millis() as u64;
+        // A tracker still learning its state (its first change is on the way) is not quiet.
+        if !self.known || self.awaiting_github {
+            return;
+        }
         let Some(state) = self.state.as_ref() else {
             return self.retire(ctx, "no state");
         };
         let now = now_ms();
-        match state.expires_at(ttl_ms) {
-            Some(at) if at <= now && !self.awaiting_github => {}
-            later => {
-                let wait = later
-                    .filter(|at| *at > now)
-                    .map_or(ttl, |at| Duration::from_millis(at - now));
-                ctx.run_later(wait.max(Duration::from_millis(100)), |_, ctx| {
-                    ctx.address().do_send(CheckTtl)
-                });
-                return;
-            }
+        if state.expires_at(ttl_ms).is_none_or(|at| at > now) {
+            return;
         }
         let change = RunChange::Expire {
             now,
@@ -359,34 +356,38 @@ impl RunTracker {
         ctx.wait(expiring.into_actor(self).map(move |expired, act, ctx| match expired {
             Ok(applied) if applied.result == ChangeResult::Expired(true) => {
                 if let Some(state) = &act.state {
-                    warn!(act.log, "run expired without finishing (lost deliveries?)";
+                    warn!(act.log(), "run expired without finishing (lost deliveries?)";
                         "run_attempt" => state.attempt, "unfinished_jobs" => state.unfinished_jobs());
                 }
                 act.retire(ctx, "expired");
             }
-            Ok(applied) => {
-                act.adopt(applied.state, ctx);
-                ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
-            }
-            Err(err) => {
-                error!(act.log, "expiring the quiet run failed"; "error" => %err);
-                ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
-            }
+            Ok(applied) => act.adopt(applied.state, ctx),
+            // The next sweep tries again.
+            Err(err) => error!(act.log(), "expiring the quiet run failed"; "error" => %err),
         }));
     }
 
-    fn log_decision(&self, log: &Logger, timer: TimerChange, policy: &Policy) {
+    /// The logger for lines about one event: the tracker's, with the event's ids.
+    fn event_log(&self, event: &JobEvent) -> Logger {
+        self.log().new(
+            o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
+            "delivery" => event.delivery.clone().unwrap_or_default()),
+        )
+    }
+
+    fn log_decision(&self, event: &JobEvent, timer: TimerChange, policy: &Policy) {
         match timer {
             TimerChange::Arm(_) => {
                 let failed = self
                     .state
                     .as_ref()
                     .map_or(0, |state| state.failed_job_names().len());
-                info!(log, "re-run scheduled"; "delay_ms" => policy.rerun_delay_ms, "failed_jobs" => failed);
+                info!(self.event_log(event), "re-run scheduled"; "delay_ms" => policy.rerun_delay_ms,
+                    "failed_jobs" => failed);
             }
             TimerChange::Cancel => {
                 info!(
-                    log,
+                    self.event_log(event),
                     "scheduled re-run cancelled: a new job of the attempt, or a newer attempt"
                 );
             }
@@ -398,17 +399,19 @@ impl RunTracker {
 impl Actor for RunTracker {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        debug!(self.log, "actor started"; "tracker" => self.id);
-        // The state is not read here: the first change (an event, or a claim when a poll
-        // woke the tracker) reads it inside its own transaction, one store trip instead
-        // of two for every new run.
-        let ttl = self.deps.settings.run_ttl;
-        ctx.run_later(ttl, |_, ctx| ctx.address().do_send(CheckTtl));
+    // The state is not read when the actor starts: the first change (an event, or a
+    // claim when a poll woke the tracker) reads it inside its own transaction, one store
+    // trip instead of two for every new run.
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        if self.debugging() {
+            debug!(self.log(), "actor started"; "tracker" => self.id);
+        }
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        debug!(self.log, "actor stopped"; "tracker" => self.id);
+        if self.debugging() {
+            debug!(self.log(), "actor stopped"; "tracker" => self.id);
+        }
     }
 }
 
@@ -449,16 +452,18 @@ impl Handler<Linger> for RunTracker {
     }
 }
 
-impl Handler<CheckTtl> for RunTracker {
+impl Handler<CheckQuiet> for RunTracker {
     type Result = ();
 
-    fn handle(&mut self, _: CheckTtl, ctx: &mut Self::Context) {
-        self.check_ttl(ctx);
+    fn handle(&mut self, _: CheckQuiet, ctx: &mut Self::Context) {
+        self.check_quiet(ctx);
     }
 }
 
+type TrackResponse = AtomicResponse<RunTracker, Result<Reply, TrackError>>;
+
 impl Handler<Track> for RunTracker {
-    type Result = AtomicResponse<Self, Result<Reply, TrackError>>;
+    type Result = TrackResponse;
 
     fn handle(&mut self, Track(event): Track, _ctx: &mut Self::Context) -> Self::Result {
         let mailbox = self
@@ -466,55 +471,53 @@ impl Handler<Track> for RunTracker {
             .fetch_sub(1, Ordering::Relaxed)
             .saturating_sub(1);
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let log = self.log.new(
-            o!("run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
-            "delivery" => event.delivery.clone().unwrap_or_default()),
-        );
-        if let Some(reply) = self.answered_before(event.delivery.as_deref()) {
-            debug!(log, "message handled"; "message" => "Track", "redelivery" => true,
-                "status" => reply.status, "mailbox" => mailbox);
-            return AtomicResponse::new(Box::pin(fut::ready(Ok(reply))));
-        }
         let now = now_ms();
         let policy = self.policy(&event.branch);
-        // A run only moves forward, so an event that changes nothing in the cache changes
-        // nothing in the store either: answer it without a round trip.
         if let (true, Some(state)) = (self.known, &mut self.state) {
-            let mut trial = state.clone();
-            let verdict = trial.apply(&event, now, &policy);
+            if let Some(status) = event.delivery.as_deref().and_then(|d| state.answered(d)) {
+                return self.answer_at_once(&event, Reply::redelivered(status), mailbox, true);
+            }
+            // A run only moves forward, so an event that changes nothing in the cache
+            // changes nothing in the store either: answer it without a round trip. One
+            // that does change it leaves the cache ahead of the store until the commit
+            // answers with the stored state (or fails, and the cache is dropped).
+            let verdict = state.apply(&event, now, &policy);
             if !verdict.changed {
-                state.last_event_at = trial.last_event_at;
-                debug!(log, "message handled"; "message" => "Track", "status" => verdict.reply.status,
-                    "decision" => verdict.reply.reason, "changed" => false, "mailbox" => mailbox);
-                self.remember(event.delivery.as_deref(), &verdict.reply);
-                return AtomicResponse::new(Box::pin(fut::ready(Ok(verdict.reply))));
+                return self.answer_at_once(&event, verdict.reply, mailbox, false);
             }
         }
-        let delivery = event.delivery.clone();
-        let conclusion = match event.action {
-            JobAction::Completed(conclusion) => conclusion.as_str(),
-            JobAction::Unfinished => "",
+        let change = RunChange::Event {
+            event: Arc::clone(&event),
+            policy,
+            now,
         };
-        let change = RunChange::Event { event, policy, now };
         let commit = self.transition(change);
         AtomicResponse::new(Box::pin(commit.into_actor(self).map(move |committed, act, ctx| {
             let applied = match committed {
                 Ok(applied) => applied,
                 Err(err) => {
-                    error!(log, "commit failed; the event is refused so GitHub can redeliver it";
+                    act.forget_cache();
+                    error!(act.event_log(&event), "commit failed; the event is refused so GitHub can redeliver it";
                         "error" => %err);
                     return Err(TrackError::Store(err));
                 }
             };
             let ChangeResult::Event(verdict) = applied.result else {
+                act.forget_cache();
                 return Err(TrackError::Unavailable("the store answered an event with another result".into()));
             };
             act.adopt(applied.state, ctx);
-            debug!(log, "message handled"; "message" => "Track", "conclusion" => conclusion,
-                "status" => verdict.reply.status, "decision" => verdict.reply.reason,
-                "changed" => verdict.changed, "mailbox" => mailbox);
-            act.log_decision(&log, verdict.timer, &policy);
-            act.remember(delivery.as_deref(), &verdict.reply);
+            if act.debugging() {
+                let conclusion = match event.action {
+                    JobAction::Completed(conclusion) => conclusion.as_str(),
+                    JobAction::Unfinished => "",
+                };
+                debug!(act.event_log(&event), "message handled"; "message" => "Track",
+                    "conclusion" => conclusion, "status" => verdict.reply.status,
+                    "decision" => verdict.reply.reason, "changed" => verdict.changed,
+                    "mailbox" => mailbox);
+            }
+            act.log_decision(&event, verdict.timer, &policy);
             Ok(verdict.reply)
         })))
     }

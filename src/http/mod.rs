@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod observe;
 pub mod payload;
+mod picked;
 pub mod signature;
 mod status;
 mod webhook;

@@ -3,38 +3,51 @@
 
 use serde::Deserialize;
 
+use super::picked::{FieldName, Picked, Text};
 use crate::ids::{JobId, RepoName, RunId, RunKey};
 use crate::run::{Conclusion, JobAction, JobEvent};
 use crate::settings::Settings;
 
+/// The members of a delivery the service reads; strings are borrowed from the body.
 #[derive(Deserialize)]
-struct Envelope {
-    action: Option<String>,
-    sender: Option<Sender>,
-    repository: Option<Repository>,
-    workflow_job: Option<WorkflowJob>,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    action: Option<Text<'a>>,
+    #[serde(borrow)]
+    sender: Option<Picked<'a, Login>>,
+    #[serde(borrow)]
+    repository: Option<Picked<'a, FullName>>,
+    #[serde(borrow)]
+    workflow_job: Option<WorkflowJob<'a>>,
+}
+
+/// `sender.login`.
+struct Login;
+impl FieldName for Login {
+    const NAME: &'static str = "login";
+}
+
+/// `repository.full_name`.
+struct FullName;
+impl FieldName for FullName {
+    const NAME: &'static str = "full_name";
 }
 
 #[derive(Deserialize)]
-struct Sender {
-    login: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Repository {
-    full_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WorkflowJob {
+struct WorkflowJob<'a> {
     id: Option<u64>,
     run_id: Option<u64>,
     run_attempt: Option<u32>,
-    status: Option<String>,
-    conclusion: Option<String>,
-    head_branch: Option<String>,
-    name: Option<String>,
-    workflow_name: Option<String>,
+    #[serde(borrow)]
+    status: Option<Text<'a>>,
+    #[serde(borrow)]
+    conclusion: Option<Text<'a>>,
+    #[serde(borrow)]
+    head_branch: Option<Text<'a>>,
+    #[serde(borrow)]
+    name: Option<Text<'a>>,
+    #[serde(borrow)]
+    workflow_name: Option<Text<'a>>,
 }
 
 /// What a well-formed payload turned out to be.
@@ -70,10 +83,10 @@ pub fn classify(
         // serde_json's message is one line and quotes no secrets, only the payload's position.
         PayloadError::Malformed(err.to_string())
     })?;
-    let sender = envelope.sender.and_then(|sender| sender.login);
+    let sender = envelope.sender.and_then(|sender| sender.0);
     if sender
-        .as_deref()
-        .is_some_and(|login| settings.is_denied_sender(login))
+        .as_ref()
+        .is_some_and(|login| settings.is_denied_sender(login.as_str()))
     {
         return Ok(Classified::Ignored("sender is in NO_RETRY_LIST"));
     }
@@ -96,18 +109,18 @@ pub fn classify(
             let conclusion = job.conclusion.ok_or(PayloadError::Missing(
                 "workflow_job.conclusion of a completed job",
             ))?;
-            JobAction::Completed(Conclusion::parse(&conclusion))
+            JobAction::Completed(Conclusion::parse(conclusion.as_str()))
         }
         _ => return Ok(Classified::Ignored("action is not one the service tracks")),
     };
     let full_name = envelope
         .repository
-        .and_then(|repo| repo.full_name)
+        .and_then(|repo| repo.0)
         .ok_or(PayloadError::Missing("repository.full_name"))?;
     Ok(Classified::Job(JobEvent {
         delivery: delivery.map(str::to_owned),
         run: RunKey {
-            repo: RepoName::parse(&full_name)?,
+            repo: RepoName::parse(full_name.as_str())?,
             run_id: RunId(
                 job.run_id
                     .ok_or(PayloadError::Missing("workflow_job.run_id"))?,
@@ -115,12 +128,17 @@ pub fn classify(
         },
         run_attempt,
         job_id: JobId(job.id.ok_or(PayloadError::Missing("workflow_job.id"))?),
-        job_name: job.name.unwrap_or_default(),
-        workflow_name: job.workflow_name.unwrap_or_default(),
+        job_name: owned(job.name),
+        workflow_name: owned(job.workflow_name),
         // A job can come without a branch (e.g. a tag push); such runs are not eligible.
-        branch: job.head_branch.unwrap_or_default(),
+        branch: owned(job.head_branch),
         action,
     }))
+}
+
+/// An optional borrowed string, as the owned string the event keeps ("" when absent).
+fn owned(text: Option<Text<'_>>) -> String {
+    text.map(|text| text.0.into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]

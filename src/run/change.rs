@@ -3,6 +3,8 @@
 //! what that returns. Every process applies the same pure function, so several
 //! processes sharing one database agree on every transition.
 
+use std::sync::Arc;
+
 use super::state::{Claim, ClaimedRerun, Reply, RetryPolicy, TimerChange, Verdict};
 use super::{JobEvent, Policy, RerunOutcome, RunState};
 
@@ -28,8 +30,8 @@ pub struct RerunRecord {
 pub enum RunChange {
     /// A webhook event.
     Event {
-        /// The event.
-        event: JobEvent,
+        /// The event (shared with the webhook that carried it: no copy per hop).
+        event: Arc<JobEvent>,
         /// The configuration it is judged by.
         policy: Policy,
         /// Arrival time, unix ms.
@@ -86,14 +88,6 @@ impl RunChange {
             | RunChange::Expire { now, .. } => *now,
         }
     }
-
-    /// The delivery id of an event change; the store answers a redelivery as before.
-    pub fn delivery(&self) -> Option<&str> {
-        match self {
-            RunChange::Event { event, .. } => event.delivery.as_deref(),
-            _ => None,
-        }
-    }
 }
 
 /// What a change asks the store to write.
@@ -135,9 +129,9 @@ pub struct Applied {
     pub history: Option<RerunRecord>,
 }
 
-/// What the store answers to a redelivered event (its delivery id is on record with
+/// The answer to a redelivered event (its delivery id is on the run's record with
 /// `status`): the first answer again, and no change.
-pub fn redelivered(current: Option<RunState>, status: u16) -> Applied {
+fn redelivered(current: Option<RunState>, status: u16) -> Applied {
     let verdict = Verdict {
         reply: Reply::redelivered(status),
         changed: false,
@@ -153,7 +147,7 @@ pub fn redelivered(current: Option<RunState>, status: u16) -> Applied {
 }
 
 /// Applies `change` to the run's stored state `current`.
-pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
+pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
     let unchanged = |state: Option<RunState>, result| Applied {
         state,
         persist: Persist::Unchanged,
@@ -162,14 +156,26 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
     };
     match change {
         RunChange::Event { event, policy, now } => {
-            let (state, verdict) = match current {
-                None => RunState::first_event(&event, now, &policy),
+            let (policy, now) = (*policy, *now);
+            let delivery = event.delivery.as_deref();
+            let earlier = current
+                .as_ref()
+                .zip(delivery)
+                .and_then(|(state, delivery)| state.answered(delivery));
+            if let Some(status) = earlier {
+                return redelivered(current, status);
+            }
+            let (mut state, verdict) = match current {
+                None => RunState::first_event(event, now, &policy),
                 Some(mut state) => {
-                    let verdict = state.apply(&event, now, &policy);
+                    let verdict = state.apply(event, now, &policy);
                     (state, verdict)
                 }
             };
             let persist = if verdict.changed {
+                if let Some(delivery) = delivery {
+                    state.remember_answer(delivery, verdict.reply.status);
+                }
                 Persist::Save
             } else {
                 Persist::Unchanged
@@ -185,7 +191,7 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Claimed(None));
             };
-            match state.claim(now, &claim) {
+            match state.claim(*now, claim) {
                 Some(claimed) => Applied {
                     state: Some(state),
                     persist: Persist::Save,
@@ -203,7 +209,7 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Renewed(false));
             };
-            if state.renew(now, attempt, &claim) {
+            if state.renew(*now, *attempt, claim) {
                 Applied {
                     state: Some(state),
                     persist: Persist::Save,
@@ -229,10 +235,11 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
                 outcome: outcome.clone(),
                 workflow: state.workflow.clone(),
                 branch: state.branch.clone(),
-                failed_jobs: claimed.failed_jobs,
-                finished_at: now,
+                failed_jobs: claimed.failed_jobs.clone(),
+                finished_at: *now,
             };
-            let changed = state.record_outcome(claimed.attempt, owner, outcome, now, &retry);
+            let changed =
+                state.record_outcome(claimed.attempt, *owner, outcome.clone(), *now, retry);
             Applied {
                 state: Some(state),
                 persist: if changed {
@@ -252,9 +259,9 @@ pub fn apply_change(current: Option<RunState>, change: RunChange) -> Applied {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Expired(true));
             };
-            state.last_event_at = state.last_event_at.max(last_seen);
-            match state.expires_at(ttl_ms) {
-                Some(at) if at <= now => Applied {
+            state.last_event_at = state.last_event_at.max(*last_seen);
+            match state.expires_at(*ttl_ms) {
+                Some(at) if at <= *now => Applied {
                     state: None,
                     persist: Persist::Delete,
                     result: ChangeResult::Expired(true),
@@ -283,7 +290,7 @@ mod tests {
 
     fn event(job: u64, action: JobAction) -> RunChange {
         let event = JobEvent {
-            delivery: Some(format!("d-{job}")),
+            delivery: Some(format!("d-{job}-{action:?}")),
             run: RunKey {
                 repo: RepoName::parse("o/r").expect("valid"),
                 run_id: RunId(1),
@@ -296,27 +303,76 @@ mod tests {
             action,
         };
         RunChange::Event {
-            event,
+            event: Arc::new(event),
             policy: POLICY,
             now: 10,
         }
     }
 
     fn failed_run() -> RunState {
-        let queued = apply_change(None, event(1, JobAction::Unfinished));
+        let queued = apply_change(None, &event(1, JobAction::Unfinished));
         let done = apply_change(
             queued.state,
-            event(1, JobAction::Completed(Conclusion::Failure)),
+            &event(1, JobAction::Completed(Conclusion::Failure)),
         );
         assert_eq!(done.persist, Persist::Save);
         done.state.expect("state")
+    }
+
+    fn with_delivery(mut change: RunChange, delivery: &str) -> RunChange {
+        if let RunChange::Event { event, .. } = &mut change {
+            Arc::make_mut(event).delivery = Some(delivery.to_owned());
+        }
+        change
+    }
+
+    #[test]
+    fn a_redelivery_is_answered_with_its_first_status_and_changes_nothing() {
+        let run = failed_run();
+        let again = apply_change(
+            Some(run.clone()),
+            &event(1, JobAction::Completed(Conclusion::Failure)),
+        );
+        assert_eq!(again.persist, Persist::Unchanged);
+        let ChangeResult::Event(verdict) = again.result else {
+            panic!("not an event verdict");
+        };
+        assert_eq!(verdict.reply, Reply::redelivered(201));
+        assert_eq!(again.state, Some(run));
+    }
+
+    #[test]
+    fn a_run_remembers_its_newest_answered_deliveries_only() {
+        let mut state = apply_change(
+            None,
+            &with_delivery(event(1, JobAction::Unfinished), "first"),
+        )
+        .state;
+        for job in 2..=(crate::run::ANSWERS_KEPT as u64 + 1) {
+            state = apply_change(
+                state,
+                &with_delivery(event(job, JobAction::Unfinished), &format!("q-{job}")),
+            )
+            .state;
+        }
+        let state = state.expect("state");
+        assert_eq!(state.answered.len(), crate::run::ANSWERS_KEPT);
+        assert_eq!(state.answered("first"), None, "the oldest was forgotten");
+        assert_eq!(state.answered("q-2"), Some(202));
+        // An event that changed nothing is not remembered: judged again, it answers alike.
+        let unchanged = apply_change(
+            Some(state.clone()),
+            &with_delivery(event(2, JobAction::Unfinished), "again"),
+        );
+        assert_eq!(unchanged.persist, Persist::Unchanged);
+        assert_eq!(unchanged.state.expect("state").answered("again"), None);
     }
 
     #[test]
     fn two_processes_claiming_the_same_rerun_get_it_once() {
         let first = apply_change(
             Some(failed_run()),
-            RunChange::Claim {
+            &RunChange::Claim {
                 now: 20,
                 claim: CLAIM,
             },
@@ -328,7 +384,7 @@ mod tests {
         };
         let second = apply_change(
             first.state,
-            RunChange::Claim {
+            &RunChange::Claim {
                 now: 21,
                 claim: other,
             },
@@ -341,7 +397,7 @@ mod tests {
     fn an_outcome_is_recorded_with_the_jobs_that_failed() {
         let claimed = apply_change(
             Some(failed_run()),
-            RunChange::Claim {
+            &RunChange::Claim {
                 now: 20,
                 claim: CLAIM,
             },
@@ -363,7 +419,7 @@ mod tests {
             outcome: RerunOutcome::Started,
             retry,
         };
-        let recorded = apply_change(claimed.state, record);
+        let recorded = apply_change(claimed.state, &record);
         assert_eq!(recorded.persist, Persist::Save);
         let history = recorded.history.expect("history");
         assert_eq!(history.failed_jobs, vec!["build".to_string()]);
@@ -372,10 +428,10 @@ mod tests {
 
     #[test]
     fn expiry_counts_events_this_process_saw_but_did_not_store() {
-        let run = apply_change(None, event(1, JobAction::Unfinished)).state;
+        let run = apply_change(None, &event(1, JobAction::Unfinished)).state;
         let kept = apply_change(
             run.clone(),
-            RunChange::Expire {
+            &RunChange::Expire {
                 now: 1_000,
                 ttl_ms: 500,
                 last_seen: 900,
@@ -384,7 +440,7 @@ mod tests {
         assert_eq!(kept.result, ChangeResult::Expired(false));
         let gone = apply_change(
             run,
-            RunChange::Expire {
+            &RunChange::Expire {
                 now: 1_000,
                 ttl_ms: 500,
                 last_seen: 10,

@@ -7,12 +7,10 @@ mod event;
 mod outcome;
 mod state;
 
-pub use change::{
-    Applied, ChangeResult, Persist, RerunRecord, RunChange, apply_change, redelivered,
-};
+pub use change::{Applied, ChangeResult, Persist, RerunRecord, RunChange, apply_change};
 pub use event::{Conclusion, JobAction, JobEvent};
 pub use outcome::RerunOutcome;
 pub use state::{
-    Claim, ClaimedRerun, Finish, Policy, Reply, RerunState, RetryPolicy, RunState, TimerChange,
-    TrackedJob, Verdict,
+    ANSWERS_KEPT, Claim, ClaimedRerun, Finish, Policy, Reply, RerunState, RetryPolicy, RunState,
+    TimerChange, TrackedJob, Verdict,
 };

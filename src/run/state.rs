@@ -185,9 +185,52 @@ pub struct RunState {
     pub first_seen_at: u64,
     /// When the last event arrived, unix ms.
     pub last_event_at: u64,
+    /// The deliveries that changed this run, newest last, at most [`ANSWERS_KEPT`]: each a
+    /// 48-bit hash of the `X-GitHub-Delivery` id and the status it was answered with (see
+    /// [`answer_token`]). A redelivery carries the same run, so the run's own row is
+    /// where it is recognised: one row read, no delivery table, no index to keep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<u64>,
+}
+
+/// How many answered deliveries a run remembers. A run's deliveries that change it are
+/// about two per job (queued, completed); one older than this is judged again, which
+/// gives the same answer for everything but a completion (then: "already recorded").
+pub const ANSWERS_KEPT: usize = 32;
+
+/// A delivery id's 64-bit FNV-1a hash. Among the few dozen ids one run remembers, a
+/// collision of even 48 bits is not a practical concern.
+pub fn delivery_hash(delivery: &str) -> u64 {
+    delivery.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// One remembered answer: the delivery's hash in the high 48 bits, the status in the
+/// low 16, so that a run keeps 8 bytes per delivery.
+fn answer_token(delivery: &str, status: u16) -> u64 {
+    (delivery_hash(delivery) & !0xFFFF) | u64::from(status)
 }
 
 impl RunState {
+    /// The status `delivery` was answered with, if it changed this run before.
+    pub fn answered(&self, delivery: &str) -> Option<u16> {
+        let wanted = answer_token(delivery, 0);
+        self.answered
+            .iter()
+            .rev()
+            .find(|token| *token & !0xFFFF == wanted)
+            .map(|token| (token & 0xFFFF) as u16)
+    }
+
+    /// Remembers that `delivery` changed this run and was answered `status`.
+    pub fn remember_answer(&mut self, delivery: &str, status: u16) {
+        if self.answered.len() >= ANSWERS_KEPT {
+            self.answered.remove(0);
+        }
+        self.answered.push(answer_token(delivery, status));
+    }
+
     /// The state made by a run's first event, and the verdict on that event.
     pub fn first_event(event: &JobEvent, now: u64, policy: &Policy) -> (Self, Verdict) {
         let mut state = RunState {
@@ -201,6 +244,7 @@ impl RunState {
             confirmed: true,
             first_seen_at: now,
             last_event_at: now,
+            answered: Vec::new(),
         };
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;

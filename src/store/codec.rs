@@ -62,20 +62,6 @@ pub fn decode_record(row: RerunRow) -> Result<(RunKey, RerunRecord), StoreError>
     Ok((run_key(&row.repo, row.run_id)?, record))
 }
 
-/// The delivery id to remember after an applied event, with its status.
-pub fn delivery_to_remember(
-    delivery: Option<String>,
-    applied: &crate::run::Applied,
-) -> Option<(String, u16)> {
-    use crate::run::{ChangeResult, Persist};
-    match (&applied.result, applied.persist) {
-        (ChangeResult::Event(verdict), Persist::Save) => {
-            delivery.map(|d| (d, verdict.reply.status))
-        }
-        _ => None,
-    }
-}
-
 /// The flaky job an applied event found, if it is to be counted.
 pub fn flaky_to_count(applied: &crate::run::Applied) -> Option<(&str, &str)> {
     use crate::run::{ChangeResult, Persist};

@@ -49,12 +49,12 @@ pub trait Store: Send + Sync + 'static {
     fn load(&self, key: &RunKey) -> StoreFuture<Option<RunState>>;
     /// Applies `change` to the run's stored state atomically and commits; resolves once
     /// the result is durable. A redelivered event (same delivery id as one that changed
-    /// the run) is answered with its first status and changes nothing.
+    /// the run, remembered in the run's state) is answered with its first status and
+    /// changes nothing.
     fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied>;
     /// Runs whose decided re-run is due at `now` (or whose claim ran out), oldest first.
     fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>>;
-    /// Deletes runs with no pending re-run, and delivery ids, older than `before` (unix
-    /// ms); returns how many runs.
+    /// Deletes runs with no pending re-run older than `before` (unix ms); returns how many.
     fn purge_idle(&self, before: u64) -> StoreFuture<u64>;
     /// Answered re-runs, newest first.
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>>;

@@ -17,7 +17,7 @@ use tokio_postgres::NoTls;
 use super::codec::{self, RerunRow};
 use super::{FlakyJob, Store, StoreError, StoreFuture};
 use crate::ids::RunKey;
-use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change, redelivered};
+use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -157,20 +157,8 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?
                 .map(|row| codec::decode_state(&key, row.get(0)))
                 .transpose()?;
-            let delivery = change.delivery().map(str::to_owned);
-            if let Some(delivery) = &delivery {
-                let answered = tx
-                    .query_opt("SELECT status FROM deliveries WHERE delivery = $1", &[delivery])
-                    .await
-                    .map_err(sql_error)?;
-                if let Some(row) = answered {
-                    let status: i32 = row.get(0);
-                    tx.commit().await.map_err(sql_error)?;
-                    return Ok(redelivered(current, status as u16));
-                }
-            }
             let now = change.now() as i64;
-            let applied = apply_change(current, change);
+            let applied = apply_change(current, &change);
             match (&applied.persist, &applied.state) {
                 (Persist::Save, Some(state)) => {
                     let json = codec::encode_state(&key, state)?;
@@ -191,14 +179,6 @@ impl Store for PostgresStore {
                         .map_err(sql_error)?;
                 }
                 _ => {}
-            }
-            if let Some((delivery, status)) = codec::delivery_to_remember(delivery, &applied) {
-                tx.execute(
-                    "INSERT INTO deliveries (delivery, status, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    &[&delivery, &i32::from(status), &now],
-                )
-                .await
-                .map_err(sql_error)?;
             }
             if let Some((workflow, job)) = codec::flaky_to_count(&applied) {
                 tx.execute(
@@ -262,10 +242,6 @@ impl Store for PostgresStore {
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let before = before as i64;
-            client
-                .execute("DELETE FROM deliveries WHERE at < $1", &[&before])
-                .await
-                .map_err(sql_error)?;
             client
                 .execute(
                     "DELETE FROM runs WHERE pending_rerun_at IS NULL AND updated_at < $1",

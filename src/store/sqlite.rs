@@ -1,11 +1,14 @@
 //! The embedded default store: one SQLite file in WAL mode, owned by one thread.
 //!
 //! Every request goes through a channel to that thread, which takes all requests
-//! waiting at that moment, runs them in one transaction (each inside a savepoint, so
-//! one failing request undoes only itself), commits once (one fsync), and only then
-//! answers each. That is group commit: under load many webhooks share one write.
-//! Transactions begin IMMEDIATE, so a second process on the same file (a Dokku
-//! zero-downtime deploy) waits its turn instead of interleaving.
+//! waiting at that moment, runs them in one transaction, commits once (one fsync), and
+//! only then answers each. That is group commit: under load many webhooks share one
+//! write. Should one request of a batch fail, the batch is undone and run again with a
+//! savepoint per request, so that the failing one is undone alone; savepoints cost two
+//! statements per request, so the common case does without them. Transactions begin
+//! IMMEDIATE, so a second process on the same file (a Dokku zero-downtime deploy) waits
+//! its turn instead of interleaving. Checkpoints (copying the WAL into the database
+//! file) run on a thread and connection of their own, off the commit path.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -17,7 +20,7 @@ use tokio::sync::oneshot;
 use super::codec::{self, RerunRow};
 use super::{FlakyJob, Store, StoreError, StoreFuture};
 use crate::ids::RunKey;
-use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change, redelivered};
+use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -25,28 +28,23 @@ mod embedded {
 
 /// Most requests committed in one transaction; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
+/// How often the checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// A WAL longer than this (in 4 KiB frames, about 64 MiB) is checkpointed even if that
+/// makes the writer wait: passive checkpoints alone can fall behind a steady stream of
+/// commits, and the WAL must not grow without bound.
+const WAL_FRAMES_LIMIT: i64 = 16_384;
 
 /// An SQLite-backed [`Store`].
 pub struct SqliteStore {
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::Sender<Box<dyn Work>>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-enum Request {
-    Load(RunKey, Reply<Option<RunState>>),
-    Transition(RunKey, Box<RunChange>, Reply<Applied>),
-    Due(u64, u32, Reply<Vec<RunKey>>),
-    Purge(u64, Reply<u64>),
-    Recent(u32, Reply<Vec<(RunKey, RerunRecord)>>),
-    Runs(u32, Reply<Vec<(RunKey, RunState)>>),
-    Flaky(u32, Reply<Vec<FlakyJob>>),
-    Ping(Reply<()>),
-}
-
 impl SqliteStore {
     /// Opens (creating it and its directory if needed) and migrates the database at
-    /// `path`, then starts the thread that owns it.
+    /// `path`, then starts the thread that owns it and the checkpointer.
     pub fn open(path: &str) -> Result<Self, StoreError> {
         if let Some(dir) = Path::new(path)
             .parent()
@@ -55,30 +53,42 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
         }
-        let mut conn = Connection::open(path)
-            .map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
-        // WAL lets the one writer commit with a single fsync; FULL makes each commit survive
-        // a power cut, not only a crash of the process.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql_error)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql_error)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(sql_error)?;
+        let mut conn = connect(path)?;
         embedded::migrations::runner()
             .run(&mut conn)
             .map_err(|err| StoreError(format!("migrating {path}: {err}")))?;
+        // The writer never checkpoints on commit; the checkpointer thread does.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(sql_error)?;
+        let checkpointer = connect(path)?;
         let (requests, inbox) = mpsc::channel();
+        let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("sqlite-store".into())
-            .spawn(move || serve(conn, inbox))
+            .spawn(move || {
+                serve(conn, inbox);
+                drop(stop);
+            })
             .map_err(|err| StoreError(format!("cannot start the store thread: {err}")))?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_until(checkpointer, stopped))
+            .map_err(|err| StoreError(format!("cannot start the checkpointer: {err}")))?;
         Ok(Self { requests })
     }
 
-    fn ask<T: Send + 'static>(&self, request: impl FnOnce(Reply<T>) -> Request) -> StoreFuture<T> {
+    /// Sends `work` to the store thread; resolves with its result once committed.
+    fn ask<T, F>(&self, work: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let sent = self.requests.send(request(reply));
+        let sent = self.requests.send(Box::new(Job {
+            work,
+            reply,
+            value: None,
+        }));
         Box::pin(async move {
             sent.map_err(|_| StoreError("the store thread has stopped".into()))?;
             answer
@@ -88,39 +98,54 @@ impl SqliteStore {
     }
 }
 
+/// A connection to `path` with the settings both threads need.
+fn connect(path: &str) -> Result<Connection, StoreError> {
+    let conn =
+        Connection::open(path).map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
+    // WAL lets the one writer commit with a single fsync; FULL makes each commit survive
+    // a power cut, not only a crash of the process.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql_error)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sql_error)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(sql_error)?;
+    Ok(conn)
+}
+
 impl Store for SqliteStore {
     fn load(&self, key: &RunKey) -> StoreFuture<Option<RunState>> {
         let key = key.clone();
-        self.ask(move |reply| Request::Load(key, reply))
+        self.ask(move |conn| load(conn, &key))
     }
 
     fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied> {
         let key = key.clone();
-        self.ask(move |reply| Request::Transition(key, Box::new(change), reply))
+        self.ask(move |conn| transition(conn, &key, &change))
     }
 
     fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>> {
-        self.ask(move |reply| Request::Due(now, limit, reply))
+        self.ask(move |conn| due(conn, now, limit))
     }
 
     fn purge_idle(&self, before: u64) -> StoreFuture<u64> {
-        self.ask(move |reply| Request::Purge(before, reply))
+        self.ask(move |conn| purge(conn, before))
     }
 
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
-        self.ask(move |reply| Request::Recent(limit, reply))
+        self.ask(move |conn| recent(conn, limit))
     }
 
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
-        self.ask(move |reply| Request::Runs(limit, reply))
+        self.ask(move |conn| runs(conn, limit))
     }
 
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
-        self.ask(move |reply| Request::Flaky(limit, reply))
+        self.ask(move |conn| flaky(conn, limit))
     }
 
     fn ping(&self) -> StoreFuture<()> {
-        self.ask(Request::Ping)
+        self.ask(|_| Ok(()))
     }
 
     fn backend(&self) -> &'static str {
@@ -128,115 +153,126 @@ impl Store for SqliteStore {
     }
 }
 
-/// An answer computed inside the transaction, sent once the transaction is committed.
-trait Deliver {
+/// One request to the store thread: work to run inside a transaction (perhaps twice, if
+/// its batch is run again), and the answer to send once the transaction is committed.
+trait Work: Send {
+    /// Runs the work and keeps its result; says whether it succeeded.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Sends the kept result, or the commit's error.
     fn deliver(self: Box<Self>, committed: &Result<(), StoreError>);
 }
 
-struct Answer<T> {
+struct Job<T, F> {
+    work: F,
     reply: Reply<T>,
-    value: Result<T, StoreError>,
+    value: Option<Result<T, StoreError>>,
 }
 
-impl<T> Deliver for Answer<T> {
+impl<T, F> Work for Job<T, F>
+where
+    T: Send,
+    F: Fn(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let value = (self.work)(conn);
+        let ok = value.is_ok();
+        self.value = Some(value);
+        ok
+    }
+
     fn deliver(self: Box<Self>, committed: &Result<(), StoreError>) {
-        let value = match committed {
-            Ok(()) => self.value,
-            Err(err) => Err(err.clone()),
+        let value = match (committed, self.value) {
+            (Ok(()), Some(value)) => value,
+            (Ok(()), None) => Err(StoreError("the store skipped the request".into())),
+            (Err(err), _) => Err(err.clone()),
         };
         // The asker may have gone (its webhook timed out); nothing to tell then.
         let _ = self.reply.send(value);
     }
 }
 
-fn answer<T: 'static>(reply: Reply<T>, value: Result<T, StoreError>) -> Box<dyn Deliver> {
-    Box::new(Answer { reply, value })
-}
-
 /// The store thread: batches requests into transactions until every sender is gone.
-fn serve(mut conn: Connection, inbox: mpsc::Receiver<Request>) {
+fn serve(mut conn: Connection, inbox: mpsc::Receiver<Box<dyn Work>>) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match inbox.try_recv() {
-                Ok(request) => batch.push(request),
+                Ok(work) => batch.push(work),
                 Err(_) => break,
             }
         }
-        let mut answers = Vec::with_capacity(batch.len());
-        let committed = run_batch(&mut conn, batch, &mut answers);
-        for answer in answers {
-            answer.deliver(&committed);
+        let committed = match run_batch(&mut conn, &mut batch) {
+            Some(committed) => committed,
+            None => run_batch_one_by_one(&mut conn, &mut batch),
+        };
+        for work in batch {
+            work.deliver(&committed);
         }
     }
 }
 
-fn run_batch(
-    conn: &mut Connection,
-    batch: Vec<Request>,
-    answers: &mut Vec<Box<dyn Deliver>>,
-) -> Result<(), StoreError> {
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+/// Runs the whole batch in one transaction. `None` when some request failed: the
+/// transaction was rolled back and the batch is to be run one by one.
+fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Work>]) -> Option<Result<(), StoreError>> {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(err) => {
-            let err = sql_error(err);
-            for request in batch {
-                answers.push(fail(request, &err));
-            }
-            return Err(err);
-        }
+        Err(err) => return Some(Err(sql_error(err))),
     };
-    for request in batch {
-        // A savepoint per request: one that fails is undone alone, the others commit.
-        let mut savepoint = match tx.savepoint() {
-            Ok(savepoint) => savepoint,
-            Err(err) => {
-                answers.push(fail(request, &sql_error(err)));
-                continue;
-            }
-        };
-        let (done, ok) = match request {
-            Request::Load(key, reply) => keep(reply, load(&savepoint, &key)),
-            Request::Transition(key, change, reply) => {
-                keep(reply, transition(&savepoint, &key, *change))
-            }
-            Request::Due(now, limit, reply) => keep(reply, due(&savepoint, now, limit)),
-            Request::Purge(before, reply) => keep(reply, purge(&savepoint, before)),
-            Request::Recent(limit, reply) => keep(reply, recent(&savepoint, limit)),
-            Request::Runs(limit, reply) => keep(reply, runs(&savepoint, limit)),
-            Request::Flaky(limit, reply) => keep(reply, flaky(&savepoint, limit)),
-            Request::Ping(reply) => keep(reply, Ok(())),
-        };
-        if ok {
-            if let Err(err) = savepoint.commit() {
-                answers.push(done);
-                return Err(sql_error(err));
-            }
+    if batch.iter_mut().all(|work| work.run(&tx)) {
+        Some(tx.commit().map_err(sql_error))
+    } else {
+        // Dropping the transaction rolls it back.
+        None
+    }
+}
+
+/// Runs the batch in one transaction with a savepoint per request: a request that
+/// fails is undone alone (and answered with its error), the others commit.
+fn run_batch_one_by_one(
+    conn: &mut Connection,
+    batch: &mut [Box<dyn Work>],
+) -> Result<(), StoreError> {
+    let mut tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error)?;
+    for work in batch.iter_mut() {
+        let savepoint = tx.savepoint().map_err(sql_error)?;
+        if work.run(&savepoint) {
+            savepoint.commit().map_err(sql_error)?;
         } else {
+            let mut savepoint = savepoint;
             let _ = savepoint.rollback();
         }
-        answers.push(done);
     }
     tx.commit().map_err(sql_error)
 }
 
-fn keep<T: 'static>(reply: Reply<T>, value: Result<T, StoreError>) -> (Box<dyn Deliver>, bool) {
-    let ok = value.is_ok();
-    (answer(reply, value), ok)
+/// The checkpointer: copies committed WAL frames into the database file every
+/// `CHECKPOINT_EVERY` until the store thread is gone, then once more.
+fn checkpoint_until(conn: Connection, stopped: mpsc::Receiver<()>) {
+    loop {
+        let stopping = !matches!(
+            stopped.recv_timeout(CHECKPOINT_EVERY),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        let mode = if stopping { "TRUNCATE" } else { "PASSIVE" };
+        let wal_frames = checkpoint(&conn, mode);
+        if wal_frames.is_some_and(|frames| frames > WAL_FRAMES_LIMIT) {
+            checkpoint(&conn, "RESTART");
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
-fn fail(request: Request, err: &StoreError) -> Box<dyn Deliver> {
-    let err = err.clone();
-    match request {
-        Request::Load(_, reply) => answer(reply, Err(err)),
-        Request::Transition(_, _, reply) => answer(reply, Err(err)),
-        Request::Due(_, _, reply) => answer(reply, Err(err)),
-        Request::Purge(_, reply) => answer(reply, Err(err)),
-        Request::Recent(_, reply) => answer(reply, Err(err)),
-        Request::Runs(_, reply) => answer(reply, Err(err)),
-        Request::Flaky(_, reply) => answer(reply, Err(err)),
-        Request::Ping(reply) => answer(reply, Err(err)),
-    }
+/// Runs one checkpoint; returns the WAL's length in frames. Errors (a busy database)
+/// are left to the next round.
+fn checkpoint(conn: &Connection, mode: &str) -> Option<i64> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        row.get(1)
+    })
+    .ok()
 }
 
 fn sql_error(err: rusqlite::Error) -> StoreError {
@@ -256,20 +292,7 @@ fn load(conn: &Connection, key: &RunKey) -> Result<Option<RunState>, StoreError>
     json.map(|json| codec::decode_state(key, &json)).transpose()
 }
 
-fn transition(conn: &Connection, key: &RunKey, change: RunChange) -> Result<Applied, StoreError> {
-    let delivery = change.delivery().map(str::to_owned);
-    if let Some(delivery) = &delivery {
-        let answered: Option<i64> = conn
-            .prepare_cached("SELECT status FROM deliveries WHERE delivery = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row(params![delivery], |row| row.get(0))
-                    .optional()
-            })
-            .map_err(sql_error)?;
-        if let Some(status) = answered {
-            return Ok(redelivered(load(conn, key)?, status as u16));
-        }
-    }
+fn transition(conn: &Connection, key: &RunKey, change: &RunChange) -> Result<Applied, StoreError> {
     let now = change.now() as i64;
     let applied = apply_change(load(conn, key)?, change);
     match (&applied.persist, &applied.state) {
@@ -293,13 +316,6 @@ fn transition(conn: &Connection, key: &RunKey, change: RunChange) -> Result<Appl
                 .map_err(sql_error)?;
         }
         _ => {}
-    }
-    if let Some((delivery, status)) = codec::delivery_to_remember(delivery, &applied) {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO deliveries (delivery, status, at) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut stmt| stmt.execute(params![delivery, status, now]))
-        .map_err(sql_error)?;
     }
     if let Some((workflow, job)) = codec::flaky_to_count(&applied) {
         conn.prepare_cached(
@@ -359,9 +375,6 @@ fn due(conn: &Connection, now: u64, limit: u32) -> Result<Vec<RunKey>, StoreErro
 }
 
 fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
-    conn.prepare_cached("DELETE FROM deliveries WHERE at < ?1")
-        .and_then(|mut stmt| stmt.execute(params![before as i64]))
-        .map_err(sql_error)?;
     conn.prepare_cached("DELETE FROM runs WHERE pending_rerun_at IS NULL AND updated_at < ?1")
         .and_then(|mut stmt| stmt.execute(params![before as i64]))
         .map(|deleted| deleted as u64)

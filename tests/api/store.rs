@@ -94,7 +94,7 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         action,
     };
     RunChange::Event {
-        event,
+        event: Arc::new(event),
         policy: POLICY,
         now,
     }
@@ -328,4 +328,56 @@ async fn state_survives_reopening_and_quiet_runs_are_purged_on_every_backend() {
         drop(reopened);
         backend.finish().await;
     }
+}
+
+mod first_schema {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+#[actix_web::test]
+async fn a_database_of_the_first_schema_keeps_its_runs_after_the_upgrade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v1.db");
+    {
+        // The first release's schema, holding one run with a queued job, as it stored it.
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        first_schema::migrations::runner()
+            .set_target(refinery::Target::Version(1))
+            .run(&mut conn)
+            .expect("schema version 1");
+        let state = r#"{"branch":"master","workflow":"ci","attempt":1,
+            "jobs":[{"id":1,"name":"job-1","conclusion":null}],"rerun":{"state":"idle"},
+            "retries":0,"confirmed":true,"first_seen_at":10,"last_event_at":10}"#;
+        conn.execute(
+            "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+             VALUES ('org/repo', 9, ?1, NULL, 10)",
+            [state],
+        )
+        .expect("old run");
+        conn.execute(
+            "INSERT INTO deliveries (delivery, status, at) VALUES ('q9', 202, 10)",
+            [],
+        )
+        .expect("old delivery");
+    }
+    let url = DatabaseUrl::Sqlite(path.display().to_string());
+    let store = open_store(&url)
+        .await
+        .expect("the old file opens and migrates");
+    let state = store
+        .load(&key(9))
+        .await
+        .expect("load")
+        .expect("the run is kept");
+    assert_eq!(state.jobs.len(), 1);
+    // The run goes on where it was: its job fails, and its re-run is decided.
+    let failed = JobAction::Completed(Conclusion::Failure);
+    assert_eq!(status(&*store, 9, event(9, 1, "c9", failed, 20)).await, 201);
+    assert!(
+        store
+            .due_reruns(u64::MAX, 5)
+            .await
+            .expect("due")
+            .contains(&key(9))
+    );
 }
