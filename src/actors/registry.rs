@@ -48,7 +48,6 @@ pub enum TrackError {
 }
 
 /// A live tracker's address and its mailbox count.
-#[derive(Clone)]
 pub struct TrackerHandle {
     id: u64,
     addr: Addr<RunTracker>,
@@ -88,10 +87,14 @@ impl Registry {
         event: Arc<JobEvent>,
     ) -> Result<(Reply, usize), TrackError> {
         for _ in 0..DELIVERY_TRIES {
-            let handle = self.tracker(&event.run);
-            let depth = handle.mailbox.fetch_add(1, Ordering::Relaxed) + 1;
-            self.waiting.fetch_add(1, Ordering::Relaxed);
-            let sent = handle.addr.send(Track(Arc::clone(&event)));
+            // Sent while the registry entry is borrowed (`send` only enqueues): cloning the
+            // address instead would cost two allocations per webhook.
+            let (id, mailbox, depth, sent) = self.with_tracker(&event.run, |handle| {
+                let depth = handle.mailbox.fetch_add(1, Ordering::Relaxed) + 1;
+                self.waiting.fetch_add(1, Ordering::Relaxed);
+                let sent = handle.addr.send(Track(Arc::clone(&event)));
+                (handle.id, Arc::clone(&handle.mailbox), depth, sent)
+            });
             let answered = match actix_web::rt::time::timeout(ANSWER_DEADLINE, sent).await {
                 Ok(answered) => answered,
                 // The commit may still land; a redelivery is answered alike. Better a 503
@@ -103,9 +106,9 @@ impl Registry {
                 // No timeout is set on the send, so only `Closed` happens in practice.
                 Err(MailboxError::Closed | MailboxError::Timeout) => {
                     // The tracker retired before handling it: the message was never counted off.
-                    handle.mailbox.fetch_sub(1, Ordering::Relaxed);
+                    mailbox.fetch_sub(1, Ordering::Relaxed);
                     self.waiting.fetch_sub(1, Ordering::Relaxed);
-                    self.forget(&event.run, handle.id);
+                    self.forget(&event.run, id);
                 }
             }
         }
@@ -117,34 +120,36 @@ impl Registry {
 
     /// Tells `key`'s tracker (started if need be) that its re-run may be due.
     pub fn wake(self: &Arc<Self>, key: &RunKey) {
-        self.tracker(key).addr.do_send(Wake);
+        self.with_tracker(key, |handle| handle.addr.do_send(Wake));
     }
 
-    /// The live tracker of `key`, started if there is none.
-    fn tracker(self: &Arc<Self>, key: &RunKey) -> TrackerHandle {
+    /// Calls `use_it` with the live tracker of `key`, started if there is none.
+    fn with_tracker<R>(
+        self: &Arc<Self>,
+        key: &RunKey,
+        use_it: impl FnOnce(&TrackerHandle) -> R,
+    ) -> R {
         if let Some(handle) = self.trackers.get(key) {
-            return handle.clone();
+            return use_it(&handle);
         }
-        self.trackers
-            .entry(key.clone())
-            .or_insert_with(|| {
-                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                let mailbox = Arc::new(AtomicUsize::new(0));
-                let tracker = RunTracker::new(
-                    key.clone(),
-                    id,
-                    Arc::clone(&self.deps),
-                    Arc::downgrade(self),
-                    Arc::clone(&mailbox),
-                    Arc::clone(&self.waiting),
-                );
-                TrackerHandle {
-                    id,
-                    addr: tracker.start(),
-                    mailbox,
-                }
-            })
-            .clone()
+        let handle = self.trackers.entry(key.clone()).or_insert_with(|| {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let mailbox = Arc::new(AtomicUsize::new(0));
+            let tracker = RunTracker::new(
+                key.clone(),
+                id,
+                Arc::clone(&self.deps),
+                Arc::downgrade(self),
+                Arc::clone(&mailbox),
+                Arc::clone(&self.waiting),
+            );
+            TrackerHandle {
+                id,
+                addr: tracker.start(),
+                mailbox,
+            }
+        });
+        use_it(&handle)
     }
 
     /// Asks every live tracker whether its run went quiet for `RUN_TTL`. One sweep

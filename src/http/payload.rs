@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::picked::{FieldName, Picked, Text};
 use crate::ids::{JobId, RepoName, RunId, RunKey};
-use crate::run::{Conclusion, JobAction, JobEvent};
+use crate::run::{Conclusion, JobAction, JobEvent, Name};
 use crate::settings::Settings;
 
 /// The members of a delivery the service reads; strings are borrowed from the body.
@@ -136,9 +136,10 @@ pub fn classify(
     }))
 }
 
-/// An optional borrowed string, as the owned string the event keeps ("" when absent).
-fn owned(text: Option<Text<'_>>) -> String {
-    text.map(|text| text.0.into_owned()).unwrap_or_default()
+/// An optional borrowed string, as the name the event keeps ("" when absent).
+fn owned(text: Option<Text<'_>>) -> Name {
+    text.map(|text| Name::from(text.as_str()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

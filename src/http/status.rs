@@ -89,14 +89,14 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
             repo: key.repo.to_string(),
             run_id: key.run_id.0,
             url: url(&key),
-            workflow: state.workflow.clone(),
-            branch: state.branch.clone(),
+            workflow: state.workflow.to_string(),
+            branch: state.branch.to_string(),
             attempt: state.attempt,
             unfinished_jobs: state
                 .jobs
                 .iter()
                 .filter(|j| j.conclusion.is_none())
-                .map(|j| j.name.clone())
+                .map(|j| j.name.to_string())
                 .collect(),
             failed_jobs: state.failed_job_names(),
             rerun: rerun_label(&state),

@@ -233,8 +233,8 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             let history = RerunRecord {
                 attempt: claimed.attempt,
                 outcome: outcome.clone(),
-                workflow: state.workflow.clone(),
-                branch: state.branch.clone(),
+                workflow: state.workflow.to_string(),
+                branch: state.branch.to_string(),
                 failed_jobs: claimed.failed_jobs.clone(),
                 finished_at: *now,
             };

@@ -4,6 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{JobId, RunKey};
 
+/// A branch, workflow or job name. Such names are short: up to 24 bytes are kept
+/// inline, so that a live run's names cost no allocation each (a whole organisation's
+/// live runs are in memory).
+pub type Name = compact_str::CompactString;
+
 /// What happened to the job (`action`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobAction {
@@ -74,11 +79,11 @@ pub struct JobEvent {
     /// `workflow_job.id`.
     pub job_id: JobId,
     /// `workflow_job.name`.
-    pub job_name: String,
+    pub job_name: Name,
     /// `workflow_job.workflow_name`.
-    pub workflow_name: String,
+    pub workflow_name: Name,
     /// `workflow_job.head_branch`.
-    pub branch: String,
+    pub branch: Name,
     /// What happened.
     pub action: JobAction,
 }

@@ -8,7 +8,7 @@ mod outcome;
 mod state;
 
 pub use change::{Applied, ChangeResult, Persist, RerunRecord, RunChange, apply_change};
-pub use event::{Conclusion, JobAction, JobEvent};
+pub use event::{Conclusion, JobAction, JobEvent, Name};
 pub use outcome::RerunOutcome;
 pub use state::{
     ANSWERS_KEPT, Claim, ClaimedRerun, Finish, Policy, Reply, RerunState, RetryPolicy, RunState,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Conclusion, JobAction, JobEvent, RerunOutcome};
+use super::{Conclusion, JobAction, JobEvent, Name, RerunOutcome};
 use crate::ids::JobId;
 
 /// One job of the current attempt.
@@ -12,7 +12,7 @@ pub struct TrackedJob {
     /// The job's id.
     pub id: JobId,
     /// The job's name, for logs and the flaky-job report.
-    pub name: String,
+    pub name: Name,
     /// `None` while the job is unfinished.
     pub conclusion: Option<Conclusion>,
 }
@@ -160,9 +160,9 @@ pub enum Finish {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
     /// `head_branch`.
-    pub branch: String,
+    pub branch: Name,
     /// `workflow_name`.
-    pub workflow: String,
+    pub workflow: Name,
     /// The newest attempt seen; events of older attempts are ignored.
     pub attempt: u32,
     /// The jobs of `attempt`, in the order first seen.
@@ -443,7 +443,7 @@ impl RunState {
             .jobs
             .iter()
             .filter(|job| job.conclusion.is_some_and(Conclusion::is_failure));
-        failed.map(|job| job.name.clone()).collect()
+        failed.map(|job| job.name.to_string()).collect()
     }
 
     /// Claims the re-run for `claim.owner` if it is due: scheduled and past its due time,
@@ -599,7 +599,7 @@ mod tests {
             },
             run_attempt: attempt,
             job_id: JobId(job),
-            job_name: format!("job-{job}"),
+            job_name: format!("job-{job}").into(),
             workflow_name: "ci".into(),
             branch: "master".into(),
             action,

@@ -88,7 +88,7 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         run: key(run),
         run_attempt: 1,
         job_id: JobId(job),
-        job_name: format!("job-{job}"),
+        job_name: format!("job-{job}").into(),
         workflow_name: "ci".into(),
         branch: "master".into(),
         action,
