@@ -2,13 +2,16 @@
 //! is not `owner/name` can never reach a GitHub API URL or the store.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use dashmap::DashSet;
 
 use serde::{Deserialize, Serialize};
 
 /// A repository's `owner/name`, as GitHub spells it in `repository.full_name`.
 ///
-/// Cheap to clone: every tracker, log line and API request of a run shares one allocation.
+/// Cheap to clone, and interned: every run, event, log line and API request of a
+/// repository shares one allocation (a live run costs no copy of its repository's name).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RepoName(Arc<str>);
 
@@ -32,7 +35,7 @@ impl RepoName {
         };
         match full_name.split_once('/') {
             Some((owner, name)) if valid_part(owner) && valid_part(name) => {
-                Ok(Self(Arc::from(full_name)))
+                Ok(Self(intern(full_name)))
             }
             _ => Err(InvalidRepoName(full_name.to_owned())),
         }
@@ -42,6 +45,24 @@ impl RepoName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Names interned so far. Repositories are few next to their runs; past this many
+/// (which no organisation reaches) new names are simply not shared.
+const INTERNED_MAX: usize = 100_000;
+
+/// The shared allocation of `name`.
+fn intern(name: &str) -> Arc<str> {
+    static INTERNED: OnceLock<DashSet<Arc<str>>> = OnceLock::new();
+    let names = INTERNED.get_or_init(DashSet::new);
+    if let Some(known) = names.get(name) {
+        return Arc::clone(&known);
+    }
+    let fresh: Arc<str> = Arc::from(name);
+    if names.len() < INTERNED_MAX {
+        names.insert(Arc::clone(&fresh));
+    }
+    fresh
 }
 
 impl Serialize for RepoName {
@@ -114,6 +135,14 @@ mod tests {
     fn owner_slash_name_is_a_repository() {
         let repo = RepoName::parse("tarantool/devx-team-sandbox").expect("valid");
         assert_eq!(repo.as_str(), "tarantool/devx-team-sandbox");
+    }
+
+    #[test]
+    fn runs_of_one_repository_share_its_name() {
+        let first = RepoName::parse("tarantool/interned").expect("valid");
+        let second = RepoName::parse("tarantool/interned").expect("valid");
+        assert!(Arc::ptr_eq(&first.0, &second.0));
+        assert_eq!(first, second);
     }
 
     #[test]

@@ -54,13 +54,21 @@ pub struct TrackerHandle {
     mailbox: Arc<AtomicUsize>,
 }
 
+/// What every tracker holds one pointer to (a pointer per tracker, not three).
+pub struct Shared {
+    /// The trackers' dependencies.
+    pub deps: TrackerDeps,
+    /// The registry, so that a tracker can retire itself.
+    pub registry: Weak<Registry>,
+    /// Messages sent to any tracker and not yet handled.
+    pub waiting: AtomicUsize,
+}
+
 /// The registry of live trackers.
 pub struct Registry {
     trackers: DashMap<RunKey, TrackerHandle>,
-    deps: Arc<TrackerDeps>,
+    shared: Arc<Shared>,
     next_id: AtomicU64,
-    /// Messages sent to any tracker and not yet handled.
-    waiting: Arc<AtomicUsize>,
 }
 
 /// How long a webhook waits for its tracker; GitHub gives up on a delivery after 10 s.
@@ -72,11 +80,14 @@ const DELIVERY_TRIES: usize = 3;
 impl Registry {
     /// An empty registry whose trackers use `deps`.
     pub fn new(deps: TrackerDeps) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new_cyclic(|registry| Self {
             trackers: DashMap::new(),
-            deps: Arc::new(deps),
+            shared: Arc::new(Shared {
+                deps,
+                registry: registry.clone(),
+                waiting: AtomicUsize::new(0),
+            }),
             next_id: AtomicU64::new(1),
-            waiting: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -91,7 +102,7 @@ impl Registry {
             // address instead would cost two allocations per webhook.
             let (id, mailbox, depth, sent) = self.with_tracker(&event.run, |handle| {
                 let depth = handle.mailbox.fetch_add(1, Ordering::Relaxed) + 1;
-                self.waiting.fetch_add(1, Ordering::Relaxed);
+                self.shared.waiting.fetch_add(1, Ordering::Relaxed);
                 let sent = handle.addr.send(Track(Arc::clone(&event)));
                 (handle.id, Arc::clone(&handle.mailbox), depth, sent)
             });
@@ -107,7 +118,7 @@ impl Registry {
                 Err(MailboxError::Closed | MailboxError::Timeout) => {
                     // The tracker retired before handling it: the message was never counted off.
                     mailbox.fetch_sub(1, Ordering::Relaxed);
-                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                    self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
                     self.forget(&event.run, id);
                 }
             }
@@ -138,10 +149,8 @@ impl Registry {
             let tracker = RunTracker::new(
                 key.clone(),
                 id,
-                Arc::clone(&self.deps),
-                Arc::downgrade(self),
+                Arc::clone(&self.shared),
                 Arc::clone(&mailbox),
-                Arc::clone(&self.waiting),
             );
             TrackerHandle {
                 id,
@@ -177,9 +186,6 @@ impl Registry {
 
     /// Messages sent to trackers and not yet handled, over all trackers.
     pub fn waiting_messages(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.shared.waiting.load(Ordering::Relaxed)
     }
 }
-
-/// A weak link back to the registry, so that trackers can retire themselves.
-pub type RegistryLink = Weak<Registry>;

@@ -7,12 +7,12 @@
 //! it to the GitHub actor, then records the outcome.
 //!
 //! State: a cache of the run's stored [`RunState`], filled by the first transition
-//! (it answers events that change nothing, and redeliveries, without a store round
-//! trip, which is safe because a run only moves forward); its timers; whether a re-run
+//! (it answers events that change nothing without a store round trip, which is safe because a run only moves forward); its timers; whether a re-run
 //! it claimed is with the GitHub actor. A tracker is kept small (a whole organisation's
 //! live runs are in memory): no logger of its own (one is made when a line is written),
-//! no standing TTL timer (the registry's sweep asks), deliveries kept as 8-byte tokens
-//! inside the state.
+//! no standing TTL timer (the registry's sweep asks), no delivery ids (the stored state
+//! keeps 8-byte tokens of the deliveries that changed the run; a completion that
+//! changes nothing is handed to the store, which answers a redelivery as before).
 //!
 //! Messages: [`Track`] (one webhook event, answered with the HTTP reply), [`Wake`]
 //! (a poll found the run's re-run due) and [`CheckQuiet`] (the registry's periodic
@@ -27,7 +27,7 @@ use actix::prelude::*;
 use slog::{Logger, debug, error, info, o, warn};
 
 use super::github::RerunRequest;
-use super::registry::{RegistryLink, TrackError, TrackerDeps};
+use super::registry::{Shared, TrackError};
 use crate::ids::RunKey;
 use crate::run::{
     Applied, ChangeResult, ClaimedRerun, JobAction, JobEvent, Policy, Reply, RerunOutcome,
@@ -85,10 +85,9 @@ pub struct CheckQuiet;
 pub struct RunTracker {
     key: RunKey,
     id: u64,
-    deps: Arc<TrackerDeps>,
-    registry: RegistryLink,
+    /// What all trackers share: dependencies, the registry, the waiting-message count.
+    shared: Arc<Shared>,
     mailbox: Arc<AtomicUsize>,
-    waiting: Arc<AtomicUsize>,
     state: Option<RunState>,
     /// Whether `state` is the stored state: a new tracker learns it from its first
     /// transition; a failed commit makes it unknown again.
@@ -108,21 +107,12 @@ pub fn now_ms() -> u64 {
 
 impl RunTracker {
     /// A tracker for `key`; its state is read from the store when it starts.
-    pub fn new(
-        key: RunKey,
-        id: u64,
-        deps: Arc<TrackerDeps>,
-        registry: RegistryLink,
-        mailbox: Arc<AtomicUsize>,
-        waiting: Arc<AtomicUsize>,
-    ) -> Self {
+    pub fn new(key: RunKey, id: u64, shared: Arc<Shared>, mailbox: Arc<AtomicUsize>) -> Self {
         Self {
             key,
             id,
-            deps,
-            registry,
+            shared,
             mailbox,
-            waiting,
             state: None,
             known: false,
             rerun_timer: None,
@@ -133,8 +123,8 @@ impl RunTracker {
 
     /// Hands a change to the store, timing it for the metrics.
     fn transition(&self, change: RunChange) -> StoreFuture<Applied> {
-        let pending = self.deps.store.transition(&self.key, change);
-        let metrics = Arc::clone(&self.deps.metrics);
+        let pending = self.shared.deps.store.transition(&self.key, change);
+        let metrics = Arc::clone(&self.shared.deps.metrics);
         let started = Instant::now();
         Box::pin(async move {
             let result = pending.await;
@@ -146,7 +136,7 @@ impl RunTracker {
     }
 
     fn retry_policy(&self) -> RetryPolicy {
-        let github = &self.deps.settings.github;
+        let github = &self.shared.deps.settings.github;
         RetryPolicy {
             still_running_every_ms: github.poll_interval.as_millis() as u64,
             still_running_tries: github.poll_tries,
@@ -157,7 +147,7 @@ impl RunTracker {
     }
 
     fn policy(&self, branch: &str) -> Policy {
-        let settings = &self.deps.settings;
+        let settings = &self.shared.deps.settings;
         Policy {
             rerun_delay_ms: settings.rerun_delay.as_millis() as u64,
             branch_eligible: settings.branches.allows(branch),
@@ -167,7 +157,7 @@ impl RunTracker {
     /// The tracker's logger, made when a line is to be written: a logger kept per
     /// tracker would cost every live run a few hundred bytes.
     fn log(&self) -> Logger {
-        self.deps.log.new(
+        self.shared.deps.log.new(
             o!("actor" => "run_tracker", "repo" => self.key.repo.to_string(),
             "run_id" => self.key.run_id.0),
         )
@@ -175,22 +165,20 @@ impl RunTracker {
 
     /// Whether debug lines are written at all: they are built only then.
     fn debugging(&self) -> bool {
-        self.deps.settings.log_level.is_at_least(slog::Level::Debug)
+        self.shared
+            .deps
+            .settings
+            .log_level
+            .is_at_least(slog::Level::Debug)
     }
 
     /// Answers an event from the cache (no store trip), with its debug line.
-    fn answer_at_once(
-        &self,
-        event: &JobEvent,
-        reply: Reply,
-        mailbox: usize,
-        redelivery: bool,
-    ) -> TrackResponse {
+    fn answer_at_once(&self, event: &JobEvent, reply: Reply, mailbox: usize) -> TrackResponse {
         if self.debugging() {
             debug!(self.log(), "message handled"; "message" => "Track", "run_attempt" => event.run_attempt,
                 "job_id" => event.job_id.0, "delivery" => event.delivery.as_deref().unwrap_or(""),
-                "redelivery" => redelivery, "status" => reply.status, "decision" => reply.reason,
-                "changed" => false, "mailbox" => mailbox);
+                "status" => reply.status, "decision" => reply.reason, "changed" => false,
+                "mailbox" => mailbox);
         }
         AtomicResponse::new(Box::pin(fut::ready(Ok(reply))))
     }
@@ -198,7 +186,14 @@ impl RunTracker {
     /// Takes `state` (fresh from the store) as the cache and sets the timers by it: the
     /// re-run timer for when a decided re-run is due or its claim runs out, and the
     /// linger countdown once the run is settled.
-    fn adopt(&mut self, state: Option<RunState>, ctx: &mut Context<Self>) {
+    ///
+    /// The cache keeps neither the delivery tokens (redeliveries are recognised by the
+    /// store) nor spare capacity: a whole organisation's live runs are in memory.
+    fn adopt(&mut self, mut state: Option<RunState>, ctx: &mut Context<Self>) {
+        if let Some(state) = &mut state {
+            state.answered = Vec::new();
+            state.jobs.shrink_to_fit();
+        }
         self.state = state;
         self.known = true;
         if let Some(timer) = self.rerun_timer.take() {
@@ -212,7 +207,7 @@ impl RunTracker {
         let settled = !self.awaiting_github && self.state.as_ref().is_none_or(RunState::is_settled);
         match (settled, self.linger_timer.is_some()) {
             (true, false) => {
-                let linger = self.deps.settings.tracker_linger;
+                let linger = self.shared.deps.settings.tracker_linger;
                 self.linger_timer =
                     Some(ctx.run_later(linger, |_, ctx| ctx.address().do_send(Linger)));
             }
@@ -232,7 +227,7 @@ impl RunTracker {
         }
         let change = RunChange::Claim {
             now: now_ms(),
-            claim: self.deps.claim,
+            claim: self.shared.deps.claim,
         };
         let claiming = self.transition(change);
         // Events wait until the claim is settled, so they see its result.
@@ -265,7 +260,7 @@ impl RunTracker {
         };
         info!(self.log(), "re-run handed to the GitHub actor"; "run_attempt" => claimed.attempt,
             "delivery" => claimed.decided_by.clone().unwrap_or_default());
-        let sent = self.deps.github.send(request);
+        let sent = self.shared.deps.github.send(request);
         ctx.spawn(sent.into_actor(self).map(move |answer, _, ctx| {
             let outcome = answer.unwrap_or_else(|_| RerunOutcome::GaveUp {
                 tries: 0,
@@ -278,7 +273,8 @@ impl RunTracker {
     /// Records the GitHub actor's answer: the attempt's state and the history, one commit.
     fn record(&mut self, claimed: ClaimedRerun, outcome: RerunOutcome, ctx: &mut Context<Self>) {
         self.awaiting_github = false;
-        self.deps
+        self.shared
+            .deps
             .metrics
             .reruns
             .with_label_values(&[outcome.label()])
@@ -297,7 +293,7 @@ impl RunTracker {
         let change = RunChange::Record {
             now: now_ms(),
             claimed,
-            owner: self.deps.claim.owner,
+            owner: self.shared.deps.claim.owner,
             outcome,
             retry: self.retry_policy(),
         };
@@ -327,7 +323,7 @@ impl RunTracker {
     /// Leaves the registry and stops; the run's state stays in the store.
     fn retire(&mut self, ctx: &mut Context<Self>, why: &'static str) {
         debug!(self.log(), "tracker retiring"; "why" => why);
-        if let Some(registry) = self.registry.upgrade() {
+        if let Some(registry) = self.shared.registry.upgrade() {
             registry.forget(&self.key, self.id);
         }
         ctx.stop();
@@ -335,7 +331,7 @@ impl RunTracker {
 
     /// Forgets a run that went quiet for `RUN_TTL` (its deliveries were lost).
     fn check_quiet(&mut self, ctx: &mut Context<Self>) {
-        let ttl_ms = self.deps.settings.run_ttl.as_millis() as u64;
+        let ttl_ms = self.shared.deps.settings.run_ttl.as_millis() as u64;
         // A tracker still learning its state (its first change is on the way) is not quiet.
         if !self.known || self.awaiting_github {
             return;
@@ -470,20 +466,21 @@ impl Handler<Track> for RunTracker {
             .mailbox
             .fetch_sub(1, Ordering::Relaxed)
             .saturating_sub(1);
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
         let now = now_ms();
         let policy = self.policy(&event.branch);
         if let (true, Some(state)) = (self.known, &mut self.state) {
-            if let Some(status) = event.delivery.as_deref().and_then(|d| state.answered(d)) {
-                return self.answer_at_once(&event, Reply::redelivered(status), mailbox, true);
-            }
             // A run only moves forward, so an event that changes nothing in the cache
             // changes nothing in the store either: answer it without a round trip. One
             // that does change it leaves the cache ahead of the store until the commit
             // answers with the stored state (or fails, and the cache is dropped).
             let verdict = state.apply(&event, now, &policy);
-            if !verdict.changed {
-                return self.answer_at_once(&event, verdict.reply, mailbox, false);
+            // An unfinished job is answered 202 whether or not it is a redelivery; a
+            // completion that changes nothing may be a redelivery of the one that
+            // decided the run, which the store answers with its first status.
+            let completion = matches!(event.action, JobAction::Completed(_));
+            if !verdict.changed && !completion {
+                return self.answer_at_once(&event, verdict.reply, mailbox);
             }
         }
         let change = RunChange::Event {
