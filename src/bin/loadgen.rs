@@ -4,10 +4,11 @@
 //! cargo run --release --bin loadgen [-- --help]
 //! ```
 //!
-//! It starts its servers as child processes of itself (hidden subcommands `serve-noop`
-//! and `serve-service`), runs a fake GitHub API on a thread of its own, loads the servers
-//! with signed ~8.5 KB `workflow_job` webhooks over a hand-written HTTP/1.1 keep-alive
-//! client, and prints a summary. BENCHMARK.md describes the modes and the figures.
+//! It starts its servers as child processes of itself (hidden subcommands `serve-noop`,
+//! `serve-noop-hmac`, `serve-noop-hmac-parse` and `serve-service`), runs a fake GitHub
+//! API on a thread of its own, loads the servers with signed ~8.5 KB `workflow_job`
+//! webhooks over a hand-written HTTP/1.1 keep-alive client, and prints a summary.
+//! BENCHMARK.md describes the modes and the figures.
 //!
 //! The modules live in `src/bin/loadgen/` (hence the `#[path]`s: a binary's root file
 //! looks for modules beside itself).
@@ -46,7 +47,12 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("serve-noop") => return servers::serve_noop(),
         Some("serve-service") => return servers::serve_service(),
-        _ => {}
+        Some(other) => {
+            if let Some(floor) = servers::Floor::from_subcommand(other) {
+                return servers::serve_floor(floor);
+            }
+        }
+        None => {}
     }
     let options = match cli::parse(&args) {
         Ok(Some(options)) => options,

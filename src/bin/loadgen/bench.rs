@@ -18,6 +18,7 @@ use crate::fake_github::FakeGitHub;
 use crate::payload::{Action, Payloads};
 use crate::report::{Config, RerunCheck, Scale, Summary};
 use crate::scratch::Scratch;
+use crate::servers::Floor;
 use crate::stats::PhaseResult;
 use crate::workload::{Fill, Hot, Lifecycle, Queued, RunIds, Workload};
 
@@ -27,6 +28,13 @@ const SIGN_KEY: &str = "loadgen-webhook-secret";
 const RERUN_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a server may take to answer `GET /` once it announced its port.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The floors, with the mode that asks for each and its phase name, in the order they
+/// run (right after `noop`, which they are compared with).
+const FLOORS: [(Floor, Mode, &str); 2] = [
+    (Floor::Hmac, Mode::NoopHmac, "noop+hmac"),
+    (Floor::HmacParse, Mode::NoopHmacParse, "noop+hmac+parse"),
+];
 
 /// Run-id ranges, one per part, so that logs and the fake GitHub never mix them up.
 const NOOP_RUNS: u64 = 1_000_000_000;
@@ -93,6 +101,11 @@ impl Bench {
         if self.opts.runs(Mode::Noop) {
             self.noop()?;
         }
+        for (floor, mode, name) in FLOORS {
+            if self.opts.runs(mode) {
+                self.floor(floor, name)?;
+            }
+        }
         if self.opts.runs(Mode::Hot) || self.opts.runs(Mode::Latency) {
             self.hot()?;
         }
@@ -107,6 +120,9 @@ impl Bench {
         }
         let live = self.live_name();
         let summary = &mut self.summary;
+        for (_, _, name) in FLOORS {
+            summary.add_ratio(name, "noop");
+        }
         summary.add_ratio("hot", "noop");
         summary.add_ratio("queued", "hot");
         summary.add_ratio("lifecycle", "hot");
@@ -121,13 +137,27 @@ impl Bench {
     /// The no-op server with the hot payloads: the ceiling of HTTP + client on this box.
     fn noop(&mut self) -> io::Result<()> {
         let server = ServerProcess::start("serve-noop", &self.worker_env())?;
-        let hot = Arc::new(Hot::new(
-            RunIds::new(NOOP_RUNS, self.opts.repos, 1),
-            self.opts.hot_runs,
-        ));
-        self.measure("noop", server.addr(), hot, true)?;
+        self.measure("noop", server.addr(), self.noop_hot(), true)?;
         server.stop();
         Ok(())
+    }
+
+    /// A floor's server with exactly the no-op's payloads, so that the two rates differ
+    /// only by the floor's signature check (and parse): the floor of any service that
+    /// must do that work, on this box.
+    fn floor(&mut self, floor: Floor, name: &str) -> io::Result<()> {
+        let server = ServerProcess::start(floor.subcommand(), &self.settings_env())?;
+        self.measure(name, server.addr(), self.noop_hot(), true)?;
+        server.stop();
+        Ok(())
+    }
+
+    /// The hot payloads the no-op server and the floors get (runs the service never sees).
+    fn noop_hot(&self) -> Arc<Hot> {
+        Arc::new(Hot::new(
+            RunIds::new(NOOP_RUNS, self.opts.repos, 1),
+            self.opts.hot_runs,
+        ))
     }
 
     /// Hot: runs exist, `in_progress` changes nothing; then the same at half that rate.
@@ -278,9 +308,19 @@ impl Bench {
         Ok(server)
     }
 
-    /// The service's environment: no delays, quiet logs, its own database, our fake GitHub.
+    /// The service's environment: [`Self::settings_env`] and its own database.
     fn service_env(&self, dir: &Path) -> io::Result<Vec<(String, String)>> {
         let database = crate::database::url_for(self.opts.database_url.as_deref(), dir)?;
+        let mut env = self.settings_env();
+        env.push(("DATABASE_URL".to_owned(), database));
+        Ok(env)
+    }
+
+    /// The service's environment but its database: no delays, quiet logs, our fake
+    /// GitHub, the webhook secret. The floors get exactly this, so their key, filters and
+    /// workers are the service's; they open no database, and creating one (a PostgreSQL
+    /// database with `--database-url`) for them would be waste.
+    fn settings_env(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = [
             ("GITHUB_SIGN_KEY", SIGN_KEY.to_owned()),
             ("GITHUB_TOKEN", "loadgen-token".to_owned()),
@@ -289,7 +329,6 @@ impl Bench {
             ("PORT", "0".to_owned()),
             ("RERUN_DELAY", "0".to_owned()),
             ("GITHUB_MIN_INTERVAL", "0".to_owned()),
-            ("DATABASE_URL", database),
             ("LOG_FORMAT", "json".to_owned()),
             ("LOG_LEVEL", "warning".to_owned()),
         ]
@@ -297,7 +336,7 @@ impl Bench {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         env.extend(self.worker_env());
-        Ok(env)
+        env
     }
 
     /// Sends a set-up load (not reported unless it went wrong).

@@ -8,6 +8,12 @@ use std::time::Duration;
 pub enum Mode {
     /// Hot payloads against the no-op server: the ceiling.
     Noop,
+    /// Hot payloads against the no-op server that also verifies their signature: the
+    /// floor of any service that must check it.
+    NoopHmac,
+    /// The same, and it also parses and filters them as the service does: the floor of
+    /// any service that must verify and parse the payload.
+    NoopHmacParse,
     /// `in_progress` for runs that exist: no state change, no write.
     Hot,
     /// Hot at half its measured maximum rate, for the latency under normal load.
@@ -20,8 +26,10 @@ pub enum Mode {
     Scale,
 }
 
-const ALL: [Mode; 6] = [
+const ALL: [Mode; 8] = [
     Mode::Noop,
+    Mode::NoopHmac,
+    Mode::NoopHmacParse,
     Mode::Hot,
     Mode::Latency,
     Mode::Queued,
@@ -98,7 +106,8 @@ loadgen: benchmarks job-rerunner with signed workflow_job webhooks on 127.0.0.1.
 
 Usage: cargo run --release --bin loadgen -- [flags]
 
-  --mode LIST            comma-separated: noop,hot,latency,queued,lifecycle,scale or all (default all)
+  --mode LIST            comma-separated: noop,noop+hmac,noop+hmac+parse,hot,latency,queued,
+                         lifecycle,scale or all (default all)
   --duration SECS        measured time of each load phase (default 5)
   --warmup SECS          unmeasured load before each closed-loop phase (default 1)
   --connections N        keep-alive connections (default 32)
@@ -154,6 +163,8 @@ fn modes(list: &str) -> Result<Vec<Mode>, String> {
         match word {
             "all" => wanted.extend(ALL),
             "noop" => wanted.push(Mode::Noop),
+            "noop+hmac" => wanted.push(Mode::NoopHmac),
+            "noop+hmac+parse" => wanted.push(Mode::NoopHmacParse),
             "hot" => wanted.push(Mode::Hot),
             "latency" => wanted.push(Mode::Latency),
             "queued" => wanted.push(Mode::Queued),
@@ -211,6 +222,26 @@ mod tests {
         assert_eq!(options.live_runs, 1000);
         assert!(options.json);
         assert_eq!(options.connections, 32);
+    }
+
+    #[test]
+    fn floor_modes_are_parsed_and_run_after_noop() {
+        let options = parse(&args(&["--mode", "hot, noop+hmac+parse,noop+hmac,noop"]))
+            .expect("valid")
+            .expect("not --help");
+        assert_eq!(
+            options.modes,
+            [Mode::Noop, Mode::NoopHmac, Mode::NoopHmacParse, Mode::Hot]
+        );
+        let all = parse(&args(&["--mode", "all"]))
+            .expect("valid")
+            .expect("not --help");
+        assert_eq!(all.modes, ALL);
+        assert_eq!(
+            &all.modes[..3],
+            [Mode::Noop, Mode::NoopHmac, Mode::NoopHmacParse]
+        );
+        assert!(parse(&args(&["--mode", "noop+parse"])).is_err());
     }
 
     #[test]
