@@ -79,7 +79,11 @@ pub fn classify(
     delivery: Option<&str>,
     settings: &Settings,
 ) -> Result<Classified, PayloadError> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|err| {
+    // The body is checked to be UTF-8 once, as a whole (a fast, vectorised pass), so that
+    // serde_json reads it as text and need not check each string it decodes again.
+    let text = std::str::from_utf8(body)
+        .map_err(|err| PayloadError::Malformed(format!("the body is not UTF-8: {err}")))?;
+    let envelope: Envelope = serde_json::from_str(text).map_err(|err| {
         // serde_json's message is one line and quotes no secrets, only the payload's position.
         PayloadError::Malformed(err.to_string())
     })?;
@@ -202,6 +206,18 @@ mod tests {
         assert_eq!(
             classify_json(&payload("queued", 4)),
             Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS"))
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_refused_as_malformed() {
+        let mut body = payload("queued", 1).to_string().into_bytes();
+        let at = body.len() - 3;
+        body[at] = 0xFF;
+        let refused = classify(&body, None, &settings());
+        assert!(
+            matches!(&refused, Err(PayloadError::Malformed(why)) if why.contains("UTF-8")),
+            "{refused:?}"
         );
     }
 
