@@ -1,7 +1,8 @@
 -- A run now remembers the deliveries that changed it inside its own state (runs.state,
 -- field "answered"): a redelivery carries the same run, so its row is where it is
--- recognised. The separate table, its random-key index and its purge are gone.
-DROP TABLE deliveries;
+-- recognised. This version neither reads nor writes the `deliveries` table, but it is
+-- kept: during a zero-downtime deploy the previous version still runs on the same
+-- database for a while, and it needs the table. A later version drops it.
 
 -- Runs are keyed run id first: GitHub numbers runs in one increasing sequence across
 -- all repositories, so new runs (and the live ones, which are the newest) sit together

@@ -322,7 +322,9 @@ impl RunTracker {
 
     /// Leaves the registry and stops; the run's state stays in the store.
     fn retire(&mut self, ctx: &mut Context<Self>, why: &'static str) {
-        debug!(self.log(), "tracker retiring"; "why" => why);
+        if self.debugging() {
+            debug!(self.log(), "tracker retiring"; "why" => why);
+        }
         if let Some(registry) = self.shared.registry.upgrade() {
             registry.forget(&self.key, self.id);
         }
@@ -332,9 +334,15 @@ impl RunTracker {
     /// Forgets a run that went quiet for `RUN_TTL` (its deliveries were lost).
     fn check_quiet(&mut self, ctx: &mut Context<Self>) {
         let ttl_ms = self.shared.deps.settings.run_ttl.as_millis() as u64;
-        // A tracker still learning its state (its first change is on the way) is not quiet.
-        if !self.known || self.awaiting_github {
+        if self.awaiting_github {
             return;
+        }
+        // A tracker that does not know its state (its only commits failed, or it has none)
+        // holds nothing the store lacks: it retires, and the next event or poll starts
+        // another. Its first change cannot be on the way: the registry sends the event
+        // before the sweep can see the tracker, and messages wait while a commit is awaited.
+        if !self.known {
+            return self.retire(ctx, "state not known");
         }
         let Some(state) = self.state.as_ref() else {
             return self.retire(ctx, "no state");

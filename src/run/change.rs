@@ -341,31 +341,95 @@ mod tests {
         assert_eq!(again.state, Some(run));
     }
 
+    fn in_attempt(mut change: RunChange, attempt: u32) -> RunChange {
+        if let RunChange::Event { event, .. } = &mut change {
+            Arc::make_mut(event).run_attempt = attempt;
+        }
+        change
+    }
+
+    fn status_of(applied: &Applied) -> u16 {
+        match &applied.result {
+            ChangeResult::Event(verdict) => verdict.reply.status,
+            other => panic!("not an event result: {other:?}"),
+        }
+    }
+
     #[test]
-    fn a_run_remembers_its_newest_answered_deliveries_only() {
-        let mut state = apply_change(
-            None,
-            &with_delivery(event(1, JobAction::Unfinished), "first"),
-        )
-        .state;
-        for job in 2..=(crate::run::ANSWERS_KEPT as u64 + 1) {
-            state = apply_change(
-                state,
-                &with_delivery(event(job, JobAction::Unfinished), &format!("q-{job}")),
-            )
-            .state;
+    fn every_delivery_of_a_big_matrix_is_answered_alike_when_redelivered() {
+        let jobs = 40;
+        let mut state = None;
+        for job in 1..=jobs {
+            state = apply_change(state, &event(job, JobAction::Unfinished)).state;
+        }
+        let failed = JobAction::Completed(Conclusion::Failure);
+        let passed = JobAction::Completed(Conclusion::Success);
+        state = apply_change(state, &event(1, failed)).state;
+        for job in 2..jobs {
+            state = apply_change(state, &event(job, passed)).state;
+        }
+        let last = apply_change(state, &event(jobs, passed));
+        assert_eq!(status_of(&last), 201);
+        let state = last.state;
+        // The first completion, answered 202 long before the run finished, is recognised.
+        let again = apply_change(state.clone(), &event(1, failed));
+        assert_eq!(
+            (status_of(&again), again.persist),
+            (202, Persist::Unchanged)
+        );
+        let again = apply_change(state, &event(jobs, passed));
+        assert_eq!(status_of(&again), 201);
+    }
+
+    #[test]
+    fn older_attempts_keep_their_last_deliveries_only() {
+        let mut state = None;
+        for attempt in 1..=40 {
+            let queued = in_attempt(
+                with_delivery(
+                    event(attempt.into(), JobAction::Unfinished),
+                    &format!("q{attempt}"),
+                ),
+                attempt,
+            );
+            state = apply_change(state, &queued).state;
+            let done = JobAction::Completed(Conclusion::Success);
+            let completed = in_attempt(
+                with_delivery(event(attempt.into(), done), &format!("c{attempt}")),
+                attempt,
+            );
+            state = apply_change(state, &completed).state;
         }
         let state = state.expect("state");
-        assert_eq!(state.answered.len(), crate::run::ANSWERS_KEPT);
-        assert_eq!(state.answered("first"), None, "the oldest was forgotten");
-        assert_eq!(state.answered("q-2"), Some(202));
+        assert_eq!(state.answered.len(), 2 + crate::run::ANSWERS_KEPT);
+        assert_eq!(
+            state.answered("q1"),
+            None,
+            "the oldest attempt's were forgotten"
+        );
+        assert_eq!(
+            state.answered("c39"),
+            Some(200),
+            "the previous attempt's are kept"
+        );
+        assert_eq!(state.answered("c40"), Some(200));
         // An event that changed nothing is not remembered: judged again, it answers alike.
         let unchanged = apply_change(
             Some(state.clone()),
-            &with_delivery(event(2, JobAction::Unfinished), "again"),
+            &in_attempt(with_delivery(event(40, JobAction::Unfinished), "again"), 40),
         );
         assert_eq!(unchanged.persist, Persist::Unchanged);
         assert_eq!(unchanged.state.expect("state").answered("again"), None);
+    }
+
+    #[test]
+    fn delivery_tokens_are_stored_as_one_string_and_read_back() {
+        let state = failed_run();
+        let json = serde_json::to_value(&state).expect("encodes");
+        assert!(json["answered"].is_string(), "{json}");
+        let back: RunState = serde_json::from_value(json).expect("decodes");
+        assert_eq!(back, state);
+        assert_eq!(back.answered.len(), 2);
     }
 
     #[test]

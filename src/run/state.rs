@@ -185,18 +185,54 @@ pub struct RunState {
     pub first_seen_at: u64,
     /// When the last event arrived, unix ms.
     pub last_event_at: u64,
-    /// The deliveries that changed this run, newest last, at most [`ANSWERS_KEPT`]: each a
-    /// 48-bit hash of the `X-GitHub-Delivery` id and the status it was answered with (see
-    /// [`answer_token`]). A redelivery carries the same run, so the run's own row is
-    /// where it is recognised: one row read, no delivery table, no index to keep.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The deliveries that changed this run, newest last: each a 48-bit hash of the
+    /// `X-GitHub-Delivery` id and the status it was answered with (see [`answer_token`]).
+    /// A redelivery carries the same run, so the run's own row is where it is
+    /// recognised: one row read, no delivery table, no index to keep. Stored as one
+    /// base64 string (11 characters a delivery).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "tokens")]
     pub answered: Vec<u64>,
 }
 
-/// How many answered deliveries a run remembers. A run's deliveries that change it are
-/// about two per job (queued, completed); one older than this is judged again, which
-/// gives the same answer for everything but a completion (then: "already recorded").
+/// How many answered deliveries a run remembers beyond two per job of its current
+/// attempt. A job changes its run at most twice (first seen, completed), so every
+/// delivery of the current attempt is kept, and this many of the previous attempts
+/// (among them the one that decided the previous attempt's re-run).
 pub const ANSWERS_KEPT: usize = 32;
+
+/// `answered` as one base64 string of big-endian 8-byte tokens: a run of many jobs keeps
+/// hundreds, and a list of 20-digit numbers would double the row.
+mod tokens {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(tokens: &[u64], serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = tokens
+            .iter()
+            .flat_map(|token| token.to_be_bytes())
+            .collect();
+        serializer.serialize_str(&STANDARD_NO_PAD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let bytes = STANDARD_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(|err| D::Error::custom(format!("answered: {err}")))?;
+        if bytes.len() % 8 != 0 {
+            return Err(D::Error::custom("answered: not a whole number of tokens"));
+        }
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|chunk| {
+                let mut token = [0; 8];
+                token.copy_from_slice(chunk);
+                u64::from_be_bytes(token)
+            })
+            .collect())
+    }
+}
 
 /// A delivery id's 64-bit FNV-1a hash. Among the few dozen ids one run remembers, a
 /// collision of even 48 bits is not a practical concern.
@@ -225,8 +261,10 @@ impl RunState {
 
     /// Remembers that `delivery` changed this run and was answered `status`.
     pub fn remember_answer(&mut self, delivery: &str, status: u16) {
-        if self.answered.len() >= ANSWERS_KEPT {
-            self.answered.remove(0);
+        let kept = 2 * self.jobs.len() + ANSWERS_KEPT;
+        if self.answered.len() >= kept {
+            let extra = self.answered.len() + 1 - kept;
+            self.answered.drain(..extra);
         }
         self.answered.push(answer_token(delivery, status));
     }

@@ -256,8 +256,10 @@ fn checkpoint_until(conn: Connection, stopped: mpsc::Receiver<()>) {
             Err(mpsc::RecvTimeoutError::Timeout)
         );
         let mode = if stopping { "TRUNCATE" } else { "PASSIVE" };
-        let wal_frames = checkpoint(&conn, mode);
-        if wal_frames.is_some_and(|frames| frames > WAL_FRAMES_LIMIT) {
+        // Behind: the WAL is long and commits keep it from being copied in full.
+        let behind = checkpoint(&conn, mode)
+            .is_some_and(|(frames, copied)| frames > WAL_FRAMES_LIMIT && copied < frames);
+        if behind {
             checkpoint(&conn, "RESTART");
         }
         if stopping {
@@ -266,11 +268,11 @@ fn checkpoint_until(conn: Connection, stopped: mpsc::Receiver<()>) {
     }
 }
 
-/// Runs one checkpoint; returns the WAL's length in frames. Errors (a busy database)
-/// are left to the next round.
-fn checkpoint(conn: &Connection, mode: &str) -> Option<i64> {
+/// Runs one checkpoint; returns the WAL's length and how much of it is copied, in
+/// frames. Errors (a busy database) are left to the next round.
+fn checkpoint(conn: &Connection, mode: &str) -> Option<(i64, i64)> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-        row.get(1)
+        Ok((row.get(1)?, row.get(2)?))
     })
     .ok()
 }

@@ -291,6 +291,35 @@ async fn a_database_outage_answers_503_and_recovers_by_itself() {
     database.drop_now().await;
 }
 
+#[actix_web::test]
+async fn a_tracker_whose_only_commit_failed_does_not_stay_in_memory() {
+    let Some(database) =
+        fresh_database("a_tracker_whose_only_commit_failed_does_not_stay_in_memory").await
+    else {
+        return;
+    };
+    let (_, upstream) = through(&database.url, "");
+    let proxy = Proxy::start(upstream).await;
+    let (proxied, _) = through(&database.url, &proxy.address);
+    let app = spawn_app(&[
+        ("DATABASE_URL", proxied.as_str()),
+        ("RUN_TTL", "1"),
+        ("TRACKER_LINGER", "0.1"),
+    ])
+    .await;
+    let registry = app.registry.clone().expect("in-process app");
+    proxy.cut();
+    let lost = Job::new("org/repo", unique(), 1);
+    assert_eq!(app.send(&lost.queued()).await.status, 503);
+    proxy.restore();
+    // Nothing of the run is stored and GitHub may never redeliver: its tracker goes.
+    eventually("the tracker of the unrecorded run to retire", || async {
+        registry.is_empty().then_some(())
+    })
+    .await;
+    database.drop_now().await;
+}
+
 #[test]
 fn an_unreachable_database_stops_start_up_with_one_line() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_job-rerunner"))

@@ -380,4 +380,10 @@ async fn a_database_of_the_first_schema_keeps_its_runs_after_the_upgrade() {
             .expect("due")
             .contains(&key(9))
     );
+    // The previous version may still run on this file during a deploy: its table stays.
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let kept: i64 = conn
+        .query_row("SELECT count(*) FROM deliveries", [], |row| row.get(0))
+        .expect("the deliveries table is still there");
+    assert_eq!(kept, 1);
 }
