@@ -13,7 +13,7 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{Job, eventually, send_to, spawn_app, unique};
-use crate::postgres::fresh_database;
+use crate::postgres::{TestDatabase, fresh_database};
 use crate::process::Service;
 
 /// A fake GitHub that remembers re-runs: once a run was re-run, reading it shows the
@@ -237,16 +237,23 @@ fn through(url: &str, address: &str) -> (String, String) {
     )
 }
 
-#[actix_web::test]
-async fn a_database_outage_answers_503_and_recovers_by_itself() {
-    let Some(database) =
-        fresh_database("a_database_outage_answers_503_and_recovers_by_itself").await
-    else {
-        return;
-    };
+/// A fresh database for `test`, a cutting proxy in front of it, and the URL through the
+/// proxy. `None` (the test is skipped) without `TEST_DATABASE_URL`.
+async fn behind_a_proxy(test: &str) -> Option<(TestDatabase, Proxy, String)> {
+    let database = fresh_database(test).await?;
     let (_, upstream) = through(&database.url, "");
     let proxy = Proxy::start(upstream).await;
     let (proxied, _) = through(&database.url, &proxy.address);
+    Some((database, proxy, proxied))
+}
+
+#[actix_web::test]
+async fn a_database_outage_answers_503_and_recovers_by_itself() {
+    let Some((database, proxy, proxied)) =
+        behind_a_proxy("a_database_outage_answers_503_and_recovers_by_itself").await
+    else {
+        return;
+    };
     let app = spawn_app(&[("DATABASE_URL", proxied.as_str())]).await;
     let run = unique();
     let build = Job::new("org/repo", run, 1);
@@ -293,14 +300,11 @@ async fn a_database_outage_answers_503_and_recovers_by_itself() {
 
 #[actix_web::test]
 async fn a_tracker_whose_only_commit_failed_does_not_stay_in_memory() {
-    let Some(database) =
-        fresh_database("a_tracker_whose_only_commit_failed_does_not_stay_in_memory").await
+    let Some((database, proxy, proxied)) =
+        behind_a_proxy("a_tracker_whose_only_commit_failed_does_not_stay_in_memory").await
     else {
         return;
     };
-    let (_, upstream) = through(&database.url, "");
-    let proxy = Proxy::start(upstream).await;
-    let (proxied, _) = through(&database.url, &proxy.address);
     let app = spawn_app(&[
         ("DATABASE_URL", proxied.as_str()),
         ("RUN_TTL", "1"),
