@@ -7,8 +7,9 @@
 //! it to the GitHub actor, then records the outcome.
 //!
 //! State: a cache of the run's stored [`RunState`], filled by the first transition
-//! (it answers events that change nothing without a store round trip, which is safe because a run only moves forward); its timers; whether a re-run
-//! it claimed is with the GitHub actor. A tracker is kept small (a whole organisation's
+//! (it answers events that change nothing without a store round trip, which is safe
+//! because a run only moves forward); its timers; whether a re-run it claimed is with
+//! the GitHub actor. A tracker is kept small (a whole organisation's
 //! live runs are in memory): no logger of its own (one is made when a line is written),
 //! no standing TTL timer (the registry's sweep asks), no delivery ids (the stored state
 //! keeps 8-byte tokens of the deliveries that changed the run; a completion that
@@ -175,8 +176,7 @@ impl RunTracker {
     /// Answers an event from the cache (no store trip), with its debug line.
     fn answer_at_once(&self, event: &JobEvent, reply: Reply, mailbox: usize) -> TrackResponse {
         if self.debugging() {
-            debug!(self.log(), "message handled"; "message" => "Track", "run_attempt" => event.run_attempt,
-                "job_id" => event.job_id.0, "delivery" => event.delivery.as_deref().unwrap_or(""),
+            debug!(self.event_log(event), "message handled"; "message" => "Track",
                 "status" => reply.status, "decision" => reply.reason, "changed" => false,
                 "mailbox" => mailbox);
         }

@@ -216,7 +216,7 @@ mod tokens {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let text = String::deserialize(deserializer)?;
         let bytes = STANDARD_NO_PAD
             .decode(text.as_bytes())
             .map_err(|err| D::Error::custom(format!("answered: {err}")))?;
@@ -234,9 +234,9 @@ mod tokens {
     }
 }
 
-/// A delivery id's 64-bit FNV-1a hash. Among the few dozen ids one run remembers, a
-/// collision of even 48 bits is not a practical concern.
-pub fn delivery_hash(delivery: &str) -> u64 {
+/// A delivery id's 64-bit FNV-1a hash. Among the ids one run remembers (a few hundred
+/// for the biggest matrices), a collision of even 48 bits is not a practical concern.
+fn delivery_hash(delivery: &str) -> u64 {
     delivery.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

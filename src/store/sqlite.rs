@@ -236,11 +236,10 @@ fn run_batch_one_by_one(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_error)?;
     for work in batch.iter_mut() {
-        let savepoint = tx.savepoint().map_err(sql_error)?;
+        let mut savepoint = tx.savepoint().map_err(sql_error)?;
         if work.run(&savepoint) {
             savepoint.commit().map_err(sql_error)?;
         } else {
-            let mut savepoint = savepoint;
             let _ = savepoint.rollback();
         }
     }
