@@ -417,3 +417,30 @@ fn the_effective_policy_as_json_names_its_source_and_rules() {
     );
     assert_eq!(json["rules"][0]["attempts"], 3);
 }
+
+#[test]
+fn the_environment_defaults_come_from_the_settings() {
+    let vars = [
+        ("GITHUB_SIGN_KEY", "k"),
+        ("RUN_ATTEMPTS", "5"),
+        ("REPO_BRANCHES", "*"),
+        ("RERUN_DELAY", "0.5"),
+    ];
+    let settings = crate::settings::Settings::from_vars(
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+    .expect("valid settings");
+    let env = EnvDefaults::from_settings(&settings);
+    assert_eq!(
+        env,
+        EnvDefaults {
+            attempts: 5,
+            branches: BranchFilter::Any,
+            delay: Duration::from_millis(500),
+        }
+    );
+    let rule = load(None, None, &env).expect("valid").defaults().clone();
+    assert!(rule.branches.matches("feature/x") && rule.attempts == 5);
+}
