@@ -1,0 +1,203 @@
+//! What a decision quotes: one line of an annotation or a log, cleaned so that it can
+//! go into the store, the logs and the status page. Lines are short (at most
+//! [`EVIDENCE_CHARS`] characters) and carry no secret: anything shaped like a token
+//! (GitHub's `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_` prefixes, a `Bearer`
+//! or `Basic` credential, a password in a URL, `password=…`, a JWT, a pre-signed URL's
+//! signature) is replaced by `***`, before the line is cut, so a cut never
+//! leaves half a token behind. GitHub masks the secrets it knows in logs; these are the
+//! ones it does not know (a token printed by a tool, a URL with credentials).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Longest evidence kept, in characters.
+pub const EVIDENCE_CHARS: usize = 200;
+
+/// What a masked secret is replaced with.
+const MASK: &str = "***";
+
+/// Token shapes: each regex's group 1 (when present) is kept, the rest masked. A
+/// secret part must start with a character other than `*` (and the `…` of a cut), so
+/// a masked line has nothing left to mask (masking is idempotent) and a cut after a
+/// mask makes no new match.
+static SECRETS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        // GitHub tokens: personal, OAuth, user-to-server, server-to-server, refresh,
+        // fine-grained personal.
+        r"\b((?:gh[pousr]_|github_pat_))[A-Za-z0-9_]+",
+        // Authorization headers, and credentials after their scheme's name (a long
+        // opaque word after "token" or "basic": prose says "unexpected token }").
+        r#"(?i)\b(authorization["']?\s*[:=]\s*["']?(?:basic|token|bearer)\s+)\**[^\s*"'…][^\s"']*"#,
+        r#"(?i)\b(authorization["']?\s*[:=]\s*["']?)[A-Za-z0-9+/=_.-]{16,}"#,
+        r"(?i)\b(bearer\s+)\**[^\s*…][^\s]*",
+        r"(?i)\b((?:basic|token)\s+)[A-Za-z0-9+/=_.-]{16,}",
+        // user:password@ in a URL.
+        r"(://[^\s/:@]*:)\**[^\s/@*…][^\s/@]*@",
+        // key=value and key: value for the usual names (also inside DB_PASSWORD=).
+        r#"(?i)((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[=:]\s*["']?)\**[^\s*"'…][^\s"']*"#,
+        // JSON Web Tokens (GitHub App and OIDC tokens are JWTs).
+        r"\b()eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
+        // Pre-signed URL signatures and credentials (the log blob's URL).
+        r"(?i)\b((?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&\s*…][^&\s]*",
+    ]
+    .iter()
+    .map(|re| Regex::new(re).expect("the secret patterns are valid"))
+    .collect()
+});
+
+/// What evidence says when masking did not leave it clean (never seen; a guard).
+const WITHHELD: &str = "[withheld: looks like a secret]";
+
+/// `text` with every token-shaped part replaced by `***`.
+pub fn mask_secrets(text: &str) -> String {
+    let mut out = text.to_owned();
+    // One pattern's mask can complete another's shape: go on until nothing changes.
+    for _ in 0..4 {
+        if !has_secret(&out) {
+            return out;
+        }
+        for re in SECRETS.iter() {
+            if re.is_match(&out) {
+                out = re
+                    .replace_all(&out, |caps: &regex::Captures<'_>| {
+                        let kept = caps.get(1).map_or("", |m| m.as_str());
+                        let tail = if caps[0].ends_with('@') { "@" } else { "" };
+                        format!("{kept}{MASK}{tail}")
+                    })
+                    .into_owned();
+            }
+        }
+    }
+    if has_secret(&out) {
+        return WITHHELD.to_owned();
+    }
+    out
+}
+
+/// Whether `text` still holds something token-shaped (what [`mask_secrets`] masks).
+pub fn has_secret(text: &str) -> bool {
+    SECRETS.iter().any(|re| re.is_match(text))
+}
+
+/// `line` as evidence: secrets masked, surrounding blanks trimmed, cut to
+/// [`EVIDENCE_CHARS`] characters (the last one `…` when cut).
+pub fn clean(line: &str) -> String {
+    let masked = mask_secrets(line);
+    let trimmed = masked.trim();
+    if trimmed.chars().count() <= EVIDENCE_CHARS {
+        return trimmed.to_owned();
+    }
+    let mut cut: String = trimmed.chars().take(EVIDENCE_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The lines of a job log, each without the timestamp GitHub puts before it
+/// (`2024-05-01T10:00:00.1234567Z `), so that `^` in a pattern means what it says.
+pub fn log_lines(log: &str) -> impl Iterator<Item = &str> {
+    log.lines().map(strip_timestamp)
+}
+
+fn strip_timestamp(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let shaped = bytes.len() > 20
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b'T'
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && bytes[..4].iter().all(u8::is_ascii_digit);
+    if !shaped {
+        return line;
+    }
+    match line.find("Z ") {
+        Some(end) if end < 40 => &line[end + 2..],
+        _ => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_tokens_are_masked() {
+        let line =
+            "push failed with ghp_abcdefghijklmnopqrstuvwxyz0123456789 and github_pat_11AAAA_bbbb";
+        let cleaned = clean(line);
+        assert_eq!(cleaned, "push failed with ghp_*** and github_pat_***");
+        assert!(!has_secret(&cleaned));
+    }
+
+    #[test]
+    fn credentials_in_headers_urls_and_assignments_are_masked() {
+        for (line, secret) in [
+            ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+            (
+                "curl -H 'Authorization: token 0123456789abcdef'",
+                "0123456789abcdef",
+            ),
+            ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+            ("using token 0123456789abcdef0123", "0123456789abcdef0123"),
+            (
+                "git clone https://x-access-token:s3cr3t@github.com/o/r",
+                "s3cr3t",
+            ),
+            ("DB_PASSWORD=hunter22 make test", "hunter22"),
+            ("\"api_key\": \"k-123456\"", "k-123456"),
+            ("GET https://blob/logs?sv=1&sig=AbCdEf%3D&se=2024", "AbCdEf"),
+            (
+                "token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+                "eyJhbGci",
+            ),
+        ] {
+            let cleaned = clean(line);
+            assert!(!cleaned.contains(secret), "{line} -> {cleaned}");
+            assert!(!has_secret(&cleaned), "{line} -> {cleaned}");
+        }
+    }
+
+    #[test]
+    fn prose_about_tokens_is_left_alone() {
+        for line in [
+            "SyntaxError: Unexpected token } in JSON at position 4",
+            "Basic auth is not configured",
+            "the password field is required",
+        ] {
+            assert_eq!(clean(line), line);
+        }
+    }
+
+    #[test]
+    fn masking_twice_changes_nothing() {
+        let once = mask_secrets("Bearer ghp_aaaa password=x https://u:p@h/");
+        assert_eq!(mask_secrets(&once), once);
+    }
+
+    #[test]
+    fn long_lines_are_cut_to_200_characters() {
+        let line = "é".repeat(500);
+        let cleaned = clean(&line);
+        assert_eq!(cleaned.chars().count(), EVIDENCE_CHARS);
+        assert!(cleaned.ends_with('…'));
+        assert_eq!(clean("  short  "), "short");
+    }
+
+    #[test]
+    fn a_token_past_the_cut_is_masked_before_cutting() {
+        let line = format!("{}ghp_{}", "x ".repeat(98), "a".repeat(40));
+        let cleaned = clean(&line);
+        assert!(!cleaned.contains("ghp_a"), "{cleaned}");
+    }
+
+    #[test]
+    fn log_timestamps_are_stripped() {
+        let log = "2024-05-01T10:00:00.1234567Z ##[error]Process completed with exit code 1.\nplain line\n";
+        let lines: Vec<&str> = log_lines(log).collect();
+        assert_eq!(
+            lines,
+            ["##[error]Process completed with exit code 1.", "plain line"]
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! The failure policy: which failed runs are worth a re-run, and why not the others.
+//!
+//! Users write a TOML policy (`RULES` or `RULES_FILE`, see docs/policy.md): defaults
+//! that override the environment's `RUN_ATTEMPTS`, `REPO_BRANCHES` and `RERUN_DELAY`,
+//! and `[[rule]]`s for some repositories or workflows. [`load`] reads and validates it
+//! into a [`Policy`] (every error one line naming the source, line and field);
+//! [`Policy::rule_for`] gives a run its complete [`Rule`]; [`decide_at_completion`]
+//! and [`decide_with_evidence`] turn the run's facts into a [`Decision`] with a reason
+//! from a closed set and the evidence it rests on.
+//!
+//! Like `run/`, this module is pure: no actor, no HTTP, no store, no clock, no
+//! environment. The tracker gathers the inputs and acts on the decision; the GitHub
+//! actor fetches the evidence when a decision asks for it.
+
+mod config;
+mod decision;
+mod error;
+mod evidence;
+pub mod infra;
+mod patterns;
+mod raw;
+mod rule;
+mod view;
+
+#[cfg(test)]
+mod decision_tests;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod tests;
+
+pub use config::{MAX_DURATION, MAX_POLICY_BYTES, load, parse};
+pub use decision::{
+    AfterRerun, AtCompletion, Decision, EvidenceRequest, Fetched, History, Ineligible, JobEvidence,
+    JobFacts, JobRef, Reason, RerunPlan, RunFacts, Verdict, backoff_delay_ms, decide_at_completion,
+    decide_with_evidence,
+};
+pub use error::{Location, PolicyError, PolicySource};
+pub use evidence::{EVIDENCE_CHARS, clean as clean_evidence, has_secret, log_lines, mask_secrets};
+pub use patterns::{GlobKind, GlobList, Patterns};
+pub use rule::{DEFAULT_MAX_DELAY, EnvDefaults, FIELDS, Mode, Policy, Rule, RuleRef, ScopedRule};
+pub use view::{PolicyView, RuleView, ScopedRuleView};
