@@ -124,6 +124,22 @@ impl Drop for PostgresStore {
     }
 }
 
+/// Column `index` of `row`, or why it cannot be read (`Row::get` would panic).
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index)
+        .map_err(|err| StoreError(format!("column {index}: {err}")))
+}
+
+/// How a row of `runs` or `reruns` is named in logs: `repo#run_id`, as far as it reads.
+fn row_name(row: &tokio_postgres::Row) -> String {
+    let repo = column::<String>(row, 0).unwrap_or_else(|_| "?".into());
+    let run_id = column::<i64>(row, 1).map_or_else(|_| "?".into(), |id| id.to_string());
+    format!("{repo}#{run_id}")
+}
+
 fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
     StoreError(format!("PostgreSQL unavailable: {err}"))
 }
@@ -161,7 +177,7 @@ impl Store for PostgresStore {
                 .query_opt(&statement, &[&key.repo.as_str(), &(key.run_id.0 as i64)])
                 .await
                 .map_err(sql_error)?;
-            row.map(|row| codec::decode_state(&key, row.get(0)))
+            row.map(|row| codec::decode_state(&key, column(&row, 0)?))
                 .transpose()
         })
     }
@@ -179,7 +195,8 @@ impl Store for PostgresStore {
                 .query_opt("SELECT state FROM runs WHERE repo = $1 AND run_id = $2 FOR UPDATE", &[&repo, &run_id])
                 .await
                 .map_err(sql_error)?
-                .map(|row| row.get(0));
+                .map(|row| column(&row, 0))
+                .transpose()?;
             let current = match stored.map(|json| (codec::decode_state(&key, &json), json)) {
                 None => None,
                 Some((Ok(state), _)) => Some(state),
@@ -284,10 +301,11 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?;
             let mut due = Vec::new();
             for row in &rows {
-                let (repo, run_id): (String, i64) = (row.get(0), row.get(1));
-                match codec::run_key(&repo, run_id) {
+                let key = column::<String>(row, 0)
+                    .and_then(|repo| codec::run_key(&repo, column(row, 1)?));
+                match key {
                     Ok(key) => due.push(key),
-                    Err(err) => watch.unreadable("runs", &format!("{repo}#{run_id}"), &err.0),
+                    Err(err) => watch.unreadable("runs", &row_name(row), &err.0),
                 }
             }
             Ok(due)
@@ -323,20 +341,21 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?;
             let mut records = Vec::new();
             for row in &rows {
-                let (repo, run_id, attempt): (String, i64, i32) = (row.get(0), row.get(1), row.get(2));
-                let read = codec::decode_record(RerunRow {
-                    repo: repo.clone(),
-                    run_id,
-                    attempt: i64::from(attempt),
-                    detail: row.get(3),
-                    workflow: row.get(4),
-                    branch: row.get(5),
-                    failed_jobs: row.get(6),
-                    finished_at: row.get(7),
-                });
+                let read = (|| {
+                    codec::decode_record(RerunRow {
+                        repo: column(row, 0)?,
+                        run_id: column(row, 1)?,
+                        attempt: i64::from(column::<i32>(row, 2)?),
+                        detail: column(row, 3)?,
+                        workflow: column(row, 4)?,
+                        branch: column(row, 5)?,
+                        failed_jobs: column(row, 6)?,
+                        finished_at: column(row, 7)?,
+                    })
+                })();
                 match read {
                     Ok(record) => records.push(record),
-                    Err(err) => watch.unreadable("reruns", &format!("{repo}#{run_id}@{attempt}"), &err.0),
+                    Err(err) => watch.unreadable("reruns", &row_name(row), &err.0),
                 }
             }
             Ok(records)
@@ -356,23 +375,22 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?;
             let mut runs = Vec::new();
             for row in &rows {
-                let (repo, run_id): (String, i64) = (row.get(0), row.get(1));
-                let run = codec::run_key(&repo, run_id).and_then(|key| {
-                    let state = codec::decode_state(&key, row.get(2))?;
-                    Ok((key, state))
-                });
+                let run = (|| {
+                    let key = codec::run_key(&column::<String>(row, 0)?, column(row, 1)?)?;
+                    let state = codec::decode_state(&key, column(row, 2)?)?;
+                    Ok::<_, StoreError>((key, state))
+                })();
                 match run {
                     Ok(run) => runs.push(run),
-                    Err(err) => watch.unreadable("runs", &format!("{repo}#{run_id}"), &err.0),
+                    Err(err) => watch.unreadable("runs", &row_name(row), &err.0),
                 }
             }
             Ok(runs)
         })
     }
 
-    // The columns are typed and NOT NULL, so a row always reads; nothing to skip.
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
-        let pool = self.pool.clone();
+        let (pool, watch) = (self.pool.clone(), Arc::clone(&self.watch));
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let rows = client
@@ -383,16 +401,31 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(sql_error)?;
-            Ok(rows
-                .iter()
-                .map(|row| FlakyJob {
-                    repo: row.get(0),
-                    workflow: row.get(1),
-                    job: row.get(2),
-                    times: row.get::<_, i64>(3) as u64,
-                    last_seen: row.get::<_, i64>(4) as u64,
-                })
-                .collect())
+            let mut jobs = Vec::new();
+            for row in &rows {
+                let job = (|| {
+                    Ok::<_, StoreError>(FlakyJob {
+                        repo: column(row, 0)?,
+                        workflow: column(row, 1)?,
+                        job: column(row, 2)?,
+                        times: column::<i64>(row, 3)? as u64,
+                        last_seen: column::<i64>(row, 4)? as u64,
+                    })
+                })();
+                match job {
+                    Ok(job) => jobs.push(job),
+                    Err(err) => {
+                        let name = (0..3)
+                            .map(|index| {
+                                column::<String>(row, index).unwrap_or_else(|_| "?".into())
+                            })
+                            .collect::<Vec<_>>()
+                            .join("/");
+                        watch.unreadable("flaky_jobs", &name, &err.0);
+                    }
+                }
+            }
+            Ok(jobs)
         })
     }
 

@@ -400,11 +400,11 @@ async fn add_to_history(
         "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
          VALUES ({version}, 'from_a_newer_version', '2026-12-01T00:00:00Z', '{checksum}')"
     );
-    change_history(backend, path, &sql).await;
+    run_sql(backend, path, &sql).await;
 }
 
 /// Runs `sql` on the backend's database directly.
-async fn change_history(backend: &Backend, path: Option<&std::path::Path>, sql: &str) {
+async fn run_sql(backend: &Backend, path: Option<&std::path::Path>, sql: &str) {
     match (&backend.database, path) {
         (Some(database), _) => {
             let (client, connection) =
@@ -477,7 +477,7 @@ async fn a_divergent_or_missing_older_migration_stops_start_up_on_every_backend(
         backends("a_divergent_or_missing_older_migration_stops_start_up_on_every_backend").await
     {
         let path = sqlite_path(&backend);
-        change_history(
+        run_sql(
             &backend,
             path.as_deref(),
             "UPDATE refinery_schema_history SET checksum = '1' WHERE version = 2",
@@ -496,7 +496,7 @@ async fn a_divergent_or_missing_older_migration_stops_start_up_on_every_backend(
         assert!(refused.0.ends_with("not starting"), "{refused}");
         assert_eq!(refused.to_string().lines().count(), 1, "{refused}");
         // A newer migration does not excuse a missing older one.
-        change_history(
+        run_sql(
             &backend,
             path.as_deref(),
             "DELETE FROM refinery_schema_history WHERE version = 2",
@@ -540,4 +540,44 @@ fn a_divergent_migration_stops_the_binary_with_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("V1__initial differs"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined_on_every_backend() {
+    for backend in backends(
+        "unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined_on_every_backend",
+    )
+    .await
+    {
+        let store = &*backend.store;
+        failed_run(store, 21).await;
+        let path = sqlite_path(&backend);
+        run_sql(
+            &backend,
+            path.as_deref(),
+            "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                 VALUES ('not a repository', 1, '{}', 1, 1);
+             INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                 VALUES ('org/repo', 22, '{not json', 2, 2);",
+        )
+        .await;
+        assert_eq!(
+            store.due_reruns(u64::MAX, 10).await.expect("due"),
+            vec![key(22), key(21)],
+            "{}: the row under a bad name is skipped",
+            backend.name
+        );
+        let runs = store.recent_runs(10).await.expect("runs");
+        assert_eq!(runs.len(), 1, "{}", backend.name);
+        assert_eq!(runs[0].0, key(21));
+        // A change to the run with the unreadable state: it starts afresh.
+        assert_eq!(
+            status(store, 22, event(22, 1, "q22", JobAction::Unfinished, 30)).await,
+            202,
+            "{}",
+            backend.name
+        );
+        assert_eq!(store.recent_runs(10).await.expect("runs").len(), 2);
+        backend.finish().await;
+    }
 }
