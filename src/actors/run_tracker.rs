@@ -593,3 +593,15 @@ impl Handler<Track> for RunTracker {
         })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_retries_after_store_failures_double_from_a_second_to_a_minute() {
+        let waits: Vec<u64> = (1..=9).map(|n| store_retry_after(n).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(store_retry_after(u8::MAX), STORE_RETRY_MAX);
+    }
+}
