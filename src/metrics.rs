@@ -41,6 +41,8 @@ pub struct Metrics {
     pub github_ratelimit_remaining: IntGauge,
     /// Time a store transition took, commit included.
     pub store_seconds: Histogram,
+    /// Stored rows the store could not read (skipped, or a run's state quarantined), by table.
+    pub store_rows_unreadable: IntCounterVec,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
     /// are counted on every request, and a label lookup hashes three strings under a lock.
     tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
@@ -118,6 +120,14 @@ impl Metrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
             )
             .expect("valid metric"),
+            store_rows_unreadable: IntCounterVec::new(
+                Opts::new(
+                    "store_rows_unreadable_total",
+                    "Stored rows that could not be read: skipped, or a run's state quarantined",
+                ),
+                &["table"],
+            )
+            .expect("valid metric"),
             registry,
             tracked_webhooks: Vec::new(),
         };
@@ -138,6 +148,9 @@ impl Metrics {
             })
             .collect();
         metrics.github_ratelimit_remaining.set(-1);
+        for table in ["runs", "reruns", "flaky_jobs"] {
+            metrics.store_rows_unreadable.with_label_values(&[table]);
+        }
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(metrics.webhooks.clone()),
             Box::new(metrics.signature_failures.clone()),
@@ -150,6 +163,7 @@ impl Metrics {
             Box::new(metrics.github_seconds.clone()),
             Box::new(metrics.github_ratelimit_remaining.clone()),
             Box::new(metrics.store_seconds.clone()),
+            Box::new(metrics.store_rows_unreadable.clone()),
         ];
         for collector in collectors {
             metrics

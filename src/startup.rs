@@ -19,7 +19,7 @@ use crate::http::{
 use crate::metrics::Metrics;
 use crate::run::Claim;
 use crate::settings::{DatabaseUrl, Settings};
-use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
+use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
 
 /// How often runs that went quiet without a tracker are purged from the store.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -57,11 +57,21 @@ fn instance_id() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-/// Opens the store `DATABASE_URL` names.
+/// Opens the store `DATABASE_URL` names (reporting unreadable rows nowhere).
 pub async fn open_store(database: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_watched(database, Arc::new(StoreWatch::silent())).await
+}
+
+/// Opens the store `DATABASE_URL` names, reporting unreadable rows to `watch`.
+pub async fn open_store_watched(
+    database: &DatabaseUrl,
+    watch: Arc<StoreWatch>,
+) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match database {
-        DatabaseUrl::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
-        DatabaseUrl::Postgres(url) => Arc::new(PostgresStore::open(url.expose()).await?),
+        DatabaseUrl::Sqlite(path) => Arc::new(SqliteStore::open_watched(path, watch)?),
+        DatabaseUrl::Postgres(url) => {
+            Arc::new(PostgresStore::open_watched(url.expose(), watch).await?)
+        }
     })
 }
 
@@ -69,13 +79,38 @@ impl Application {
     /// Opens the store, starts the actors and background loops, and binds the port.
     /// Must be called inside an actix system.
     pub async fn build(settings: Settings, log: Logger) -> Result<Self, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let watch = StoreWatch::new(log.clone(), metrics.store_rows_unreadable.clone());
+        let store = open_store_watched(&settings.database, Arc::new(watch)).await?;
+        Self::start(settings, log, store, metrics).await
+    }
+
+    /// As [`Application::build`], on a store the caller opened (`DATABASE_URL` is then
+    /// only described in the logs). For tests and benchmarks that wrap a real store, for
+    /// example to inject faults; the binary uses `build`.
+    pub async fn build_with_store(
+        settings: Settings,
+        log: Logger,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartError> {
+        Self::start(settings, log, store, Arc::new(Metrics::new())).await
+    }
+
+    async fn start(
+        settings: Settings,
+        log: Logger,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
-        let store = open_store(&settings.database).await?;
+        if !store.newer_migrations().is_empty() {
+            warn!(log, "the database was migrated by a newer version; starting anyway (each migration keeps the previous version working)";
+                "newer_migrations" => store.newer_migrations().join(", "));
+        }
         let claim = Claim {
             owner: instance_id(),
             lease_ms: settings.claim_lease.as_millis() as u64,
         };
-        let metrics = Arc::new(Metrics::new());
         let github = GitHubActor::new(
             settings.github.clone(),
             Arc::clone(&store),

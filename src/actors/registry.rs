@@ -12,6 +12,7 @@ use actix::{Actor, Addr, MailboxError};
 use dashmap::DashMap;
 use slog::Logger;
 
+use super::claim_trouble::ClaimTrouble;
 use super::github::GitHubActor;
 use super::run_tracker::{CheckQuiet, RunTracker, Track, Wake};
 use crate::ids::RunKey;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub registry: Weak<Registry>,
     /// Messages sent to any tracker and not yet handled.
     pub waiting: AtomicUsize,
+    /// Failing claims, reported once for all trackers.
+    pub claim_trouble: ClaimTrouble,
 }
 
 /// The registry of live trackers.
@@ -86,6 +89,7 @@ impl Registry {
                 deps,
                 registry: registry.clone(),
                 waiting: AtomicUsize::new(0),
+                claim_trouble: ClaimTrouble::default(),
             }),
             next_id: AtomicU64::new(1),
         })

@@ -42,8 +42,19 @@ use crate::store::StoreFuture;
 const OUTAGE_FIRST_WAIT: Duration = Duration::from_secs(60);
 const OUTAGE_MAX_WAIT: Duration = Duration::from_secs(2 * 3600);
 const OUTAGE_TRIES: u32 = 8;
-/// How soon a claim is tried again after the store failed.
+/// How soon a claim is tried again after the store failed: the first wait, doubled
+/// after each further failure up to `STORE_RETRY_MAX`, and back to the first after a
+/// success.
 const STORE_RETRY: Duration = Duration::from_secs(1);
+const STORE_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The wait before the next claim after `failures` failed ones in a row (at least one).
+fn store_retry_after(failures: u8) -> Duration {
+    let doublings = u32::from(failures.saturating_sub(1)).min(16);
+    STORE_RETRY
+        .saturating_mul(1 << doublings)
+        .min(STORE_RETRY_MAX)
+}
 
 /// One `workflow_job` event for this tracker's run.
 #[derive(Message)]
@@ -59,10 +70,11 @@ pub struct Wake;
 // never as callbacks: actix runs callbacks even while a commit is awaited (`ctx.wait`),
 // but it reads no message then, so every change to the cache stays in commit order.
 
-/// The re-run timer fired.
+/// The re-run timer fired; the number tells which arming it was (a timer that fired
+/// just before it was replaced has its message still in the mailbox: it is ignored).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct RerunDue;
+struct RerunDue(u32);
 
 /// The GitHub actor answered a re-run this tracker claimed.
 #[derive(Message)]
@@ -94,9 +106,14 @@ pub struct RunTracker {
     /// transition; a failed commit makes it unknown again.
     known: bool,
     rerun_timer: Option<SpawnHandle>,
+    /// How many times the re-run timer was armed; `RerunDue` carries it.
+    rerun_timer_armed: u32,
     linger_timer: Option<SpawnHandle>,
     /// A re-run this tracker claimed is with the GitHub actor.
     awaiting_github: bool,
+    /// Claims that failed in a row (the store did not commit them). While it is not
+    /// zero, `rerun_timer` is the one pending retry: a poll's `Wake` adds none.
+    claim_failures: u8,
 }
 
 /// Now, in Unix milliseconds.
@@ -117,9 +134,32 @@ impl RunTracker {
             state: None,
             known: false,
             rerun_timer: None,
+            rerun_timer_armed: 0,
             linger_timer: None,
             awaiting_github: false,
+            claim_failures: 0,
         }
+    }
+
+    /// Arms the re-run timer to fire after `delay`, replacing any armed one.
+    fn arm_rerun_timer(&mut self, delay: Duration, ctx: &mut Context<Self>) {
+        self.disarm_rerun_timer(ctx);
+        let armed = self.rerun_timer_armed;
+        self.rerun_timer =
+            Some(ctx.run_later(delay, move |_, ctx| ctx.address().do_send(RerunDue(armed))));
+    }
+
+    /// Cancels the re-run timer; a `RerunDue` it already sent is ignored.
+    fn disarm_rerun_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.rerun_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.rerun_timer_armed = self.rerun_timer_armed.wrapping_add(1);
+    }
+
+    /// Whether a claim retry after a store failure is armed (the only timer then).
+    fn retry_armed(&self) -> bool {
+        self.claim_failures > 0 && self.rerun_timer.is_some()
     }
 
     /// Hands a change to the store, timing it for the metrics.
@@ -196,13 +236,17 @@ impl RunTracker {
         }
         self.state = state;
         self.known = true;
-        if let Some(timer) = self.rerun_timer.take() {
-            ctx.cancel_future(timer);
-        }
-        let due = self.state.as_ref().and_then(RunState::pending_rerun_at);
-        if let (Some(due_at), false) = (due, self.awaiting_github) {
-            let delay = Duration::from_millis(due_at.saturating_sub(now_ms()));
-            self.rerun_timer = Some(ctx.run_later(delay, |_, ctx| ctx.address().do_send(RerunDue)));
+        // A pending claim retry stays: it claims whatever is due when it fires, and
+        // re-arming for a due time already past would undo its backoff.
+        if !self.retry_armed() {
+            let due = self.state.as_ref().and_then(RunState::pending_rerun_at);
+            match (due, self.awaiting_github) {
+                (Some(due_at), false) => {
+                    let delay = Duration::from_millis(due_at.saturating_sub(now_ms()));
+                    self.arm_rerun_timer(delay, ctx);
+                }
+                _ => self.disarm_rerun_timer(ctx),
+            }
         }
         let settled = !self.awaiting_github && self.state.as_ref().is_none_or(RunState::is_settled);
         match (settled, self.linger_timer.is_some()) {
@@ -221,8 +265,12 @@ impl RunTracker {
     }
 
     /// Claims the run's re-run if it is due, and hands it to the GitHub actor.
+    ///
+    /// At most one claim is under way or pending per run: while one is committed,
+    /// messages wait (`ctx.wait`); after a failure, one retry timer is armed (replacing
+    /// any other) with exponential backoff, and a poll's `Wake` meanwhile does nothing.
     fn claim_due(&mut self, ctx: &mut Context<Self>) {
-        if self.awaiting_github {
+        if self.awaiting_github || self.retry_armed() {
             return;
         }
         let change = RunChange::Claim {
@@ -233,8 +281,18 @@ impl RunTracker {
         // Events wait until the claim is settled, so they see its result.
         ctx.wait(claiming.into_actor(self).map(|claimed, act, ctx| match claimed {
             Ok(applied) => {
+                if act.claim_failures > 0 {
+                    act.claim_failures = 0;
+                    act.shared.claim_trouble.succeeded(&act.shared.deps.log);
+                }
                 let claimed = match applied.result {
                     ChangeResult::Claimed(claimed) => claimed,
+                    ChangeResult::GaveUp { attempt, claims } => {
+                        act.shared.deps.metrics.reruns.with_label_values(&["gave_up"]).inc();
+                        warn!(act.log(), "re-run given up: claimed again and again without an outcome recorded";
+                            "run_attempt" => attempt, "claims" => claims);
+                        None
+                    }
                     _ => None,
                 };
                 if let Some(claimed) = claimed {
@@ -246,8 +304,13 @@ impl RunTracker {
                 }
             }
             Err(err) => {
-                error!(act.log(), "claiming the due re-run failed; trying again"; "error" => %err);
-                act.rerun_timer = Some(ctx.run_later(STORE_RETRY, |_, ctx| ctx.address().do_send(RerunDue)));
+                act.claim_failures = act.claim_failures.saturating_add(1);
+                act.shared.claim_trouble.failed(&act.shared.deps.log, &err);
+                if act.debugging() {
+                    debug!(act.log(), "claiming the due re-run failed"; "error" => %err,
+                        "failures" => act.claim_failures);
+                }
+                act.arm_rerun_timer(store_retry_after(act.claim_failures), ctx);
             }
         }));
     }
@@ -430,7 +493,10 @@ impl Handler<Wake> for RunTracker {
 impl Handler<RerunDue> for RunTracker {
     type Result = ();
 
-    fn handle(&mut self, _: RerunDue, ctx: &mut Self::Context) {
+    fn handle(&mut self, RerunDue(armed): RerunDue, ctx: &mut Self::Context) {
+        if armed != self.rerun_timer_armed {
+            return;
+        }
         self.rerun_timer = None;
         self.claim_due(ctx);
     }
@@ -525,5 +591,17 @@ impl Handler<Track> for RunTracker {
             act.log_decision(&event, verdict.timer, &policy);
             Ok(verdict.reply)
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_retries_after_store_failures_double_from_a_second_to_a_minute() {
+        let waits: Vec<u64> = (1..=9).map(|n| store_retry_after(n).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(store_retry_after(u8::MAX), STORE_RETRY_MAX);
     }
 }

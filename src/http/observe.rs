@@ -29,7 +29,10 @@ pub async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-/// `GET /readyz`: the store answers and the GitHub actor is alive; what a deploy waits for.
+/// `GET /readyz`: a write to the store commits (`Store::ping`: a heartbeat row updated
+/// in a transaction of its own; on SQLite also the file at the path is still the one
+/// opened) and the GitHub actor is alive; what a deploy waits for. A store that answers
+/// reads but takes no write is not ready: events would be refused (503).
 pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
     let store = actix_web::rt::time::timeout(READY_WITHIN, app.store.ping()).await;
     let problem = match store {

@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use super::state::{Claim, ClaimedRerun, Reply, RetryPolicy, TimerChange, Verdict};
+use super::state::{
+    Claim, ClaimedRerun, MAX_UNRECORDED_CLAIMS, Reply, RerunState, RetryPolicy, TimerChange,
+    Verdict,
+};
 use super::{JobEvent, Policy, RerunOutcome, RunState};
 
 /// An answered re-run, kept for the record.
@@ -108,6 +111,14 @@ pub enum ChangeResult {
     Event(Verdict),
     /// The claimed re-run, if it was due and free.
     Claimed(Option<ClaimedRerun>),
+    /// The re-run was due, but claimed `claims` times already without an outcome
+    /// recorded: it is given up (`Done` with `gave_up`) instead of claimed again.
+    GaveUp {
+        /// The attempt whose re-run was given up.
+        attempt: u32,
+        /// Claims made without an outcome recorded.
+        claims: u32,
+    },
     /// Whether the claim is still ours.
     Renewed(bool),
     /// The outcome was recorded.
@@ -143,6 +154,38 @@ fn redelivered(current: Option<RunState>, status: u16) -> Applied {
         persist: Persist::Unchanged,
         result: ChangeResult::Event(verdict),
         history: None,
+    }
+}
+
+/// Closes a due re-run that was claimed `MAX_UNRECORDED_CLAIMS` times without an
+/// outcome recorded (each claimant's record failed, or each claimant died): `Done` with
+/// `gave_up`, recorded in the history where the store can. Another claim would only
+/// read the run from GitHub again; the attempt stays open to a later completion, as
+/// after any `gave_up`.
+fn give_up(mut state: RunState, now: u64) -> Applied {
+    let claims = state.claims;
+    let outcome = RerunOutcome::GaveUp {
+        tries: claims,
+        last_error: format!("claimed {claims} times without an outcome recorded"),
+    };
+    let history = RerunRecord {
+        attempt: state.attempt,
+        outcome: outcome.clone(),
+        workflow: state.workflow.to_string(),
+        branch: state.branch.to_string(),
+        failed_jobs: state.failed_job_names(),
+        finished_at: now,
+    };
+    state.rerun = RerunState::Done { outcome };
+    state.claims = 0;
+    Applied {
+        result: ChangeResult::GaveUp {
+            attempt: state.attempt,
+            claims,
+        },
+        state: Some(state),
+        persist: Persist::Save,
+        history: Some(history),
     }
 }
 
@@ -191,6 +234,9 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Claimed(None));
             };
+            if state.claimable(*now).is_some() && state.claims >= MAX_UNRECORDED_CLAIMS {
+                return give_up(state, *now);
+            }
             match state.claim(*now, claim) {
                 Some(claimed) => Applied {
                     state: Some(state),
@@ -488,6 +534,74 @@ mod tests {
         let history = recorded.history.expect("history");
         assert_eq!(history.failed_jobs, vec!["build".to_string()]);
         assert_eq!(history.outcome, RerunOutcome::Started);
+    }
+
+    fn claim_at(now: u64) -> RunChange {
+        RunChange::Claim { now, claim: CLAIM }
+    }
+
+    #[test]
+    fn a_rerun_claimed_again_and_again_without_an_outcome_is_given_up() {
+        let mut state = Some(failed_run());
+        let mut now = 20;
+        // Each claim's lease runs out with no outcome recorded (the record failed).
+        for _ in 0..MAX_UNRECORDED_CLAIMS {
+            let claimed = apply_change(state, &claim_at(now));
+            assert!(matches!(claimed.result, ChangeResult::Claimed(Some(_))));
+            assert_eq!(claimed.persist, Persist::Save);
+            state = claimed.state;
+            now += CLAIM.lease_ms;
+        }
+        let given_up = apply_change(state, &claim_at(now));
+        assert_eq!(
+            given_up.result,
+            ChangeResult::GaveUp {
+                attempt: 1,
+                claims: MAX_UNRECORDED_CLAIMS
+            }
+        );
+        assert_eq!(given_up.persist, Persist::Save);
+        let history = given_up.history.expect("the give-up is recorded");
+        assert_eq!(history.outcome.label(), "gave_up");
+        let state = given_up.state.expect("state");
+        assert!(matches!(state.rerun, RerunState::Done { .. }));
+        assert_eq!(
+            state.pending_rerun_at(),
+            None,
+            "no longer due: no more claims"
+        );
+        let after = apply_change(Some(state), &claim_at(now + 10 * CLAIM.lease_ms));
+        assert_eq!(after.result, ChangeResult::Claimed(None));
+    }
+
+    #[test]
+    fn a_recorded_outcome_counts_the_claims_afresh() {
+        let mut state = Some(failed_run());
+        let mut now = 20;
+        let retry = RetryPolicy {
+            still_running_every_ms: 1,
+            still_running_tries: 100,
+            gave_up_first_ms: 1,
+            gave_up_max_ms: 1,
+            gave_up_tries: 1,
+        };
+        // Twice as many claims as the bound, each answered (GitHub: still running).
+        for _ in 0..2 * MAX_UNRECORDED_CLAIMS {
+            let claimed = apply_change(state, &claim_at(now));
+            let ChangeResult::Claimed(Some(rerun)) = claimed.result else {
+                panic!("not claimed: {:?}", claimed.result);
+            };
+            let record = RunChange::Record {
+                now,
+                claimed: rerun,
+                owner: CLAIM.owner,
+                outcome: RerunOutcome::StillRunning,
+                retry,
+            };
+            state = apply_change(claimed.state, &record).state;
+            now += 10;
+        }
+        assert_eq!(state.expect("state").claims, 0);
     }
 
     #[test]

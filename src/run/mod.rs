@@ -11,6 +11,6 @@ pub use change::{Applied, ChangeResult, Persist, RerunRecord, RunChange, apply_c
 pub use event::{Conclusion, JobAction, JobEvent, Name};
 pub use outcome::RerunOutcome;
 pub use state::{
-    ANSWERS_KEPT, Claim, ClaimedRerun, Finish, Policy, Reply, RerunState, RetryPolicy, RunState,
-    TimerChange, TrackedJob, Verdict,
+    ANSWERS_KEPT, Claim, ClaimedRerun, Finish, MAX_UNRECORDED_CLAIMS, Policy, Reply, RerunState,
+    RetryPolicy, RunState, TimerChange, TrackedJob, Verdict,
 };

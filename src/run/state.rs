@@ -173,6 +173,12 @@ pub struct RunState {
     /// settled nothing.
     #[serde(default)]
     pub retries: u32,
+    /// Claims of the attempt's re-run since an outcome was last recorded for it: a
+    /// claim whose outcome cannot be recorded (the store refuses the record) would
+    /// otherwise be taken up again after every lease, forever. See
+    /// [`MAX_UNRECORDED_CLAIMS`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub claims: u32,
     /// Names of the jobs that failed in the previous attempt, which this service re-ran
     /// and which have not passed yet in this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -192,6 +198,14 @@ pub struct RunState {
     /// base64 string (11 characters a delivery).
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "tokens")]
     pub answered: Vec<u64>,
+}
+
+/// How many times the re-run of one attempt is claimed without an outcome recorded
+/// before the next due claim gives it up (`Done` with `gave_up`) instead.
+pub const MAX_UNRECORDED_CLAIMS: u32 = 5;
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// How many answered deliveries a run remembers beyond two per job of its current
@@ -278,6 +292,7 @@ impl RunState {
             jobs: Vec::new(),
             rerun: RerunState::Idle,
             retries: 0,
+            claims: 0,
             rerun_failed: Vec::new(),
             confirmed: true,
             first_seen_at: now,
@@ -339,6 +354,7 @@ impl RunState {
             self.jobs.clear();
             self.rerun = RerunState::Idle;
             self.retries = 0;
+            self.claims = 0;
             self.confirmed = true;
             changed = true;
         }
@@ -486,16 +502,10 @@ impl RunState {
 
     /// Claims the re-run for `claim.owner` if it is due: scheduled and past its due time,
     /// or claimed by a process whose lease ran out. Returns what to perform.
+    /// Counts the claim in `claims`.
     pub fn claim(&mut self, now: u64, claim: &Claim) -> Option<ClaimedRerun> {
-        let decided_by = match &self.rerun {
-            RerunState::Scheduled { due_at, decided_by } if *due_at <= now => decided_by.clone(),
-            RerunState::InFlight {
-                lease_until,
-                decided_by,
-                ..
-            } if *lease_until <= now => decided_by.clone(),
-            _ => return None,
-        };
+        let decided_by = self.claimable(now)?.clone();
+        self.claims = self.claims.saturating_add(1);
         self.rerun = RerunState::InFlight {
             owner: claim.owner,
             lease_until: now.saturating_add(claim.lease_ms),
@@ -506,6 +516,20 @@ impl RunState {
             decided_by,
             failed_jobs: self.failed_job_names(),
         })
+    }
+
+    /// Whether the re-run can be claimed at `now` (scheduled and due, or claimed and
+    /// its lease ran out); if so, the delivery that decided it.
+    pub fn claimable(&self, now: u64) -> Option<&Option<String>> {
+        match &self.rerun {
+            RerunState::Scheduled { due_at, decided_by } if *due_at <= now => Some(decided_by),
+            RerunState::InFlight {
+                lease_until,
+                decided_by,
+                ..
+            } if *lease_until <= now => Some(decided_by),
+            _ => None,
+        }
     }
 
     /// Extends `claim.owner`'s claim on `attempt`'s re-run; false when it is no longer
@@ -534,13 +558,19 @@ impl RunState {
         now: u64,
         retry: &RetryPolicy,
     ) -> bool {
+        // Any answer for the attempt (even one from a claimant that lost the claim)
+        // shows that answers are recorded: the claims are counted afresh.
+        let counted = attempt == self.attempt && self.claims > 0;
+        if counted {
+            self.claims = 0;
+        }
         let decided_by = match &self.rerun {
             RerunState::InFlight {
                 owner: claimant,
                 decided_by,
                 ..
             } if *claimant == owner && attempt == self.attempt => decided_by.clone(),
-            _ => return false,
+            _ => return counted,
         };
         let again_in = match outcome {
             RerunOutcome::StillRunning if self.retries < retry.still_running_tries => {
@@ -921,10 +951,13 @@ mod tests {
         assert_eq!(run.pending_rerun_at(), Some(90_000));
         // The claimant died: once the lease ran out another process takes the re-run over.
         assert!(run.claim(90_000, &other).is_some());
+        // The old claimant's answer is void (it only counts the claims afresh).
+        run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY);
         assert!(
-            !run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY),
+            matches!(run.rerun, RerunState::InFlight { owner: 99, .. }),
             "the old claimant's answer is void"
         );
+        assert_eq!(run.claims, 0);
         assert!(run.record_outcome(1, 99, RerunOutcome::Started, 0, &RETRY));
         assert_eq!(run.pending_rerun_at(), None);
     }

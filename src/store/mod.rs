@@ -9,13 +9,16 @@
 
 mod codec;
 mod postgres;
+mod schema;
 mod sqlite;
+mod watch;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use watch::StoreWatch;
 
 use crate::ids::RunKey;
 use crate::run::{Applied, RerunRecord, RunChange, RunState};
@@ -53,6 +56,8 @@ pub trait Store: Send + Sync + 'static {
     /// changes nothing.
     fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied>;
     /// Runs whose decided re-run is due at `now` (or whose claim ran out), oldest first.
+    /// Here and in the other listings a row that cannot be read is skipped (and
+    /// reported to the store's [`StoreWatch`]): one bad row does not hide the others.
     fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>>;
     /// Deletes runs with no pending re-run older than `before` (unix ms); returns how many.
     fn purge_idle(&self, before: u64) -> StoreFuture<u64>;
@@ -62,8 +67,15 @@ pub trait Store: Send + Sync + 'static {
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>>;
     /// Flaky jobs, most often flaky first.
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>>;
-    /// Checks the database answers.
+    /// Checks that a write commits: updates the one-row `heartbeat` table in a
+    /// transaction of its own (SQLite: also that the file at the path is still the one
+    /// opened). What `/readyz` asks.
     fn ping(&self) -> StoreFuture<()>;
+    /// Migrations applied to the database that are newer than this version's (a newer
+    /// version migrated it; tolerated at start-up, see `schema`). Empty normally.
+    fn newer_migrations(&self) -> &[String] {
+        &[]
+    }
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;
 }

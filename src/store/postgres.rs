@@ -8,14 +8,20 @@
 //!
 //! The pool and its connections live on a small runtime of their own, so they do not
 //! depend on which HTTP worker happens to call.
+//!
+//! PostgreSQL's `TEXT` refuses the NUL character, which GitHub does not forbid in a
+//! branch, workflow or job name: every text bound to a statement goes through
+//! [`text`], which replaces it (U+FFFD), so such a run is recorded like any other.
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 
 use super::codec::{self, RerunRow};
-use super::{FlakyJob, Store, StoreError, StoreFuture};
+use super::{FlakyJob, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
 
@@ -32,12 +38,30 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PostgresStore {
     pool: Pool,
     runtime: Option<tokio::runtime::Runtime>,
+    watch: Arc<StoreWatch>,
+    newer_migrations: Vec<String>,
+}
+
+/// `value` as PostgreSQL takes it: NUL, which `TEXT` refuses, replaced by U+FFFD. The
+/// one place text goes through on its way into a statement.
+fn text(value: &str) -> Cow<'_, str> {
+    if value.contains('\0') {
+        Cow::Owned(value.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(value)
+    }
 }
 
 impl PostgresStore {
     /// Connects to `url` (as Dokku's `postgres:link` sets it), migrates the schema and
-    /// checks the database answers.
+    /// checks the database answers. Unreadable rows are reported nowhere; see
+    /// [`PostgresStore::open_watched`].
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_watched(url, Arc::new(StoreWatch::silent())).await
+    }
+
+    /// As [`PostgresStore::open`], reporting unreadable rows to `watch`.
+    pub async fn open_watched(url: &str, watch: Arc<StoreWatch>) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("postgres-store")
@@ -56,19 +80,18 @@ impl PostgresStore {
         let pool = config
             .create_pool(Some(Runtime::Tokio1), NoTls)
             .map_err(|err| StoreError(format!("DATABASE_URL is not usable: {err}")))?;
-        let store = Self {
+        let mut store = Self {
             pool,
             runtime: Some(runtime),
+            watch,
+            newer_migrations: Vec::new(),
         };
         let pool = store.pool.clone();
-        store
+        store.newer_migrations = store
             .on_runtime(async move {
                 let mut client = pool.get().await.map_err(pool_error)?;
-                embedded::migrations::runner()
-                    .run_async(&mut **client)
+                schema::migrate_postgres(&mut client, embedded::migrations::runner, "PostgreSQL")
                     .await
-                    .map_err(|err| StoreError(format!("migrating PostgreSQL: {err}")))?;
-                Ok(())
             })
             .await?;
         Ok(store)
@@ -99,6 +122,22 @@ impl Drop for PostgresStore {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Column `index` of `row`, or why it cannot be read (`Row::get` would panic).
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index)
+        .map_err(|err| StoreError(format!("column {index}: {err}")))
+}
+
+/// How a row of `runs` or `reruns` is named in logs: `repo#run_id`, as far as it reads.
+fn row_name(row: &tokio_postgres::Row) -> String {
+    let repo = column::<String>(row, 0).unwrap_or_else(|_| "?".into());
+    let run_id = column::<i64>(row, 1).map_or_else(|_| "?".into(), |id| id.to_string());
+    format!("{repo}#{run_id}")
 }
 
 fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
@@ -138,26 +177,45 @@ impl Store for PostgresStore {
                 .query_opt(&statement, &[&key.repo.as_str(), &(key.run_id.0 as i64)])
                 .await
                 .map_err(sql_error)?;
-            row.map(|row| codec::decode_state(&key, row.get(0)))
+            row.map(|row| codec::decode_state(&key, column(&row, 0)?))
                 .transpose()
         })
     }
 
     fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied> {
-        let (pool, key) = (self.pool.clone(), key.clone());
+        let (pool, key, watch) = (self.pool.clone(), key.clone(), Arc::clone(&self.watch));
         self.on_runtime(async move {
             let mut client = pool.get().await.map_err(pool_error)?;
-            let tx = client.transaction().await.map_err(sql_error)?;
+            let mut tx = client.transaction().await.map_err(sql_error)?;
             let repo = key.repo.as_str();
             let run_id = key.run_id.0 as i64;
+            let now = change.now() as i64;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&key)]).await.map_err(sql_error)?;
-            let current = tx
+            let stored: Option<String> = tx
                 .query_opt("SELECT state FROM runs WHERE repo = $1 AND run_id = $2 FOR UPDATE", &[&repo, &run_id])
                 .await
                 .map_err(sql_error)?
-                .map(|row| codec::decode_state(&key, row.get(0)))
+                .map(|row| column(&row, 0))
                 .transpose()?;
-            let now = change.now() as i64;
+            let current = match stored.map(|json| (codec::decode_state(&key, &json), json)) {
+                None => None,
+                Some((Ok(state), _)) => Some(state),
+                // Unreadable: moved aside, and the run starts afresh (see `Store`).
+                Some((Err(err), json)) => {
+                    tx.execute(
+                        "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
+                         VALUES ($1, $2, $3, $4, $5)",
+                        &[&repo, &run_id, &text(&json), &text(&err.0), &now],
+                    )
+                    .await
+                    .map_err(sql_error)?;
+                    tx.execute("DELETE FROM runs WHERE repo = $1 AND run_id = $2", &[&repo, &run_id])
+                        .await
+                        .map_err(sql_error)?;
+                    watch.quarantined(&key.to_string(), &err.0);
+                    None
+                }
+            };
             let applied = apply_change(current, &change);
             match (&applied.persist, &applied.state) {
                 (Persist::Save, Some(state)) => {
@@ -168,7 +226,7 @@ impl Store for PostgresStore {
                          VALUES ($1, $2, $3, $4, $5)
                          ON CONFLICT (repo, run_id) DO UPDATE SET state = excluded.state,
                              pending_rerun_at = excluded.pending_rerun_at, updated_at = excluded.updated_at",
-                        &[&repo, &run_id, &json, &pending, &now],
+                        &[&repo, &run_id, &text(&json), &pending, &now],
                     )
                     .await
                     .map_err(sql_error)?;
@@ -185,34 +243,44 @@ impl Store for PostgresStore {
                     "INSERT INTO flaky_jobs (repo, workflow, job, times, last_seen) VALUES ($1, $2, $3, 1, $4)
                      ON CONFLICT (repo, workflow, job)
                      DO UPDATE SET times = flaky_jobs.times + 1, last_seen = excluded.last_seen",
-                    &[&repo, &workflow, &job, &now],
+                    &[&repo, &text(workflow), &text(job), &now],
                 )
                 .await
                 .map_err(sql_error)?;
             }
             if let Some(record) = &applied.history {
+                // In a savepoint: a record the database refuses is left out, and the
+                // run's state (the outcome, which ends the claims) still commits.
                 let (detail, failed_jobs) = codec::encode_record(record)?;
-                tx.execute(
-                    "INSERT INTO reruns
-                     (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (repo, run_id, attempt) DO UPDATE SET outcome = excluded.outcome,
-                         detail = excluded.detail, failed_jobs = excluded.failed_jobs,
-                         finished_at = excluded.finished_at",
-                    &[
-                        &repo,
-                        &run_id,
-                        &(record.attempt as i32),
-                        &record.outcome.label(),
-                        &detail,
-                        &record.workflow,
-                        &record.branch,
-                        &failed_jobs,
-                        &(record.finished_at as i64),
-                    ],
-                )
-                .await
-                .map_err(sql_error)?;
+                let savepoint = tx.savepoint("record").await.map_err(sql_error)?;
+                let saved = savepoint
+                    .execute(
+                        "INSERT INTO reruns
+                         (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                         ON CONFLICT (repo, run_id, attempt) DO UPDATE SET outcome = excluded.outcome,
+                             detail = excluded.detail, failed_jobs = excluded.failed_jobs,
+                             finished_at = excluded.finished_at",
+                        &[
+                            &repo,
+                            &run_id,
+                            &(record.attempt as i32),
+                            &record.outcome.label(),
+                            &text(&detail),
+                            &text(&record.workflow),
+                            &text(&record.branch),
+                            &text(&failed_jobs),
+                            &(record.finished_at as i64),
+                        ],
+                    )
+                    .await;
+                match saved {
+                    Ok(_) => savepoint.commit().await.map_err(sql_error)?,
+                    Err(err) => {
+                        savepoint.rollback().await.map_err(sql_error)?;
+                        watch.record_lost(&key.to_string(), &sql_error(err).0);
+                    }
+                }
             }
             tx.commit().await.map_err(sql_error)?;
             Ok(applied)
@@ -220,7 +288,7 @@ impl Store for PostgresStore {
     }
 
     fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>> {
-        let pool = self.pool.clone();
+        let (pool, watch) = (self.pool.clone(), Arc::clone(&self.watch));
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let rows = client
@@ -231,9 +299,16 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(sql_error)?;
-            rows.iter()
-                .map(|row| codec::run_key(row.get(0), row.get(1)))
-                .collect()
+            let mut due = Vec::new();
+            for row in &rows {
+                let key = column::<String>(row, 0)
+                    .and_then(|repo| codec::run_key(&repo, column(row, 1)?));
+                match key {
+                    Ok(key) => due.push(key),
+                    Err(err) => watch.unreadable("runs", &row_name(row), &err.0),
+                }
+            }
+            Ok(due)
         })
     }
 
@@ -253,7 +328,7 @@ impl Store for PostgresStore {
     }
 
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
-        let pool = self.pool.clone();
+        let (pool, watch) = (self.pool.clone(), Arc::clone(&self.watch));
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let rows = client
@@ -264,25 +339,31 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(sql_error)?;
-            rows.iter()
-                .map(|row| {
+            let mut records = Vec::new();
+            for row in &rows {
+                let read = (|| {
                     codec::decode_record(RerunRow {
-                        repo: row.get(0),
-                        run_id: row.get(1),
-                        attempt: i64::from(row.get::<_, i32>(2)),
-                        detail: row.get(3),
-                        workflow: row.get(4),
-                        branch: row.get(5),
-                        failed_jobs: row.get(6),
-                        finished_at: row.get(7),
+                        repo: column(row, 0)?,
+                        run_id: column(row, 1)?,
+                        attempt: i64::from(column::<i32>(row, 2)?),
+                        detail: column(row, 3)?,
+                        workflow: column(row, 4)?,
+                        branch: column(row, 5)?,
+                        failed_jobs: column(row, 6)?,
+                        finished_at: column(row, 7)?,
                     })
-                })
-                .collect()
+                })();
+                match read {
+                    Ok(record) => records.push(record),
+                    Err(err) => watch.unreadable("reruns", &row_name(row), &err.0),
+                }
+            }
+            Ok(records)
         })
     }
 
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
-        let pool = self.pool.clone();
+        let (pool, watch) = (self.pool.clone(), Arc::clone(&self.watch));
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let rows = client
@@ -292,18 +373,24 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(sql_error)?;
-            rows.iter()
-                .map(|row| {
-                    let key = codec::run_key(row.get(0), row.get(1))?;
-                    let state = codec::decode_state(&key, row.get(2))?;
-                    Ok((key, state))
-                })
-                .collect()
+            let mut runs = Vec::new();
+            for row in &rows {
+                let run = (|| {
+                    let key = codec::run_key(&column::<String>(row, 0)?, column(row, 1)?)?;
+                    let state = codec::decode_state(&key, column(row, 2)?)?;
+                    Ok::<_, StoreError>((key, state))
+                })();
+                match run {
+                    Ok(run) => runs.push(run),
+                    Err(err) => watch.unreadable("runs", &row_name(row), &err.0),
+                }
+            }
+            Ok(runs)
         })
     }
 
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
-        let pool = self.pool.clone();
+        let (pool, watch) = (self.pool.clone(), Arc::clone(&self.watch));
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let rows = client
@@ -314,29 +401,69 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(sql_error)?;
-            Ok(rows
-                .iter()
-                .map(|row| FlakyJob {
-                    repo: row.get(0),
-                    workflow: row.get(1),
-                    job: row.get(2),
-                    times: row.get::<_, i64>(3) as u64,
-                    last_seen: row.get::<_, i64>(4) as u64,
-                })
-                .collect())
+            let mut jobs = Vec::new();
+            for row in &rows {
+                let job = (|| {
+                    Ok::<_, StoreError>(FlakyJob {
+                        repo: column(row, 0)?,
+                        workflow: column(row, 1)?,
+                        job: column(row, 2)?,
+                        times: column::<i64>(row, 3)? as u64,
+                        last_seen: column::<i64>(row, 4)? as u64,
+                    })
+                })();
+                match job {
+                    Ok(job) => jobs.push(job),
+                    Err(err) => {
+                        let name = (0..3)
+                            .map(|index| {
+                                column::<String>(row, index).unwrap_or_else(|_| "?".into())
+                            })
+                            .collect::<Vec<_>>()
+                            .join("/");
+                        watch.unreadable("flaky_jobs", &name, &err.0);
+                    }
+                }
+            }
+            Ok(jobs)
         })
     }
 
+    // A statement of its own is a transaction of its own: ready means a write commits.
     fn ping(&self) -> StoreFuture<()> {
         let pool = self.pool.clone();
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
-            client.execute("SELECT 1", &[]).await.map_err(sql_error)?;
-            Ok(())
+            let beat = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let updated = client
+                .execute("UPDATE heartbeat SET beat = $1 WHERE id = 1", &[&beat])
+                .await
+                .map_err(sql_error)?;
+            match updated {
+                1 => Ok(()),
+                _ => Err(StoreError("the heartbeat row is missing".into())),
+            }
         })
+    }
+
+    fn newer_migrations(&self) -> &[String] {
+        &self.newer_migrations
     }
 
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_bound_for_postgresql_has_no_nul() {
+        assert_eq!(text("main\0x"), "main\u{FFFD}x");
+        assert!(matches!(text("main"), Cow::Borrowed("main")));
     }
 }

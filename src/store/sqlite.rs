@@ -9,16 +9,23 @@
 //! IMMEDIATE, so a second process on the same file (a Dokku zero-downtime deploy) waits
 //! its turn instead of interleaving. Checkpoints (copying the WAL into the database
 //! file) run on a thread and connection of their own, off the commit path.
+//!
+//! Before a batch that changed anything commits, the thread checks (one `stat`) that
+//! the file at the path is still the one it opened (device and inode): a database
+//! deleted or replaced under the running service would otherwise take commits that no
+//! restart ever sees. Such a batch fails, so its webhooks answer 503.
 
-use std::path::Path;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::codec::{self, RerunRow};
-use super::{FlakyJob, Store, StoreError, StoreFuture};
+use super::{FlakyJob, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
 
@@ -38,14 +45,66 @@ const WAL_FRAMES_LIMIT: i64 = 16_384;
 /// An SQLite-backed [`Store`].
 pub struct SqliteStore {
     requests: mpsc::Sender<Box<dyn Work>>,
+    watch: Arc<StoreWatch>,
+    newer_migrations: Vec<String>,
+}
+
+/// The database file the store opened: its device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+/// The file at `path` now.
+fn identity(path: &Path) -> std::io::Result<FileIdentity> {
+    let metadata = std::fs::metadata(path)?;
+    Ok(FileIdentity {
+        device: metadata.dev(),
+        inode: metadata.ino(),
+    })
+}
+
+/// What the store thread checks before it commits a change.
+struct Opened {
+    path: PathBuf,
+    identity: FileIdentity,
+}
+
+impl Opened {
+    /// Fails unless the file at the path is still the one opened.
+    fn still_there(&self) -> Result<(), StoreError> {
+        match identity(&self.path) {
+            Ok(now) if now == self.identity => Ok(()),
+            Ok(_) => Err(self.gone("was replaced")),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(self.gone("was deleted")),
+            Err(err) => Err(StoreError(format!(
+                "cannot check the database file {}: {err}",
+                self.path.display()
+            ))),
+        }
+    }
+
+    fn gone(&self, what: &str) -> StoreError {
+        StoreError(format!(
+            "the database file {} {what} since it was opened; nothing more is committed to it (restart the service)",
+            self.path.display()
+        ))
+    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 impl SqliteStore {
     /// Opens (creating it and its directory if needed) and migrates the database at
-    /// `path`, then starts the thread that owns it and the checkpointer.
+    /// `path`, then starts the thread that owns it and the checkpointer. Unreadable
+    /// rows are reported nowhere; see [`SqliteStore::open_watched`].
     pub fn open(path: &str) -> Result<Self, StoreError> {
+        Self::open_watched(path, Arc::new(StoreWatch::silent()))
+    }
+
+    /// As [`SqliteStore::open`], reporting unreadable rows to `watch`.
+    pub fn open_watched(path: &str, watch: Arc<StoreWatch>) -> Result<Self, StoreError> {
         if let Some(dir) = Path::new(path)
             .parent()
             .filter(|dir| !dir.as_os_str().is_empty())
@@ -54,9 +113,13 @@ impl SqliteStore {
                 .map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
         }
         let mut conn = connect(path)?;
-        embedded::migrations::runner()
-            .run(&mut conn)
-            .map_err(|err| StoreError(format!("migrating {path}: {err}")))?;
+        let newer_migrations =
+            schema::migrate_sqlite(&mut conn, embedded::migrations::runner, path)?;
+        let opened = Opened {
+            path: PathBuf::from(path),
+            identity: identity(Path::new(path))
+                .map_err(|err| StoreError(format!("cannot read {path}: {err}")))?,
+        };
         // The writer never checkpoints on commit; the checkpointer thread does.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(sql_error)?;
@@ -66,7 +129,7 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("sqlite-store".into())
             .spawn(move || {
-                serve(conn, inbox);
+                serve(conn, inbox, &opened);
                 drop(stop);
             })
             .map_err(|err| StoreError(format!("cannot start the store thread: {err}")))?;
@@ -74,7 +137,11 @@ impl SqliteStore {
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_until(checkpointer, stopped))
             .map_err(|err| StoreError(format!("cannot start the checkpointer: {err}")))?;
-        Ok(Self { requests })
+        Ok(Self {
+            requests,
+            watch,
+            newer_migrations,
+        })
     }
 
     /// Sends `work` to the store thread; resolves with its result once committed.
@@ -120,12 +187,13 @@ impl Store for SqliteStore {
     }
 
     fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied> {
-        let key = key.clone();
-        self.ask(move |conn| transition(conn, &key, &change))
+        let (key, watch) = (key.clone(), Arc::clone(&self.watch));
+        self.ask(move |conn| transition(conn, &key, &change, &watch))
     }
 
     fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>> {
-        self.ask(move |conn| due(conn, now, limit))
+        let watch = Arc::clone(&self.watch);
+        self.ask(move |conn| due(conn, now, limit, &watch))
     }
 
     fn purge_idle(&self, before: u64) -> StoreFuture<u64> {
@@ -133,19 +201,40 @@ impl Store for SqliteStore {
     }
 
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
-        self.ask(move |conn| recent(conn, limit))
+        let watch = Arc::clone(&self.watch);
+        self.ask(move |conn| recent(conn, limit, &watch))
     }
 
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
-        self.ask(move |conn| runs(conn, limit))
+        let watch = Arc::clone(&self.watch);
+        self.ask(move |conn| runs(conn, limit, &watch))
     }
 
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
-        self.ask(move |conn| flaky(conn, limit))
+        let watch = Arc::clone(&self.watch);
+        self.ask(move |conn| flaky(conn, limit, &watch))
     }
 
+    // Goes through the batch like any change, so it fails exactly when changes fail:
+    // the write does not commit, or the file is no longer the one opened.
     fn ping(&self) -> StoreFuture<()> {
-        self.ask(|_| Ok(()))
+        self.ask(|conn| {
+            let beat = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let updated = conn
+                .prepare_cached("UPDATE heartbeat SET beat = ?1 WHERE id = 1")
+                .and_then(|mut stmt| stmt.execute([beat]))
+                .map_err(sql_error)?;
+            match updated {
+                1 => Ok(()),
+                _ => Err(StoreError("the heartbeat row is missing".into())),
+            }
+        })
+    }
+
+    fn newer_migrations(&self) -> &[String] {
+        &self.newer_migrations
     }
 
     fn backend(&self) -> &'static str {
@@ -192,7 +281,7 @@ where
 }
 
 /// The store thread: batches requests into transactions until every sender is gone.
-fn serve(mut conn: Connection, inbox: mpsc::Receiver<Box<dyn Work>>) {
+fn serve(mut conn: Connection, inbox: mpsc::Receiver<Box<dyn Work>>, opened: &Opened) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -201,9 +290,9 @@ fn serve(mut conn: Connection, inbox: mpsc::Receiver<Box<dyn Work>>) {
                 Err(_) => break,
             }
         }
-        let committed = match run_batch(&mut conn, &mut batch) {
+        let committed = match run_batch(&mut conn, &mut batch, opened) {
             Some(committed) => committed,
-            None => run_batch_one_by_one(&mut conn, &mut batch),
+            None => run_batch_one_by_one(&mut conn, &mut batch, opened),
         };
         for work in batch {
             work.deliver(&committed);
@@ -213,13 +302,19 @@ fn serve(mut conn: Connection, inbox: mpsc::Receiver<Box<dyn Work>>) {
 
 /// Runs the whole batch in one transaction. `None` when some request failed: the
 /// transaction was rolled back and the batch is to be run one by one.
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Work>]) -> Option<Result<(), StoreError>> {
+fn run_batch(
+    conn: &mut Connection,
+    batch: &mut [Box<dyn Work>],
+    opened: &Opened,
+) -> Option<Result<(), StoreError>> {
+    let changes = conn.total_changes();
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => return Some(Err(sql_error(err))),
     };
     if batch.iter_mut().all(|work| work.run(&tx)) {
-        Some(tx.commit().map_err(sql_error))
+        // Dropping the transaction (on the error) rolls it back.
+        Some(commit_if_there(tx, changes, opened))
     } else {
         // Dropping the transaction rolls it back.
         None
@@ -231,7 +326,9 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Work>]) -> Option<Resul
 fn run_batch_one_by_one(
     conn: &mut Connection,
     batch: &mut [Box<dyn Work>],
+    opened: &Opened,
 ) -> Result<(), StoreError> {
+    let changes = conn.total_changes();
     let mut tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_error)?;
@@ -242,6 +339,20 @@ fn run_batch_one_by_one(
         } else {
             let _ = savepoint.rollback();
         }
+    }
+    commit_if_there(tx, changes, opened)
+}
+
+/// Commits `tx`, unless it changed rows (the connection's change count moved from
+/// `changes`) and the database file is no longer the one opened. Reads go on either
+/// way: they show what was acknowledged.
+fn commit_if_there(
+    tx: rusqlite::Transaction<'_>,
+    changes: u64,
+    opened: &Opened,
+) -> Result<(), StoreError> {
+    if tx.total_changes() != changes {
+        opened.still_there()?;
     }
     tx.commit().map_err(sql_error)
 }
@@ -293,9 +404,89 @@ fn load(conn: &Connection, key: &RunKey) -> Result<Option<RunState>, StoreError>
     json.map(|json| codec::decode_state(key, &json)).transpose()
 }
 
-fn transition(conn: &Connection, key: &RunKey, change: &RunChange) -> Result<Applied, StoreError> {
+/// A column as text, whatever SQLite holds there (its columns are not strictly typed,
+/// so a row written by something else may hold anything): `Err` says why not.
+fn text(row: &Row<'_>, column: usize) -> Result<String, String> {
+    match row.get_ref(column) {
+        Ok(ValueRef::Text(bytes)) => {
+            String::from_utf8(bytes.to_vec()).map_err(|_| format!("column {column} is not UTF-8"))
+        }
+        Ok(other) => Err(format!(
+            "column {column} is {}, not text",
+            other.data_type()
+        )),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// A column as an integer; `Err` says why not.
+fn integer(row: &Row<'_>, column: usize) -> Result<i64, String> {
+    row.get::<_, i64>(column).map_err(|err| err.to_string())
+}
+
+/// A column as text for a log line, whatever it holds.
+fn shown(row: &Row<'_>, column: usize) -> String {
+    match row.get_ref(column) {
+        Ok(ValueRef::Text(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(ValueRef::Integer(number)) => number.to_string(),
+        Ok(other) => format!("({})", other.data_type()),
+        Err(_) => "(missing)".to_owned(),
+    }
+}
+
+/// How a row of `runs` is named in logs: `repo#run_id`, as far as they can be read.
+fn run_row_name(row: &Row<'_>) -> String {
+    format!("{}#{}", shown(row, 0), shown(row, 1))
+}
+
+/// The run's stored state for a change. A state that cannot be read is moved to the
+/// `quarantine` table (in the change's transaction) and the run is taken as new.
+fn load_for_change(
+    conn: &Connection,
+    key: &RunKey,
+    now: i64,
+    watch: &StoreWatch,
+) -> Result<Option<RunState>, StoreError> {
+    let stored = conn
+        .prepare_cached("SELECT state FROM runs WHERE repo = ?1 AND run_id = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![key.repo.as_str(), key.run_id.0 as i64], |row| {
+                Ok(text(row, 0).map_err(|why| (shown(row, 0), why)))
+            })
+            .optional()
+        })
+        .map_err(sql_error)?;
+    let (kept, why) = match stored {
+        None => return Ok(None),
+        Some(Ok(json)) => match codec::decode_state(key, &json) {
+            Ok(state) => return Ok(Some(state)),
+            Err(err) => (json, err.0),
+        },
+        Some(Err(unreadable)) => unreadable,
+    };
+    let (repo, run_id) = (key.repo.as_str(), key.run_id.0 as i64);
+    conn.prepare_cached(
+        "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![repo, run_id, kept, why, now]))
+    .and_then(|_| {
+        conn.prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
+            .and_then(|mut stmt| stmt.execute(params![repo, run_id]))
+    })
+    .map_err(sql_error)?;
+    watch.quarantined(&key.to_string(), &why);
+    Ok(None)
+}
+
+fn transition(
+    conn: &Connection,
+    key: &RunKey,
+    change: &RunChange,
+    watch: &StoreWatch,
+) -> Result<Applied, StoreError> {
     let now = change.now() as i64;
-    let applied = apply_change(load(conn, key)?, change);
+    let applied = apply_change(load_for_change(conn, key, now, watch)?, change);
     match (&applied.persist, &applied.state) {
         (Persist::Save, Some(state)) => {
             let json = codec::encode_state(key, state)?;
@@ -327,36 +518,55 @@ fn transition(conn: &Connection, key: &RunKey, change: &RunChange) -> Result<App
         .map_err(sql_error)?;
     }
     if let Some(record) = &applied.history {
-        save_rerun(conn, key, record)?;
+        save_rerun(conn, key, record, watch)?;
     }
     Ok(applied)
 }
 
-fn save_rerun(conn: &Connection, key: &RunKey, record: &RerunRecord) -> Result<(), StoreError> {
+/// Writes the re-run's record where it can: in a savepoint, so that a record the
+/// database refuses is left out and the run's own state (the outcome, which ends the
+/// claims) still commits.
+fn save_rerun(
+    conn: &Connection,
+    key: &RunKey,
+    record: &RerunRecord,
+    watch: &StoreWatch,
+) -> Result<(), StoreError> {
     let (detail, failed_jobs) = codec::encode_record(record)?;
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO reruns
-         (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            key.repo.as_str(),
-            key.run_id.0 as i64,
-            record.attempt,
-            record.outcome.label(),
-            detail,
-            record.workflow,
-            record.branch,
-            failed_jobs,
-            record.finished_at as i64
-        ])
-    })
-    .map(|_| ())
-    .map_err(sql_error)
+    conn.execute_batch("SAVEPOINT record").map_err(sql_error)?;
+    let saved = conn
+        .prepare_cached(
+            "INSERT OR REPLACE INTO reruns
+             (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                key.repo.as_str(),
+                key.run_id.0 as i64,
+                record.attempt,
+                record.outcome.label(),
+                detail,
+                record.workflow,
+                record.branch,
+                failed_jobs,
+                record.finished_at as i64
+            ])
+        });
+    if let Err(err) = saved {
+        conn.execute_batch("ROLLBACK TO record")
+            .map_err(sql_error)?;
+        watch.record_lost(&key.to_string(), &err.to_string());
+    }
+    conn.execute_batch("RELEASE record").map_err(sql_error)
 }
 
-fn due(conn: &Connection, now: u64, limit: u32) -> Result<Vec<RunKey>, StoreError> {
+fn due(
+    conn: &Connection,
+    now: u64,
+    limit: u32,
+    watch: &StoreWatch,
+) -> Result<Vec<RunKey>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT repo, run_id FROM runs WHERE pending_rerun_at <= ?1
@@ -365,14 +575,20 @@ fn due(conn: &Connection, now: u64, limit: u32) -> Result<Vec<RunKey>, StoreErro
         .map_err(sql_error)?;
     let rows = stmt
         .query_map(params![now.min(i64::MAX as u64) as i64, limit], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            let key = text(row, 0)
+                .and_then(|repo| Ok((repo, integer(row, 1)?)))
+                .and_then(|(repo, run_id)| codec::run_key(&repo, run_id).map_err(|err| err.0));
+            Ok(key.map_err(|why| (run_row_name(row), why)))
         })
         .map_err(sql_error)?;
-    rows.map(|row| {
-        row.map_err(sql_error)
-            .and_then(|(repo, run_id)| codec::run_key(&repo, run_id))
-    })
-    .collect()
+    let mut due = Vec::new();
+    for row in rows {
+        match row.map_err(sql_error)? {
+            Ok(key) => due.push(key),
+            Err((name, why)) => watch.unreadable("runs", &name, &why),
+        }
+    }
+    Ok(due)
 }
 
 fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
@@ -382,7 +598,25 @@ fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
         .map_err(sql_error)
 }
 
-fn recent(conn: &Connection, limit: u32) -> Result<Vec<(RunKey, RerunRecord)>, StoreError> {
+/// A `reruns` row as read, or why it cannot be.
+fn rerun_row(row: &Row<'_>) -> Result<RerunRow, String> {
+    Ok(RerunRow {
+        repo: text(row, 0)?,
+        run_id: integer(row, 1)?,
+        attempt: integer(row, 2)?,
+        detail: text(row, 3)?,
+        workflow: text(row, 4)?,
+        branch: text(row, 5)?,
+        failed_jobs: text(row, 6)?,
+        finished_at: integer(row, 7)?,
+    })
+}
+
+fn recent(
+    conn: &Connection,
+    limit: u32,
+    watch: &StoreWatch,
+) -> Result<Vec<(RunKey, RerunRecord)>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT repo, run_id, attempt, detail, workflow, branch, failed_jobs, finished_at
@@ -391,45 +625,52 @@ fn recent(conn: &Connection, limit: u32) -> Result<Vec<(RunKey, RerunRecord)>, S
         .map_err(sql_error)?;
     let rows = stmt
         .query_map(params![limit], |row| {
-            Ok(RerunRow {
-                repo: row.get(0)?,
-                run_id: row.get(1)?,
-                attempt: row.get(2)?,
-                detail: row.get(3)?,
-                workflow: row.get(4)?,
-                branch: row.get(5)?,
-                failed_jobs: row.get(6)?,
-                finished_at: row.get(7)?,
-            })
+            let record =
+                rerun_row(row).and_then(|read| codec::decode_record(read).map_err(|err| err.0));
+            Ok(record.map_err(|why| (format!("{}@{}", run_row_name(row), shown(row, 2)), why)))
         })
         .map_err(sql_error)?;
-    rows.map(|row| row.map_err(sql_error).and_then(codec::decode_record))
-        .collect()
+    let mut records = Vec::new();
+    for row in rows {
+        match row.map_err(sql_error)? {
+            Ok(record) => records.push(record),
+            Err((name, why)) => watch.unreadable("reruns", &name, &why),
+        }
+    }
+    Ok(records)
 }
 
-fn runs(conn: &Connection, limit: u32) -> Result<Vec<(RunKey, RunState)>, StoreError> {
+fn runs(
+    conn: &Connection,
+    limit: u32,
+    watch: &StoreWatch,
+) -> Result<Vec<(RunKey, RunState)>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT repo, run_id, state FROM runs ORDER BY updated_at DESC LIMIT ?1")
         .map_err(sql_error)?;
     let rows = stmt
         .query_map(params![limit], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-            ))
+            let run = text(row, 0)
+                .and_then(|repo| Ok((repo, integer(row, 1)?, text(row, 2)?)))
+                .and_then(|(repo, run_id, json)| {
+                    let key = codec::run_key(&repo, run_id).map_err(|err| err.0)?;
+                    let state = codec::decode_state(&key, &json).map_err(|err| err.0)?;
+                    Ok((key, state))
+                });
+            Ok(run.map_err(|why: String| (run_row_name(row), why)))
         })
         .map_err(sql_error)?;
-    rows.map(|row| {
-        let (repo, run_id, json) = row.map_err(sql_error)?;
-        let key = codec::run_key(&repo, run_id)?;
-        let state = codec::decode_state(&key, &json)?;
-        Ok((key, state))
-    })
-    .collect()
+    let mut runs = Vec::new();
+    for row in rows {
+        match row.map_err(sql_error)? {
+            Ok(run) => runs.push(run),
+            Err((name, why)) => watch.unreadable("runs", &name, &why),
+        }
+    }
+    Ok(runs)
 }
 
-fn flaky(conn: &Connection, limit: u32) -> Result<Vec<FlakyJob>, StoreError> {
+fn flaky(conn: &Connection, limit: u32, watch: &StoreWatch) -> Result<Vec<FlakyJob>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT repo, workflow, job, times, last_seen FROM flaky_jobs
@@ -438,14 +679,25 @@ fn flaky(conn: &Connection, limit: u32) -> Result<Vec<FlakyJob>, StoreError> {
         .map_err(sql_error)?;
     let rows = stmt
         .query_map(params![limit], |row| {
-            Ok(FlakyJob {
-                repo: row.get(0)?,
-                workflow: row.get(1)?,
-                job: row.get(2)?,
-                times: row.get::<_, i64>(3)? as u64,
-                last_seen: row.get::<_, i64>(4)? as u64,
-            })
+            let job = (|| {
+                Ok(FlakyJob {
+                    repo: text(row, 0)?,
+                    workflow: text(row, 1)?,
+                    job: text(row, 2)?,
+                    times: integer(row, 3)? as u64,
+                    last_seen: integer(row, 4)? as u64,
+                })
+            })();
+            let name = || format!("{}/{}/{}", shown(row, 0), shown(row, 1), shown(row, 2));
+            Ok(job.map_err(|why: String| (name(), why)))
         })
         .map_err(sql_error)?;
-    rows.map(|row| row.map_err(sql_error)).collect()
+    let mut jobs = Vec::new();
+    for row in rows {
+        match row.map_err(sql_error)? {
+            Ok(job) => jobs.push(job),
+            Err((name, why)) => watch.unreadable("flaky_jobs", &name, &why),
+        }
+    }
+    Ok(jobs)
 }

@@ -408,3 +408,53 @@ async fn post_raw(
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
+
+/// Starts the service as [`spawn_app`] does, but on the store `make_store` opens on the
+/// test's database file (a wrapper injecting faults, say) and logging to `log`.
+pub async fn spawn_app_on_store(
+    overrides: &[(&str, &str)],
+    log: slog::Logger,
+    make_store: impl FnOnce(&std::path::Path) -> Arc<dyn job_rerunner::store::Store>,
+) -> TestApp {
+    let github = MockServer::start().await;
+    let db_dir = tempfile::tempdir().expect("temp dir");
+    let db_path = db_dir.path().join("job-rerunner.db");
+    let mut vars = test_vars(&github, &db_path);
+    for (name, value) in overrides {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let settings = Settings::from_vars(vars).expect("test settings are valid");
+    let store = make_store(&db_path);
+    let app = Application::build_with_store(settings, log, store)
+        .await
+        .expect("service starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let registry = Some(app.registry());
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        github,
+        db_path,
+        registry,
+        _server: Some(handle),
+        _db_dir: Some(db_dir),
+        client: awc::Client::default(),
+    }
+}
+
+/// `GET path` on the service at `address` (with `STATUS_TOKEN` `token` if given): status and body.
+pub async fn get_page(address: &str, path: &str, token: Option<&str>) -> Answer {
+    let mut request = awc::Client::default()
+        .get(format!("{address}{path}"))
+        .timeout(Duration::from_secs(30));
+    if let Some(token) = token {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    let mut response = request.send().await.expect("the service answers");
+    let bytes = response.body().limit(1 << 22).await.expect("body");
+    Answer {
+        status: response.status().as_u16(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}

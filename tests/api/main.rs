@@ -2,6 +2,7 @@
 //! signed HTTP requests.
 
 mod cli;
+mod faults;
 mod github_trouble;
 mod helpers;
 mod instances;

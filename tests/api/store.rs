@@ -387,3 +387,197 @@ async fn a_database_of_the_first_schema_keeps_its_runs_after_the_upgrade() {
         .expect("the deliveries table is still there");
     assert_eq!(kept, 1);
 }
+
+/// Adds a migration this version does not have to the database's history, as a newer
+/// version would have: `version`, with `checksum`.
+async fn add_to_history(
+    backend: &Backend,
+    path: Option<&std::path::Path>,
+    version: i64,
+    checksum: &str,
+) {
+    let sql = format!(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+         VALUES ({version}, 'from_a_newer_version', '2026-12-01T00:00:00Z', '{checksum}')"
+    );
+    run_sql(backend, path, &sql).await;
+}
+
+/// Runs `sql` on the backend's database directly.
+async fn run_sql(backend: &Backend, path: Option<&std::path::Path>, sql: &str) {
+    match (&backend.database, path) {
+        (Some(database), _) => {
+            let (client, connection) =
+                tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+                    .await
+                    .expect("PostgreSQL answers");
+            actix_web::rt::spawn(connection);
+            client.batch_execute(sql).await.expect("history changed");
+        }
+        (None, Some(path)) => {
+            rusqlite::Connection::open(path)
+                .expect("open")
+                .execute_batch(sql)
+                .expect("history changed");
+        }
+        (None, None) => panic!("no database to change"),
+    }
+}
+
+fn sqlite_path(backend: &Backend) -> Option<std::path::PathBuf> {
+    match &backend.url {
+        DatabaseUrl::Sqlite(path) => Some(path.into()),
+        DatabaseUrl::Postgres(_) => None,
+    }
+}
+
+#[actix_web::test]
+async fn a_database_migrated_by_a_newer_version_still_opens_on_every_backend() {
+    for backend in
+        backends("a_database_migrated_by_a_newer_version_still_opens_on_every_backend").await
+    {
+        failed_run(&*backend.store, 11).await;
+        let path = sqlite_path(&backend);
+        add_to_history(&backend, path.as_deref(), 999, "12345").await;
+        // The previous version restarts (a rollback, or a restart during a deploy).
+        let reopened = backend.reopen().await;
+        assert_eq!(
+            reopened.newer_migrations(),
+            ["V999__from_a_newer_version".to_owned()],
+            "{}",
+            backend.name
+        );
+        assert!(
+            reopened
+                .due_reruns(u64::MAX, 5)
+                .await
+                .expect("due")
+                .contains(&key(11))
+        );
+        assert_eq!(
+            status(
+                &*reopened,
+                12,
+                event(12, 1, "q12", JobAction::Unfinished, 10)
+            )
+            .await,
+            202,
+            "{}: the schema still takes changes",
+            backend.name
+        );
+        reopened.ping().await.expect("ready");
+        drop(reopened);
+        backend.finish().await;
+    }
+}
+
+#[actix_web::test]
+async fn a_divergent_or_missing_older_migration_stops_start_up_on_every_backend() {
+    for backend in
+        backends("a_divergent_or_missing_older_migration_stops_start_up_on_every_backend").await
+    {
+        let path = sqlite_path(&backend);
+        run_sql(
+            &backend,
+            path.as_deref(),
+            "UPDATE refinery_schema_history SET checksum = '1' WHERE version = 2",
+        )
+        .await;
+        let Err(refused) = open_store(&backend.url).await else {
+            panic!(
+                "{}: opened a database with a divergent migration",
+                backend.name
+            );
+        };
+        assert!(
+            refused.0.contains("V2__deliveries_in_runs differs"),
+            "{refused}"
+        );
+        assert!(refused.0.ends_with("not starting"), "{refused}");
+        assert_eq!(refused.to_string().lines().count(), 1, "{refused}");
+        // A newer migration does not excuse a missing older one.
+        run_sql(
+            &backend,
+            path.as_deref(),
+            "DELETE FROM refinery_schema_history WHERE version = 2",
+        )
+        .await;
+        add_to_history(&backend, path.as_deref(), 999, "12345").await;
+        let Err(refused) = open_store(&backend.url).await else {
+            panic!("{}: opened a database missing a migration", backend.name);
+        };
+        assert!(
+            refused.0.contains("V2__deliveries_in_runs was not applied"),
+            "{refused}"
+        );
+        backend.finish().await;
+    }
+}
+
+#[test]
+fn a_divergent_migration_stops_the_binary_with_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("diverged.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        first_schema::migrations::runner()
+            .run(&mut conn)
+            .expect("schema");
+        conn.execute(
+            "UPDATE refinery_schema_history SET checksum = '1' WHERE version = 1",
+            [],
+        )
+        .expect("diverge");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_job-rerunner"))
+        .env_clear()
+        .env("GITHUB_SIGN_KEY", "k")
+        .env("PORT", "0")
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("V1__initial differs"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined_on_every_backend() {
+    for backend in backends(
+        "unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined_on_every_backend",
+    )
+    .await
+    {
+        let store = &*backend.store;
+        failed_run(store, 21).await;
+        let path = sqlite_path(&backend);
+        run_sql(
+            &backend,
+            path.as_deref(),
+            "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                 VALUES ('not a repository', 1, '{}', 1, 1);
+             INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                 VALUES ('org/repo', 22, '{not json', 2, 2);",
+        )
+        .await;
+        assert_eq!(
+            store.due_reruns(u64::MAX, 10).await.expect("due"),
+            vec![key(22), key(21)],
+            "{}: the row under a bad name is skipped",
+            backend.name
+        );
+        let runs = store.recent_runs(10).await.expect("runs");
+        assert_eq!(runs.len(), 1, "{}", backend.name);
+        assert_eq!(runs[0].0, key(21));
+        // A change to the run with the unreadable state: it starts afresh.
+        assert_eq!(
+            status(store, 22, event(22, 1, "q22", JobAction::Unfinished, 30)).await,
+            202,
+            "{}",
+            backend.name
+        );
+        assert_eq!(store.recent_runs(10).await.expect("runs").len(), 2);
+        backend.finish().await;
+    }
+}
