@@ -14,10 +14,17 @@
 //! the file at the path is still the one it opened (device and inode): a database
 //! deleted or replaced under the running service would otherwise take commits that no
 //! restart ever sees. Such a batch fails, so its webhooks answer 503.
+//!
+//! Readiness (`ping`) writes a heartbeat through the same batches, but a one-row update
+//! can still fit in the WAL's free frames when a full disk refuses a new run's row. So
+//! the thread also remembers how the last batch carrying changes ended ([`WriteHealth`]):
+//! while the latest change failed (for at most `WRITE_TROUBLE_FOR`, then the heartbeat
+//! decides again), the store is not ready.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::ValueRef;
@@ -41,11 +48,16 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// makes the writer wait: passive checkpoints alone can fall behind a steady stream of
 /// commits, and the WAL must not grow without bound.
 const WAL_FRAMES_LIMIT: i64 = 16_384;
+/// How long a failed change keeps the store "not ready" when no change commits after
+/// it: long enough for a deploy's or a balancer's check to see it, short enough that an
+/// instance taken out of rotation (so it gets no changes) is looked at again soon.
+const WRITE_TROUBLE_FOR: Duration = Duration::from_secs(30);
 
 /// An SQLite-backed [`Store`].
 pub struct SqliteStore {
     requests: mpsc::Sender<Box<dyn Work>>,
     watch: Arc<StoreWatch>,
+    health: Arc<WriteHealth>,
     newer_migrations: Vec<String>,
 }
 
@@ -93,6 +105,63 @@ impl Opened {
     }
 }
 
+/// How the last batch that carried changes ended, as the store thread saw it.
+#[derive(Default)]
+struct WriteHealth {
+    /// Unix ms of the last batch whose changes did not all commit; 0: never.
+    failed_at: AtomicU64,
+    /// Unix ms of the last batch whose changes all committed; 0: never.
+    committed_at: AtomicU64,
+    /// Why the last failed batch failed.
+    why: Mutex<String>,
+}
+
+impl WriteHealth {
+    /// Notes how a batch with changes ended: `None` if they all committed.
+    fn record(&self, failure: Option<&StoreError>) {
+        match failure {
+            None => self.committed_at.store(unix_ms(), Ordering::Relaxed),
+            Some(err) => {
+                if let Ok(mut why) = self.why.lock() {
+                    why.clone_from(&err.0);
+                }
+                self.failed_at.store(unix_ms(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// An error while the latest change failed and `WRITE_TROUBLE_FOR` has not passed.
+    fn check(&self) -> Result<(), StoreError> {
+        let failed_at = self.failed_at.load(Ordering::Relaxed);
+        let recent = unix_ms().saturating_sub(failed_at) < WRITE_TROUBLE_FOR.as_millis() as u64;
+        if failed_at > self.committed_at.load(Ordering::Relaxed) && recent {
+            let ago_s = unix_ms().saturating_sub(failed_at) / 1000;
+            let why = self.why.lock().map(|why| why.clone()).unwrap_or_default();
+            return Err(StoreError(format!(
+                "the last change did not commit ({ago_s} s ago) and none has since: {why}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What a request to the store thread does, for [`WriteHealth`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Reads only.
+    Read,
+    /// Changes rows (transitions, purges).
+    Change,
+    /// The readiness heartbeat: a write, but too small to speak for the others.
+    Probe,
+}
+
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 impl SqliteStore {
@@ -126,10 +195,12 @@ impl SqliteStore {
         let checkpointer = connect(path)?;
         let (requests, inbox) = mpsc::channel();
         let (stop, stopped) = mpsc::channel::<()>();
+        let health = Arc::new(WriteHealth::default());
+        let thread_health = Arc::clone(&health);
         std::thread::Builder::new()
             .name("sqlite-store".into())
             .spawn(move || {
-                serve(conn, inbox, &opened);
+                serve(conn, inbox, &opened, &thread_health);
                 drop(stop);
             })
             .map_err(|err| StoreError(format!("cannot start the store thread: {err}")))?;
@@ -140,12 +211,13 @@ impl SqliteStore {
         Ok(Self {
             requests,
             watch,
+            health,
             newer_migrations,
         })
     }
 
     /// Sends `work` to the store thread; resolves with its result once committed.
-    fn ask<T, F>(&self, work: F) -> StoreFuture<T>
+    fn ask<T, F>(&self, kind: Kind, work: F) -> StoreFuture<T>
     where
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -153,6 +225,7 @@ impl SqliteStore {
         let (reply, answer) = oneshot::channel();
         let sent = self.requests.send(Box::new(Job {
             work,
+            kind,
             reply,
             value: None,
         }));
@@ -183,42 +256,48 @@ fn connect(path: &str) -> Result<Connection, StoreError> {
 impl Store for SqliteStore {
     fn load(&self, key: &RunKey) -> StoreFuture<Option<RunState>> {
         let key = key.clone();
-        self.ask(move |conn| load(conn, &key))
+        self.ask(Kind::Read, move |conn| load(conn, &key))
     }
 
     fn transition(&self, key: &RunKey, change: RunChange) -> StoreFuture<Applied> {
         let (key, watch) = (key.clone(), Arc::clone(&self.watch));
-        self.ask(move |conn| transition(conn, &key, &change, &watch))
+        self.ask(Kind::Change, move |conn| {
+            transition(conn, &key, &change, &watch)
+        })
     }
 
     fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>> {
         let watch = Arc::clone(&self.watch);
-        self.ask(move |conn| due(conn, now, limit, &watch))
+        self.ask(Kind::Read, move |conn| due(conn, now, limit, &watch))
     }
 
     fn purge_idle(&self, before: u64) -> StoreFuture<u64> {
-        self.ask(move |conn| purge(conn, before))
+        self.ask(Kind::Change, move |conn| purge(conn, before))
     }
 
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
         let watch = Arc::clone(&self.watch);
-        self.ask(move |conn| recent(conn, limit, &watch))
+        self.ask(Kind::Read, move |conn| recent(conn, limit, &watch))
     }
 
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
         let watch = Arc::clone(&self.watch);
-        self.ask(move |conn| runs(conn, limit, &watch))
+        self.ask(Kind::Read, move |conn| runs(conn, limit, &watch))
     }
 
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
         let watch = Arc::clone(&self.watch);
-        self.ask(move |conn| flaky(conn, limit, &watch))
+        self.ask(Kind::Read, move |conn| flaky(conn, limit, &watch))
     }
 
-    // Goes through the batch like any change, so it fails exactly when changes fail:
-    // the write does not commit, or the file is no longer the one opened.
+    // Goes through the batch like any change, so it fails when changes fail: the write
+    // does not commit, or the file is no longer the one opened; and while the latest
+    // change failed (see `WriteHealth`).
     fn ping(&self) -> StoreFuture<()> {
-        self.ask(|conn| {
+        if let Err(err) = self.health.check() {
+            return Box::pin(std::future::ready(Err(err)));
+        }
+        self.ask(Kind::Probe, |conn| {
             let beat = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
@@ -249,10 +328,15 @@ trait Work: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Sends the kept result, or the commit's error.
     fn deliver(self: Box<Self>, committed: &Result<(), StoreError>);
+    /// What the request does.
+    fn kind(&self) -> Kind;
+    /// Why its last run failed, if it did.
+    fn failure(&self) -> Option<&StoreError>;
 }
 
 struct Job<T, F> {
     work: F,
+    kind: Kind,
     reply: Reply<T>,
     value: Option<Result<T, StoreError>>,
 }
@@ -278,10 +362,23 @@ where
         // The asker may have gone (its webhook timed out); nothing to tell then.
         let _ = self.reply.send(value);
     }
+
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn failure(&self) -> Option<&StoreError> {
+        self.value.as_ref().and_then(|value| value.as_ref().err())
+    }
 }
 
 /// The store thread: batches requests into transactions until every sender is gone.
-fn serve(mut conn: Connection, inbox: mpsc::Receiver<Box<dyn Work>>, opened: &Opened) {
+fn serve(
+    mut conn: Connection,
+    inbox: mpsc::Receiver<Box<dyn Work>>,
+    opened: &Opened,
+    health: &WriteHealth,
+) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -294,6 +391,15 @@ fn serve(mut conn: Connection, inbox: mpsc::Receiver<Box<dyn Work>>, opened: &Op
             Some(committed) => committed,
             None => run_batch_one_by_one(&mut conn, &mut batch, opened),
         };
+        let mut changes = batch.iter().filter(|work| work.kind() == Kind::Change);
+        if let Some(first) = changes.next() {
+            let failure = committed
+                .as_ref()
+                .err()
+                .or_else(|| first.failure())
+                .or_else(|| changes.find_map(|work| work.failure()));
+            health.record(failure);
+        }
         for work in batch {
             work.deliver(&committed);
         }
@@ -700,4 +806,30 @@ fn flaky(conn: &Connection, limit: u32, watch: &StoreWatch) -> Result<Vec<FlakyJ
         }
     }
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_change_makes_the_store_unready_until_a_change_commits() {
+        let health = WriteHealth::default();
+        assert!(health.check().is_ok(), "nothing failed yet");
+        health.record(Some(&StoreError("database or disk is full".into())));
+        let err = health.check().expect_err("the latest change failed");
+        assert!(err.0.contains("database or disk is full"), "{err}");
+        // A later commit in the same millisecond must count as later.
+        std::thread::sleep(Duration::from_millis(2));
+        health.record(None);
+        assert!(health.check().is_ok(), "a change committed since");
+    }
+
+    #[test]
+    fn a_failure_long_past_no_longer_speaks_for_the_store() {
+        let health = WriteHealth::default();
+        let long_ago = unix_ms() - WRITE_TROUBLE_FOR.as_millis() as u64 - 1;
+        health.failed_at.store(long_ago, Ordering::Relaxed);
+        assert!(health.check().is_ok());
+    }
 }
