@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod metrics;
+pub mod redact;
 pub mod run;
 pub mod settings;
 pub mod startup;
