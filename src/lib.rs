@@ -13,6 +13,7 @@ pub mod ids;
 pub mod logging;
 pub mod metrics;
 pub mod policy;
+pub mod redact;
 pub mod run;
 pub mod settings;
 pub mod startup;

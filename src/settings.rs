@@ -267,6 +267,10 @@ impl Settings {
                 DatabaseUrl::Sqlite(path.to_owned())
             }
             url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                check_postgres_url(url).map_err(|problem| SettingsError {
+                    variable: "DATABASE_URL",
+                    problem,
+                })?;
                 DatabaseUrl::Postgres(Secret::new(url))
             }
             _ => {
@@ -373,7 +377,7 @@ impl Settings {
                 "PORT" => self.port.to_string(),
                 "HOST" => self.host.clone(),
                 "WORKERS" => self.workers.to_string(),
-                "GITHUB_API_URL" => github.api_url.clone(),
+                "GITHUB_API_URL" => crate::redact::url(&github.api_url),
                 "RERUN_DELAY" => seconds(self.rerun_delay),
                 "DATABASE_URL" => self.database.describe(),
                 "MAX_BODY_BYTES" => self.max_body_bytes.to_string(),
@@ -413,6 +417,79 @@ impl Settings {
             .iter()
             .any(|denied| denied.eq_ignore_ascii_case(login))
     }
+}
+
+/// Parses a PostgreSQL URL as the store will, so that a bad one (`?sslmode=bogus`, a
+/// host of `[bad`, no database) stops start-up and `check-config` with one line naming
+/// the part at fault, rather than failing later. The problem never holds the password.
+fn check_postgres_url(url: &str) -> Result<(), String> {
+    let config = url.parse::<tokio_postgres::Config>().map_err(|err| {
+        // tokio-postgres names the option ("invalid value for option `sslmode`") in the
+        // error's source; no version quotes the URL, but one that did must not leak it.
+        let cause =
+            std::error::Error::source(&err).map_or_else(|| err.to_string(), |c| c.to_string());
+        format!(
+            "not a valid PostgreSQL URL: {}",
+            without_passwords(&cause, url)
+        )
+    })?;
+    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+        return Err("names no host (postgres://USER:PASSWORD@HOST:PORT/DATABASE)".into());
+    }
+    if config.get_dbname().is_none_or(str::is_empty) {
+        return Err("names no database (postgres://USER:PASSWORD@HOST:PORT/DATABASE)".into());
+    }
+    Ok(())
+}
+
+/// `text` with every password `url` holds (after `user:`, or in `password=`), as written
+/// and percent-decoded, replaced by `[redacted]`.
+fn without_passwords(text: &str, url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    // tokio-postgres takes the credentials up to the first `@`.
+    let from_userinfo = rest
+        .split_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password);
+    let from_query = rest
+        .split_once('?')
+        .into_iter()
+        .flat_map(|(_, query)| query.split('&'))
+        .filter_map(|pair| pair.strip_prefix("password="));
+    let mut shown = text.to_owned();
+    for password in from_userinfo.into_iter().chain(from_query) {
+        let decoded = decode_percent(password);
+        for secret in [password, decoded.as_str()] {
+            if !secret.is_empty() {
+                shown = shown.replace(secret, "[redacted]");
+            }
+        }
+    }
+    shown
+}
+
+/// `%XX` escapes decoded (as tokio-postgres reads a password); malformed ones kept.
+fn decode_percent(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The variables being read; an empty value counts as unset.
@@ -625,5 +702,40 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn a_malformed_postgres_url_names_the_part_at_fault() {
+        for (url, part) in [
+            ("postgres://u:pw@h/db?sslmode=bogus", "`sslmode`"),
+            (
+                "postgres://u:pw@h/db?connect_timeout=abc",
+                "`connect_timeout`",
+            ),
+            ("postgres://u:pw@[bad/db", "`host`"),
+            ("postgres://u:pw@h:5432", "no database"),
+            ("postgresql://u:pw@/db", "no host"),
+        ] {
+            let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("DATABASE_URL", url)]))
+                .expect_err(url);
+            assert_eq!(err.variable, "DATABASE_URL");
+            assert!(err.problem.contains(part), "{url}: {err}");
+        }
+        let socket = "postgres://u@/db?host=/var/run/postgresql";
+        Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("DATABASE_URL", socket)]))
+            .expect("a Unix socket is a host");
+    }
+
+    #[test]
+    fn a_message_quoting_the_database_url_shows_no_password() {
+        let url = "postgres://bot:p%40ss%2Fw@db/rerunner?password=other-secret&sslmode=x";
+        let shown = without_passwords(&format!("cannot parse {url} (p@ss/w)"), url);
+        for secret in ["p%40ss%2Fw", "p@ss/w", "other-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("postgres://bot:[redacted]@db/rerunner"),
+            "{shown}"
+        );
     }
 }

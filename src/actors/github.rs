@@ -190,7 +190,7 @@ impl Actor for GitHubActor {
         } else {
             "unset: re-runs are refused"
         };
-        info!(self.log, "actor started"; "api_url" => &self.settings.api_url, "token" => token,
+        info!(self.log, "actor started"; "api_url" => crate::redact::url(&self.settings.api_url), "token" => token,
             "dry_run" => self.dry_run);
     }
 
@@ -332,7 +332,7 @@ impl Performer {
         };
         match self.store.transition(&request.run, change).await {
             Ok(applied) => Ok(applied.result == ChangeResult::Renewed(true)),
-            Err(err) => Err(GitHubError::Transient(format!(
+            Err(err) => Err(GitHubError::transient(format!(
                 "confirming the claim: {err}"
             ))),
         }

@@ -1,15 +1,16 @@
-//! The two API calls, over awc with TLS verification on. Not `Send` (awc is not): it
-//! lives inside the GitHub actor.
+//! The two API calls, over awc with TLS verification on and redirects off (see
+//! [`GitHubError::judge`]). Not `Send` (awc is not): it lives inside the GitHub actor.
+//! Every text it makes from an answer or an error goes through [`crate::redact`].
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
 use serde::Deserialize;
-use slog::{Logger, info};
+use slog::{Logger, info, warn};
 
 use super::GitHubError;
-use super::error::exhausted_quota_wait;
+use super::error::{Call, exhausted_quota_wait};
 use crate::ids::RunKey;
 use crate::metrics::Metrics;
 use crate::settings::{GitHubSettings, Secret};
@@ -50,6 +51,8 @@ impl GitHubClient {
         let user_agent = concat!("job-rerunner/", env!("CARGO_PKG_VERSION"));
         let http = awc::Client::builder()
             .timeout(settings.request_timeout)
+            // A redirect is an answer to judge, never a request to send elsewhere.
+            .disable_redirects()
             .add_default_header(("User-Agent", user_agent))
             .add_default_header(("Accept", "application/vnd.github+json"))
             .add_default_header(("X-GitHub-Api-Version", "2022-11-28"))
@@ -75,9 +78,10 @@ impl GitHubClient {
     ) -> Result<Answer<WorkflowRun>, GitHubError> {
         let path = Self::run_path(run);
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let answer = self.call(request, "get_run", &path, log).await?;
+        let answer = self.call(request, Call::ReadRun, &path, log).await?;
+        // serde quotes the value it could not read: `transient` makes that safe.
         let value = serde_json::from_slice(&answer.value).map_err(|err| {
-            GitHubError::Transient(format!("GET {path}: unreadable answer: {err}"))
+            GitHubError::transient(format!("GET {path}: unreadable answer: {err}"))
         })?;
         Ok(Answer {
             value,
@@ -85,7 +89,7 @@ impl GitHubClient {
         })
     }
 
-    /// Asks GitHub to re-run the run's failed jobs (201 on success).
+    /// Asks GitHub to re-run the run's failed jobs (201 on success; no other answer is).
     pub async fn rerun_failed_jobs(
         &self,
         run: &RunKey,
@@ -93,7 +97,7 @@ impl GitHubClient {
     ) -> Result<Answer<()>, GitHubError> {
         let path = format!("{}/rerun-failed-jobs", Self::run_path(run));
         let request = self.http.post(format!("{}{path}", self.api_url));
-        let answer = self.call(request, "rerun_failed_jobs", &path, log).await?;
+        let answer = self.call(request, Call::Rerun, &path, log).await?;
         Ok(Answer {
             value: (),
             quota_wait: answer.quota_wait,
@@ -103,10 +107,14 @@ impl GitHubClient {
     async fn call(
         &self,
         request: awc::ClientRequest,
-        endpoint: &'static str,
+        call: Call,
         path: &str,
         log: &Logger,
     ) -> Result<Answer<actix_web::web::Bytes>, GitHubError> {
+        let endpoint = match call {
+            Call::ReadRun => "get_run",
+            Call::Rerun => "rerun_failed_jobs",
+        };
         let started = Instant::now();
         let sent = request
             .insert_header(("Authorization", self.authorization.as_str()))
@@ -116,9 +124,10 @@ impl GitHubClient {
             Ok(response) => response,
             Err(err) => {
                 self.metrics.github_call(endpoint, None, started.elapsed());
+                let err = GitHubError::transient(format!("{path}: {err}"));
                 info!(log, "GitHub API call failed"; "endpoint" => endpoint, "path" => path,
                     "error" => %err, "latency_ms" => started.elapsed().as_millis() as u64);
-                return Err(GitHubError::Transient(format!("{path}: {err}")));
+                return Err(err);
             }
         };
         let status = response.status();
@@ -126,7 +135,7 @@ impl GitHubClient {
             .body()
             .limit(MAX_RESPONSE_BYTES)
             .await
-            .map_err(|err| GitHubError::Transient(format!("{path}: reading the answer: {err}")))?;
+            .map_err(|err| GitHubError::transient(format!("{path}: reading the answer: {err}")))?;
         self.metrics
             .github_call(endpoint, Some(status.as_u16()), started.elapsed());
         let remaining = response
@@ -139,21 +148,22 @@ impl GitHubClient {
         info!(log, "GitHub API call"; "endpoint" => endpoint, "path" => path,
             "status" => status.as_u16(), "latency_ms" => started.elapsed().as_millis() as u64,
             "ratelimit_remaining" => remaining.unwrap_or("-").to_owned());
+        if status.is_redirection() {
+            // Where it pointed, without its query (it may carry a sign-in token).
+            let location = response.headers().get("location").map_or_else(
+                || "none".to_owned(),
+                |v| crate::redact::url(&String::from_utf8_lossy(v.as_bytes())),
+            );
+            warn!(log, "GitHub API call redirected; not followed"; "endpoint" => endpoint,
+                "path" => path, "status" => status.as_u16(), "location" => location);
+        }
         let now_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        if status.is_success() {
-            let quota_wait = exhausted_quota_wait(response.headers(), now_epoch);
-            return Ok(Answer {
-                value: body,
-                quota_wait,
-            });
-        }
-        Err(GitHubError::from_response(
-            status,
-            response.headers(),
-            &body,
-            now_epoch,
-        ))
+        GitHubError::judge(call, status, response.headers(), &body, now_epoch)?;
+        Ok(Answer {
+            value: body,
+            quota_wait: exhausted_quota_wait(response.headers(), now_epoch),
+        })
     }
 }

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use actix_web::http::{StatusCode, header::HeaderMap};
 
+use crate::redact;
+
 /// How long GitHub asks us to wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateLimit {
@@ -19,7 +21,9 @@ pub enum GitHubError {
     /// 403 or 429 because of a rate limit: the whole queue pauses.
     #[error("rate limited")]
     RateLimited(RateLimit),
-    /// 5xx, timeout, connection or read error: worth retrying after a back-off.
+    /// 5xx, timeout, connection or read error, a 307/308 redirect, a redirect of a read,
+    /// an answer to a re-run that is not GitHub's: worth retrying after a back-off. Made
+    /// with [`GitHubError::transient`], which makes the text safe to log and store.
     #[error("{0}")]
     Transient(String),
     /// Any other refusal (401, 403 without a rate limit, 404, 422): retrying will not help.
@@ -27,9 +31,21 @@ pub enum GitHubError {
     Rejected {
         /// The status code.
         status: u16,
-        /// GitHub's `message`, or the start of the body.
+        /// GitHub's `message`, or the start of the body (made safe by [`redact::message`]).
         message: String,
     },
+}
+
+/// Which call an answer is for: they differ in what counts as success and in whether a
+/// redirect is worth trying again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// `GET` a run. Any 2xx carries the run; any redirect (a loop, a proxy bouncing the
+    /// request) is transient: reading again harms nothing, and the tries are bounded.
+    ReadRun,
+    /// `POST …/rerun-failed-jobs`. Only 201 (or 204) means GitHub started the re-run: a
+    /// 200 HTML page is a proxy or a sign-in page answering in GitHub's place.
+    Rerun,
 }
 
 impl GitHubError {
@@ -40,6 +56,67 @@ impl GitHubError {
             Self::Transient(_) => "transient",
             Self::Rejected { .. } => "rejected",
         }
+    }
+
+    /// A transient error described by `text` (which may quote an answer), made safe to
+    /// log and store.
+    pub fn transient(text: impl std::fmt::Display) -> Self {
+        Self::Transient(redact::message(&text.to_string()))
+    }
+
+    /// Judges an answer to `call`: `Ok` when it is the success the call expects.
+    ///
+    /// Redirects are never followed (the client is built so): one could send the token
+    /// to another host, and awc turns a redirected POST into a GET, whose 200 would read
+    /// as a started re-run. A 307/308 asks for the same request again: transient; another
+    /// redirect of the re-run POST is a refusal (GitHub itself redirects only to 307);
+    /// a redirect of the read is transient. `location` is logged and stored without its
+    /// query (it may carry a sign-in token).
+    pub fn judge(
+        call: Call,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_epoch: u64,
+    ) -> Result<(), Self> {
+        if status.is_redirection() {
+            let location = headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "nowhere".to_owned(), redact::url);
+            let text = format!(
+                "HTTP {} redirect to {location}; API calls follow no redirects",
+                status.as_u16()
+            );
+            let repeat = matches!(
+                status,
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            );
+            return Err(if repeat || call == Call::ReadRun {
+                Self::transient(text)
+            } else {
+                Self::Rejected {
+                    status: status.as_u16(),
+                    message: redact::message(&text),
+                }
+            });
+        }
+        if status.is_success() {
+            let expected = call == Call::ReadRun || matches!(status.as_u16(), 201 | 204);
+            if expected {
+                return Ok(());
+            }
+            let kind = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("no content type");
+            return Err(Self::transient(format!(
+                "HTTP {} ({kind}) is not GitHub's answer to a re-run (201): {}",
+                status.as_u16(),
+                github_message(body)
+            )));
+        }
+        Err(Self::from_response(status, headers, body, now_epoch))
     }
 
     /// Reads an unsuccessful answer. `now_epoch` is the current Unix time in seconds, to
@@ -70,7 +147,7 @@ impl GitHubError {
             }
         }
         if status.is_server_error() {
-            return Self::Transient(format!("HTTP {}: {message}", status.as_u16()));
+            return Self::transient(format!("HTTP {}: {message}", status.as_u16()));
         }
         Self::Rejected {
             status: status.as_u16(),
@@ -99,7 +176,8 @@ fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// GitHub's error bodies are `{"message": …}`; anything else is quoted, shortened.
+/// GitHub's error bodies are `{"message": …}`; anything else is quoted. Either way
+/// made one short line without tokens ([`redact::message`]): it is logged and stored.
 fn github_message(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
@@ -109,8 +187,7 @@ fn github_message(body: &[u8]) -> String {
         Ok(parsed) => parsed.message,
         Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    one_line.chars().take(200).collect()
+    redact::message(&text)
 }
 
 #[cfg(test)]
@@ -201,5 +278,92 @@ mod tests {
             ("x-ratelimit-reset", "1010"),
         ]);
         assert_eq!(exhausted_quota_wait(&h, 1000), None);
+    }
+
+    #[test]
+    fn a_redirect_is_never_a_success() {
+        let to = headers(&[("location", "https://sso.example/login?state=secret#x")]);
+        let judge = |call, status| GitHubError::judge(call, status, &to, b"", 0);
+        let Err(GitHubError::Rejected { status, message }) = judge(Call::Rerun, StatusCode::FOUND)
+        else {
+            panic!("a 302 of the re-run is a refusal");
+        };
+        assert_eq!(status, 302);
+        assert!(message.contains("https://sso.example/login"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        for status in [
+            StatusCode::TEMPORARY_REDIRECT,
+            StatusCode::PERMANENT_REDIRECT,
+        ] {
+            assert_eq!(
+                judge(Call::Rerun, status).map_err(|e| e.label()),
+                Err("transient")
+            );
+        }
+        for status in [
+            StatusCode::MOVED_PERMANENTLY,
+            StatusCode::FOUND,
+            StatusCode::SEE_OTHER,
+        ] {
+            assert_eq!(
+                judge(Call::ReadRun, status).map_err(|e| e.label()),
+                Err("transient")
+            );
+        }
+    }
+
+    #[test]
+    fn only_201_or_204_is_a_started_rerun() {
+        let html = headers(&[("content-type", "text/html")]);
+        let judge = |call, code| {
+            let status = StatusCode::from_u16(code).expect("status");
+            GitHubError::judge(call, status, &html, b"<html>Sign in</html>", 0)
+        };
+        assert_eq!(judge(Call::Rerun, 201), Ok(()));
+        assert_eq!(judge(Call::Rerun, 204), Ok(()));
+        let Err(GitHubError::Transient(text)) = judge(Call::Rerun, 200) else {
+            panic!("a 200 page is not a started re-run");
+        };
+        assert!(text.contains("text/html"), "{text}");
+        assert_eq!(judge(Call::ReadRun, 200), Ok(()));
+    }
+
+    #[test]
+    fn githubs_message_is_one_short_line_without_tokens() {
+        let body = format!(
+            r#"{{"message":"Bad credentials ghp_{} \u001b[2J\nforged {}"}}"#,
+            "x".repeat(36),
+            "y ".repeat(300)
+        );
+        let err = GitHubError::from_response(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            0,
+        );
+        let GitHubError::Rejected { message, .. } = err else {
+            panic!("a 401 is a refusal");
+        };
+        assert!(
+            message.starts_with("Bad credentials [redacted] [2J forged y"),
+            "{message}"
+        );
+        assert!(message.chars().count() <= 200);
+        assert!(
+            !message.contains('\x1b') && !message.contains('\n'),
+            "{message:?}"
+        );
+        let err = GitHubError::from_response(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"upstream said: Authorization: Bearer s3cr3t-value",
+            0,
+        );
+        assert_eq!(
+            err,
+            GitHubError::Transient(
+                "HTTP 502: upstream said: Authorization: Bearer [redacted]".into()
+            )
+        );
     }
 }

@@ -255,4 +255,79 @@ mod tests {
             Err(PayloadError::Missing(_))
         ));
     }
+
+    mod properties {
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_body_is_classified_or_refused_without_a_panic(body in vec(any::<u8>(), 0..256)) {
+                let _ = classify(&body, Some("d"), &settings());
+            }
+
+            #[test]
+            fn a_damaged_payload_is_classified_or_refused_without_a_panic(
+                at in any::<prop::sample::Index>(),
+                cut in 0usize..16,
+                insert in vec(any::<u8>(), 0..8),
+            ) {
+                let body = payload("completed", 1).to_string().into_bytes();
+                let start = at.index(body.len() + 1);
+                let end = (start + cut).min(body.len());
+                let damaged = [&body[..start], &insert, &body[end..]].concat();
+                let _ = classify(&damaged, Some("d"), &settings());
+            }
+
+            #[test]
+            fn a_well_formed_event_keeps_its_fields_or_is_filtered_as_the_spec_says(
+                action in prop_oneof![
+                    Just("queued"), Just("waiting"), Just("in_progress"), Just("completed"), Just("requested"),
+                ],
+                conclusion in ".{0,12}",
+                attempt in any::<u32>(),
+                ids in (any::<u64>(), any::<u64>()),
+                full_name in prop_oneof!["[a-z]{1,8}/[a-z.-]{1,8}", ".{0,20}"],
+                names in (".{0,30}", ".{0,30}", ".{0,30}"),
+            ) {
+                let mut value = payload(action, attempt);
+                value["workflow_job"]["conclusion"] = serde_json::json!(conclusion);
+                value["workflow_job"]["id"] = serde_json::json!(ids.0);
+                value["workflow_job"]["run_id"] = serde_json::json!(ids.1);
+                value["repository"]["full_name"] = serde_json::json!(full_name);
+                value["workflow_job"]["name"] = serde_json::json!(names.0);
+                value["workflow_job"]["workflow_name"] = serde_json::json!(names.1);
+                value["workflow_job"]["head_branch"] = serde_json::json!(names.2);
+                let classified = classify_json(&value);
+                if attempt >= settings().run_attempts {
+                    prop_assert_eq!(classified, Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS")));
+                } else if action == "requested" {
+                    prop_assert_eq!(classified, Ok(Classified::Ignored("action is not one the service tracks")));
+                } else if RepoName::parse(&full_name).is_err() {
+                    prop_assert!(matches!(classified, Err(PayloadError::BadRepository(_))), "{:?}", classified);
+                } else {
+                    let Ok(Classified::Job(event)) = classified else {
+                        return Err(TestCaseError::fail(format!("not a job: {classified:?}")));
+                    };
+                    prop_assert_eq!(event.run.repo.as_str(), full_name.as_str());
+                    prop_assert_eq!((event.job_id.0, event.run.run_id.0), ids);
+                    prop_assert_eq!(event.run_attempt, attempt);
+                    prop_assert_eq!(
+                        (event.job_name.as_str(), event.workflow_name.as_str(), event.branch.as_str()),
+                        (names.0.as_str(), names.1.as_str(), names.2.as_str())
+                    );
+                    let expected = if action == "completed" {
+                        JobAction::Completed(Conclusion::parse(&conclusion))
+                    } else {
+                        JobAction::Unfinished
+                    };
+                    prop_assert_eq!(event.action, expected);
+                }
+            }
+        }
+    }
 }

@@ -92,4 +92,54 @@ mod tests {
             assert!(result.is_err(), "{bad} accepted");
         }
     }
+
+    mod properties {
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn what_is_signed_verifies_and_any_change_is_refused(
+                key in ".{0,40}",
+                body in vec(any::<u8>(), 0..512),
+                at in any::<prop::sample::Index>(),
+                flip in 1u8..=255,
+            ) {
+                let key = Secret::new(key);
+                let header = sign(&key, &body);
+                prop_assert_eq!(verify(&key, Some(header.as_bytes()), &body), Ok(()));
+                // One byte of the body changed.
+                if !body.is_empty() {
+                    let mut changed = body.clone();
+                    changed[at.index(body.len())] ^= flip;
+                    prop_assert_eq!(
+                        verify(&key, Some(header.as_bytes()), &changed),
+                        Err(SignatureError::Mismatch)
+                    );
+                }
+                // One byte of the header changed: malformed, or another digest.
+                let mut header = header.into_bytes();
+                let i = at.index(header.len());
+                header[i] ^= flip;
+                prop_assert!(verify(&key, Some(&header), &body).is_err());
+            }
+
+            #[test]
+            fn any_header_is_refused_unless_it_is_the_digest(
+                key in ".{0,40}",
+                header in vec(any::<u8>(), 0..80),
+                body in vec(any::<u8>(), 0..128),
+            ) {
+                let key = Secret::new(key);
+                if verify(&key, Some(&header), &body).is_ok() {
+                    let expected = sign(&key, &body);
+                    prop_assert!(header.eq_ignore_ascii_case(expected.as_bytes()));
+                }
+            }
+        }
+    }
 }

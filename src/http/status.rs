@@ -57,8 +57,10 @@ pub struct Status {
     flaky_jobs: Vec<FlakyJob>,
 }
 
-/// The web address of GitHub for an API base (github.com, or an Enterprise Server).
+/// The web address of GitHub for an API base (github.com, or an Enterprise Server),
+/// without any user name, password or query the API base was given with: it is shown.
 fn web_base(api_url: &str) -> String {
+    let api_url = crate::redact::url(api_url);
     if api_url == "https://api.github.com" {
         "https://github.com".to_owned()
     } else {
@@ -348,6 +350,14 @@ mod tests {
         assert_eq!(web_base("https://api.github.com"), "https://github.com");
         assert_eq!(
             web_base("https://ghe.example.com/api/v3"),
+            "https://ghe.example.com"
+        );
+    }
+
+    #[test]
+    fn run_links_carry_no_credentials_of_the_api_url() {
+        assert_eq!(
+            web_base("https://robot:hunter2@ghe.example.com/api/v3?access_token=t"),
             "https://ghe.example.com"
         );
     }

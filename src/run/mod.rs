@@ -4,6 +4,7 @@
 
 mod change;
 mod event;
+pub mod invariants;
 mod outcome;
 mod state;
 

@@ -1,4 +1,9 @@
 //! How runs and re-run records are encoded in rows; shared by every backend.
+//!
+//! Public so that the encoding can be checked from outside the backends: the property
+//! tests and the fuzz target `state_codec` (`fuzz/`) feed it arbitrary rows and check
+//! that whatever decodes encodes back to the same state. The service itself uses it
+//! only through the stores.
 
 use super::StoreError;
 use crate::ids::{RepoName, RunId, RunKey};
@@ -35,13 +40,21 @@ pub fn encode_record(record: &RerunRecord) -> Result<(String, String), StoreErro
 
 /// The columns of a `reruns` row, as read.
 pub struct RerunRow {
+    /// `repo`: `owner/name`.
     pub repo: String,
+    /// `run_id`.
     pub run_id: i64,
+    /// `attempt`: the attempt that was re-run.
     pub attempt: i64,
+    /// `detail`: the outcome as JSON ([`encode_record`]).
     pub detail: String,
+    /// `workflow`.
     pub workflow: String,
+    /// `branch`.
     pub branch: String,
+    /// `failed_jobs`: a JSON list of job names.
     pub failed_jobs: String,
+    /// `finished_at`: unix ms.
     pub finished_at: i64,
 }
 
@@ -71,5 +84,153 @@ pub fn flaky_to_count(applied: &crate::run::Applied) -> Option<(&str, &str)> {
             .as_deref()
             .map(|job| (state.workflow.as_str(), job)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ids::JobId;
+    use crate::run::{Conclusion, RerunState, TrackedJob};
+
+    fn key() -> RunKey {
+        run_key("octo-org/octo-repo", 7).expect("valid")
+    }
+
+    fn conclusion() -> impl Strategy<Value = Option<Conclusion>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Conclusion::Success)),
+            Just(Some(Conclusion::Failure)),
+            Just(Some(Conclusion::TimedOut)),
+            Just(Some(Conclusion::Cancelled)),
+            Just(Some(Conclusion::Skipped)),
+            Just(Some(Conclusion::Other)),
+        ]
+    }
+
+    fn outcome() -> impl Strategy<Value = RerunOutcome> {
+        prop_oneof![
+            Just(RerunOutcome::Started),
+            any::<u32>().prop_map(|github_attempt| RerunOutcome::AlreadyRerun { github_attempt }),
+            any::<String>().prop_map(|conclusion| RerunOutcome::NotNeeded { conclusion }),
+            (any::<u16>(), any::<String>())
+                .prop_map(|(status, message)| RerunOutcome::Refused { status, message }),
+            Just(RerunOutcome::StillRunning),
+            Just(RerunOutcome::DryRun),
+            Just(RerunOutcome::Superseded),
+            (any::<u32>(), any::<String>())
+                .prop_map(|(tries, last_error)| RerunOutcome::GaveUp { tries, last_error }),
+        ]
+    }
+
+    fn rerun() -> impl Strategy<Value = RerunState> {
+        prop_oneof![
+            Just(RerunState::Idle),
+            (any::<u64>(), any::<Option<String>>())
+                .prop_map(|(due_at, decided_by)| RerunState::Scheduled { due_at, decided_by }),
+            (any::<u64>(), any::<u64>(), any::<Option<String>>()).prop_map(
+                |(owner, lease_until, decided_by)| RerunState::InFlight {
+                    owner,
+                    lease_until,
+                    decided_by
+                }
+            ),
+            outcome().prop_map(|outcome| RerunState::Done { outcome }),
+        ]
+    }
+
+    prop_compose! {
+        fn state()(
+            names in (any::<String>(), any::<String>()),
+            attempt in any::<u32>(),
+            jobs in vec((any::<u64>(), any::<String>(), conclusion()), 0..6),
+            rerun in rerun(),
+            retries in any::<u32>(),
+            claims in any::<u32>(),
+            rerun_failed in vec(any::<String>(), 0..3),
+            confirmed in any::<bool>(),
+            times in (any::<u64>(), any::<u64>()),
+            answered in vec(any::<u64>(), 0..8),
+        ) -> RunState {
+            RunState {
+                branch: names.0.into(),
+                workflow: names.1.into(),
+                attempt,
+                jobs: jobs
+                    .into_iter()
+                    .map(|(id, name, conclusion)| TrackedJob { id: JobId(id), name: name.into(), conclusion })
+                    .collect(),
+                rerun,
+                retries,
+                claims,
+                rerun_failed,
+                confirmed,
+                first_seen_at: times.0,
+                last_event_at: times.1,
+                answered,
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn every_state_decodes_to_itself(state in state()) {
+            let json = encode_state(&key(), &state).expect("encodes");
+            prop_assert_eq!(decode_state(&key(), &json).expect("decodes"), state);
+        }
+
+        #[test]
+        fn a_damaged_row_is_refused_or_decodes_to_what_encodes_back(
+            state in state(),
+            at in any::<prop::sample::Index>(),
+            cut in 0usize..8,
+            insert in "[\\[\\]{}\",:0-9a-z_ -]{0,6}",
+        ) {
+            // A valid row with a few characters replaced: mostly refused, sometimes another
+            // valid state, which must then be stable.
+            let json = encode_state(&key(), &state).expect("encodes");
+            let chars: Vec<char> = json.chars().collect();
+            let start = at.index(chars.len() + 1);
+            let end = (start + cut).min(chars.len());
+            let text: String = chars[..start]
+                .iter()
+                .chain(insert.chars().collect::<Vec<_>>().iter())
+                .chain(chars[end..].iter())
+                .collect();
+            if let Ok(state) = decode_state(&key(), &text) {
+                let json = encode_state(&key(), &state).expect("encodes");
+                prop_assert_eq!(decode_state(&key(), &json).expect("decodes"), state);
+            }
+        }
+
+        #[test]
+        fn every_outcome_row_decodes_to_itself(outcome in outcome(), jobs in vec(any::<String>(), 0..4)) {
+            let record = RerunRecord {
+                attempt: 3,
+                outcome,
+                workflow: "CI".into(),
+                branch: "master".into(),
+                failed_jobs: jobs,
+                finished_at: 1_700_000_000_000,
+            };
+            let (detail, failed_jobs) = encode_record(&record).expect("encodes");
+            let row = RerunRow {
+                repo: "octo-org/octo-repo".into(),
+                run_id: 7,
+                attempt: 3,
+                detail,
+                workflow: record.workflow.clone(),
+                branch: record.branch.clone(),
+                failed_jobs,
+                finished_at: 1_700_000_000_000,
+            };
+            prop_assert_eq!(decode_record(row).expect("decodes"), (key(), record));
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! [`apply_change`](crate::run::apply_change) and writes the result, so the same rules
 //! hold whichever process applies them.
 
-mod codec;
+pub mod codec;
 mod postgres;
 mod schema;
 mod sqlite;

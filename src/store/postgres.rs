@@ -37,7 +37,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A PostgreSQL-backed [`Store`].
 pub struct PostgresStore {
     pool: Pool,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: OwnRuntime,
     watch: Arc<StoreWatch>,
     newer_migrations: Vec<String>,
 }
@@ -49,6 +49,20 @@ fn text(value: &str) -> Cow<'_, str> {
         Cow::Owned(value.replace('\0', "\u{FFFD}"))
     } else {
         Cow::Borrowed(value)
+    }
+}
+
+/// The store's runtime. The store is opened, and dropped, from async code (the actix
+/// system), where dropping a tokio runtime panics ("Cannot drop a runtime in a context
+/// where blocking is not allowed"); this one is let wind down in the background instead,
+/// from the moment it exists: also when opening fails half-way.
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -68,6 +82,7 @@ impl PostgresStore {
             .enable_all()
             .build()
             .map_err(|err| StoreError(format!("cannot start the store runtime: {err}")))?;
+        let runtime = OwnRuntime(Some(runtime));
         let mut config = Config::new();
         config.url = Some(url.to_owned());
         let mut pool_config = PoolConfig::new(POOL_SIZE);
@@ -82,7 +97,7 @@ impl PostgresStore {
             .map_err(|err| StoreError(format!("DATABASE_URL is not usable: {err}")))?;
         let mut store = Self {
             pool,
-            runtime: Some(runtime),
+            runtime,
             watch,
             newer_migrations: Vec::new(),
         };
@@ -103,7 +118,7 @@ impl PostgresStore {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let Some(runtime) = &self.runtime else {
+        let Some(runtime) = &self.runtime.0 else {
             return Box::pin(async { Err(StoreError("the store is shut down".into())) });
         };
         let handle = runtime.spawn(work);
@@ -112,15 +127,6 @@ impl PostgresStore {
                 .await
                 .map_err(|err| StoreError(format!("store task failed: {err}")))?
         })
-    }
-}
-
-impl Drop for PostgresStore {
-    fn drop(&mut self) {
-        // Dropping a runtime from inside another one would panic; let it wind down alone.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 

@@ -96,3 +96,78 @@ fn check_config_names_the_bad_variable_and_fails() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DRY_RUN"), "{stderr}");
 }
+
+/// PostgreSQL URLs that tokio-postgres cannot parse, each with the part at fault.
+const MALFORMED_DATABASE_URLS: [(&str, &str); 3] = [
+    (
+        "postgres://bot:db-hunter2@db.internal:5432/rerunner?sslmode=bogus",
+        "sslmode",
+    ),
+    (
+        "postgres://bot:db-hunter2@db.internal:5432/rerunner?connect_timeout=abc",
+        "connect_timeout",
+    ),
+    ("postgres://bot:db-hunter2@[bad/rerunner", "host"),
+];
+
+/// Runs the binary with `DATABASE_URL=url` (and `args`) and checks it stops with one line
+/// naming the variable and the part at fault, exit 2, and no password.
+fn refuses_database_url(args: &[&str], url: &str, part: &str) {
+    let output = binary()
+        .args(args)
+        .env("GITHUB_SIGN_KEY", "k")
+        .env("PORT", "0")
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?} {url}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?} {url}: {stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains(part), "{url}: {part} not named in {stderr}");
+    assert!(
+        !stderr.contains("db-hunter2"),
+        "the password leaked: {stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("db-hunter2"),
+        "the password leaked on stdout"
+    );
+}
+
+#[test]
+fn a_malformed_postgres_url_stops_start_up_with_one_line_naming_the_part_at_fault() {
+    for (url, part) in MALFORMED_DATABASE_URLS {
+        refuses_database_url(&[], url, part);
+    }
+}
+
+#[test]
+fn check_config_refuses_a_malformed_postgres_url() {
+    for (url, part) in MALFORMED_DATABASE_URLS {
+        refuses_database_url(&["check-config"], url, part);
+    }
+}
+
+#[test]
+fn check_config_shows_the_github_api_url_without_its_credentials() {
+    let output = binary()
+        .arg("check-config")
+        .env("GITHUB_SIGN_KEY", "k")
+        .env(
+            "GITHUB_API_URL",
+            "https://robot:api-hunter2@ghe.example/api/v3?access_token=query-hunter2",
+        )
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("GITHUB_API_URL="))
+        .expect("GITHUB_API_URL shown");
+    assert!(line.contains("ghe.example/api/v3"), "{line}");
+    for secret in ["api-hunter2", "query-hunter2", "robot"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}

@@ -581,3 +581,19 @@ async fn unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined_on_e
         backend.finish().await;
     }
 }
+
+#[actix_web::test]
+async fn a_postgres_store_that_cannot_be_opened_fails_without_a_panic() {
+    // Settings refuse these URLs first; the store must still fail cleanly when handed one
+    // (it starts a runtime of its own, which must not be dropped inside this one).
+    for url in [
+        "postgres://bot:store-hunter2@127.0.0.1:5432/db?sslmode=bogus",
+        "postgres://bot:store-hunter2@127.0.0.1:5432",
+    ] {
+        let url = DatabaseUrl::Postgres(job_rerunner::settings::Secret::new(url));
+        let Err(err) = open_store(&url).await else {
+            panic!("{} opened", url.describe());
+        };
+        assert!(!err.to_string().contains("store-hunter2"), "{err}");
+    }
+}

@@ -1,0 +1,526 @@
+//! The run logic's invariants, checked over any sequence of changes to one run.
+//!
+//! The unit tests beside [`RunState`] and [`apply_change`] show chosen stories; this
+//! module is for the stories nobody chose: property tests (`cargo test`) and the fuzz
+//! target `run_logic` (`fuzz/`) drive a [`Checker`] with random [`Step`]s (deliveries,
+//! redeliveries, claims by several processes, renewals, outcomes, expiry, time passing),
+//! apply each through [`apply_change`] as a store would, and check after every step
+//! that:
+//!
+//! - no two processes hold a live claim on one attempt's re-run at the same time, and
+//!   only the claimant renews it;
+//! - no claim succeeds after `started` was recorded for the attempt, and `started` is
+//!   recorded at most once per attempt;
+//! - the attempt never goes backwards;
+//! - a delivery that changed the run and is delivered again (while the run still is at
+//!   that attempt) gets the same status and changes nothing;
+//! - every state survives its JSON encoding ([`crate::store::codec`]) unchanged.
+//!
+//! Expiry forgets a run (its row is deleted), and a forgotten run starts afresh: the
+//! invariants hold per life of the stored row (a *generation* here). A run is forgotten
+//! only after `RUN_TTL` without events and with no pending re-run; GitHub's own attempt
+//! number, read before each POST, guards a run that is seen again after that.
+//!
+//! It is public, not `#[cfg(test)]`, so that the fuzz crate (outside this package's
+//! build) can use it; the service never does.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::{
+    Applied, ChangeResult, Claim, ClaimedRerun, JobAction, JobEvent, Persist, Policy, RerunOutcome,
+    RetryPolicy, RunChange, RunState, apply_change,
+};
+use crate::ids::{JobId, RepoName, RunId, RunKey};
+
+/// The re-run delay the checker's events are judged with, ms.
+const DELAY_MS: u64 = 1_000;
+/// How long a claim holds, ms.
+const LEASE_MS: u64 = 5_000;
+/// When an answer that settles nothing is tried again: few tries, so that sequences
+/// reach the end of them.
+const RETRY: RetryPolicy = RetryPolicy {
+    still_running_every_ms: 500,
+    still_running_tries: 2,
+    gave_up_first_ms: 1_000,
+    gave_up_max_ms: 4_000,
+    gave_up_tries: 2,
+};
+
+/// What GitHub or a process does next to the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A new delivery (a fresh delivery id) about job `job` of attempt `attempt`.
+    Deliver {
+        /// The job's id (small, so that jobs repeat).
+        job: u64,
+        /// `run_attempt`.
+        attempt: u32,
+        /// What happened to the job.
+        action: JobAction,
+    },
+    /// GitHub sends the `nth` delivery made so far again (modulo their number).
+    Redeliver {
+        /// Which one.
+        nth: usize,
+    },
+    /// Time passes.
+    Wait {
+        /// How long, ms.
+        ms: u64,
+    },
+    /// Process `owner`'s timer or poll fires: it tries to claim the re-run.
+    Claim {
+        /// The process's instance id.
+        owner: u64,
+    },
+    /// Process `owner` is about to POST the re-run it claimed last: it renews the claim.
+    Renew {
+        /// The process's instance id.
+        owner: u64,
+    },
+    /// Process `owner`'s GitHub actor answered the re-run it claimed last (or, with no
+    /// claim, answers for the current attempt anyway: a confused process).
+    Record {
+        /// The process's instance id.
+        owner: u64,
+        /// The answer.
+        outcome: RerunOutcome,
+    },
+    /// A tracker's quiet check: forget the run if it has been quiet for `ttl_ms`.
+    Expire {
+        /// `RUN_TTL`, ms.
+        ttl_ms: u64,
+    },
+}
+
+/// An invariant that did not hold: at which step, and what happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The index of the step that broke it.
+    pub step: usize,
+    /// What was wrong.
+    pub what: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}: {}", self.step, self.what)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// One delivery sent so far.
+struct Sent {
+    event: Arc<JobEvent>,
+    /// Its first answer, if it changed the run: status, generation, attempt afterwards.
+    remembered: Option<(u16, u32, u32)>,
+}
+
+/// A claim the checker believes live.
+#[derive(Clone, Copy)]
+struct Live {
+    owner: u64,
+    attempt: u32,
+    lease_until: u64,
+}
+
+/// Applies steps to one run as a store would and checks the invariants after each.
+pub struct Checker {
+    key: RunKey,
+    state: Option<RunState>,
+    now: u64,
+    /// Bumped whenever the run's row is deleted.
+    generation: u32,
+    steps: usize,
+    sent: Vec<Sent>,
+    /// The last re-run each process claimed, and in which generation.
+    claimed: HashMap<u64, (ClaimedRerun, u32)>,
+    live: Option<Live>,
+    /// Attempts whose `started` was recorded, with their generation.
+    started: Vec<(u32, u32)>,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Checker {
+    /// A checker for a run with no record yet.
+    pub fn new() -> Self {
+        let repo = RepoName::parse("octo-org/octo-repo").expect("a valid constant name");
+        Self {
+            key: RunKey {
+                repo,
+                run_id: RunId(30433642),
+            },
+            state: None,
+            now: 1_700_000_000_000,
+            generation: 0,
+            steps: 0,
+            sent: Vec::new(),
+            claimed: HashMap::new(),
+            live: None,
+            started: Vec::new(),
+        }
+    }
+
+    /// The run's stored state now (`None`: no record).
+    pub fn state(&self) -> Option<&RunState> {
+        self.state.as_ref()
+    }
+
+    /// Applies every step in turn; the first broken invariant stops it.
+    pub fn run(&mut self, steps: &[Step]) -> Result<(), Violation> {
+        steps.iter().try_for_each(|step| self.step(step))
+    }
+
+    /// Applies one step and checks the invariants.
+    pub fn step(&mut self, step: &Step) -> Result<(), Violation> {
+        let index = self.steps;
+        self.steps += 1;
+        self.apply(step)
+            .map_err(|what| Violation { step: index, what })
+    }
+
+    fn apply(&mut self, step: &Step) -> Result<(), String> {
+        let before = self.state.as_ref().map(|s| s.attempt);
+        let generation = self.generation;
+        match step {
+            Step::Deliver {
+                job,
+                attempt,
+                action,
+            } => {
+                let event = JobEvent {
+                    delivery: Some(format!("72d3162e-cc78-11e3-81ab-{:012}", self.sent.len())),
+                    run: self.key.clone(),
+                    run_attempt: *attempt,
+                    job_id: JobId(*job),
+                    job_name: format!("job-{job}").into(),
+                    workflow_name: "CI".into(),
+                    branch: "master".into(),
+                    action: *action,
+                };
+                self.sent.push(Sent {
+                    event: Arc::new(event),
+                    remembered: None,
+                });
+                self.deliver(self.sent.len() - 1)?;
+            }
+            Step::Redeliver { nth } => {
+                if !self.sent.is_empty() {
+                    self.deliver(nth % self.sent.len())?;
+                }
+            }
+            Step::Wait { ms } => self.now = self.now.saturating_add(*ms),
+            Step::Claim { owner } => self.claim(*owner)?,
+            Step::Renew { owner } => self.renew(*owner)?,
+            Step::Record { owner, outcome } => self.record(*owner, outcome)?,
+            Step::Expire { ttl_ms } => {
+                let change = RunChange::Expire {
+                    now: self.now,
+                    ttl_ms: *ttl_ms,
+                    last_seen: 0,
+                };
+                let applied = self.change(&change)?;
+                if applied.persist == Persist::Delete {
+                    self.generation += 1;
+                    self.live = None;
+                }
+            }
+        }
+        if let (Some(before), Some(after), true) = (
+            before,
+            self.state.as_ref().map(|s| s.attempt),
+            generation == self.generation,
+        ) && after < before
+        {
+            return Err(format!("the attempt went back from {before} to {after}"));
+        }
+        self.check_codec()
+    }
+
+    /// Applies `change` to the stored state as the store does, and keeps the result.
+    fn change(&mut self, change: &RunChange) -> Result<Applied, String> {
+        let applied = apply_change(self.state.clone(), change);
+        match (applied.persist, &applied.state) {
+            (Persist::Save, None) => return Err("asked to save no state".into()),
+            (Persist::Delete, Some(_)) => return Err("deleted but kept a state".into()),
+            _ => {}
+        }
+        // Unchanged: the store writes nothing, so the stored state stays as it was.
+        if applied.persist != Persist::Unchanged {
+            self.state = applied.state.clone();
+        }
+        Ok(applied)
+    }
+
+    fn deliver(&mut self, index: usize) -> Result<(), String> {
+        let change = RunChange::Event {
+            event: Arc::clone(&self.sent[index].event),
+            policy: Policy {
+                rerun_delay_ms: DELAY_MS,
+                branch_eligible: true,
+            },
+            now: self.now,
+        };
+        let applied = self.change(&change)?;
+        let ChangeResult::Event(verdict) = &applied.result else {
+            return Err(format!("an event answered {:?}", applied.result));
+        };
+        let status = verdict.reply.status;
+        if ![200, 201, 202, 404].contains(&status) {
+            return Err(format!("an event answered {status}"));
+        }
+        let attempt = self.state.as_ref().map(|s| s.attempt);
+        // Its first answer counts while the run is the same row at the same attempt.
+        let remembered = self.sent[index]
+            .remembered
+            .filter(|&(_, generation, at)| generation == self.generation && Some(at) == attempt);
+        match remembered {
+            Some((first, ..)) if status != first || applied.persist != Persist::Unchanged => {
+                return Err(format!(
+                    "delivery {index} answered {first} first, then {status} ({:?})",
+                    applied.persist
+                ));
+            }
+            Some(_) => {}
+            None if applied.persist == Persist::Save => {
+                self.sent[index].remembered =
+                    attempt.map(|attempt| (status, self.generation, attempt));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn claim(&mut self, owner: u64) -> Result<(), String> {
+        let claim = Claim {
+            owner,
+            lease_ms: LEASE_MS,
+        };
+        let applied = self.change(&RunChange::Claim {
+            now: self.now,
+            claim,
+        })?;
+        let ChangeResult::Claimed(Some(claimed)) = applied.result else {
+            return Ok(());
+        };
+        let attempt = self.state.as_ref().map_or(0, |s| s.attempt);
+        if claimed.attempt != attempt {
+            return Err(format!(
+                "claimed attempt {} of a run at {attempt}",
+                claimed.attempt
+            ));
+        }
+        if let Some(live) = self.live
+            && live.attempt == claimed.attempt
+            && live.lease_until > self.now
+        {
+            return Err(format!(
+                "{owner} claimed attempt {attempt} while {}'s claim holds until {}",
+                live.owner, live.lease_until
+            ));
+        }
+        if self.started.contains(&(self.generation, claimed.attempt)) {
+            return Err(format!("{owner} claimed attempt {attempt} after `started`"));
+        }
+        self.live = Some(Live {
+            owner,
+            attempt,
+            lease_until: self.now + LEASE_MS,
+        });
+        self.claimed.insert(owner, (claimed, self.generation));
+        Ok(())
+    }
+
+    fn renew(&mut self, owner: u64) -> Result<(), String> {
+        let Some((claimed, _)) = self.claimed.get(&owner) else {
+            return Ok(());
+        };
+        let attempt = claimed.attempt;
+        let applied = self.change(&RunChange::Renew {
+            now: self.now,
+            attempt,
+            claim: Claim {
+                owner,
+                lease_ms: LEASE_MS,
+            },
+        })?;
+        if applied.result != ChangeResult::Renewed(true) {
+            return Ok(());
+        }
+        match &mut self.live {
+            Some(live) if live.owner == owner && live.attempt == attempt => {
+                live.lease_until = self.now + LEASE_MS;
+                Ok(())
+            }
+            _ => Err(format!(
+                "{owner} renewed a claim on attempt {attempt} it does not hold"
+            )),
+        }
+    }
+
+    fn record(&mut self, owner: u64, outcome: &RerunOutcome) -> Result<(), String> {
+        let claimed = match self.claimed.get(&owner) {
+            Some((claimed, _)) => claimed.clone(),
+            None => ClaimedRerun {
+                attempt: self.state.as_ref().map_or(1, |s| s.attempt),
+                decided_by: None,
+                failed_jobs: Vec::new(),
+            },
+        };
+        let before = self.state.as_ref().map(|state| state.rerun.clone());
+        let applied = self.change(&RunChange::Record {
+            now: self.now,
+            claimed: claimed.clone(),
+            owner,
+            outcome: outcome.clone(),
+            retry: RETRY,
+        })?;
+        // A stale claimant's answer may be saved (it counts the claims afresh), but it
+        // must leave the re-run as it was.
+        let after = applied.state.as_ref().map(|state| state.rerun.clone());
+        if applied.persist != Persist::Save || after == before {
+            return Ok(());
+        }
+        match self.live {
+            Some(live) if live.owner == owner && live.attempt == claimed.attempt => {}
+            _ => {
+                return Err(format!(
+                    "{owner}'s answer for attempt {} was recorded without its claim",
+                    claimed.attempt
+                ));
+            }
+        }
+        self.live = None;
+        if *outcome == RerunOutcome::Started {
+            let done = (self.generation, claimed.attempt);
+            if self.started.contains(&done) {
+                return Err(format!("attempt {} started twice", claimed.attempt));
+            }
+            self.started.push(done);
+        }
+        Ok(())
+    }
+
+    fn check_codec(&self) -> Result<(), String> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        let encoded =
+            crate::store::codec::encode_state(&self.key, state).map_err(|e| e.to_string())?;
+        let decoded =
+            crate::store::codec::decode_state(&self.key, &encoded).map_err(|e| e.to_string())?;
+        if decoded != *state {
+            return Err(format!("the state changed through JSON: {encoded}"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::run::{Conclusion, RerunState};
+
+    fn action() -> impl Strategy<Value = JobAction> {
+        prop_oneof![
+            3 => Just(JobAction::Unfinished),
+            2 => Just(JobAction::Completed(Conclusion::Failure)),
+            2 => Just(JobAction::Completed(Conclusion::Success)),
+            1 => Just(JobAction::Completed(Conclusion::TimedOut)),
+            1 => Just(JobAction::Completed(Conclusion::Cancelled)),
+            1 => Just(JobAction::Completed(Conclusion::Skipped)),
+        ]
+    }
+
+    fn outcome() -> impl Strategy<Value = RerunOutcome> {
+        prop_oneof![
+            3 => Just(RerunOutcome::Started),
+            2 => Just(RerunOutcome::StillRunning),
+            2 => (1u32..4).prop_map(|tries| RerunOutcome::GaveUp { tries, last_error: "HTTP 502".into() }),
+            1 => Just(RerunOutcome::AlreadyRerun { github_attempt: 2 }),
+            1 => Just(RerunOutcome::NotNeeded { conclusion: "cancelled".into() }),
+            1 => Just(RerunOutcome::Refused { status: 403, message: "no".into() }),
+            1 => Just(RerunOutcome::Superseded),
+            1 => Just(RerunOutcome::DryRun),
+        ]
+    }
+
+    /// Steps over a small world (4 jobs, 3 attempts, 3 processes), so that they collide.
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            5 => (1u64..=4, 1u32..=3, action())
+                .prop_map(|(job, attempt, action)| Step::Deliver { job, attempt, action }),
+            2 => any::<usize>().prop_map(|nth| Step::Redeliver { nth }),
+            3 => prop_oneof![Just(0u64), 1u64..2_000, Just(LEASE_MS + 1)]
+                .prop_map(|ms| Step::Wait { ms }),
+            3 => (1u64..=3).prop_map(|owner| Step::Claim { owner }),
+            1 => (1u64..=3).prop_map(|owner| Step::Renew { owner }),
+            2 => (1u64..=3, outcome()).prop_map(|(owner, outcome)| Step::Record { owner, outcome }),
+            1 => prop_oneof![Just(0u64), Just(10_000), Just(u64::MAX)]
+                .prop_map(|ttl_ms| Step::Expire { ttl_ms }),
+        ]
+    }
+
+    proptest! {
+        // Modest: the whole property suite stays well under a second.
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn no_sequence_of_changes_breaks_the_run_invariants(steps in vec(step(), 1..80)) {
+            let mut checker = Checker::new();
+            if let Err(violation) = checker.run(&steps) {
+                prop_assert!(false, "{violation}\nsteps: {steps:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_run_is_claimed_started_and_never_claimed_again() {
+        let failed = JobAction::Completed(Conclusion::Failure);
+        let mut checker = Checker::new();
+        checker
+            .run(&[
+                Step::Deliver {
+                    job: 1,
+                    attempt: 1,
+                    action: JobAction::Unfinished,
+                },
+                Step::Deliver {
+                    job: 1,
+                    attempt: 1,
+                    action: failed,
+                },
+                Step::Redeliver { nth: 1 },
+                Step::Wait { ms: DELAY_MS },
+                Step::Claim { owner: 1 },
+                Step::Claim { owner: 2 },
+                Step::Renew { owner: 1 },
+                Step::Record {
+                    owner: 1,
+                    outcome: RerunOutcome::Started,
+                },
+                Step::Wait { ms: 10 * LEASE_MS },
+                Step::Claim { owner: 2 },
+                Step::Redeliver { nth: 1 },
+            ])
+            .expect("invariants hold");
+        let state = checker.state().expect("a run");
+        assert_eq!(
+            state.rerun,
+            RerunState::Done {
+                outcome: RerunOutcome::Started
+            }
+        );
+    }
+}
