@@ -122,10 +122,15 @@ mod tests {
                     );
                 }
                 // One byte of the header changed: malformed, or another digest.
+                // (A change of case alone is the same hex digest: GitHub's is lower-case,
+                // and an upper-case one means the same bytes.)
+                let original = header.clone().into_bytes();
                 let mut header = header.into_bytes();
                 let i = at.index(header.len());
                 header[i] ^= flip;
-                prop_assert!(verify(&key, Some(&header), &body).is_err());
+                if !header.eq_ignore_ascii_case(&original) {
+                    prop_assert!(verify(&key, Some(&header), &body).is_err());
+                }
             }
 
             #[test]

@@ -141,20 +141,19 @@ fn count_logged(logs: &str, message: &str) -> usize {
 struct Immutable(Vec<PathBuf>);
 
 impl Immutable {
-    /// `None`, saying why, where the file system does not take the flag.
-    fn set(test: &str, files: &[PathBuf]) -> Option<Self> {
+    /// Only ignored tests call it: asked to run where the file system does not take
+    /// the flag (not root, not ext4-like), the test fails saying so.
+    fn set(test: &str, files: &[PathBuf]) -> Self {
         let mut set = Immutable(Vec::new());
         for file in files {
             let done = Command::new("chattr").arg("+i").arg(file).status();
-            if !done.is_ok_and(|status| status.success()) {
-                eprintln!(
-                    "\n*** SKIPPED {test}: `chattr +i` failed here (needs root and ext4-like file systems). ***\n"
-                );
-                return None;
-            }
+            assert!(
+                done.is_ok_and(|status| status.success()),
+                "{test} needs `chattr +i` (root, an ext4-like file system)"
+            );
             set.0.push(file.clone());
         }
-        Some(set)
+        set
     }
 }
 
@@ -172,20 +171,19 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// `None`, saying why, where `mount` is not allowed.
-    fn mount(test: &str, size: &str) -> Option<Self> {
+    /// Only ignored tests call it: asked to run where `mount` is not allowed, the test
+    /// fails saying so.
+    fn mount(test: &str, size: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
             .status();
-        if !mounted.is_ok_and(|status| status.success()) {
-            eprintln!(
-                "\n*** SKIPPED {test}: `mount -t tmpfs` is not allowed here (needs root). ***\n"
-            );
-            return None;
-        }
-        Some(Self { dir })
+        assert!(
+            mounted.is_ok_and(|status| status.success()),
+            "{test} needs `mount -t tmpfs` (root)"
+        );
+        Self { dir }
     }
 
     fn path(&self) -> &Path {
@@ -342,6 +340,7 @@ async fn a_rerun_whose_outcome_cannot_be_recorded_is_given_up_after_a_bounded_nu
 }
 
 #[actix_web::test]
+#[ignore = "needs root: mount and chattr, with --include-ignored"]
 async fn a_read_only_database_refuses_events_and_readiness_and_claims_back_off() {
     let test = "a_read_only_database_refuses_events_and_readiness_and_claims_back_off";
     let github = MockServer::start().await;
@@ -361,9 +360,7 @@ async fn a_read_only_database_refuses_events_and_readiness_and_claims_back_off()
     assert_eq!(app.send(&job.queued()).await.status, 202);
     assert_eq!(app.send(&job.completed("failure")).await.status, 201);
 
-    let Some(read_only) = Immutable::set(test, &db_files(&db)) else {
-        return;
-    };
+    let read_only = Immutable::set(test, &db_files(&db));
     let other = Job::new("org/repo", refused, 1);
     let answer = app
         .send_as(&other.queued(), "workflow_job", "ro-queued")
@@ -414,11 +411,10 @@ async fn a_read_only_database_refuses_events_and_readiness_and_claims_back_off()
 }
 
 #[actix_web::test]
+#[ignore = "needs root: mount and chattr, with --include-ignored"]
 async fn a_full_disk_refuses_events_and_loses_none_it_acknowledged() {
     let test = "a_full_disk_refuses_events_and_loses_none_it_acknowledged";
-    let Some(disk) = Tmpfs::mount(test, "2m") else {
-        return;
-    };
+    let disk = Tmpfs::mount(test, "2m");
     let github = MockServer::start().await;
     let db = disk.path().join("job-rerunner.db");
     let service = Service::start(&github, &db, &[("OUTBOX_POLL", "0.05")]);
@@ -631,13 +627,11 @@ async fn a_run_whose_state_is_unreadable_starts_afresh_and_its_row_is_quarantine
 // PostgreSQL refuses NUL in TEXT.
 
 #[actix_web::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL, with --include-ignored"]
 async fn a_nul_in_the_branch_is_recorded_on_postgres_and_the_run_is_read_once() {
-    let Some(database) =
+    let database =
         fresh_database("a_nul_in_the_branch_is_recorded_on_postgres_and_the_run_is_read_once")
-            .await
-    else {
-        return;
-    };
+            .await;
     let overrides = [
         ("DATABASE_URL", database.url.as_str()),
         ("REPO_BRANCHES", "*"),

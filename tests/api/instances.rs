@@ -74,11 +74,10 @@ impl Respond for StatefulGitHub {
 }
 
 #[actix_web::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL, with --include-ignored"]
 async fn two_instances_rerun_each_failed_run_once_even_when_one_is_killed() {
     let test = "two_instances_rerun_each_failed_run_once_even_when_one_is_killed";
-    let Some(database) = fresh_database(test).await else {
-        return;
-    };
+    let database = fresh_database(test).await;
     let github = MockServer::start().await;
     let fake = StatefulGitHub::mount(&github).await;
     let settings = [
@@ -238,22 +237,20 @@ fn through(url: &str, address: &str) -> (String, String) {
 }
 
 /// A fresh database for `test`, a cutting proxy in front of it, and the URL through the
-/// proxy. `None` (the test is skipped) without `TEST_DATABASE_URL`.
-async fn behind_a_proxy(test: &str) -> Option<(TestDatabase, Proxy, String)> {
-    let database = fresh_database(test).await?;
+/// proxy.
+async fn behind_a_proxy(test: &str) -> (TestDatabase, Proxy, String) {
+    let database = fresh_database(test).await;
     let (_, upstream) = through(&database.url, "");
     let proxy = Proxy::start(upstream).await;
     let (proxied, _) = through(&database.url, &proxy.address);
-    Some((database, proxy, proxied))
+    (database, proxy, proxied)
 }
 
 #[actix_web::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL, with --include-ignored"]
 async fn a_database_outage_answers_503_and_recovers_by_itself() {
-    let Some((database, proxy, proxied)) =
-        behind_a_proxy("a_database_outage_answers_503_and_recovers_by_itself").await
-    else {
-        return;
-    };
+    let (database, proxy, proxied) =
+        behind_a_proxy("a_database_outage_answers_503_and_recovers_by_itself").await;
     let app = spawn_app(&[("DATABASE_URL", proxied.as_str())]).await;
     let run = unique();
     let build = Job::new("org/repo", run, 1);
@@ -299,12 +296,10 @@ async fn a_database_outage_answers_503_and_recovers_by_itself() {
 }
 
 #[actix_web::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL, with --include-ignored"]
 async fn a_tracker_whose_only_commit_failed_does_not_stay_in_memory() {
-    let Some((database, proxy, proxied)) =
-        behind_a_proxy("a_tracker_whose_only_commit_failed_does_not_stay_in_memory").await
-    else {
-        return;
-    };
+    let (database, proxy, proxied) =
+        behind_a_proxy("a_tracker_whose_only_commit_failed_does_not_stay_in_memory").await;
     let app = spawn_app(&[
         ("DATABASE_URL", proxied.as_str()),
         ("RUN_TTL", "1"),

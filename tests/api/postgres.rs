@@ -1,6 +1,7 @@
 //! A fresh PostgreSQL database per test, from `TEST_DATABASE_URL` (an admin URL on the
-//! machine's server). Without it, PostgreSQL tests say loudly that they were skipped;
-//! `.ci/run` always sets it.
+//! machine's server). PostgreSQL tests are `#[ignore]`d, so a plain `cargo test` shows
+//! them as ignored; `cargo test -- --include-ignored` (what `.ci/run` runs, with
+//! `TEST_DATABASE_URL` set) runs them, and then a missing server is a failure.
 
 use tokio_postgres::NoTls;
 
@@ -13,14 +14,13 @@ pub struct TestDatabase {
     name: String,
 }
 
-/// Creates a database for one test; `None` (with a notice) when PostgreSQL is not configured.
-pub async fn fresh_database(test: &str) -> Option<TestDatabase> {
+/// Creates a database for one test. Only ignored tests call it: asked to run, a test
+/// without `TEST_DATABASE_URL` fails saying so.
+pub async fn fresh_database(test: &str) -> TestDatabase {
     let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!(
-            "\n*** SKIPPED {test}: TEST_DATABASE_URL is not set, so the PostgreSQL tests did not run. \
-             `.ci/run` sets it (e.g. postgres://postgres@127.0.0.1:5432/test). ***\n"
+        panic!(
+            "{test} needs PostgreSQL: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)"
         );
-        return None;
     };
     let name = format!(
         "jr_test_{}_{}_{}",
@@ -34,7 +34,7 @@ pub async fn fresh_database(test: &str) -> Option<TestDatabase> {
         .await
         .expect("CREATE DATABASE");
     let url = with_database(&admin, &name);
-    Some(TestDatabase { url, admin, name })
+    TestDatabase { url, admin, name }
 }
 
 impl TestDatabase {

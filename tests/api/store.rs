@@ -1,5 +1,5 @@
-//! Store conformance: one set of tests, run against every backend (SQLite always,
-//! PostgreSQL when `TEST_DATABASE_URL` is set).
+//! Store conformance: one set of tests, run against every backend: `NAME::on_sqlite`
+//! always, `NAME::on_postgres` when asked for (ignored by a plain `cargo test`).
 
 use std::sync::Arc;
 
@@ -37,29 +37,53 @@ impl Backend {
     }
 }
 
-async fn backends(test: &str) -> Vec<Backend> {
+/// The embedded backend, on a file of its own.
+async fn sqlite_backend() -> Backend {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = DatabaseUrl::Sqlite(dir.path().join("store.db").display().to_string());
     let store = open_store(&url).await.expect("sqlite opens");
-    let mut backends = vec![Backend {
+    Backend {
         name: "sqlite",
         url,
         store,
         _dir: Some(dir),
         database: None,
-    }];
-    if let Some(database) = fresh_database(test).await {
-        let url = DatabaseUrl::Postgres(job_rerunner::settings::Secret::new(database.url.clone()));
-        let store = open_store(&url).await.expect("postgres opens");
-        backends.push(Backend {
-            name: "postgres",
-            url,
-            store,
-            _dir: None,
-            database: Some(database),
-        });
     }
-    backends
+}
+
+/// PostgreSQL, on a database of the test's own (`TEST_DATABASE_URL`).
+async fn postgres_backend(test: &str) -> Backend {
+    let database = fresh_database(test).await;
+    let url = DatabaseUrl::Postgres(job_rerunner::settings::Secret::new(database.url.clone()));
+    let store = open_store(&url).await.expect("postgres opens");
+    Backend {
+        name: "postgres",
+        url,
+        store,
+        _dir: None,
+        database: Some(database),
+    }
+}
+
+/// One conformance test, twice: `NAME::on_sqlite` runs in every `cargo test`;
+/// `NAME::on_postgres` needs a server, so it is ignored unless asked for
+/// (`cargo test -- --include-ignored` with `TEST_DATABASE_URL`, as `.ci/run` does).
+macro_rules! on_every_backend {
+    ($test:ident) => {
+        mod $test {
+            #[actix_web::test]
+            async fn on_sqlite() {
+                super::$test(super::sqlite_backend().await).await;
+            }
+
+            #[actix_web::test]
+            #[ignore = "needs PostgreSQL: TEST_DATABASE_URL, with --include-ignored"]
+            async fn on_postgres() {
+                let test = concat!(stringify!($test), "::on_postgres");
+                super::$test(super::postgres_backend(test).await).await;
+            }
+        }
+    };
 }
 
 fn key(run: u64) -> RunKey {
@@ -130,204 +154,191 @@ async fn failed_run(store: &dyn Store, run: u64) {
     );
 }
 
-#[actix_web::test]
-async fn a_redelivered_event_is_answered_alike_on_every_backend() {
-    for backend in backends("a_redelivered_event_is_answered_alike_on_every_backend").await {
-        let store = &*backend.store;
-        failed_run(store, 1).await;
-        // The run moved on (a needs: job), then the last completion is redelivered.
-        assert_eq!(
-            status(store, 1, event(1, 2, "q2", JobAction::Unfinished, 30)).await,
-            202
-        );
-        let redelivered = event(1, 1, "c1", JobAction::Completed(Conclusion::Failure), 40);
-        assert_eq!(status(store, 1, redelivered).await, 201, "{}", backend.name);
-        let state = store.load(&key(1)).await.expect("load").expect("run");
-        assert_eq!(
-            state.unfinished_jobs(),
-            1,
-            "{}: the redelivery changed the run",
-            backend.name
-        );
-        backend.finish().await;
-    }
+on_every_backend!(a_redelivered_event_is_answered_alike);
+async fn a_redelivered_event_is_answered_alike(backend: Backend) {
+    let store = &*backend.store;
+    failed_run(store, 1).await;
+    // The run moved on (a needs: job), then the last completion is redelivered.
+    assert_eq!(
+        status(store, 1, event(1, 2, "q2", JobAction::Unfinished, 30)).await,
+        202
+    );
+    let redelivered = event(1, 1, "c1", JobAction::Completed(Conclusion::Failure), 40);
+    assert_eq!(status(store, 1, redelivered).await, 201, "{}", backend.name);
+    let state = store.load(&key(1)).await.expect("load").expect("run");
+    assert_eq!(
+        state.unfinished_jobs(),
+        1,
+        "{}: the redelivery changed the run",
+        backend.name
+    );
+    backend.finish().await;
 }
 
-#[actix_web::test]
-async fn concurrent_changes_to_one_run_are_all_kept_on_every_backend() {
-    for backend in backends("concurrent_changes_to_one_run_are_all_kept_on_every_backend").await {
-        // Two stores on one database: two processes.
-        let other = backend.reopen().await;
-        let changes = (0..40u64).map(|job| {
-            let store = if job % 2 == 0 {
-                Arc::clone(&backend.store)
-            } else {
-                Arc::clone(&other)
-            };
-            async move {
-                store
-                    .transition(
-                        &key(7),
-                        event(7, job, &format!("d{job}"), JobAction::Unfinished, job),
-                    )
-                    .await
-            }
-        });
-        for result in futures_util::future::join_all(changes).await {
-            result.expect("transition");
-        }
-        let state = backend
-            .store
-            .load(&key(7))
-            .await
-            .expect("load")
-            .expect("run");
-        assert_eq!(
-            state.jobs.len(),
-            40,
-            "{}: a concurrent change was lost",
-            backend.name
-        );
-        backend.finish().await;
-    }
-}
-
-#[actix_web::test]
-async fn a_due_rerun_is_claimed_once_and_taken_over_after_its_lease_on_every_backend() {
-    for backend in
-        backends("a_due_rerun_is_claimed_once_and_taken_over_after_its_lease_on_every_backend")
-            .await
-    {
-        let store = &backend.store;
-        failed_run(&**store, 3).await;
-        assert_eq!(
-            store.due_reruns(1_000, 10).await.expect("due"),
-            vec![key(3)],
-            "{}",
-            backend.name
-        );
-        let claims = [
-            Claim {
-                owner: 1,
-                lease_ms: 1_000,
-            },
-            Claim {
-                owner: 2,
-                lease_ms: 1_000,
-            },
-        ];
-        let attempts = claims.iter().map(|claim| {
-            store.transition(
-                &key(3),
-                RunChange::Claim {
-                    now: 100,
-                    claim: *claim,
-                },
-            )
-        });
-        let won: Vec<_> = futures_util::future::join_all(attempts)
-            .await
-            .into_iter()
-            .filter(|applied| {
-                matches!(
-                    applied.as_ref().expect("claim").result,
-                    ChangeResult::Claimed(Some(_))
-                )
-            })
-            .collect();
-        assert_eq!(
-            won.len(),
-            1,
-            "{}: a due re-run must be claimed exactly once",
-            backend.name
-        );
-        assert!(
-            store.due_reruns(500, 10).await.expect("due").is_empty(),
-            "claimed: not due while the lease holds"
-        );
-        let late = store
-            .transition(
-                &key(3),
-                RunChange::Claim {
-                    now: 1_200,
-                    claim: claims[1],
-                },
-            )
-            .await
-            .expect("claim");
-        let ChangeResult::Claimed(Some(claimed)) = late.result else {
-            panic!(
-                "{}: the lease ran out, the re-run must be claimable",
-                backend.name
-            );
+on_every_backend!(concurrent_changes_to_one_run_are_all_kept);
+async fn concurrent_changes_to_one_run_are_all_kept(backend: Backend) {
+    // Two stores on one database: two processes.
+    let other = backend.reopen().await;
+    let changes = (0..40u64).map(|job| {
+        let store = if job % 2 == 0 {
+            Arc::clone(&backend.store)
+        } else {
+            Arc::clone(&other)
         };
-        let renew_by_first = RunChange::Renew {
-            now: 1_300,
-            attempt: 1,
-            claim: claims[0],
-        };
-        let first = store
-            .transition(&key(3), renew_by_first)
-            .await
-            .expect("renew");
-        assert_eq!(first.result, ChangeResult::Renewed(false));
-        let record = RunChange::Record {
-            now: 1_400,
-            claimed,
-            owner: 2,
-            outcome: RerunOutcome::Started,
-            retry: RETRY,
-        };
-        store.transition(&key(3), record).await.expect("record");
-        assert!(
+        async move {
             store
-                .due_reruns(u64::MAX, 10)
+                .transition(
+                    &key(7),
+                    event(7, job, &format!("d{job}"), JobAction::Unfinished, job),
+                )
                 .await
-                .expect("due")
-                .is_empty()
-        );
-        let recent = store.recent_reruns(5).await.expect("recent");
-        assert_eq!(recent.len(), 1);
-        assert_eq!(recent[0].1.outcome, RerunOutcome::Started);
-        assert_eq!(recent[0].1.failed_jobs, vec!["job-1".to_string()]);
-        backend.finish().await;
+        }
+    });
+    for result in futures_util::future::join_all(changes).await {
+        result.expect("transition");
     }
+    let state = backend
+        .store
+        .load(&key(7))
+        .await
+        .expect("load")
+        .expect("run");
+    assert_eq!(
+        state.jobs.len(),
+        40,
+        "{}: a concurrent change was lost",
+        backend.name
+    );
+    backend.finish().await;
 }
 
-#[actix_web::test]
-async fn state_survives_reopening_and_quiet_runs_are_purged_on_every_backend() {
-    for backend in
-        backends("state_survives_reopening_and_quiet_runs_are_purged_on_every_backend").await
-    {
-        failed_run(&*backend.store, 4).await;
-        assert_eq!(
-            status(
-                &*backend.store,
-                5,
-                event(5, 1, "q5", JobAction::Unfinished, 10)
+on_every_backend!(a_due_rerun_is_claimed_once_and_taken_over_after_its_lease);
+async fn a_due_rerun_is_claimed_once_and_taken_over_after_its_lease(backend: Backend) {
+    let store = &backend.store;
+    failed_run(&**store, 3).await;
+    assert_eq!(
+        store.due_reruns(1_000, 10).await.expect("due"),
+        vec![key(3)],
+        "{}",
+        backend.name
+    );
+    let claims = [
+        Claim {
+            owner: 1,
+            lease_ms: 1_000,
+        },
+        Claim {
+            owner: 2,
+            lease_ms: 1_000,
+        },
+    ];
+    let attempts = claims.iter().map(|claim| {
+        store.transition(
+            &key(3),
+            RunChange::Claim {
+                now: 100,
+                claim: *claim,
+            },
+        )
+    });
+    let won: Vec<_> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|applied| {
+            matches!(
+                applied.as_ref().expect("claim").result,
+                ChangeResult::Claimed(Some(_))
             )
-            .await,
-            202
-        );
-        let reopened = backend.reopen().await;
-        let state = reopened.load(&key(4)).await.expect("load").expect("run");
-        assert!(
-            state.pending_rerun_at().is_some(),
-            "{}: the decided re-run was lost",
+        })
+        .collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{}: a due re-run must be claimed exactly once",
+        backend.name
+    );
+    assert!(
+        store.due_reruns(500, 10).await.expect("due").is_empty(),
+        "claimed: not due while the lease holds"
+    );
+    let late = store
+        .transition(
+            &key(3),
+            RunChange::Claim {
+                now: 1_200,
+                claim: claims[1],
+            },
+        )
+        .await
+        .expect("claim");
+    let ChangeResult::Claimed(Some(claimed)) = late.result else {
+        panic!(
+            "{}: the lease ran out, the re-run must be claimable",
             backend.name
         );
-        let purged = reopened.purge_idle(u64::MAX / 2).await.expect("purge");
-        assert_eq!(
-            purged, 1,
-            "{}: only the run without a pending re-run goes",
-            backend.name
-        );
-        assert!(reopened.load(&key(5)).await.expect("load").is_none());
-        assert!(reopened.load(&key(4)).await.expect("load").is_some());
-        reopened.ping().await.expect("ping");
-        drop(reopened);
-        backend.finish().await;
-    }
+    };
+    let renew_by_first = RunChange::Renew {
+        now: 1_300,
+        attempt: 1,
+        claim: claims[0],
+    };
+    let first = store
+        .transition(&key(3), renew_by_first)
+        .await
+        .expect("renew");
+    assert_eq!(first.result, ChangeResult::Renewed(false));
+    let record = RunChange::Record {
+        now: 1_400,
+        claimed,
+        owner: 2,
+        outcome: RerunOutcome::Started,
+        retry: RETRY,
+    };
+    store.transition(&key(3), record).await.expect("record");
+    assert!(
+        store
+            .due_reruns(u64::MAX, 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    let recent = store.recent_reruns(5).await.expect("recent");
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].1.outcome, RerunOutcome::Started);
+    assert_eq!(recent[0].1.failed_jobs, vec!["job-1".to_string()]);
+    backend.finish().await;
+}
+
+on_every_backend!(state_survives_reopening_and_quiet_runs_are_purged);
+async fn state_survives_reopening_and_quiet_runs_are_purged(backend: Backend) {
+    failed_run(&*backend.store, 4).await;
+    assert_eq!(
+        status(
+            &*backend.store,
+            5,
+            event(5, 1, "q5", JobAction::Unfinished, 10)
+        )
+        .await,
+        202
+    );
+    let reopened = backend.reopen().await;
+    let state = reopened.load(&key(4)).await.expect("load").expect("run");
+    assert!(
+        state.pending_rerun_at().is_some(),
+        "{}: the decided re-run was lost",
+        backend.name
+    );
+    let purged = reopened.purge_idle(u64::MAX / 2).await.expect("purge");
+    assert_eq!(
+        purged, 1,
+        "{}: only the run without a pending re-run goes",
+        backend.name
+    );
+    assert!(reopened.load(&key(5)).await.expect("load").is_none());
+    assert!(reopened.load(&key(4)).await.expect("load").is_some());
+    reopened.ping().await.expect("ping");
+    drop(reopened);
+    backend.finish().await;
 }
 
 mod first_schema {
@@ -431,87 +442,79 @@ fn sqlite_path(backend: &Backend) -> Option<std::path::PathBuf> {
     }
 }
 
-#[actix_web::test]
-async fn a_database_migrated_by_a_newer_version_still_opens_on_every_backend() {
-    for backend in
-        backends("a_database_migrated_by_a_newer_version_still_opens_on_every_backend").await
-    {
-        failed_run(&*backend.store, 11).await;
-        let path = sqlite_path(&backend);
-        add_to_history(&backend, path.as_deref(), 999, "12345").await;
-        // The previous version restarts (a rollback, or a restart during a deploy).
-        let reopened = backend.reopen().await;
-        assert_eq!(
-            reopened.newer_migrations(),
-            ["V999__from_a_newer_version".to_owned()],
-            "{}",
-            backend.name
-        );
-        assert!(
-            reopened
-                .due_reruns(u64::MAX, 5)
-                .await
-                .expect("due")
-                .contains(&key(11))
-        );
-        assert_eq!(
-            status(
-                &*reopened,
-                12,
-                event(12, 1, "q12", JobAction::Unfinished, 10)
-            )
-            .await,
-            202,
-            "{}: the schema still takes changes",
-            backend.name
-        );
-        reopened.ping().await.expect("ready");
-        drop(reopened);
-        backend.finish().await;
-    }
+on_every_backend!(a_database_migrated_by_a_newer_version_still_opens);
+async fn a_database_migrated_by_a_newer_version_still_opens(backend: Backend) {
+    failed_run(&*backend.store, 11).await;
+    let path = sqlite_path(&backend);
+    add_to_history(&backend, path.as_deref(), 999, "12345").await;
+    // The previous version restarts (a rollback, or a restart during a deploy).
+    let reopened = backend.reopen().await;
+    assert_eq!(
+        reopened.newer_migrations(),
+        ["V999__from_a_newer_version".to_owned()],
+        "{}",
+        backend.name
+    );
+    assert!(
+        reopened
+            .due_reruns(u64::MAX, 5)
+            .await
+            .expect("due")
+            .contains(&key(11))
+    );
+    assert_eq!(
+        status(
+            &*reopened,
+            12,
+            event(12, 1, "q12", JobAction::Unfinished, 10)
+        )
+        .await,
+        202,
+        "{}: the schema still takes changes",
+        backend.name
+    );
+    reopened.ping().await.expect("ready");
+    drop(reopened);
+    backend.finish().await;
 }
 
-#[actix_web::test]
-async fn a_divergent_or_missing_older_migration_stops_start_up_on_every_backend() {
-    for backend in
-        backends("a_divergent_or_missing_older_migration_stops_start_up_on_every_backend").await
-    {
-        let path = sqlite_path(&backend);
-        run_sql(
-            &backend,
-            path.as_deref(),
-            "UPDATE refinery_schema_history SET checksum = '1' WHERE version = 2",
-        )
-        .await;
-        let Err(refused) = open_store(&backend.url).await else {
-            panic!(
-                "{}: opened a database with a divergent migration",
-                backend.name
-            );
-        };
-        assert!(
-            refused.0.contains("V2__deliveries_in_runs differs"),
-            "{refused}"
+on_every_backend!(a_divergent_or_missing_older_migration_stops_start_up);
+async fn a_divergent_or_missing_older_migration_stops_start_up(backend: Backend) {
+    let path = sqlite_path(&backend);
+    run_sql(
+        &backend,
+        path.as_deref(),
+        "UPDATE refinery_schema_history SET checksum = '1' WHERE version = 2",
+    )
+    .await;
+    let Err(refused) = open_store(&backend.url).await else {
+        panic!(
+            "{}: opened a database with a divergent migration",
+            backend.name
         );
-        assert!(refused.0.ends_with("not starting"), "{refused}");
-        assert_eq!(refused.to_string().lines().count(), 1, "{refused}");
-        // A newer migration does not excuse a missing older one.
-        run_sql(
-            &backend,
-            path.as_deref(),
-            "DELETE FROM refinery_schema_history WHERE version = 2",
-        )
-        .await;
-        add_to_history(&backend, path.as_deref(), 999, "12345").await;
-        let Err(refused) = open_store(&backend.url).await else {
-            panic!("{}: opened a database missing a migration", backend.name);
-        };
-        assert!(
-            refused.0.contains("V2__deliveries_in_runs was not applied"),
-            "{refused}"
-        );
-        backend.finish().await;
-    }
+    };
+    assert!(
+        refused.0.contains("V2__deliveries_in_runs differs"),
+        "{refused}"
+    );
+    assert!(refused.0.ends_with("not starting"), "{refused}");
+    assert_eq!(refused.to_string().lines().count(), 1, "{refused}");
+    // A newer migration does not excuse a missing older one.
+    run_sql(
+        &backend,
+        path.as_deref(),
+        "DELETE FROM refinery_schema_history WHERE version = 2",
+    )
+    .await;
+    add_to_history(&backend, path.as_deref(), 999, "12345").await;
+    let Err(refused) = open_store(&backend.url).await else {
+        panic!("{}: opened a database missing a migration", backend.name);
+    };
+    assert!(
+        refused.0.contains("V2__deliveries_in_runs was not applied"),
+        "{refused}"
+    );
+    backend.finish().await;
 }
 
 #[test]
@@ -542,44 +545,38 @@ fn a_divergent_migration_stops_the_binary_with_one_line() {
     assert!(stderr.contains("V1__initial differs"), "{stderr}");
 }
 
-#[actix_web::test]
-async fn unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined_on_every_backend() {
-    for backend in backends(
-        "unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined_on_every_backend",
-    )
-    .await
-    {
-        let store = &*backend.store;
-        failed_run(store, 21).await;
-        let path = sqlite_path(&backend);
-        run_sql(
-            &backend,
-            path.as_deref(),
-            "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+on_every_backend!(unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined);
+async fn unreadable_rows_are_skipped_and_an_unreadable_state_is_quarantined(backend: Backend) {
+    let store = &*backend.store;
+    failed_run(store, 21).await;
+    let path = sqlite_path(&backend);
+    run_sql(
+        &backend,
+        path.as_deref(),
+        "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
                  VALUES ('not a repository', 1, '{}', 1, 1);
              INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
                  VALUES ('org/repo', 22, '{not json', 2, 2);",
-        )
-        .await;
-        assert_eq!(
-            store.due_reruns(u64::MAX, 10).await.expect("due"),
-            vec![key(22), key(21)],
-            "{}: the row under a bad name is skipped",
-            backend.name
-        );
-        let runs = store.recent_runs(10).await.expect("runs");
-        assert_eq!(runs.len(), 1, "{}", backend.name);
-        assert_eq!(runs[0].0, key(21));
-        // A change to the run with the unreadable state: it starts afresh.
-        assert_eq!(
-            status(store, 22, event(22, 1, "q22", JobAction::Unfinished, 30)).await,
-            202,
-            "{}",
-            backend.name
-        );
-        assert_eq!(store.recent_runs(10).await.expect("runs").len(), 2);
-        backend.finish().await;
-    }
+    )
+    .await;
+    assert_eq!(
+        store.due_reruns(u64::MAX, 10).await.expect("due"),
+        vec![key(22), key(21)],
+        "{}: the row under a bad name is skipped",
+        backend.name
+    );
+    let runs = store.recent_runs(10).await.expect("runs");
+    assert_eq!(runs.len(), 1, "{}", backend.name);
+    assert_eq!(runs[0].0, key(21));
+    // A change to the run with the unreadable state: it starts afresh.
+    assert_eq!(
+        status(store, 22, event(22, 1, "q22", JobAction::Unfinished, 30)).await,
+        202,
+        "{}",
+        backend.name
+    );
+    assert_eq!(store.recent_runs(10).await.expect("runs").len(), 2);
+    backend.finish().await;
 }
 
 #[actix_web::test]
