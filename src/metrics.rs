@@ -41,6 +41,12 @@ pub struct Metrics {
     pub github_ratelimit_remaining: IntGauge,
     /// Time a store transition took, commit included.
     pub store_seconds: Histogram,
+    /// Request values cut before they reached a log line, a label or the store, by
+    /// header (or `path`).
+    pub truncated_headers: IntCounterVec,
+    /// Status page and `/api/…` requests refused for their credentials, by answer
+    /// (`401` wrong credentials, `429` the client's failure limit was reached).
+    pub status_auth_failures: IntCounterVec,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
     /// are counted on every request, and a label lookup hashes three strings under a lock.
     tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
@@ -118,6 +124,22 @@ impl Metrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
             )
             .expect("valid metric"),
+            truncated_headers: IntCounterVec::new(
+                Opts::new(
+                    "truncated_header_values_total",
+                    "Request values cut to a short printable prefix before logging, by header (or path)",
+                ),
+                &["header"],
+            )
+            .expect("valid metric"),
+            status_auth_failures: IntCounterVec::new(
+                Opts::new(
+                    "status_auth_failures_total",
+                    "Status page requests refused for their credentials, by answer (401, 429)",
+                ),
+                &["answer"],
+            )
+            .expect("valid metric"),
             registry,
             tracked_webhooks: Vec::new(),
         };
@@ -150,6 +172,8 @@ impl Metrics {
             Box::new(metrics.github_seconds.clone()),
             Box::new(metrics.github_ratelimit_remaining.clone()),
             Box::new(metrics.store_seconds.clone()),
+            Box::new(metrics.truncated_headers.clone()),
+            Box::new(metrics.status_auth_failures.clone()),
         ];
         for collector in collectors {
             metrics

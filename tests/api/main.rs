@@ -3,6 +3,7 @@
 
 mod cli;
 mod github_trouble;
+mod hardening_http;
 mod helpers;
 mod instances;
 mod observe;
