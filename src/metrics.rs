@@ -43,6 +43,12 @@ pub struct Metrics {
     pub store_seconds: Histogram,
     /// Stored rows the store could not read (skipped, or a run's state quarantined), by table.
     pub store_rows_unreadable: IntCounterVec,
+    /// Request values cut before they reached a log line, a label or the store, by
+    /// header (or `path`).
+    pub truncated_headers: IntCounterVec,
+    /// Status page and `/api/…` requests refused for their credentials, by answer
+    /// (`401` wrong credentials, `429` the client's failure limit was reached).
+    pub status_auth_failures: IntCounterVec,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
     /// are counted on every request, and a label lookup hashes three strings under a lock.
     tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
@@ -128,6 +134,22 @@ impl Metrics {
                 &["table"],
             )
             .expect("valid metric"),
+            truncated_headers: IntCounterVec::new(
+                Opts::new(
+                    "truncated_header_values_total",
+                    "Request values cut to a short printable prefix before logging, by header (or path)",
+                ),
+                &["header"],
+            )
+            .expect("valid metric"),
+            status_auth_failures: IntCounterVec::new(
+                Opts::new(
+                    "status_auth_failures_total",
+                    "Status page requests refused for their credentials, by answer (401, 429)",
+                ),
+                &["answer"],
+            )
+            .expect("valid metric"),
             registry,
             tracked_webhooks: Vec::new(),
         };
@@ -164,6 +186,8 @@ impl Metrics {
             Box::new(metrics.github_ratelimit_remaining.clone()),
             Box::new(metrics.store_seconds.clone()),
             Box::new(metrics.store_rows_unreadable.clone()),
+            Box::new(metrics.truncated_headers.clone()),
+            Box::new(metrics.status_auth_failures.clone()),
         ];
         for collector in collectors {
             metrics

@@ -154,6 +154,13 @@ pub struct Settings {
     pub status_token: Option<Secret>,
     /// Log line format.
     pub log_format: LogFormat,
+    /// How long a webhook's body may take to arrive, from the end of its headers.
+    pub body_timeout: Duration,
+    /// Most webhook body bytes held in memory at once, all connections together.
+    pub max_buffered_bytes: usize,
+    /// Whether the client of a request is the last address in `X-Forwarded-For` (behind
+    /// one reverse proxy that sets it) rather than the peer address.
+    pub trust_forwarded_for: bool,
     /// Least severe level logged.
     pub log_level: slog::Level,
     /// GitHub API client settings.
@@ -169,6 +176,9 @@ pub struct SettingsError {
     /// What is wrong, without echoing secrets.
     pub problem: String,
 }
+
+/// The shortest `STATUS_TOKEN` accepted: a shorter one is guessed too easily.
+pub const MIN_STATUS_TOKEN_CHARS: usize = 16;
 
 /// One line per variable: name, default and meaning. `--help` prints it; README mirrors it.
 #[rustfmt::skip]
@@ -200,9 +210,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("SUMMARY_EVERY", "60", "seconds between two mailbox summary log lines"),
     ("BACKLOG_WARNING", "1000", "waiting messages (tracker mailboxes or GitHub queue) above which a warning is logged"),
     ("DRY_RUN", "false", "true: decide and log everything, never call the re-run endpoint"),
-    ("STATUS_TOKEN", "unset", "token for /status and /api/… (bearer, or basic-auth password); unset: they are off"),
+    ("STATUS_TOKEN", "unset", "token (at least 16 characters) for /status and /api/… (bearer, or basic-auth password); unset: they are off"),
     ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
     ("LOG_LEVEL", "info", "trace, debug, info, warning, error or critical"),
+    ("BODY_TIMEOUT", "5", "seconds a webhook body may take to arrive after its headers (408 after)"),
+    ("MAX_BUFFERED_BYTES", "67108864", "most webhook body bytes held at once, all connections together (503 with Retry-After above); at least MAX_BODY_BYTES"),
+    ("TRUST_FORWARDED_FOR", "false", "true behind one reverse proxy that sets X-Forwarded-For (Dokku's nginx): the status page's failure limit counts per its last address"),
 ];
 
 /// The `--help` text.
@@ -313,6 +326,29 @@ impl Settings {
         if max_body_bytes < 1024 {
             return Err(env.problem("MAX_BODY_BYTES", "must be at least 1024"));
         }
+        let body_timeout = env.seconds("BODY_TIMEOUT", 5.0)?;
+        if body_timeout.is_zero() {
+            return Err(env.problem("BODY_TIMEOUT", "must be more than 0"));
+        }
+        let max_buffered_bytes = env.number("MAX_BUFFERED_BYTES", 64usize << 20)?;
+        if max_buffered_bytes < max_body_bytes {
+            return Err(env.problem(
+                "MAX_BUFFERED_BYTES",
+                "must be at least MAX_BODY_BYTES (a largest body must fit)",
+            ));
+        }
+        let status_token = env.get("STATUS_TOKEN").map(Secret::new);
+        if status_token
+            .as_ref()
+            .is_some_and(|token| token.expose().chars().count() < MIN_STATUS_TOKEN_CHARS)
+        {
+            return Err(env.problem(
+                "STATUS_TOKEN",
+                &format!(
+                    "must be at least {MIN_STATUS_TOKEN_CHARS} characters (it guards the status page)"
+                ),
+            ));
+        }
         let max_tries = env.number("GITHUB_MAX_TRIES", 10u32)?;
         if max_tries == 0 {
             return Err(env.problem("GITHUB_MAX_TRIES", "must be at least 1"));
@@ -335,8 +371,11 @@ impl Settings {
             summary_every: env.seconds("SUMMARY_EVERY", 60.0)?,
             backlog_warning: env.number("BACKLOG_WARNING", 1000usize)?,
             dry_run: env.flag("DRY_RUN")?,
-            status_token: env.get("STATUS_TOKEN").map(Secret::new),
+            status_token,
             log_format,
+            body_timeout,
+            max_buffered_bytes,
+            trust_forwarded_for: env.flag("TRUST_FORWARDED_FOR")?,
             log_level,
             github: GitHubSettings {
                 api_url,
@@ -402,6 +441,9 @@ impl Settings {
                     LogFormat::Json => "json".into(),
                 },
                 "LOG_LEVEL" => self.log_level.as_str().to_ascii_lowercase(),
+                "BODY_TIMEOUT" => seconds(self.body_timeout),
+                "MAX_BUFFERED_BYTES" => self.max_buffered_bytes.to_string(),
+                "TRUST_FORWARDED_FOR" => self.trust_forwarded_for.to_string(),
                 _ => "?".into(),
             }
         };
@@ -664,7 +706,7 @@ mod tests {
         let settings = Settings::from_vars(vars(&[
             ("GITHUB_SIGN_KEY", "sign-key-value"),
             ("GITHUB_TOKEN", "token-value"),
-            ("STATUS_TOKEN", "status-value"),
+            ("STATUS_TOKEN", "status-value-of-16-chars"),
             ("DRY_RUN", "yes"),
         ]))
         .expect("valid");
@@ -675,7 +717,7 @@ mod tests {
             "{effective:?}"
         );
         let shown = format!("{effective:?}");
-        for secret in ["sign-key-value", "token-value", "status-value"] {
+        for secret in ["sign-key-value", "token-value", "status-value-of-16-chars"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(effective.contains(&("DRY_RUN", "true".to_owned())));
@@ -737,5 +779,38 @@ mod tests {
             shown.contains("postgres://bot:[redacted]@db/rerunner"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn http_limits_are_validated_and_name_their_variable() {
+        for (name, value) in [
+            ("STATUS_TOKEN", "fifteen-chars.."),
+            ("BODY_TIMEOUT", "0"),
+            ("BODY_TIMEOUT", "soon"),
+            ("MAX_BUFFERED_BYTES", "1048575"),
+            ("TRUST_FORWARDED_FOR", "maybe"),
+        ] {
+            let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), (name, value)]))
+                .expect_err(name);
+            assert_eq!(err.variable, name, "{name}={value}");
+        }
+        let short = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "k"),
+            ("STATUS_TOKEN", "fifteen-chars.."),
+        ]))
+        .expect_err("a short token");
+        assert!(
+            !short.to_string().contains("fifteen"),
+            "{short} echoes the token"
+        );
+        let settings = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "k"),
+            ("STATUS_TOKEN", "sixteen-chars..."),
+            ("BODY_TIMEOUT", "0.5"),
+        ]))
+        .expect("valid");
+        assert_eq!(settings.body_timeout, Duration::from_millis(500));
+        assert_eq!(settings.max_buffered_bytes, 64 << 20);
+        assert!(!settings.trust_forwarded_for);
     }
 }

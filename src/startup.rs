@@ -16,6 +16,7 @@ use crate::actors::{GitHubActor, QueueDepth, Registry, TrackerDeps};
 use crate::http::{
     AppState, alive, api_part, api_status, healthz, metrics_page, readyz, receive, status_page,
 };
+use crate::http::{Guards, connections, unmatched};
 use crate::metrics::Metrics;
 use crate::run::Claim;
 use crate::settings::{DatabaseUrl, Settings};
@@ -171,6 +172,7 @@ impl Application {
             metrics,
             store: Arc::clone(&store),
             github: github_for_http,
+            guards: Guards::new(&settings),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -183,8 +185,14 @@ impl Application {
                 .route("/status", web::get().to(status_page))
                 .route("/api/status", web::get().to(api_status))
                 .route("/api/{part}", web::get().to(api_part))
+                .default_service(web::to(unmatched))
+                .wrap(connections::KeepAliveForWebhooks)
         })
         .workers(settings.workers)
+        // Stated, not left to actix's defaults: README's "Limits" documents them.
+        .client_request_timeout(connections::HEADER_TIMEOUT)
+        .keep_alive(connections::KEEP_ALIVE)
+        .client_disconnect_timeout(connections::LINGER)
         .listen(listener)
         .map_err(|source| StartError::Listen {
             address: format!("port {port}"),

@@ -24,6 +24,15 @@ pub enum WebhookError {
     /// The event could not be recorded; GitHub may redeliver it.
     #[error("event not recorded: {0}")]
     NotRecorded(#[from] TrackError),
+    /// No `X-GitHub-Event` header (checked before the body is read).
+    #[error("X-GitHub-Event header is missing")]
+    MissingEvent,
+    /// The body did not arrive in full within `BODY_TIMEOUT` of the headers.
+    #[error("payload did not arrive within {0} s of the headers (BODY_TIMEOUT)")]
+    BodyTimeout(f64),
+    /// Reading the body would pass `MAX_BUFFERED_BYTES`; the sender may retry.
+    #[error("too many payloads being read at once: retry in {0} s")]
+    Busy(u64),
 }
 
 impl WebhookError {
@@ -34,6 +43,24 @@ impl WebhookError {
             Self::Unreadable(_) | Self::Payload(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::FORBIDDEN,
             Self::NotRecorded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MissingEvent => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether the answer closes the connection: every refusal of a request whose
+    /// signature was not verified does (its body may be unread, and only GitHub, who
+    /// holds the key, keeps a connection open; see `connections.rs`).
+    pub fn closes_connection(&self) -> bool {
+        !matches!(self, Self::Payload(_) | Self::NotRecorded(_))
+    }
+
+    /// The `Retry-After` seconds to send with the answer, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Busy(seconds) => Some(*seconds),
+            _ => None,
         }
     }
 }

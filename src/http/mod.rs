@@ -2,12 +2,17 @@
 //! what operators watch: metrics, health, the status page and its JSON.
 
 mod auth;
+pub mod body;
+pub mod connections;
 mod error;
+mod fallback;
+pub mod headers;
 mod observe;
 pub mod payload;
 mod picked;
 pub mod signature;
 mod status;
+pub mod throttle;
 mod webhook;
 
 use std::sync::Arc;
@@ -15,6 +20,7 @@ use std::sync::Arc;
 use slog::Logger;
 
 pub use error::WebhookError;
+pub use fallback::unmatched;
 pub use observe::{healthz, metrics as metrics_page, readyz};
 pub use status::{api_part, api_status, page as status_page};
 pub use webhook::{alive, receive};
@@ -40,4 +46,25 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The GitHub actor, for readiness.
     pub github: Addr<GitHubActor>,
+    /// What the defences against abusive clients share between workers.
+    pub guards: Guards,
+}
+
+/// The shared state of the defences against abusive clients: the webhook bodies'
+/// memory budget and the status page's failure limit.
+pub struct Guards {
+    /// `MAX_BUFFERED_BYTES`: webhook body bytes held, all connections together.
+    pub bodies: body::BodyBudget,
+    /// Wrong `STATUS_TOKEN` credentials per client.
+    pub status_failures: throttle::FailureLimit,
+}
+
+impl Guards {
+    /// Empty guards for these settings.
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            bodies: body::BodyBudget::new(settings.max_buffered_bytes),
+            status_failures: throttle::FailureLimit::default(),
+        }
+    }
 }

@@ -21,17 +21,32 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// Checks `header` against the body, comparing digests in constant time.
-pub fn verify(key: &Secret, header: Option<&[u8]>, body: &[u8]) -> Result<(), SignatureError> {
+/// The digest a well-formed header carries.
+pub type Digest = [u8; 32];
+
+/// Reads `header` (`sha256=` and 64 hex digits) without looking at the body: a request
+/// that fails this is refused before its body is read. No allocation.
+pub fn parse(header: Option<&[u8]>) -> Result<Digest, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let hex_digest = header
         .strip_prefix(b"sha256=")
         .ok_or(SignatureError::Malformed)?;
-    let digest = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut digest).map_err(|_| SignatureError::Malformed)?;
+    Ok(digest)
+}
+
+/// Checks a parsed digest against the body, in constant time.
+pub fn check(key: &Secret, digest: &Digest, body: &[u8]) -> Result<(), SignatureError> {
     let mut mac = keyed(key);
     mac.update(body);
-    mac.verify_slice(&digest)
+    mac.verify_slice(digest)
         .map_err(|_| SignatureError::Mismatch)
+}
+
+/// Checks `header` against the body, comparing digests in constant time.
+pub fn verify(key: &Secret, header: Option<&[u8]>, body: &[u8]) -> Result<(), SignatureError> {
+    check(key, &parse(header)?, body)
 }
 
 /// The header value GitHub would send for `body`; used by tests and the load generator.
@@ -90,6 +105,21 @@ mod tests {
         for bad in ["757107ea", "sha1=757107ea", "sha256=zz", "sha256="] {
             let result = verify(&key, Some(bad.as_bytes()), GITHUB_PAYLOAD);
             assert!(result.is_err(), "{bad} accepted");
+        }
+        // The shape alone, without the body: 64 hex digits, no more, no fewer.
+        let digits = &GITHUB_SIGNATURE["sha256=".len()..];
+        assert!(parse(Some(GITHUB_SIGNATURE.as_bytes())).is_ok());
+        for bad in [
+            format!("sha256={}", &digits[..63]),
+            format!("sha256={digits}0"),
+            format!("sha256={}g", &digits[..63]),
+            format!("SHA256={digits}"),
+        ] {
+            assert_eq!(
+                parse(Some(bad.as_bytes())),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
         }
     }
 

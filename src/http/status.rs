@@ -146,7 +146,7 @@ fn unavailable(err: &StoreError) -> HttpResponse {
 
 /// `GET /api/status`: everything the page shows, as JSON.
 pub async fn api_status(request: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
-    if let Some(refused) = refusal(&request, app.settings.status_token.as_ref()) {
+    if let Some(refused) = refusal(&request, &app) {
         return refused;
     }
     match gather(&app).await {
@@ -161,7 +161,7 @@ pub async fn api_part(
     part: web::Path<String>,
     app: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refused) = refusal(&request, app.settings.status_token.as_ref()) {
+    if let Some(refused) = refusal(&request, &app) {
         return refused;
     }
     let status = match gather(&app).await {
@@ -180,7 +180,7 @@ pub async fn api_part(
 
 /// `GET /status`: the page.
 pub async fn page(request: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
-    if let Some(refused) = refusal(&request, app.settings.status_token.as_ref()) {
+    if let Some(refused) = refusal(&request, &app) {
         return refused;
     }
     match gather(&app).await {

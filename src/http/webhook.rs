@@ -1,16 +1,20 @@
-//! The webhook handler (the "HTTP actor"): reads the raw body under a size cap,
-//! verifies the signature before parsing, parses once into a typed event, applies
-//! SPEC.md's filters and routes the event to its run's tracker. No run logic here.
+//! The webhook handler (the "HTTP actor"): refuses a request without a well-formed
+//! signature or an event header before reading its body, reads the raw body under its
+//! limits (`body.rs`), verifies the signature before parsing, parses once into a typed
+//! event, applies SPEC.md's filters and routes the event to its run's tracker. No run
+//! logic here.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
-use actix_web::web::{self, BytesMut};
+use actix_web::http::{ConnectionType, StatusCode, header};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use slog::{info, warn};
 
+use super::body::{self, BodyError, BodyLimits};
+use super::headers::{Shape, shown};
 use super::payload::{Classified, classify};
 use super::{AppState, WebhookError, signature};
 use crate::run::{JobAction, JobEvent};
@@ -41,15 +45,24 @@ pub async fn receive(
     app: web::Data<AppState>,
 ) -> HttpResponse {
     let started = Instant::now();
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let delivery = header("X-GitHub-Delivery");
-    let event_name = header("X-GitHub-Event");
-    let outcome = handle(&request, payload, &app, delivery, event_name).await;
+    // Only sanitised values go on: into log lines, labels and the event (its delivery id
+    // is stored with a decided re-run).
+    let delivery = logged(&app, &request, "X-GitHub-Delivery");
+    let event_name = logged(&app, &request, "X-GitHub-Event");
+    let outcome = handle(
+        &request,
+        payload,
+        &app,
+        started,
+        delivery.as_deref(),
+        event_name.as_deref(),
+    )
+    .await;
     let elapsed = started.elapsed();
     let latency_us = elapsed.as_micros() as u64;
     app.metrics.webhook_seconds.observe(elapsed.as_secs_f64());
-    let delivery = delivery.unwrap_or_default();
-    let event_name = event_name.unwrap_or_default();
+    let delivery = delivery.as_deref().unwrap_or_default();
+    let event_name = event_name.as_deref().unwrap_or_default();
     match outcome {
         Ok(Handled::Tracked {
             event,
@@ -94,7 +107,16 @@ pub async fn receive(
             warn!(app.log, "webhook refused"; "actor" => "http", "delivery" => delivery,
                 "event" => event_name, "status" => err.status().as_u16(), "reason" => &message,
                 "latency_us" => latency_us);
-            text(err.status(), &message)
+            let mut answer = text(err.status(), &message);
+            if let Some(seconds) = err.retry_after() {
+                answer
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+            }
+            if err.closes_connection() {
+                answer.head_mut().set_connection_type(ConnectionType::Close);
+            }
+            answer
         }
     }
 }
@@ -115,25 +137,76 @@ fn text(status: StatusCode, line: &str) -> HttpResponse {
         .body(format!("{line}\n"))
 }
 
+/// A header's value as it may be logged (`headers.rs`); a cut value is counted.
+/// An empty value counts as absent.
+fn logged<'r>(
+    app: &AppState,
+    request: &'r HttpRequest,
+    name: &'static str,
+) -> Option<Cow<'r, str>> {
+    let raw = request.headers().get(name)?.as_bytes();
+    if raw.is_empty() {
+        return None;
+    }
+    let value = shown(raw, Shape::Id);
+    if matches!(value, Cow::Owned(_)) {
+        app.metrics
+            .truncated_headers
+            .with_label_values(&[name])
+            .inc();
+    }
+    Some(value)
+}
+
+/// Checks what can be checked before the body is read (the signature header's shape,
+/// the event header), then reads the body under its limits, verifies it, parses it and
+/// routes the event.
 async fn handle(
     request: &HttpRequest,
     payload: web::Payload,
     app: &AppState,
+    started: Instant,
     delivery: Option<&str>,
     event_name: Option<&str>,
 ) -> Result<Handled, WebhookError> {
-    let body = read_body(request, payload, app.settings.max_body_bytes).await?;
-    let signature = request
+    let digest = signature::parse(
+        request
+            .headers()
+            .get("X-Hub-Signature-256")
+            .map(|v| v.as_bytes()),
+    )?;
+    let event_name = event_name.ok_or(WebhookError::MissingEvent)?;
+    let announced = request
         .headers()
-        .get("X-Hub-Signature-256")
-        .map(|v| v.as_bytes());
-    signature::verify(&app.settings.sign_key, signature, &body)?;
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let settings = &app.settings;
+    let limits = BodyLimits {
+        max_bytes: settings.max_body_bytes,
+        deadline: started + settings.body_timeout,
+    };
+    let body = body::read(payload, announced, limits, &app.guards.bodies)
+        .await
+        .map_err(|err| match err {
+            BodyError::TooLarge => WebhookError::TooLarge(settings.max_body_bytes),
+            BodyError::TimedOut => WebhookError::BodyTimeout(settings.body_timeout.as_secs_f64()),
+            BodyError::OverBudget => {
+                WebhookError::Busy(body::retry_after_seconds(settings.body_timeout))
+            }
+            BodyError::Unreadable(reason) => WebhookError::Unreadable(reason),
+        })?;
+    signature::check(&settings.sign_key, &digest, &body)?;
     match event_name {
-        Some("ping") => return Ok(Handled::Pong),
-        Some("workflow_job") | None => {}
-        Some(_) => return Ok(Handled::Ignored("event is not workflow_job")),
+        "ping" => return Ok(Handled::Pong),
+        "workflow_job" => {}
+        _ => return Ok(Handled::Ignored("event is not workflow_job")),
     }
-    let event = match classify(&body, delivery, &app.settings)? {
+    let classified = classify(&body, delivery, settings)?;
+    // The event owns what it needs: the body's share of MAX_BUFFERED_BYTES goes back
+    // before waiting for the tracker (up to 8 s when the store is slow).
+    drop(body);
+    let event = match classified {
         Classified::Ignored(reason) => return Ok(Handled::Ignored(reason)),
         Classified::Job(event) => event,
     };
@@ -145,29 +218,4 @@ async fn handle(
         reason: reply.reason,
         mailbox,
     })
-}
-
-/// Reads the body, refusing it as soon as it is known to be larger than `limit`.
-async fn read_body(
-    request: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<BytesMut, WebhookError> {
-    let announced = request
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if announced.is_some_and(|length| length > limit) {
-        return Err(WebhookError::TooLarge(limit));
-    }
-    let mut body = BytesMut::with_capacity(announced.unwrap_or(8192).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| WebhookError::Unreadable(err.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(WebhookError::TooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

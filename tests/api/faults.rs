@@ -349,7 +349,7 @@ async fn a_read_only_database_refuses_events_and_readiness_and_claims_back_off()
     let extra = [
         ("OUTBOX_POLL", "0.05"),
         ("RERUN_DELAY", "1"),
-        ("STATUS_TOKEN", "status-token"),
+        ("STATUS_TOKEN", "status-token-for-faults"),
     ];
     let service = Service::start(&github, &db, &extra);
     let app = TestApp::for_process(service.port, github, db.clone());
@@ -373,7 +373,7 @@ async fn a_read_only_database_refuses_events_and_readiness_and_claims_back_off()
         ready.body
     );
     // What was acknowledged is still readable.
-    let runs = get_page(&app.address, "/api/runs", Some("status-token")).await;
+    let runs = get_page(&app.address, "/api/runs", Some("status-token-for-faults")).await;
     assert_eq!(runs.status, 200, "{}", runs.body);
     assert!(runs.body.contains(&decided.to_string()), "{}", runs.body);
 
@@ -564,14 +564,18 @@ fn unreadable_count(metrics: &str, table: &str) -> Option<u64> {
 
 #[actix_web::test]
 async fn bad_rows_are_skipped_and_counted_while_a_due_run_gets_its_post() {
-    let app = spawn_app(&[("OUTBOX_POLL", "0.05"), ("STATUS_TOKEN", "status-token")]).await;
+    let app = spawn_app(&[
+        ("OUTBOX_POLL", "0.05"),
+        ("STATUS_TOKEN", "status-token-for-faults"),
+    ])
+    .await;
     let poisoned = unique();
     write_poison_rows(&app.db_path, poisoned);
     let run = unique();
     github_expects_rerun(&app.github, "org/repo", run).await;
     let job = Job::new("org/repo", run, 1);
     assert_eq!(app.send(&job.queued()).await.status, 202);
-    let status = get_page(&app.address, "/status", Some("status-token")).await;
+    let status = get_page(&app.address, "/status", Some("status-token-for-faults")).await;
     assert_eq!(status.status, 200, "{}", status.body);
     assert!(
         status.body.contains(&run.to_string()),
@@ -582,10 +586,10 @@ async fn bad_rows_are_skipped_and_counted_while_a_due_run_gets_its_post() {
     // The poll meets the bad row first, every 50 ms, and still wakes the due run.
     assert_eq!(app.outcome_of("org/repo", run, 1).await, "started");
     assert_eq!(app.rerun_posts("org/repo", run).await.len(), 1);
-    let status = get_page(&app.address, "/status", Some("status-token")).await;
+    let status = get_page(&app.address, "/status", Some("status-token-for-faults")).await;
     assert_eq!(status.status, 200, "{}", status.body);
     for part in ["/api/runs", "/api/reruns", "/api/flaky"] {
-        let answer = get_page(&app.address, part, Some("status-token")).await;
+        let answer = get_page(&app.address, part, Some("status-token-for-faults")).await;
         assert_eq!(answer.status, 200, "{part}: {}", answer.body);
     }
     // Each bad row counted once, however often it was skipped: the one under a bad

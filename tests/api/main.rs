@@ -4,6 +4,7 @@
 mod cli;
 mod faults;
 mod github_trouble;
+mod hardening_http;
 mod helpers;
 mod instances;
 mod observe;

@@ -22,7 +22,13 @@ async fn a_missing_or_wrong_signature_is_403() {
 
     let wrong = sign(&Secret::new("not-the-key"), body.as_bytes());
     let forged = app
-        .post(body.into_bytes(), &[("X-Hub-Signature-256", &wrong)])
+        .post(
+            body.into_bytes(),
+            &[
+                ("X-Hub-Signature-256", &wrong),
+                ("X-GitHub-Event", "workflow_job"),
+            ],
+        )
         .await;
     assert_eq!(forged.status, 403);
     assert!(!forged.body.contains(SIGN_KEY));
@@ -35,7 +41,13 @@ async fn a_signature_over_a_different_body_is_403() {
     let signature = sign(&Secret::new(SIGN_KEY), signed.as_bytes());
     let other = Job::new("org/repo", unique(), 2).queued().to_string();
     let answer = app
-        .post(other.into_bytes(), &[("X-Hub-Signature-256", &signature)])
+        .post(
+            other.into_bytes(),
+            &[
+                ("X-Hub-Signature-256", &signature),
+                ("X-GitHub-Event", "workflow_job"),
+            ],
+        )
         .await;
     assert_eq!(answer.status, 403);
 }
