@@ -41,7 +41,7 @@ fn job_facts(id: u64) -> impl Strategy<Value = JobFacts> {
     )
         .prop_map(move |(name, conclusion, ran_steps, step)| JobFacts {
             ran_steps,
-            failed_step: step.map(Into::into),
+            failed_steps: step.into_iter().map(Into::into).collect(),
             ..job(id, name, conclusion)
         })
 }
@@ -142,7 +142,12 @@ fn evidence() -> impl Strategy<Value = Vec<JobEvidence>> {
             .enumerate()
             .map(|(i, (annotations, log))| JobEvidence {
                 job: JobId(i as u64),
-                annotations: Fetched::Got(annotations.iter().map(|s| s.to_string()).collect()),
+                annotations: Fetched::Got(
+                    annotations
+                        .iter()
+                        .map(|s| Annotation::failure(*s))
+                        .collect(),
+                ),
                 log: match log {
                     Some(lines) => Fetched::Got(lines.join("\n")),
                     None => Fetched::Unavailable {
@@ -183,7 +188,6 @@ fn decide(
     e: &[JobEvidence],
 ) -> Option<Decision> {
     let run = RunFacts {
-        repo: "o/r",
         workflow: case.workflow,
         branch: "master",
         attempt: case.attempt,
@@ -214,7 +218,7 @@ proptest! {
             for j in &failed {
                 prop_assert!(j.ran_steps, "{j:?}");
                 prop_assert!(!r.skip_jobs.matches(&j.name), "{j:?}");
-                prop_assert!(j.failed_step.as_deref().is_none_or(|s| !r.skip_steps.matches(s)), "{j:?}");
+                prop_assert!(j.failed_steps.iter().all(|s| !r.skip_steps.matches(s)), "{j:?}");
                 prop_assert!(r.timed_out || j.conclusion != Conclusion::TimedOut);
             }
             prop_assert!(r.max_failed_jobs == 0 || failed.len() <= r.max_failed_jobs as usize);
@@ -249,7 +253,7 @@ proptest! {
         if by_log {
             e[7] = JobEvidence {
                 job: JobId(7),
-                annotations: Fetched::Got(vec!["read ECONNRESET".into(), LINES[3].into()]),
+                annotations: Fetched::Got(vec![Annotation::failure("read ECONNRESET"), Annotation::failure(LINES[3])]),
                 log: Fetched::Got("thread 'main' panicked at src/main.rs:1:1".into()),
             };
         }
@@ -297,7 +301,7 @@ proptest! {
         let mut r = r;
         r.never_when = Patterns::empty();
         r.only_when = Patterns::empty();
-        let run = RunFacts { repo: "o/r", workflow: c.workflow, branch: "master", attempt: c.attempt, jobs: &c.jobs };
+        let run = RunFacts { workflow: c.workflow, branch: "master", attempt: c.attempt, jobs: &c.jobs };
         let now = decide_at_completion(&run, &h, &r);
         prop_assert!(!matches!(now, AtCompletion::NeedsEvidence(_)), "{now:?}");
         let later = decide_with_evidence(&run, &h, &r, &e);
