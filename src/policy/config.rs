@@ -12,9 +12,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::{PolicyError, PolicySource};
-use super::patterns::{GlobKind, GlobList, Patterns};
+use super::patterns::{GlobKind, GlobList, ListError, Patterns};
 use super::raw::{RawDuration, RawList, RawPolicy, RawSection};
-use super::rule::{EnvDefaults, Mode, Policy, Rule, ScopedRule};
+use super::rule::{DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, ScopedRule};
 
 /// Largest policy file read. A policy is a few hundred bytes; a bigger file is a
 /// wrong path (a log, a binary), refused before it fills memory.
@@ -85,7 +85,12 @@ pub fn parse(text: &str, source: PolicySource, env: &EnvDefaults) -> Result<Poli
         }
     }
     let partial = defaults_scope.section(&raw_defaults)?;
-    let defaults = defaults_scope.merge(&base, partial, "RERUN_DELAY")?.0;
+    let defaults = defaults_scope
+        .merge(&base, partial, "RERUN_DELAY", false)?
+        .0;
+    // Whether the rules inherit a max_delay someone wrote, or the default that
+    // follows their own delay.
+    let defaults_wrote_max_delay = raw_defaults.max_delay.is_some();
 
     let mut rules = Vec::with_capacity(raw.rules.len());
     for (index, raw_rule) in raw.rules.iter().enumerate() {
@@ -113,7 +118,12 @@ pub fn parse(text: &str, source: PolicySource, env: &EnvDefaults) -> Result<Poli
             .map(|list| scope.nonempty_globs(list, "workflows", GlobKind::Name))
             .transpose()?;
         let partial = scope.section(section)?;
-        let (rule, sets) = scope.merge(&defaults, partial, "[defaults] delay")?;
+        let (rule, sets) = scope.merge(
+            &defaults,
+            partial,
+            "[defaults] delay",
+            defaults_wrote_max_delay,
+        )?;
         rules.push(ScopedRule {
             repos,
             workflows,
@@ -147,7 +157,7 @@ struct Partial {
     stop_when_useless: Option<u32>,
     debug_last_attempt: Option<bool>,
     mode: Option<Mode>,
-    /// The fields the section writes, in [`super::rule::FIELDS`] order.
+    /// The fields the section writes, in the order docs/policy.md lists them.
     sets: Vec<&'static str>,
 }
 
@@ -288,19 +298,28 @@ impl Scope<'_> {
     }
 
     /// `base` with what `p` sets; checks that `max_delay` is not shorter than `delay`
-    /// (naming `inherited_delay` when the delay came from the level above).
+    /// (naming `inherited_delay` when the delay came from the level above). When no
+    /// level wrote `max_delay` (`base_wrote_max_delay` false and `p` none), it is
+    /// [`DEFAULT_MAX_DELAY`] or this level's delay if longer.
     fn merge(
         &self,
         base: &Rule,
         p: Partial,
         inherited_delay: &str,
+        base_wrote_max_delay: bool,
     ) -> Result<(Rule, Vec<&'static str>), PolicyError> {
+        let delay = p.delay.as_ref().map_or(base.delay, |d| d.0);
+        let max_delay = match (&p.max_delay, base_wrote_max_delay) {
+            (Some((written, _)), _) => *written,
+            (None, true) => base.max_delay,
+            (None, false) => DEFAULT_MAX_DELAY.max(delay),
+        };
         let rule = Rule {
             attempts: p.attempts.unwrap_or(base.attempts),
             branches: p.branches.unwrap_or_else(|| base.branches.clone()),
-            delay: p.delay.as_ref().map_or(base.delay, |d| d.0),
+            delay,
             backoff: p.backoff.unwrap_or(base.backoff),
-            max_delay: p.max_delay.as_ref().map_or(base.max_delay, |d| d.0),
+            max_delay,
             max_failed_jobs: p.max_failed_jobs.unwrap_or(base.max_failed_jobs),
             budget_per_hour: p.budget_per_hour.unwrap_or(base.budget_per_hour),
             timed_out: p.timed_out.unwrap_or(base.timed_out),
@@ -353,6 +372,17 @@ impl Scope<'_> {
         let parsed = match v.get_ref() {
             RawDuration::Text(text) => humantime::parse_duration(text.trim())
                 .map_err(|e| format!("{text:?} is not a duration such as \"5s\" or \"30m\": {e}")),
+            // A huge number would print as hundreds of digits: say what is wrong instead.
+            RawDuration::Seconds(s) if *s > MAX_DURATION.as_secs_f64() => Err(format!(
+                "is too large: at most {} seconds (30 days)",
+                MAX_DURATION.as_secs()
+            )),
+            RawDuration::Seconds(s) if s.is_nan() || s.abs() > MAX_DURATION.as_secs_f64() => {
+                Err(format!(
+                    "is not a number of seconds from 0 to {}",
+                    MAX_DURATION.as_secs()
+                ))
+            }
             RawDuration::Seconds(s) => Duration::try_from_secs_f64(*s)
                 .map_err(|_| format!("{s} is not a non-negative number of seconds")),
         };
@@ -374,10 +404,7 @@ impl Scope<'_> {
     fn globs(&self, list: &RawList, field: &str, kind: GlobKind) -> Result<GlobList, PolicyError> {
         let items = list.get_ref();
         let texts: Vec<&str> = items.iter().map(|s| s.get_ref().as_str()).collect();
-        GlobList::new(&texts, kind).map_err(|(index, problem)| {
-            let span = items.get(index).map_or(list.span(), |s| s.span());
-            self.err(span, &format!("{field}[{index}]"), problem)
-        })
+        GlobList::new(&texts, kind).map_err(|e| self.list_err(list, field, e))
     }
 
     fn nonempty_globs(
@@ -416,9 +443,14 @@ impl Scope<'_> {
     fn patterns(&self, list: &RawList, field: &str) -> Result<Patterns, PolicyError> {
         let items = list.get_ref();
         let texts: Vec<&str> = items.iter().map(|s| s.get_ref().as_str()).collect();
-        Patterns::new(&texts).map_err(|(index, problem)| {
-            let span = items.get(index).map_or(list.span(), |s| s.span());
-            self.err(span, &format!("{field}[{index}]"), problem)
-        })
+        Patterns::new(&texts).map_err(|e| self.list_err(list, field, e))
+    }
+
+    /// A list's error at its item (`field[i]`), or at the list when about all of it.
+    fn list_err(&self, list: &RawList, field: &str, e: ListError) -> PolicyError {
+        match e.index.and_then(|i| Some((i, list.get_ref().get(i)?))) {
+            Some((index, item)) => self.err(item.span(), &format!("{field}[{index}]"), e.problem),
+            None => self.err(list.span(), field, e.problem),
+        }
     }
 }

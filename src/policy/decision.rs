@@ -18,12 +18,13 @@
 //! `no_transient_match`. In shadow mode a re-run becomes `shadow`, carrying what it
 //! would have done.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::evidence;
-use super::patterns::Patterns;
+use super::patterns::{Hit, Patterns};
 use super::rule::{Mode, Rule};
 use crate::ids::JobId;
 use crate::run::{Conclusion, Name};
@@ -39,15 +40,14 @@ pub struct JobFacts {
     pub conclusion: Conclusion,
     /// Whether `steps` was non-empty: GitHub started the job on a runner.
     pub ran_steps: bool,
-    /// The name of the step that failed, when the event names one.
-    pub failed_step: Option<Name>,
+    /// The names of the steps that failed (a step and its `Post …` clean-up can
+    /// both fail); `skip_steps` skips the job when it matches any of them.
+    pub failed_steps: Vec<Name>,
 }
 
-/// The completed attempt a decision is about.
+/// The completed attempt a decision is about (its repository chose the [`Rule`]).
 #[derive(Clone, Copy, Debug)]
 pub struct RunFacts<'a> {
-    /// `owner/name`.
-    pub repo: &'a str,
     /// `workflow_name`.
     pub workflow: &'a str,
     /// `head_branch`.
@@ -72,7 +72,15 @@ pub enum AfterRerun {
 /// What the service remembers of earlier re-runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
-    /// Automatic re-runs started for this repository in the last rolling hour.
+    /// Automatic re-runs *decided* for this repository in the last rolling hour:
+    /// every decision whose [`Decision::counts_against_budget`] is true, whether its
+    /// re-run is still waiting for its delay, in flight, or started. Counting at
+    /// decision time, not when GitHub accepts the re-run, is what keeps a burst of
+    /// failures completing in the same second within `budget_per_hour`. A run
+    /// waiting for its evidence ([`AtCompletion::NeedsEvidence`]) is not counted until
+    /// [`decide_with_evidence`] decides it; the attempt being decided is never in it.
+    /// In shadow mode the would-be re-runs ([`Verdict::Shadow`]) count too, so shadow
+    /// reports `budget_spent` where a real run would.
     pub reruns_last_hour: u32,
     /// Per job name (in this repository's workflow): what its last automatic re-runs
     /// did, oldest first. Only the last `stop_when_useless` entries are read.
@@ -91,13 +99,48 @@ pub enum Fetched<T> {
     },
 }
 
+/// A check-run annotation's level, as GitHub's `annotation_level` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnotationLevel {
+    /// `notice`.
+    Notice,
+    /// `warning` (a deprecation, a cache miss: no sign of a broken job).
+    Warning,
+    /// `failure`: the only level patterns are matched against.
+    Failure,
+    /// A level GitHub may add later; never matched.
+    #[serde(other)]
+    Other,
+}
+
+/// One check-run annotation, in the fields of GitHub's answer that a decision reads.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Annotation {
+    /// `annotation_level`.
+    #[serde(rename = "annotation_level")]
+    pub level: AnnotationLevel,
+    /// `message`.
+    pub message: String,
+}
+
+impl Annotation {
+    /// A `failure` annotation.
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self {
+            level: AnnotationLevel::Failure,
+            message: message.into(),
+        }
+    }
+}
+
 /// What GitHub says about one failed job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobEvidence {
     /// The job.
     pub job: JobId,
-    /// The messages of its check-run annotations.
-    pub annotations: Fetched<Vec<String>>,
+    /// Its check-run annotations, every level (only `failure` ones are matched).
+    pub annotations: Fetched<Vec<Annotation>>,
     /// The tail of its log (timestamps are stripped here).
     pub log: Fetched<String>,
 }
@@ -232,6 +275,19 @@ pub struct Decision {
     /// The line it rests on (a log or annotation line, or a short statement of the
     /// fact), at most 200 characters, secrets masked.
     pub evidence: Option<String>,
+    /// The pattern that matched that line: `@infra:runner_lost`, or `never_when[1]` /
+    /// `only_when[0]` for a pattern of the rule's list (a bounded label for metrics
+    /// and the status page). `None` when no pattern was involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+impl Decision {
+    /// Whether this decision counts in [`History::reruns_last_hour`] from now on: a
+    /// re-run, or in shadow mode the re-run it would have been.
+    pub fn counts_against_budget(&self) -> bool {
+        matches!(self.verdict, Verdict::Rerun(_) | Verdict::Shadow(_))
+    }
 }
 
 /// Why a run is not even a candidate: no re-run is decided nor recorded, as today.
@@ -293,6 +349,12 @@ pub fn decide_at_completion(run: &RunFacts<'_>, history: &History, rule: &Rule) 
     AtCompletion::Decided(rerun(rule, plan, None, None))
 }
 
+/// A line that matched, and the name of the pattern that did.
+struct Matched<'e> {
+    line: Cow<'e, str>,
+    pattern: String,
+}
+
 /// Decides with the failed jobs' evidence. Everything [`decide_at_completion`]
 /// checks is checked again (the budget may have been spent meanwhile). A failed job
 /// with no entry in `evidence` counts as one whose log and annotations are unavailable.
@@ -326,8 +388,10 @@ pub fn decide_with_evidence(
     // A broken job anywhere outweighs a job with no transient match: it says more.
     if !rule.never_when.is_empty() {
         for job in &failed {
-            if let Some(line) = first_match(&rule.never_when, of(job)) {
-                return Ok(skip(Reason::BrokenLog, Some(job), Some(line)));
+            if let Some(found) = first_match(&rule.never_when, "never_when", of(job)) {
+                let mut decision = skip(Reason::BrokenLog, Some(job), Some(&found.line));
+                decision.pattern = Some(found.pattern);
+                return Ok(decision);
             }
         }
     }
@@ -335,9 +399,9 @@ pub fn decide_with_evidence(
     if !rule.only_when.is_empty() {
         for job in &failed {
             let job_evidence = of(job);
-            match first_match(&rule.only_when, job_evidence) {
-                Some(line) => {
-                    transient.get_or_insert((job, line));
+            match first_match(&rule.only_when, "only_when", job_evidence) {
+                Some(found) => {
+                    transient.get_or_insert((job, found));
                 }
                 None => {
                     let why = unavailable(job_evidence);
@@ -347,7 +411,7 @@ pub fn decide_with_evidence(
         }
     }
     Ok(match transient {
-        Some((job, line)) => rerun(rule, plan, Some(job), Some(line)),
+        Some((job, found)) => rerun(rule, plan, Some(job), Some(found)),
         None => rerun(rule, plan, None, None),
     })
 }
@@ -425,12 +489,14 @@ fn prefilter<'a>(
         }
     }
     for job in &failed {
-        let Some(step) = job.failed_step.as_deref() else {
-            continue;
-        };
-        if let Some(glob) = rule.skip_steps.first_match(step) {
-            let fact = format!("failed step {step:?} matches skip_steps {glob:?}");
-            return found(skip(Reason::StepSkipped, Some(job), Some(&fact)));
+        for step in &job.failed_steps {
+            if let Some(glob) = rule.skip_steps.first_match(step) {
+                let fact = format!(
+                    "failed step {:?} matches skip_steps {glob:?}",
+                    step.as_str()
+                );
+                return found(skip(Reason::StepSkipped, Some(job), Some(&fact)));
+            }
         }
     }
     let timed_out = failed.iter().find(|j| j.conclusion == Conclusion::TimedOut);
@@ -481,32 +547,58 @@ fn skip(reason: Reason, job: Option<&JobFacts>, evidence: Option<&str>) -> Decis
         verdict: Verdict::Skip { reason },
         job: job.map(job_ref),
         evidence: evidence.map(evidence::clean),
+        pattern: None,
     }
 }
 
-fn rerun(rule: &Rule, plan: RerunPlan, job: Option<&JobFacts>, line: Option<&str>) -> Decision {
+fn rerun(
+    rule: &Rule,
+    plan: RerunPlan,
+    job: Option<&JobFacts>,
+    found: Option<Matched<'_>>,
+) -> Decision {
+    let (evidence, pattern) = match found {
+        Some(m) => (Some(evidence::clean(&m.line)), Some(m.pattern)),
+        None => (None, None),
+    };
     Decision {
         verdict: match rule.mode {
             Mode::Rerun => Verdict::Rerun(plan),
             Mode::Shadow => Verdict::Shadow(plan),
         },
         job: job.map(job_ref),
-        evidence: line.map(evidence::clean),
+        evidence,
+        pattern,
     }
 }
 
-/// The first annotation line, then log line, that one of `patterns` matches.
-fn first_match<'e>(patterns: &Patterns, evidence: &'e JobEvidence) -> Option<&'e str> {
+/// The first `failure` annotation line, then log line, that one of `patterns`
+/// (the rule's list `field`) matches.
+fn first_match<'e>(
+    patterns: &Patterns,
+    field: &str,
+    evidence: &'e JobEvidence,
+) -> Option<Matched<'e>> {
+    let found = |line: Cow<'e, str>, hit: Hit| Matched {
+        line,
+        pattern: hit.name(field),
+    };
     if let Fetched::Got(annotations) = &evidence.annotations {
-        let lines = annotations.iter().flat_map(|a| a.lines());
-        for line in lines {
-            if patterns.matching(line).is_some() {
-                return Some(line);
+        let failures = annotations
+            .iter()
+            .filter(|a| a.level == AnnotationLevel::Failure);
+        for line in failures.flat_map(|a| evidence::log_lines(&a.message)) {
+            if let Some(hit) = patterns.matching(&line) {
+                return Some(found(line, hit));
             }
         }
     }
     if let Fetched::Got(log) = &evidence.log {
-        return evidence::log_lines(log).find(|line| patterns.matching(line).is_some());
+        for line in evidence::log_lines(log) {
+            if let Some(hit) = patterns.matching(&line) {
+                return Some(found(line, hit));
+            }
+        }
     }
     None
 }

@@ -12,7 +12,7 @@ pub(super) fn job(id: u64, name: &str, conclusion: Conclusion) -> JobFacts {
         name: name.into(),
         conclusion,
         ran_steps: true,
-        failed_step: None,
+        failed_steps: Vec::new(),
     }
 }
 
@@ -31,7 +31,6 @@ pub(super) fn rule(toml: &str) -> Rule {
 
 fn run(jobs: &[JobFacts]) -> RunFacts<'_> {
     RunFacts {
-        repo: "o/r",
         workflow: "CI",
         branch: "master",
         attempt: 1,
@@ -64,7 +63,12 @@ fn log(job: u64, text: &str) -> JobEvidence {
 fn annotated(job: u64, annotations: &[&str], text: &str) -> JobEvidence {
     JobEvidence {
         job: JobId(job),
-        annotations: Fetched::Got(annotations.iter().map(|a| a.to_string()).collect()),
+        annotations: Fetched::Got(
+            annotations
+                .iter()
+                .map(|a| Annotation::failure(*a))
+                .collect(),
+        ),
         log: Fetched::Got(text.to_owned()),
     }
 }
@@ -96,6 +100,7 @@ fn with_no_policy_a_failed_job_is_rerun_after_the_delay() {
             }),
             job: None,
             evidence: None,
+            pattern: None,
         }
     );
 }
@@ -183,7 +188,7 @@ fn a_skipped_job_name_names_the_job() {
 #[test]
 fn a_skipped_failed_step_names_the_job() {
     let mut linted = job(3, "checks", Conclusion::Failure);
-    linted.failed_step = Some("Run ESLint".into());
+    linted.failed_steps = vec!["Run tests".into(), "Run ESLint".into()];
     let jobs = [linted];
     let decision = decided(decide_at_completion(
         &run(&jobs),
@@ -392,7 +397,9 @@ fn only_when_with_no_match_names_the_job_and_an_unavailable_log() {
         log(1, "read ECONNRESET"),
         JobEvidence {
             job: JobId(2),
-            annotations: Fetched::Got(vec!["Process completed with exit code 1.".into()]),
+            annotations: Fetched::Got(vec![Annotation::failure(
+                "Process completed with exit code 1.",
+            )]),
             log: Fetched::Unavailable {
                 why: "410 Gone".into(),
             },
@@ -553,8 +560,114 @@ fn a_decision_survives_a_round_trip_through_json() {
             name: "n".into(),
         }),
         evidence: Some("line".into()),
+        pattern: Some("@infra:killed".into()),
     };
     let json = serde_json::to_string(&decision).expect("serializes");
     let back: Decision = serde_json::from_str(&json).expect("parses");
     assert_eq!(back, decision);
+}
+
+#[test]
+fn a_warning_annotation_does_not_mark_a_job_broken() {
+    let jobs = [job(1, "a", Conclusion::Failure)];
+    let rule = rule("never_when = ['deprecated']");
+    let warned = |level| JobEvidence {
+        job: JobId(1),
+        annotations: Fetched::Got(vec![Annotation {
+            level,
+            message: "Node.js 16 actions are deprecated.".into(),
+        }]),
+        log: Fetched::Got(String::new()),
+    };
+    for level in [
+        AnnotationLevel::Warning,
+        AnnotationLevel::Notice,
+        AnnotationLevel::Other,
+    ] {
+        let decision =
+            decide_with_evidence(&run(&jobs), &History::default(), &rule, &[warned(level)])
+                .expect("candidate");
+        rerun_plan(&decision);
+    }
+    let decision = decide_with_evidence(
+        &run(&jobs),
+        &History::default(),
+        &rule,
+        &[warned(AnnotationLevel::Failure)],
+    )
+    .expect("candidate");
+    assert_eq!(skipped(&decision), Reason::BrokenLog);
+}
+
+#[test]
+fn annotations_are_read_from_github_answers_with_their_level() {
+    let json = r#"[{"path": ".github", "annotation_level": "warning", "message": "w"},
+                   {"annotation_level": "failure", "message": "f", "title": null},
+                   {"annotation_level": "something_new", "message": "n"}]"#;
+    let annotations: Vec<Annotation> = serde_json::from_str(json).expect("parses");
+    let levels: Vec<AnnotationLevel> = annotations.iter().map(|a| a.level).collect();
+    assert_eq!(
+        levels,
+        [
+            AnnotationLevel::Warning,
+            AnnotationLevel::Failure,
+            AnnotationLevel::Other
+        ]
+    );
+}
+
+#[test]
+fn a_decision_names_the_pattern_that_matched() {
+    let jobs = [job(1, "a", Conclusion::Failure)];
+    let none = History::default();
+    let rule = rule("never_when = ['boom', 'panicked at']\nonly_when = ['ECONNRESET', '@infra']");
+    let broken = decide_with_evidence(
+        &run(&jobs),
+        &none,
+        &rule,
+        &[log(1, "thread 'main' panicked at x")],
+    )
+    .expect("candidate");
+    assert_eq!(broken.pattern.as_deref(), Some("never_when[1]"));
+    let infra = decide_with_evidence(
+        &run(&jobs),
+        &none,
+        &rule,
+        &[annotated(
+            1,
+            &["The hosted runner: GitHub Actions 2 lost communication with the server."],
+            "",
+        )],
+    )
+    .expect("candidate");
+    rerun_plan(&infra);
+    assert_eq!(infra.pattern.as_deref(), Some("@infra:runner_lost"));
+    let no_pattern = decided(decide_at_completion(
+        &run(&jobs),
+        &none,
+        &super::decision_tests::rule(""),
+    ));
+    assert_eq!(no_pattern.pattern, None);
+}
+
+#[test]
+fn budget_counted_at_decision_time_holds_a_burst_of_failures_to_the_budget() {
+    // 100 runs fail in the same second; the tracker decides them one after another
+    // and counts every decision that would re-run (History::reruns_last_hour).
+    for mode in ["rerun", "shadow"] {
+        let rule = rule(&format!("budget_per_hour = 30\nmode = \"{mode}\""));
+        let jobs = [job(1, "a", Conclusion::Failure)];
+        let mut history = History::default();
+        let mut spent = 0;
+        for _ in 0..100 {
+            let decision = decided(decide_at_completion(&run(&jobs), &history, &rule));
+            if decision.counts_against_budget() {
+                history.reruns_last_hour += 1;
+            } else {
+                assert_eq!(skipped(&decision), Reason::BudgetSpent, "{mode}");
+                spent += 1;
+            }
+        }
+        assert_eq!((history.reruns_last_hour, spent), (30, 70), "{mode}");
+    }
 }

@@ -4,7 +4,10 @@
 //!
 //! serde reports a byte span but not the key path; [`field_at`] finds the path from
 //! the span in the document's spanned tree, so serde's own errors (unknown field,
-//! wrong type) name the field like ours do.
+//! wrong type) name the field like ours do. When the text is not even TOML (a
+//! duplicate key, a bad escape) there is no tree: [`field_by_line`] then reads the
+//! key that starts the line and the nearest table header above it. The usual slips
+//! get a hint (`[rule]` for `[[rule]]`, a regex's backslash in double quotes).
 
 use std::fmt;
 use std::ops::Range;
@@ -119,7 +122,10 @@ impl PolicyError {
         let problem = one_line(err.message());
         match err.span() {
             Some(span) => {
-                let field = field_at(text, span.start).unwrap_or_default();
+                let field = field_at(text, span.start)
+                    .or_else(|| field_by_line(text, span.start))
+                    .unwrap_or_default();
+                let problem = with_hint(&field, problem);
                 Self::at(source, text, span, field, problem)
             }
             None => Self::sources(Some(source.clone()), problem),
@@ -141,6 +147,64 @@ pub(crate) fn one_line(message: &str) -> String {
         return last.to_owned();
     }
     lines.join("; ")
+}
+
+/// `problem` with a hint for the slips people make most.
+fn with_hint(field: &str, problem: String) -> String {
+    let hint = if problem.contains("escape") {
+        "write regexes in single quotes ('\\d'): a backslash then means itself"
+    } else if field == "rule" && problem.contains("expected a sequence") {
+        "write [[rule]], with double brackets: each rule is one item of a list"
+    } else if field == "defaults" && problem.contains("expected struct") {
+        "write [defaults], with single brackets: there is one"
+    } else {
+        return problem;
+    };
+    format!("{problem}; {hint}")
+}
+
+/// The field of byte `offset` read from the text alone, for text that does not
+/// parse: the key that starts its line (or the nearest one above, for a value inside
+/// a multi-line array), after the nearest table header above, in the words of
+/// [`field_at`].
+pub(crate) fn field_by_line(text: &str, offset: usize) -> Option<String> {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let mut header: Option<String> = None;
+    let mut key: Option<&str> = None;
+    let mut rules = 0;
+    for line in text[..line_end].lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
+            let name = name.trim();
+            header = Some(if name == "rule" {
+                rules += 1;
+                format!("[[rule]] {rules}")
+            } else {
+                name.to_owned()
+            });
+            key = None;
+        } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            let name = name.trim();
+            header = Some(if name == "defaults" {
+                "[defaults]".to_owned()
+            } else {
+                name.to_owned()
+            });
+            key = None;
+        } else {
+            let bare = line
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .map_or(line, |end| &line[..end]);
+            if !bare.is_empty() && line[bare.len()..].trim_start().starts_with('=') {
+                key = Some(bare);
+            }
+        }
+    }
+    match (header, key) {
+        (Some(h), Some(k)) => Some(format!("{h} {k}")),
+        (h, k) => h.or(k.map(str::to_owned)),
+    }
 }
 
 /// The key path of the value at byte `offset`, in the words the errors use:

@@ -1,12 +1,15 @@
 //! What a decision quotes: one line of an annotation or a log, cleaned so that it can
 //! go into the store, the logs and the status page. Lines are short (at most
-//! [`EVIDENCE_CHARS`] characters) and carry no secret: anything shaped like a token
-//! (GitHub's `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_` prefixes, a `Bearer`
-//! or `Basic` credential, a password in a URL, `password=…`, a JWT, a pre-signed URL's
-//! signature) is replaced by `***`, before the line is cut, so a cut never
-//! leaves half a token behind. GitHub masks the secrets it knows in logs; these are the
-//! ones it does not know (a token printed by a tool, a URL with credentials).
+//! [`EVIDENCE_CHARS`] characters), hold no control character (an ANSI colour, a bell,
+//! a carriage return: each becomes a space) and carry no secret: anything shaped like
+//! a token (GitHub's `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_` tokens, a
+//! `Bearer` or `Basic` credential, a password in a URL, `password=…`, `token=…`,
+//! `curl -u user:pass`, `--password x`, a JWT, a pre-signed URL's signature) is
+//! replaced by `***`, before the line is cut, so a cut never leaves half a token
+//! behind. GitHub masks the secrets it knows in logs; these are the ones it does not
+//! know (a token printed by a tool, a URL with credentials).
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -24,18 +27,27 @@ const MASK: &str = "***";
 static SECRETS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
         // GitHub tokens: personal, OAuth, user-to-server, server-to-server, refresh,
-        // fine-grained personal.
-        r"\b((?:gh[pousr]_|github_pat_))[A-Za-z0-9_]+",
+        // fine-grained personal. No `\b` before them: a token glued to a word or to
+        // URL encoding (`t%3Dghp_…`) is still a token; the length keeps prose out.
+        r"(gh[pousr]_)[A-Za-z0-9]{30,}",
+        r"(github_pat_)[A-Za-z0-9_]{30,}",
         // Authorization headers, and credentials after their scheme's name (a long
         // opaque word after "token" or "basic": prose says "unexpected token }").
         r#"(?i)\b(authorization["']?\s*[:=]\s*["']?(?:basic|token|bearer)\s+)\**[^\s*"'…][^\s"']*"#,
         r#"(?i)\b(authorization["']?\s*[:=]\s*["']?)[A-Za-z0-9+/=_.-]{16,}"#,
         r"(?i)\b(bearer\s+)\**[^\s*…][^\s]*",
         r"(?i)\b((?:basic|token)\s+)[A-Za-z0-9+/=_.-]{16,}",
-        // user:password@ in a URL.
-        r"(://[^\s/:@]*:)\**[^\s/@*…][^\s/@]*@",
-        // key=value and key: value for the usual names (also inside DB_PASSWORD=).
-        r#"(?i)((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[=:]\s*["']?)\**[^\s*"'…][^\s"']*"#,
+        // user:password@ in a URL; a password may hold `@`, the host never does.
+        r"(://[^\s/:@]*:)\**[^\s/@*…][^\s/]*@",
+        // key=value and key: value for the usual names (also inside DB_PASSWORD= and
+        // aws_secret_access_key=); a quoted value is masked to its closing quote. Not
+        // the `***@host` a URL's masked password left (`x-access-token:***@github.com`).
+        r#"(?i)((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|\**[^\s*"'…@][^\s"']*)"#,
+        // Any NAME_TOKEN=value or token=value (only with `=`: prose says "token:").
+        r#"(?i)([a-z0-9_.-]*token["']?\s*=\s*)(?:"[^"]*"?|'[^']*'?|\**[^\s*"'…][^\s"']*)"#,
+        // Credentials on a command line: curl -u user:pass, --password x, -p x.
+        r#"((?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s:"']+:)\**[^\s*"'…][^\s"']*"#,
+        r#"((?:^|\s)--?(?:password|passwd|pass|token|secret)(?:\s+|=)["']?)\**[^\s*"'…-][^\s"']*"#,
         // JSON Web Tokens (GitHub App and OIDC tokens are JWTs).
         r"\b()eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
         // Pre-signed URL signatures and credentials (the log blob's URL).
@@ -45,6 +57,10 @@ static SECRETS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .map(|re| Regex::new(re).expect("the secret patterns are valid"))
     .collect()
 });
+
+/// ANSI CSI sequences (colours, cursor moves): `ESC [ parameters final`.
+static ANSI: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\x1b\[[0-?]*[ -/]*[@-~]").expect("the ANSI pattern is valid"));
 
 /// What evidence says when masking did not leave it clean (never seen; a guard).
 const WITHHELD: &str = "[withheld: looks like a secret]";
@@ -80,10 +96,14 @@ pub fn has_secret(text: &str) -> bool {
     SECRETS.iter().any(|re| re.is_match(text))
 }
 
-/// `line` as evidence: secrets masked, surrounding blanks trimmed, cut to
-/// [`EVIDENCE_CHARS`] characters (the last one `…` when cut).
+/// `line` as evidence: control characters made spaces, secrets masked, surrounding
+/// blanks trimmed, cut to [`EVIDENCE_CHARS`] characters (the last one `…` when cut).
 pub fn clean(line: &str) -> String {
-    let masked = mask_secrets(line);
+    let printable: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let masked = mask_secrets(&printable);
     let trimmed = masked.trim();
     if trimmed.chars().count() <= EVIDENCE_CHARS {
         return trimmed.to_owned();
@@ -93,10 +113,35 @@ pub fn clean(line: &str) -> String {
     cut
 }
 
-/// The lines of a job log, each without the timestamp GitHub puts before it
-/// (`2024-05-01T10:00:00.1234567Z `), so that `^` in a pattern means what it says.
-pub fn log_lines(log: &str) -> impl Iterator<Item = &str> {
-    log.lines().map(strip_timestamp)
+/// The lines of a job log as a terminal would show them, so that `^` in a pattern
+/// means the start of the message: ANSI escapes removed, only what follows the last
+/// carriage return (a progress bar redraws its line), no byte-order mark, and no
+/// timestamp GitHub puts before each line (`2024-05-01T10:00:00.1234567Z `).
+pub fn log_lines(log: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    log.lines().map(|line| {
+        let line = line.trim_end_matches('\r');
+        let shown = line.rsplit('\r').next().unwrap_or(line);
+        let plain = if shown.contains('\x1b') {
+            ANSI.replace_all(shown, "")
+        } else {
+            Cow::Borrowed(shown)
+        };
+        let strip = |text: &str| -> (usize, usize) {
+            let unmarked = text.strip_prefix('\u{feff}').unwrap_or(text);
+            let rest = strip_timestamp(unmarked);
+            (text.len() - rest.len(), text.len())
+        };
+        match plain {
+            Cow::Borrowed(text) => {
+                let (from, to) = strip(text);
+                Cow::Borrowed(&text[from..to])
+            }
+            Cow::Owned(text) => {
+                let (from, _) = strip(&text);
+                Cow::Owned(text[from..].to_owned())
+            }
+        }
+    })
 }
 
 fn strip_timestamp(line: &str) -> &str {
@@ -123,8 +168,7 @@ mod tests {
 
     #[test]
     fn github_tokens_are_masked() {
-        let line =
-            "push failed with ghp_abcdefghijklmnopqrstuvwxyz0123456789 and github_pat_11AAAA_bbbb";
+        let line = "push failed with ghp_abcdefghijklmnopqrstuvwxyz0123456789 and github_pat_11AAAAAAA0bbbbbbbbbbbbbb_cccccccccccccccccccccccccc";
         let cleaned = clean(line);
         assert_eq!(cleaned, "push failed with ghp_*** and github_pat_***");
         assert!(!has_secret(&cleaned));
@@ -171,7 +215,9 @@ mod tests {
 
     #[test]
     fn masking_twice_changes_nothing() {
-        let once = mask_secrets("Bearer ghp_aaaa password=x https://u:p@h/");
+        let once = mask_secrets(
+            "Bearer x ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa password='a b' token=t https://u:p@q@h/ -u a:b",
+        );
         assert_eq!(mask_secrets(&once), once);
     }
 
@@ -194,10 +240,81 @@ mod tests {
     #[test]
     fn log_timestamps_are_stripped() {
         let log = "2024-05-01T10:00:00.1234567Z ##[error]Process completed with exit code 1.\nplain line\n";
-        let lines: Vec<&str> = log_lines(log).collect();
+        let lines: Vec<Cow<'_, str>> = log_lines(log).collect();
         assert_eq!(
             lines,
             ["##[error]Process completed with exit code 1.", "plain line"]
+        );
+    }
+
+    #[test]
+    fn a_github_token_glued_to_a_word_or_to_url_encoding_is_masked() {
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        for line in [
+            format!("GET /x?t%3D{token}"),
+            format!("x_{token}"),
+            format!("1{token}"),
+            format!("token:{}", token.replace("ghp_", "ghs_")),
+        ] {
+            let cleaned = clean(&line);
+            assert!(!cleaned.contains("abcdefghijklmnop"), "{line} -> {cleaned}");
+            assert!(!has_secret(&cleaned), "{line} -> {cleaned}");
+        }
+    }
+
+    #[test]
+    fn tokens_keys_and_passwords_in_commands_and_assignments_are_masked() {
+        for (line, secret) in [
+            ("fetch?token=abcdef0123456789", "abcdef0123456789"),
+            (
+                "export NPM_TOKEN=npm_abcdefghijklmnopqrstuvwxyz0123456789",
+                "abcdefghijklmnop",
+            ),
+            (
+                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "wJalrXUtnFEMI",
+            ),
+            ("curl -u user:s3cr3tpass https://x", "s3cr3tpass"),
+            ("mysql --password hunter22 -h db", "hunter22"),
+            ("password = 'two words'", "words"),
+            ("https://u:p@ss@host/x", "ss@"),
+        ] {
+            let cleaned = clean(line);
+            assert!(!cleaned.contains(secret), "{line} -> {cleaned}");
+            assert!(!has_secret(&cleaned), "{line} -> {cleaned}");
+        }
+    }
+
+    #[test]
+    fn a_clone_url_keeps_its_host_and_path_when_its_token_is_masked() {
+        let line = "git push https://x-access-token:ghs_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r.git";
+        assert_eq!(
+            clean(line),
+            "git push https://x-access-token:***@github.com/o/r.git"
+        );
+    }
+
+    #[test]
+    fn evidence_carries_no_control_characters() {
+        let cleaned = clean("\u{1b}[31mFAILED\u{1b}[0m 50%\r100%\u{7} done\u{0}");
+        assert!(!cleaned.chars().any(char::is_control), "{cleaned:?}");
+    }
+
+    #[test]
+    fn log_lines_drop_ansi_escapes_a_bom_and_overwritten_progress() {
+        let log = "\u{feff}2024-05-01T10:00:00.1234567Z first\n\
+                   2024-05-01T10:00:01.1234567Z \u{1b}[31m##[error]\u{1b}[0mProcess completed with exit code 143.\n\
+                   \u{1b}[1m2024-05-01T10:00:02.1234567Z bold\n\
+                   downloading 10%\rdownloading 100%\r\n";
+        let lines: Vec<String> = log_lines(log).map(|l| l.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "first",
+                "##[error]Process completed with exit code 143.",
+                "bold",
+                "downloading 100%"
+            ]
         );
     }
 }

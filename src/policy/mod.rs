@@ -31,12 +31,12 @@ mod tests;
 
 pub use config::{MAX_DURATION, MAX_POLICY_BYTES, load, parse};
 pub use decision::{
-    AfterRerun, AtCompletion, Decision, EvidenceRequest, Fetched, History, Ineligible, JobEvidence,
-    JobFacts, JobRef, Reason, RerunPlan, RunFacts, Verdict, backoff_delay_ms, decide_at_completion,
-    decide_with_evidence,
+    AfterRerun, Annotation, AnnotationLevel, AtCompletion, Decision, EvidenceRequest, Fetched,
+    History, Ineligible, JobEvidence, JobFacts, JobRef, Reason, RerunPlan, RunFacts, Verdict,
+    backoff_delay_ms, decide_at_completion, decide_with_evidence,
 };
 pub use error::{Location, PolicyError, PolicySource};
 pub use evidence::{EVIDENCE_CHARS, clean as clean_evidence, has_secret, log_lines, mask_secrets};
-pub use patterns::{GlobKind, GlobList, Patterns};
-pub use rule::{DEFAULT_MAX_DELAY, EnvDefaults, FIELDS, Mode, Policy, Rule, RuleRef, ScopedRule};
+pub use patterns::{GlobKind, GlobList, Hit, ListError, MAX_PATTERN_CHARS, MAX_PATTERNS, Patterns};
+pub use rule::{DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, RuleRef, ScopedRule};
 pub use view::{PolicyView, RuleView, ScopedRuleView};

@@ -2,12 +2,43 @@
 //! globs on names (repositories, branches, workflows, jobs, steps) and regexes on
 //! lines (annotations, log). Each keeps its text as written, for the effective
 //! policy and for comparing policies.
+//!
+//! A regex list is parsed one pattern at a time (cheap, and the error names the
+//! pattern at fault), then compiled once into a single `RegexSet` with a size limit,
+//! so one pass over a line tries every pattern. The `@infra` built-ins are compiled
+//! once per process, not once per list.
+
+use std::sync::LazyLock;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use regex::{Regex, RegexSet};
+use regex::{RegexSet, RegexSetBuilder};
 
 use super::error::one_line;
 use super::infra::{INFRA, INFRA_TOKEN};
+
+/// Why a list of globs or regexes was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListError {
+    /// The item at fault (0-based); `None`: the list as a whole.
+    pub index: Option<usize>,
+    /// What is wrong, one line.
+    pub problem: String,
+}
+
+impl ListError {
+    fn at(index: usize, problem: impl Into<String>) -> Self {
+        Self {
+            index: Some(index),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Most regexes in one `never_when` or `only_when` list.
+pub const MAX_PATTERNS: usize = 100;
+
+/// Longest regex, in characters.
+pub const MAX_PATTERN_CHARS: usize = 1000;
 
 /// How a glob list compares names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,24 +62,25 @@ pub struct GlobList {
 
 impl GlobList {
     /// Compiles `globs`; the error names the index of the bad one and why.
-    pub fn new<S: AsRef<str>>(globs: &[S], kind: GlobKind) -> Result<Self, (usize, String)> {
+    pub fn new<S: AsRef<str>>(globs: &[S], kind: GlobKind) -> Result<Self, ListError> {
         let mut builder = GlobSetBuilder::new();
         for (index, glob) in globs.iter().enumerate() {
             let glob = glob.as_ref();
             if glob.trim().is_empty() {
-                return Err((index, "is empty".to_owned()));
+                return Err(ListError::at(index, "is empty"));
             }
             let compiled = GlobBuilder::new(glob)
                 .literal_separator(kind == GlobKind::Repo)
                 .case_insensitive(kind != GlobKind::Branch)
                 .backslash_escape(true)
                 .build()
-                .map_err(|e| (index, format!("invalid glob: {}", e.kind())))?;
+                .map_err(|e| ListError::at(index, format!("invalid glob: {}", e.kind())))?;
             builder.add(compiled);
         }
-        let set = builder
-            .build()
-            .map_err(|e| (0, format!("invalid glob: {}", e.kind())))?;
+        let set = builder.build().map_err(|e| ListError {
+            index: None,
+            problem: format!("invalid globs: {}", e.kind()),
+        })?;
         Ok(Self {
             written: globs.iter().map(|g| g.as_ref().to_owned()).collect(),
             set,
@@ -93,54 +125,99 @@ impl PartialEq for GlobList {
     }
 }
 
+/// Largest compiled size of one list's regexes together. The regex crate's own
+/// default (10 MiB) takes seconds to reach and refuse in a debug build; a policy's
+/// patterns are a few words each and need far less.
+const SET_SIZE_LIMIT: usize = 2 << 20;
+
+/// The `@infra` built-ins, compiled once.
+static INFRA_SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(INFRA.iter().map(|p| p.regex)).expect("the built-in patterns compile (tested)")
+});
+
+/// Which pattern of a list matched a line first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hit {
+    /// The pattern at this index of the list, as written.
+    Written(usize),
+    /// The `@infra` built-in with this name.
+    Infra(&'static str),
+}
+
+impl Hit {
+    /// The name decisions and metrics use: `@infra:runner_lost`, or `never_when[1]`
+    /// for the list `field`'s pattern 1 (a bounded label, unlike the regex itself).
+    pub fn name(&self, field: &str) -> String {
+        match self {
+            Self::Written(index) => format!("{field}[{index}]"),
+            Self::Infra(name) => format!("{INFRA_TOKEN}:{name}"),
+        }
+    }
+}
+
 /// Compiled regexes matched against single lines, with `@infra` expanded.
 #[derive(Clone, Debug)]
 pub struct Patterns {
     written: Vec<String>,
-    /// Every regex, `@infra` expanded, for one pass per line.
+    /// The list's own regexes (`@infra` excepted), for one pass per line.
     set: RegexSet,
-    /// The same regexes one by one, to say which matched.
-    each: Vec<(String, Regex)>,
+    /// For each regex of `set`, its index in `written`.
+    index: Vec<usize>,
+    /// Where `@infra` first stands in `written`.
+    infra_at: Option<usize>,
 }
 
 impl Patterns {
     /// Compiles `patterns`; `@infra` stands for the built-in list. The error names the
-    /// index of the bad one and why.
-    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, (usize, String)> {
-        let mut each = Vec::new();
-        for (index, pattern) in patterns.iter().enumerate() {
+    /// pattern at fault, or the list when only the patterns together are too large.
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, ListError> {
+        if patterns.len() > MAX_PATTERNS {
+            return Err(ListError::at(
+                MAX_PATTERNS,
+                format!("more than {MAX_PATTERNS} patterns: join some with |"),
+            ));
+        }
+        let mut regexes = Vec::new();
+        let mut index = Vec::new();
+        let mut infra_at = None;
+        for (at, pattern) in patterns.iter().enumerate() {
             let pattern = pattern.as_ref();
             if pattern == INFRA_TOKEN {
-                for builtin in INFRA {
-                    let regex = Regex::new(builtin.regex)
-                        .map_err(|e| (index, format!("built-in {}: {e}", builtin.name)))?;
-                    each.push((format!("{INFRA_TOKEN}:{}", builtin.name), regex));
-                }
+                infra_at.get_or_insert(at);
                 continue;
             }
-            if pattern.starts_with('@') {
-                return Err((
-                    index,
-                    format!("unknown built-in {pattern:?} (the one built-in is {INFRA_TOKEN})"),
-                ));
-            }
-            if pattern.is_empty() {
-                return Err((index, "is empty (it would match every line)".to_owned()));
-            }
-            let regex = Regex::new(pattern).map_err(|e| {
-                (
-                    index,
-                    format!("invalid regex: {}", one_line(&e.to_string())),
-                )
-            })?;
-            each.push((pattern.to_owned(), regex));
+            check(pattern).map_err(|problem| ListError::at(at, problem))?;
+            regexes.push(pattern);
+            index.push(at);
         }
-        let set = RegexSet::new(each.iter().map(|(_, r)| r.as_str()))
-            .map_err(|e| (0, format!("invalid regex: {e}")))?;
+        let set = RegexSetBuilder::new(&regexes)
+            .size_limit(SET_SIZE_LIMIT)
+            .build()
+            .map_err(|e| {
+                let why = match e {
+                    regex::Error::CompiledTooBig(_) => format!(
+                        "the compiled size limit ({} MiB); use fewer or shorter repetitions, or ASCII classes ((?-u:\\w))",
+                        SET_SIZE_LIMIT >> 20
+                    ),
+                    // Every pattern parsed alone: not seen, but say what regex says.
+                    other => return ListError {
+                        index: None,
+                        problem: format!("invalid regexes: {}", one_line(&other.to_string())),
+                    },
+                };
+                match index.as_slice() {
+                    [only] => ListError::at(*only, format!("compiled, exceeds {why}")),
+                    _ => ListError {
+                        index: None,
+                        problem: format!("the {} patterns together exceed {why}", regexes.len()),
+                    },
+                }
+            })?;
         Ok(Self {
             written: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
             set,
-            each,
+            index,
+            infra_at,
         })
     }
 
@@ -149,7 +226,8 @@ impl Patterns {
         Self {
             written: Vec::new(),
             set: RegexSet::empty(),
-            each: Vec::new(),
+            index: Vec::new(),
+            infra_at: None,
         }
     }
 
@@ -163,12 +241,50 @@ impl Patterns {
         &self.written
     }
 
-    /// The name of the first pattern `line` matches (`@infra:runner_lost` for a
-    /// built-in one), if any.
-    pub fn matching(&self, line: &str) -> Option<&str> {
-        let first = self.set.matches(line).into_iter().next()?;
-        self.each.get(first).map(|(name, _)| name.as_str())
+    /// The first pattern of the list (in list order) that `line` matches, if any.
+    pub fn matching(&self, line: &str) -> Option<Hit> {
+        let own = self.set.matches(line).iter().next().map(|k| self.index[k]);
+        let infra = self
+            .infra_at
+            .and_then(|at| Some((at, INFRA_SET.matches(line).iter().next()?)));
+        match (own, infra) {
+            (Some(at), Some((infra_at, _))) if at < infra_at => Some(Hit::Written(at)),
+            (_, Some((_, builtin))) => Some(Hit::Infra(INFRA[builtin].name)),
+            (Some(at), None) => Some(Hit::Written(at)),
+            (None, None) => None,
+        }
     }
+}
+
+/// Why one regex a user wrote is refused, if it is.
+fn check(pattern: &str) -> Result<(), String> {
+    let trimmed = pattern.trim();
+    if trimmed == INFRA_TOKEN {
+        return Err(format!(
+            "has blanks around the built-in: write {INFRA_TOKEN:?}"
+        ));
+    }
+    if trimmed.starts_with('@') {
+        return Err(format!(
+            "unknown built-in {pattern:?} (the one built-in is {INFRA_TOKEN})"
+        ));
+    }
+    if pattern.is_empty() {
+        return Err("is empty (it would match every line)".to_owned());
+    }
+    if pattern.chars().count() > MAX_PATTERN_CHARS {
+        return Err(format!("is longer than {MAX_PATTERN_CHARS} characters"));
+    }
+    let hir = regex_syntax::Parser::new()
+        .parse(pattern)
+        .map_err(|e| format!("invalid regex: {}", one_line(&e.to_string())))?;
+    if hir.properties().minimum_len() == Some(0) {
+        return Err(
+            "can match an empty text (as '.*', '^' and 'a*' do), so it would match every line"
+                .to_owned(),
+        );
+    }
+    Ok(())
 }
 
 impl PartialEq for Patterns {
@@ -206,27 +322,58 @@ mod tests {
     #[test]
     fn a_bad_glob_is_named_by_index() {
         let err = GlobList::new(&["ok", "[a"], GlobKind::Name).expect_err("invalid");
-        assert_eq!(err.0, 1);
-        assert!(err.1.starts_with("invalid glob"), "{}", err.1);
+        assert_eq!(err.index, Some(1));
+        assert!(err.problem.starts_with("invalid glob"), "{}", err.problem);
     }
 
     #[test]
     fn infra_expands_and_names_the_built_in_that_matched() {
         let patterns = Patterns::new(&["ECONNRESET", "@infra"]).expect("valid");
         assert_eq!(patterns.written(), ["ECONNRESET", "@infra"]);
+        let name = |line| patterns.matching(line).map(|hit| hit.name("only_when"));
         assert_eq!(
-            patterns.matching(
-                "The hosted runner: GitHub Actions 3 lost communication with the server."
-            ),
+            name("The hosted runner: GitHub Actions 3 lost communication with the server.")
+                .as_deref(),
             Some("@infra:runner_lost")
         );
-        assert_eq!(patterns.matching("read ECONNRESET"), Some("ECONNRESET"));
-        assert_eq!(patterns.matching("all good"), None);
+        assert_eq!(name("read ECONNRESET").as_deref(), Some("only_when[0]"));
+        assert_eq!(name("all good"), None);
+        // In list order: a line both match is the earlier pattern's.
+        let infra_first = Patterns::new(&["@infra", "exit code"]).expect("valid");
+        assert_eq!(
+            infra_first.matching("Process completed with exit code 143."),
+            Some(Hit::Infra("killed"))
+        );
     }
 
     #[test]
     fn an_unknown_built_in_is_refused() {
         let err = Patterns::new(&["@flaky"]).expect_err("unknown");
-        assert!(err.1.contains("@infra"), "{}", err.1);
+        assert!(err.problem.contains("@infra"), "{}", err.problem);
+    }
+
+    #[test]
+    fn patterns_too_big_together_are_blamed_on_the_list_not_on_a_valid_first_one() {
+        // One \w{20} compiles to about half a MiB (Unicode classes are large).
+        let patterns: Vec<String> = (0..8).map(|i| format!(r"\w{{20}}{i}")).collect();
+        assert!(Patterns::new(&patterns[..1]).is_ok());
+        let err = Patterns::new(&patterns).expect_err("too big together");
+        assert_eq!(err.index, None, "{}", err.problem);
+        assert!(
+            err.problem.contains("8 patterns together"),
+            "{}",
+            err.problem
+        );
+    }
+
+    #[test]
+    fn too_many_or_too_long_patterns_are_refused() {
+        let many: Vec<String> = (0..MAX_PATTERNS + 1).map(|i| format!("p{i}")).collect();
+        let err = Patterns::new(&many).expect_err("too many");
+        assert!(err.problem.contains("more than"), "{}", err.problem);
+        let long = vec!["ok".to_owned(), "x".repeat(MAX_PATTERN_CHARS + 1)];
+        let err = Patterns::new(&long).expect_err("too long");
+        assert_eq!(err.index, Some(1), "{}", err.problem);
+        assert!(err.problem.contains("longer than"), "{}", err.problem);
     }
 }

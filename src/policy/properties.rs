@@ -1,6 +1,8 @@
 //! Property tests of the decision over random job sets, rules, histories and
-//! evidence, and of the effective policy's text.
+//! evidence, and of the effective policy's text. Rules are built from lists compiled
+//! once; one property goes through the TOML text (the effective policy reads back).
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -41,7 +43,7 @@ fn job_facts(id: u64) -> impl Strategy<Value = JobFacts> {
     )
         .prop_map(move |(name, conclusion, ran_steps, step)| JobFacts {
             ran_steps,
-            failed_step: step.map(Into::into),
+            failed_steps: step.into_iter().map(Into::into).collect(),
             ..job(id, name, conclusion)
         })
 }
@@ -104,13 +106,77 @@ fn rule_text() -> impl Strategy<Value = String> {
         )
 }
 
+/// One of `options`: the first (empty) twice as often as each other one, so that
+/// re-runs are decided often enough to test them.
+fn one_of<T: Clone + std::fmt::Debug>(options: &'static [T]) -> impl Strategy<Value = T> {
+    prop_oneof![2 => Just(0), 1 => 0..options.len()].prop_map(|i| options[i].clone())
+}
+
+fn globs(lists: &[&[&str]]) -> Vec<GlobList> {
+    let compile = |l: &&[&str]| GlobList::new(l, GlobKind::Name).expect("valid globs");
+    lists.iter().map(compile).collect()
+}
+
+fn regexes(lists: &[&[&str]]) -> Vec<Patterns> {
+    lists
+        .iter()
+        .map(|l| Patterns::new(l).expect("valid patterns"))
+        .collect()
+}
+
+// The lists rule() picks from, compiled once for every case (compiling per case was
+// most of the properties' time).
+static EVERY_BRANCH: LazyLock<GlobList> =
+    LazyLock::new(|| GlobList::new(&["*"], GlobKind::Branch).expect("valid"));
+static SKIP_WORKFLOWS: LazyLock<Vec<GlobList>> =
+    LazyLock::new(|| globs(&[&[], &["Release*"], &["CI"], &["Release*", "CI"]]));
+static SKIP_JOBS: LazyLock<Vec<GlobList>> =
+    LazyLock::new(|| globs(&[&[], &["deploy*"], &["docs"], &["deploy*", "docs"]]));
+static SKIP_STEPS: LazyLock<Vec<GlobList>> = LazyLock::new(|| globs(&[&[], &["*lint*"]]));
+static NEVER_WHEN: LazyLock<Vec<Patterns>> =
+    LazyLock::new(|| regexes(&[&[], &["panicked at"], &["boom"], &["panicked at", "boom"]]));
+static ONLY_WHEN: LazyLock<Vec<Patterns>> =
+    LazyLock::new(|| regexes(&[&[], &["@infra"], &["ECONNRESET"], &["@infra", "ECONNRESET"]]));
+
+/// A complete rule with random values for every field, built from precompiled lists.
 fn rule() -> impl Strategy<Value = Rule> {
-    rule_text().prop_map(|text| {
-        load(Some(&text), None, &EnvDefaults::default())
-            .unwrap_or_else(|e| panic!("generated policy is valid: {e}\n{text}"))
-            .defaults()
-            .clone()
-    })
+    (
+        (1u32..6, 0u64..10_000, 1.0f64..4.0, 0u64..120_000),
+        (limit(), limit(), any::<bool>(), limit()),
+        (
+            one_of(&SKIP_WORKFLOWS),
+            one_of(&SKIP_JOBS),
+            one_of(&SKIP_STEPS),
+        ),
+        (one_of(&NEVER_WHEN), one_of(&ONLY_WHEN)),
+        (any::<bool>(), any::<bool>()),
+    )
+        .prop_map(
+            |(
+                (attempts, delay, backoff, extra),
+                (max_failed_jobs, budget_per_hour, timed_out, stop_when_useless),
+                (skip_workflows, skip_jobs, skip_steps),
+                (never_when, only_when),
+                (debug_last_attempt, shadow),
+            )| Rule {
+                attempts,
+                branches: EVERY_BRANCH.clone(),
+                delay: Duration::from_millis(delay),
+                backoff,
+                max_delay: Duration::from_millis(delay + extra),
+                max_failed_jobs,
+                budget_per_hour,
+                timed_out,
+                skip_workflows,
+                skip_jobs,
+                skip_steps,
+                never_when,
+                only_when,
+                stop_when_useless,
+                debug_last_attempt,
+                mode: if shadow { Mode::Shadow } else { Mode::Rerun },
+            },
+        )
 }
 
 fn history() -> impl Strategy<Value = History> {
@@ -142,7 +208,12 @@ fn evidence() -> impl Strategy<Value = Vec<JobEvidence>> {
             .enumerate()
             .map(|(i, (annotations, log))| JobEvidence {
                 job: JobId(i as u64),
-                annotations: Fetched::Got(annotations.iter().map(|s| s.to_string()).collect()),
+                annotations: Fetched::Got(
+                    annotations
+                        .iter()
+                        .map(|s| Annotation::failure(*s))
+                        .collect(),
+                ),
                 log: match log {
                     Some(lines) => Fetched::Got(lines.join("\n")),
                     None => Fetched::Unavailable {
@@ -183,7 +254,6 @@ fn decide(
     e: &[JobEvidence],
 ) -> Option<Decision> {
     let run = RunFacts {
-        repo: "o/r",
         workflow: case.workflow,
         branch: "master",
         attempt: case.attempt,
@@ -200,8 +270,17 @@ fn would_rerun(d: &Decision) -> bool {
     matches!(d.verdict, Verdict::Rerun(_) | Verdict::Shadow(_))
 }
 
+/// 64 cases unless `PROPTEST_CASES` says otherwise (CI may ask for more).
+fn config() -> ProptestConfig {
+    let mut config = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = 64;
+    }
+    config
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(config())]
 
     #[test]
     fn a_rerun_means_every_failed_job_ran_a_step_and_no_skip_glob_matched(
@@ -214,7 +293,7 @@ proptest! {
             for j in &failed {
                 prop_assert!(j.ran_steps, "{j:?}");
                 prop_assert!(!r.skip_jobs.matches(&j.name), "{j:?}");
-                prop_assert!(j.failed_step.as_deref().is_none_or(|s| !r.skip_steps.matches(s)), "{j:?}");
+                prop_assert!(j.failed_steps.iter().all(|s| !r.skip_steps.matches(s)), "{j:?}");
                 prop_assert!(r.timed_out || j.conclusion != Conclusion::TimedOut);
             }
             prop_assert!(r.max_failed_jobs == 0 || failed.len() <= r.max_failed_jobs as usize);
@@ -249,7 +328,7 @@ proptest! {
         if by_log {
             e[7] = JobEvidence {
                 job: JobId(7),
-                annotations: Fetched::Got(vec!["read ECONNRESET".into(), LINES[3].into()]),
+                annotations: Fetched::Got(vec![Annotation::failure("read ECONNRESET"), Annotation::failure(LINES[3])]),
                 log: Fetched::Got("thread 'main' panicked at src/main.rs:1:1".into()),
             };
         }
@@ -297,7 +376,7 @@ proptest! {
         let mut r = r;
         r.never_when = Patterns::empty();
         r.only_when = Patterns::empty();
-        let run = RunFacts { repo: "o/r", workflow: c.workflow, branch: "master", attempt: c.attempt, jobs: &c.jobs };
+        let run = RunFacts { workflow: c.workflow, branch: "master", attempt: c.attempt, jobs: &c.jobs };
         let now = decide_at_completion(&run, &h, &r);
         prop_assert!(!matches!(now, AtCompletion::NeedsEvidence(_)), "{now:?}");
         let later = decide_with_evidence(&run, &h, &r, &e);

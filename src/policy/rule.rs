@@ -111,10 +111,10 @@ impl Rule {
             // REPO_BRANCHES names branches exactly: a `{` in a name is no glob.
             BranchFilter::Only(names) => names.iter().map(|n| globset::escape(n)).collect(),
         };
-        let branches = GlobList::new(&branches, GlobKind::Branch).map_err(|(_, problem)| {
+        let branches = GlobList::new(&branches, GlobKind::Branch).map_err(|e| {
             PolicyError::sources(
                 Some(PolicySource::Environment),
-                format!("REPO_BRANCHES: {problem}"),
+                format!("REPO_BRANCHES: {}", e.problem),
             )
         })?;
         Ok(Self {
@@ -150,8 +150,8 @@ pub struct ScopedRule {
     pub repos: Option<GlobList>,
     /// Globs on the workflow's name; `None`: every workflow.
     pub workflows: Option<GlobList>,
-    /// The fields this `[[rule]]` sets itself, in the order of [`FIELDS`]; the others
-    /// came from `[defaults]`.
+    /// The fields this `[[rule]]` sets itself, in the order docs/policy.md lists
+    /// them; the others came from `[defaults]`.
     pub sets: Vec<&'static str>,
     /// The rule, merged with the defaults.
     pub rule: Rule,
@@ -164,26 +164,6 @@ impl ScopedRule {
             && self.workflows.as_ref().is_none_or(|g| g.matches(workflow))
     }
 }
-
-/// The fields of `[defaults]` and `[[rule]]`, in the order the docs list them.
-pub const FIELDS: &[&str] = &[
-    "attempts",
-    "branches",
-    "delay",
-    "backoff",
-    "max_delay",
-    "max_failed_jobs",
-    "budget_per_hour",
-    "timed_out",
-    "skip_workflows",
-    "skip_jobs",
-    "skip_steps",
-    "never_when",
-    "only_when",
-    "stop_when_useless",
-    "debug_last_attempt",
-    "mode",
-];
 
 /// Which part of the policy a run gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,6 +222,17 @@ impl Policy {
             RuleRef::Defaults => &self.defaults,
             RuleRef::Rule(i) => &self.rules[i].rule,
         }
+    }
+
+    /// The largest `attempts` of `[defaults]` and every `[[rule]]`. The webhook must
+    /// not drop the events of runs whose `run_attempt` is below it (it drops those
+    /// at or above `RUN_ATTEMPTS` today): a rule may allow more attempts than the
+    /// environment.
+    pub fn max_attempts(&self) -> u32 {
+        self.rules
+            .iter()
+            .map(|r| r.rule.attempts)
+            .fold(self.defaults.attempts, u32::max)
     }
 
     /// Whether any part of the policy needs annotations or logs.

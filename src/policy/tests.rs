@@ -444,3 +444,98 @@ fn the_environment_defaults_come_from_the_settings() {
     let rule = load(None, None, &env).expect("valid").defaults().clone();
     assert!(rule.branches.matches("feature/x") && rule.attempts == 5);
 }
+
+#[test]
+fn a_delay_longer_than_an_hour_raises_the_default_max_delay() {
+    // docs/policy.md: max_delay defaults to "1h (or delay if longer)", at every level.
+    let policy = inline("[defaults]\ndelay = \"2h\"\n").expect("valid");
+    assert_eq!(policy.defaults().max_delay, Duration::from_secs(7200));
+    let policy = inline("[[rule]]\nrepos = [\"a/b\"]\ndelay = \"2h\"\n").expect("valid");
+    assert_eq!(policy.rules()[0].rule.max_delay, Duration::from_secs(7200));
+    // A max_delay someone wrote is kept, and still checked against a rule's delay.
+    let line =
+        error_of("[defaults]\nmax_delay = \"1h\"\n[[rule]]\nrepos = [\"a/b\"]\ndelay = \"2h\"\n");
+    assert_eq!(
+        line,
+        "RULES:5:9: [[rule]] 1 delay: max_delay 1h is shorter than delay 2h"
+    );
+}
+
+#[test]
+fn a_duplicate_key_names_its_field() {
+    let line = error_of("[defaults]\nattempts = 3\nattempts = 4\n");
+    assert!(
+        line.starts_with("RULES:3:1: [defaults] attempts: "),
+        "{line}"
+    );
+    let line = error_of(
+        "[defaults]\n[[rule]]\nrepos = ['a/b']\n[[rule]]\nrepos = ['c/d']\nrepos = ['e/f']\n",
+    );
+    assert!(line.starts_with("RULES:6:1: [[rule]] 2 repos: "), "{line}");
+}
+
+#[test]
+fn a_backslash_in_double_quotes_names_the_field_and_says_to_use_single_quotes() {
+    let line = error_of("[defaults]\nnever_when = [\"\\d\"]\n");
+    assert!(
+        line.starts_with("RULES:2:17: [defaults] never_when: "),
+        "{line}"
+    );
+    assert!(line.contains("write regexes in single quotes"), "{line}");
+}
+
+#[test]
+fn a_rule_written_as_a_single_table_says_to_write_double_brackets() {
+    let line = error_of("[rule]\nrepos = [\"a/b\"]\n");
+    assert!(line.contains("write [[rule]]"), "{line}");
+}
+
+#[test]
+fn a_huge_number_of_seconds_is_called_too_large() {
+    let line = error_of("[defaults]\ndelay = 1e300\n");
+    assert!(line.starts_with("RULES:2:9: [defaults] delay: "), "{line}");
+    assert!(line.contains("too large") && line.len() < 150, "{line}");
+}
+
+#[test]
+fn patterns_that_match_an_empty_text_are_refused() {
+    for pattern in [".*", "^", "a*", "(?m)$", "x|"] {
+        let line = error_of(&format!("[defaults]\nnever_when = ['ok', '{pattern}']\n"));
+        assert!(
+            line.starts_with("RULES:2:21: [defaults] never_when[1]: ") && line.contains("empty"),
+            "{pattern}: {line}"
+        );
+    }
+}
+
+#[test]
+fn an_infra_token_with_blanks_around_it_is_refused_with_the_spelling() {
+    let line = error_of("[defaults]\nonly_when = [' @infra']\n");
+    assert!(
+        line.starts_with("RULES:2:14: [defaults] only_when[0]: ") && line.contains("\"@infra\""),
+        "{line}"
+    );
+}
+
+#[test]
+fn max_attempts_is_the_largest_of_the_defaults_and_the_rules() {
+    let policy = inline(
+        "[defaults]\nattempts = 3\n[[rule]]\nrepos = ['a/*']\nattempts = 7\n[[rule]]\nrepos = ['b/*']\nattempts = 2\n",
+    )
+    .expect("valid");
+    assert_eq!(policy.max_attempts(), 7);
+    assert_eq!(load(None, None, &env()).expect("valid").max_attempts(), 4);
+}
+
+#[test]
+fn a_list_too_large_together_is_named_as_the_list() {
+    let patterns: Vec<String> = (0..8).map(|i| format!(r"'\w{{20}}{i}'")).collect();
+    let line = error_of(&format!(
+        "[defaults]\nnever_when = [{}]\n",
+        patterns.join(", ")
+    ));
+    assert!(
+        line.starts_with("RULES:2:14: [defaults] never_when: the 8 patterns together exceed"),
+        "{line}"
+    );
+}

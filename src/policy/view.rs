@@ -150,12 +150,21 @@ struct TomlRule<'a> {
 impl fmt::Display for PolicyView {
     /// TOML that parses back to the same policy, with a comment per section.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let toml = |section: &Section<'_>| toml::to_string(section).map_err(|_| fmt::Error);
+        // `to_string()` panics on a `fmt::Error` that is not the writer's: a section
+        // TOML cannot write becomes a comment line instead.
+        let toml =
+            |f: &mut fmt::Formatter<'_>, section: &Section<'_>| match toml::to_string(section) {
+                Ok(text) => f.write_str(&text),
+                Err(e) => writeln!(f, "# error: this section cannot be written as TOML: {e}"),
+            };
         writeln!(f, "# effective re-run policy, from {}", self.source)?;
-        f.write_str(&toml(&Section {
-            defaults: Some(&self.defaults),
-            rule: Vec::new(),
-        })?)?;
+        toml(
+            f,
+            &Section {
+                defaults: Some(&self.defaults),
+                rule: Vec::new(),
+            },
+        )?;
         for (index, rule) in self.rules.iter().enumerate() {
             let sets = if rule.sets.is_empty() {
                 "nothing".to_owned()
@@ -167,14 +176,17 @@ impl fmt::Display for PolicyView {
                 "\n# [[rule]] {}: sets {sets}; the rest is from [defaults]",
                 index + 1
             )?;
-            f.write_str(&toml(&Section {
-                defaults: None,
-                rule: vec![TomlRule {
-                    repos: rule.repos.as_ref(),
-                    workflows: rule.workflows.as_ref(),
-                    rule: &rule.rule,
-                }],
-            })?)?;
+            toml(
+                f,
+                &Section {
+                    defaults: None,
+                    rule: vec![TomlRule {
+                        repos: rule.repos.as_ref(),
+                        workflows: rule.workflows.as_ref(),
+                        rule: &rule.rule,
+                    }],
+                },
+            )?;
         }
         Ok(())
     }
