@@ -71,10 +71,12 @@ pub struct LogTail {
     pub capped: bool,
 }
 
-/// Keeps the last `capacity` bytes pushed into it, in memory of that size.
+/// Keeps the last `capacity` bytes pushed into it, in memory of that size (and one
+/// byte more: the byte before the tail says whether the tail starts a line).
 #[derive(Debug)]
 pub struct TailBuffer {
     ring: Vec<u8>,
+    /// The tail's size plus the byte before it.
     capacity: usize,
     /// Where the next byte goes once the ring is full (its oldest byte).
     next: usize,
@@ -84,7 +86,7 @@ pub struct TailBuffer {
 impl TailBuffer {
     /// An empty buffer keeping at most `capacity` bytes (at least one).
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
+        let capacity = capacity.max(1) + 1;
         Self {
             // Grown as bytes come: a short log costs its size, not the capacity.
             ring: Vec::new(),
@@ -126,14 +128,21 @@ impl TailBuffer {
     }
 
     /// The kept bytes as text: decoded lossily, and without the first line when the
-    /// start was dropped (it is a partial line, maybe a partial character). A tail
-    /// that is one partial line is kept whole: part of a line says more than nothing.
+    /// start was dropped and the tail begins inside a line (a partial line, maybe a
+    /// partial character). A tail that is one partial line is kept whole: part of a
+    /// line says more than nothing.
     pub fn finish(mut self, capped: bool) -> LogTail {
         self.ring.rotate_left(self.next);
-        let cut = self.pushed > self.ring.len() as u64;
+        let tail = self.capacity - 1;
+        let cut = self.pushed > tail as u64;
         let mut kept: &[u8] = &self.ring;
-        if cut && let Some(newline) = kept.iter().position(|&b| b == b'\n') {
-            kept = &kept[newline + 1..];
+        if cut {
+            // The ring is full: its first byte is the one before the tail.
+            let starts_a_line = kept[0] == b'\n';
+            kept = &kept[1..];
+            if !starts_a_line && let Some(newline) = kept.iter().position(|&b| b == b'\n') {
+                kept = &kept[newline + 1..];
+            }
         }
         LogTail {
             text: String::from_utf8_lossy(kept).into_owned(),
@@ -227,6 +236,13 @@ mod tests {
         let tail = tail_of(&[b"aaaa\nbbbb\ncccc\n"], 7);
         assert_eq!(tail.text, "cccc\n", "the partial line `b` is dropped");
         assert_eq!(tail.read_bytes, 15);
+    }
+
+    #[test]
+    fn a_tail_that_starts_at_a_line_keeps_that_line() {
+        let tail = tail_of(&[b"aaaa\nbb", b"bb\ncccc\n"], 10);
+        assert_eq!(tail.text, "bbbb\ncccc\n");
+        assert!(tail.cut);
     }
 
     #[test]
