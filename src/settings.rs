@@ -695,6 +695,29 @@ mod tests {
     }
 
     #[test]
+    fn the_log_limits_default_to_256_kib_and_64_mib_and_refuse_a_tail_above_the_cap() {
+        let settings = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k")])).expect("valid");
+        assert_eq!(settings.github.log_tail_bytes, 262_144);
+        assert_eq!(settings.github.log_read_max_bytes, 67_108_864);
+        assert_eq!(settings.github.log_read_timeout, Duration::from_secs(120));
+        for (pairs, variable) in [
+            (&[("LOG_TAIL_BYTES", "100")][..], "LOG_TAIL_BYTES"),
+            (&[("LOG_TAIL_BYTES", "67108865")][..], "LOG_TAIL_BYTES"),
+            (
+                &[("LOG_TAIL_BYTES", "8192"), ("LOG_READ_MAX_BYTES", "4096")][..],
+                "LOG_READ_MAX_BYTES",
+            ),
+            (&[("LOG_READ_MAX_BYTES", "lots")][..], "LOG_READ_MAX_BYTES"),
+            (&[("LOG_READ_TIMEOUT", "0")][..], "LOG_READ_TIMEOUT"),
+        ] {
+            let mut all = vec![("GITHUB_SIGN_KEY", "k")];
+            all.extend_from_slice(pairs);
+            let err = Settings::from_vars(vars(&all)).expect_err(variable);
+            assert_eq!(err.variable, variable, "{pairs:?}");
+        }
+    }
+
+    #[test]
     fn lists_are_trimmed_and_logins_compare_case_insensitively() {
         let settings = Settings::from_vars(vars(&[
             ("GITHUB_SIGN_KEY", "k"),

@@ -226,8 +226,8 @@ impl GitHubClient {
                 Err(_) => {
                     self.metrics.github_call(DOWNLOAD, None, started.elapsed());
                     return Err(GitHubError::transient(format!(
-                        "log download: no answer within {} s",
-                        self.log_deadline.as_secs()
+                        "log download: no answer within {} ms (LOG_READ_TIMEOUT)",
+                        self.log_deadline.as_millis()
                     )));
                 }
             };
@@ -270,8 +270,8 @@ impl GitHubClient {
         let tail = read.map_err(|err| match err {
             ReadError::Stream(err) => GitHubError::transient(format!("log download: {err}")),
             ReadError::Deadline(took) => GitHubError::transient(format!(
-                "log download: not complete after {} s (LOG_READ_TIMEOUT)",
-                took.as_secs()
+                "log download: not complete after {} ms (LOG_READ_TIMEOUT)",
+                took.as_millis()
             )),
         })?;
         info!(log, "job log read"; "path" => &path, "read_bytes" => tail.read_bytes,

@@ -403,6 +403,52 @@ async fn a_log_host_that_keeps_failing_is_unavailable_after_the_evidence_tries()
 }
 
 #[actix_web::test]
+async fn a_download_slower_than_github_timeout_gets_log_read_timeout_instead() {
+    // GITHUB_TIMEOUT bounds API calls; the blob download has its own deadline.
+    let h = Harness::start(&[("GITHUB_TIMEOUT", "0.2"), ("LOG_READ_TIMEOUT", "5")]).await;
+    let job = 83;
+    h.serves_annotations(job, json!([])).await;
+    h.redirects_log(job, &h.signed_url("/blobs/83.txt")).await;
+    Mock::given(method("GET"))
+        .and(path("/blobs/83.txt"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("slow but whole\n")
+                .set_delay(Duration::from_millis(600)),
+        )
+        .mount(&h.blob)
+        .await;
+
+    let evidence = h.fetch(&[job]).await;
+
+    assert_eq!(got(&evidence[0].log), "slow but whole\n");
+}
+
+#[actix_web::test]
+async fn a_download_past_log_read_timeout_is_unavailable() {
+    let h = Harness::start(&[("LOG_READ_TIMEOUT", "0.2")]).await;
+    let job = 84;
+    h.serves_annotations(job, json!([])).await;
+    h.redirects_log(job, &h.signed_url("/blobs/84.txt")).await;
+    Mock::given(method("GET"))
+        .and(path("/blobs/84.txt"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("too late\n")
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&h.blob)
+        .await;
+
+    let evidence = h.fetch(&[job]).await;
+
+    assert_eq!(
+        why(&evidence[0].log),
+        "gave up after 3 tries: log download: no answer within 200 ms (LOG_READ_TIMEOUT)"
+    );
+}
+
+#[actix_web::test]
 async fn a_malformed_annotations_answer_is_unavailable_and_the_log_is_still_read() {
     let h = Harness::start(&[]).await;
     let job = 77;
