@@ -49,6 +49,11 @@ pub struct Metrics {
     /// Status page and `/api/…` requests refused for their credentials, by answer
     /// (`401` wrong credentials, `429` the client's failure limit was reached).
     pub status_auth_failures: IntCounterVec,
+    /// Evidence fetched for the failure policy, by kind (`annotations`, `log`) and
+    /// result (`ok`, `capped`: the log's read cap was reached, `unavailable`).
+    pub evidence_fetches: IntCounterVec,
+    /// Bytes of job logs read (kept or not), retries included.
+    pub log_bytes_read: IntCounter,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
     /// are counted on every request, and a label lookup hashes three strings under a lock.
     tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
@@ -150,6 +155,19 @@ impl Metrics {
                 &["answer"],
             )
             .expect("valid metric"),
+            evidence_fetches: IntCounterVec::new(
+                Opts::new(
+                    "evidence_fetches_total",
+                    "Job annotations and log tails fetched for the failure policy, by kind and result",
+                ),
+                &["kind", "result"],
+            )
+            .expect("valid metric"),
+            log_bytes_read: IntCounter::new(
+                "log_bytes_read_total",
+                "Bytes of job logs read for the failure policy (kept or not)",
+            )
+            .expect("valid metric"),
             registry,
             tracked_webhooks: Vec::new(),
         };
@@ -188,6 +206,8 @@ impl Metrics {
             Box::new(metrics.store_rows_unreadable.clone()),
             Box::new(metrics.truncated_headers.clone()),
             Box::new(metrics.status_auth_failures.clone()),
+            Box::new(metrics.evidence_fetches.clone()),
+            Box::new(metrics.log_bytes_read.clone()),
         ];
         for collector in collectors {
             metrics

@@ -110,6 +110,12 @@ pub struct GitHubSettings {
     pub poll_tries: u32,
     /// Least pause after a secondary rate limit that names no reset time.
     pub secondary_limit_wait: Duration,
+    /// Bytes kept of the end of a failed job's log, for the failure policy.
+    pub log_tail_bytes: usize,
+    /// Most bytes of one job's log read; the rest is left unread.
+    pub log_read_max_bytes: u64,
+    /// Time limit of one log download, answer and body (longer than `request_timeout`).
+    pub log_read_timeout: Duration,
 }
 
 /// Everything the service is configured with.
@@ -207,6 +213,9 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_POLL_INTERVAL", "5", "seconds before looking again at a run GitHub still shows in progress"),
     ("GITHUB_POLL_TRIES", "12", "looks at a still-running run before giving up on it"),
     ("GITHUB_SECONDARY_LIMIT_WAIT", "60", "least seconds to pause on a rate limit that names no reset time"),
+    ("LOG_TAIL_BYTES", "262144", "bytes kept of the end of a failed job's log, for the policy's patterns (1024 to 67108864)"),
+    ("LOG_READ_MAX_BYTES", "67108864", "most bytes of one job's log read; the tail of what was read is used (at least LOG_TAIL_BYTES)"),
+    ("LOG_READ_TIMEOUT", "120", "seconds one job log download may take, body included"),
     ("SUMMARY_EVERY", "60", "seconds between two mailbox summary log lines"),
     ("BACKLOG_WARNING", "1000", "waiting messages (tracker mailboxes or GitHub queue) above which a warning is logged"),
     ("DRY_RUN", "false", "true: decide and log everything, never call the re-run endpoint"),
@@ -353,6 +362,18 @@ impl Settings {
         if max_tries == 0 {
             return Err(env.problem("GITHUB_MAX_TRIES", "must be at least 1"));
         }
+        let log_tail_bytes = env.number("LOG_TAIL_BYTES", 256usize << 10)?;
+        if !(1024..=64 << 20).contains(&log_tail_bytes) {
+            return Err(env.problem("LOG_TAIL_BYTES", "must be from 1024 to 67108864"));
+        }
+        let log_read_max_bytes = env.number("LOG_READ_MAX_BYTES", 64u64 << 20)?;
+        if log_read_max_bytes < log_tail_bytes as u64 {
+            return Err(env.problem("LOG_READ_MAX_BYTES", "must be at least LOG_TAIL_BYTES"));
+        }
+        let log_read_timeout = env.seconds("LOG_READ_TIMEOUT", 120.0)?;
+        if log_read_timeout.is_zero() {
+            return Err(env.problem("LOG_READ_TIMEOUT", "must be more than 0"));
+        }
         Ok(Settings {
             sign_key,
             run_attempts,
@@ -388,6 +409,9 @@ impl Settings {
                 poll_interval: env.seconds("GITHUB_POLL_INTERVAL", 5.0)?,
                 poll_tries: env.number("GITHUB_POLL_TRIES", 12u32)?,
                 secondary_limit_wait: env.seconds("GITHUB_SECONDARY_LIMIT_WAIT", 60.0)?,
+                log_tail_bytes,
+                log_read_max_bytes,
+                log_read_timeout,
             },
         })
     }
@@ -432,6 +456,9 @@ impl Settings {
                 "GITHUB_POLL_INTERVAL" => seconds(github.poll_interval),
                 "GITHUB_POLL_TRIES" => github.poll_tries.to_string(),
                 "GITHUB_SECONDARY_LIMIT_WAIT" => seconds(github.secondary_limit_wait),
+                "LOG_TAIL_BYTES" => github.log_tail_bytes.to_string(),
+                "LOG_READ_MAX_BYTES" => github.log_read_max_bytes.to_string(),
+                "LOG_READ_TIMEOUT" => seconds(github.log_read_timeout),
                 "SUMMARY_EVERY" => seconds(self.summary_every),
                 "BACKLOG_WARNING" => self.backlog_warning.to_string(),
                 "DRY_RUN" => self.dry_run.to_string(),
@@ -664,6 +691,29 @@ mod tests {
             let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), (name, value)]))
                 .expect_err(name);
             assert_eq!(err.variable, name, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn the_log_limits_default_to_256_kib_and_64_mib_and_refuse_a_tail_above_the_cap() {
+        let settings = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k")])).expect("valid");
+        assert_eq!(settings.github.log_tail_bytes, 262_144);
+        assert_eq!(settings.github.log_read_max_bytes, 67_108_864);
+        assert_eq!(settings.github.log_read_timeout, Duration::from_secs(120));
+        for (pairs, variable) in [
+            (&[("LOG_TAIL_BYTES", "100")][..], "LOG_TAIL_BYTES"),
+            (&[("LOG_TAIL_BYTES", "67108865")][..], "LOG_TAIL_BYTES"),
+            (
+                &[("LOG_TAIL_BYTES", "8192"), ("LOG_READ_MAX_BYTES", "4096")][..],
+                "LOG_READ_MAX_BYTES",
+            ),
+            (&[("LOG_READ_MAX_BYTES", "lots")][..], "LOG_READ_MAX_BYTES"),
+            (&[("LOG_READ_TIMEOUT", "0")][..], "LOG_READ_TIMEOUT"),
+        ] {
+            let mut all = vec![("GITHUB_SIGN_KEY", "k")];
+            all.extend_from_slice(pairs);
+            let err = Settings::from_vars(vars(&all)).expect_err(variable);
+            assert_eq!(err.variable, variable, "{pairs:?}");
         }
     }
 

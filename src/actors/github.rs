@@ -1,17 +1,21 @@
 //! `GitHubActor`: the one place that calls the GitHub API.
 //!
-//! Role: performs re-run requests one at a time, in the order they came (a FIFO),
+//! Role: performs re-run requests and evidence fetches one at a time, in the order
+//! they came (a FIFO),
 //! paced to at most one POST per `GITHUB_MIN_INTERVAL`. Before each POST it reads the
 //! run and only re-runs it if it is completed, concluded as a failure and still at the
 //! attempt the tracker saw, so a run re-run by hand, or by us before a crash, is never
 //! re-run twice. Transient errors are retried with exponential back-off; a rate limit
-//! pauses the whole queue until GitHub's reset.
+//! pauses the whole queue until GitHub's reset. Evidence for the failure policy (a
+//! failed job's annotations and log tail) is fetched here too, never on the webhook
+//! path, so it shares the pacing, the retries and the pauses; what cannot be fetched
+//! is answered as unavailable, never as an error.
 //!
 //! State: the queue, the pacing (pause deadline, time of the last POST) and the awc
 //! client (built inside the actor: awc is not `Send`).
 //!
-//! Messages: [`RerunRequest`] (answered with a [`RerunOutcome`] once performed) and
-//! [`QueueDepth`].
+//! Messages: [`RerunRequest`] (answered with a [`RerunOutcome`] once performed),
+//! [`FetchEvidence`] (answered with a [`JobEvidence`] per job) and [`QueueDepth`].
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -24,9 +28,11 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::actors::run_tracker::now_ms;
+use crate::github::{Answer, LogTail};
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
-use crate::ids::RunKey;
+use crate::ids::{JobId, RunKey};
 use crate::metrics::Metrics;
+use crate::policy::{Annotation, Fetched, JobEvidence, JobRef};
 use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
 use crate::settings::GitHubSettings;
 use crate::store::Store;
@@ -38,6 +44,15 @@ const MAX_PAUSE: Duration = Duration::from_secs(3600);
 const STALE_READ: Duration = Duration::from_secs(5);
 /// Rate-limit pauses one request may sit through before it gives up.
 const MAX_RATE_LIMIT_PAUSES: u32 = 50;
+/// Tries of one evidence call on transient errors (at most `GITHUB_MAX_TRIES`): the
+/// queue's re-runs wait behind it, and an unavailable log is an answer too.
+const EVIDENCE_MAX_TRIES: u32 = 3;
+/// Looks at a job's log that GitHub answers 404 for (not archived yet), waiting
+/// `GITHUB_BACKOFF`, doubling, between them.
+const LOG_NOT_READY_TRIES: u32 = 3;
+/// Failed jobs whose evidence one request fetches; the others are answered
+/// unavailable (a run with more failed jobs is rarely flaky: see `max_failed_jobs`).
+pub const MAX_EVIDENCE_JOBS: usize = 30;
 
 /// Re-run the failed jobs of `run` for the claimed attempt.
 #[derive(Message, Clone, Debug)]
@@ -49,14 +64,40 @@ pub struct RerunRequest {
     pub claimed: ClaimedRerun,
 }
 
+/// Fetch the evidence the failure policy needs about failed jobs of `run`: each job's
+/// check-run annotations and the tail of its log (`LOG_TAIL_BYTES`, at most
+/// `LOG_READ_MAX_BYTES` read). Queued with the re-runs, so it obeys their pacing and
+/// pauses. Answered with one [`JobEvidence`] per job, in order (at most
+/// [`MAX_EVIDENCE_JOBS`] fetched; the others unavailable); what could not be fetched
+/// (410, a refusal, a malformed answer, retries spent, no token) is
+/// [`Fetched::Unavailable`] with a short reason that never holds a URL.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Vec<JobEvidence>")]
+pub struct FetchEvidence {
+    /// The run.
+    pub run: RunKey,
+    /// Its attempt (for the log lines).
+    pub attempt: u32,
+    /// The delivery that completed the attempt (for the log lines).
+    pub delivery: Option<String>,
+    /// The failed jobs to fetch the evidence of.
+    pub jobs: Vec<JobRef>,
+}
+
 /// How many requests wait in the queue (the one under way included).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct QueueDepth;
 
-struct Queued {
-    request: RerunRequest,
-    reply: oneshot::Sender<RerunOutcome>,
+enum Queued {
+    Rerun {
+        request: RerunRequest,
+        reply: oneshot::Sender<RerunOutcome>,
+    },
+    Evidence {
+        request: FetchEvidence,
+        reply: oneshot::Sender<Vec<JobEvidence>>,
+    },
 }
 
 /// Pacing shared by all requests: the queue's pause and the last POST.
@@ -145,10 +186,14 @@ impl GitHubActor {
         let Some(pacing) = self.pacing.take() else {
             return; // one under way; it calls `next` when it finishes
         };
-        let Some(Queued { request, reply }) = self.queue.pop_front() else {
+        let Some(queued) = self.queue.pop_front() else {
             return;
         };
         self.metrics.github_queue.set(self.queue.len() as i64 + 1);
+        let (request, reply) = match queued {
+            Queued::Rerun { request, reply } => (request, reply),
+            Queued::Evidence { request, reply } => return self.fetch(request, reply, pacing, ctx),
+        };
         let log = self.log.new(o!("repo" => request.run.repo.to_string(),
             "run_id" => request.run.run_id.0, "run_attempt" => request.claimed.attempt,
             "delivery" => request.claimed.decided_by.clone().unwrap_or_default()));
@@ -166,10 +211,53 @@ impl GitHubActor {
             info!(log, "re-run finished"; "outcome" => outcome.label(), "detail" => ?outcome,
                 "queue" => act.queue.len());
             let _ = reply.send(outcome);
-            act.pacing = Some(pacing);
-            act.metrics.github_queue.set(act.queue.len() as i64);
-            act.next(ctx);
+            act.finished(pacing, ctx);
         }));
+    }
+
+    /// Starts fetching evidence (the queue's turn and the pacing are taken).
+    fn fetch(
+        &mut self,
+        request: FetchEvidence,
+        reply: oneshot::Sender<Vec<JobEvidence>>,
+        pacing: Pacing,
+        ctx: &mut Context<Self>,
+    ) {
+        let log = self.log.new(o!("repo" => request.run.repo.to_string(),
+            "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
+            "delivery" => request.delivery.clone().unwrap_or_default()));
+        info!(log, "evidence fetch started"; "jobs" => request.jobs.len(),
+            "queue" => self.queue.len() + 1);
+        let fetcher = Fetcher {
+            client: self.client.clone(),
+            settings: self.settings.clone(),
+            metrics: Arc::clone(&self.metrics),
+            log: log.clone(),
+        };
+        let work = gather(fetcher, pacing, request);
+        ctx.spawn(
+            work.into_actor(self)
+                .map(move |(evidence, pacing), act, ctx| {
+                    let unavailable = evidence
+                        .iter()
+                        .map(|e| {
+                            usize::from(matches!(e.annotations, Fetched::Unavailable { .. }))
+                                + usize::from(matches!(e.log, Fetched::Unavailable { .. }))
+                        })
+                        .sum::<usize>();
+                    info!(log, "evidence fetch finished"; "jobs" => evidence.len(),
+                "unavailable" => unavailable, "queue" => act.queue.len());
+                    let _ = reply.send(evidence);
+                    act.finished(pacing, ctx);
+                }),
+        );
+    }
+
+    /// The request under way is done: give the pacing back and start the next.
+    fn finished(&mut self, pacing: Pacing, ctx: &mut Context<Self>) {
+        self.pacing = Some(pacing);
+        self.metrics.github_queue.set(self.queue.len() as i64);
+        self.next(ctx);
     }
 }
 
@@ -207,7 +295,7 @@ impl Handler<RerunRequest> for GitHubActor {
         debug!(self.log, "message received"; "message" => "RerunRequest",
             "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
             "run_attempt" => request.claimed.attempt, "queue" => self.queue.len() + 1);
-        self.queue.push_back(Queued { request, reply });
+        self.queue.push_back(Queued::Rerun { request, reply });
         self.metrics
             .github_queue
             .set(self.queue.len() as i64 + i64::from(self.pacing.is_none()));
@@ -217,6 +305,28 @@ impl Handler<RerunRequest> for GitHubActor {
                 tries: 0,
                 last_error: "the GitHub actor stopped".into(),
             })
+        })
+    }
+}
+
+impl Handler<FetchEvidence> for GitHubActor {
+    type Result = ResponseFuture<Vec<JobEvidence>>;
+
+    fn handle(&mut self, request: FetchEvidence, ctx: &mut Self::Context) -> Self::Result {
+        let (reply, evidence) = oneshot::channel();
+        debug!(self.log, "message received"; "message" => "FetchEvidence",
+            "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
+            "jobs" => request.jobs.len(), "queue" => self.queue.len() + 1);
+        let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
+        self.queue.push_back(Queued::Evidence { request, reply });
+        self.metrics
+            .github_queue
+            .set(self.queue.len() as i64 + i64::from(self.pacing.is_none()));
+        self.next(ctx);
+        Box::pin(async move {
+            evidence
+                .await
+                .unwrap_or_else(|_| all_unavailable(&jobs, "the GitHub actor stopped"))
         })
     }
 }
@@ -241,6 +351,8 @@ struct Tries<'a> {
     log: &'a Logger,
     transient: u32,
     rate_limited: u32,
+    /// Transient errors after which it gives up.
+    max_transient: u32,
 }
 
 impl Tries<'_> {
@@ -271,7 +383,7 @@ impl Tries<'_> {
             }
             GitHubError::Transient(message) => {
                 self.transient += 1;
-                if self.transient >= self.settings.max_tries {
+                if self.transient >= self.max_transient {
                     return AfterError::Stop(RerunOutcome::GaveUp {
                         tries: self.transient,
                         last_error: message,
@@ -365,6 +477,7 @@ async fn perform(
         log,
         transient: 0,
         rate_limited: 0,
+        max_transient: settings.max_tries,
     };
     loop {
         pacing.wait_for_pause().await;
@@ -419,6 +532,195 @@ async fn perform(
             },
         }
     }
+}
+
+/// What one evidence request needs.
+struct Fetcher {
+    client: Option<Rc<GitHubClient>>,
+    settings: GitHubSettings,
+    metrics: Arc<Metrics>,
+    log: Logger,
+}
+
+fn all_unavailable(jobs: &[JobId], why: &str) -> Vec<JobEvidence> {
+    jobs.iter()
+        .map(|&job| JobEvidence {
+            job,
+            annotations: Fetched::Unavailable {
+                why: why.to_owned(),
+            },
+            log: Fetched::Unavailable {
+                why: why.to_owned(),
+            },
+        })
+        .collect()
+}
+
+/// Why a call that stopped left its evidence unavailable, in a few words.
+fn stopped_why(outcome: &RerunOutcome) -> String {
+    match outcome {
+        RerunOutcome::GaveUp { tries, last_error } => {
+            format!("gave up after {tries} tries: {last_error}")
+        }
+        RerunOutcome::Refused { status, message } => format!("HTTP {status}: {message}"),
+        other => other.label().to_owned(),
+    }
+}
+
+/// One evidence call, retried and paused as a re-run's calls are; `Err` is the
+/// outcome that stopped it.
+async fn with_tries<T, F, Fut>(
+    pacing: &mut Pacing,
+    settings: &GitHubSettings,
+    log: &Logger,
+    mut call: F,
+) -> Result<T, RerunOutcome>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Answer<T>, GitHubError>>,
+{
+    let mut tries = Tries {
+        settings,
+        log,
+        transient: 0,
+        rate_limited: 0,
+        max_transient: settings.max_tries.min(EVIDENCE_MAX_TRIES),
+    };
+    loop {
+        pacing.wait_for_pause().await;
+        match call().await {
+            Ok(answer) => {
+                if let Some(wait) = answer.quota_wait {
+                    pacing.pause(wait);
+                }
+                return Ok(answer.value);
+            }
+            Err(err) => match tries.after(err, pacing).await {
+                AfterError::TryAgain => {}
+                AfterError::Stop(outcome) => return Err(outcome),
+            },
+        }
+    }
+}
+
+/// Fetches each job's annotations and log tail, in order.
+async fn gather(
+    fetcher: Fetcher,
+    mut pacing: Pacing,
+    request: FetchEvidence,
+) -> (Vec<JobEvidence>, Pacing) {
+    let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
+    let Some(client) = &fetcher.client else {
+        return (all_unavailable(&jobs, "GITHUB_TOKEN is not set"), pacing);
+    };
+    let mut evidence = Vec::with_capacity(jobs.len());
+    for (index, &job) in jobs.iter().enumerate() {
+        if index >= MAX_EVIDENCE_JOBS {
+            let why = format!("not fetched: more than {MAX_EVIDENCE_JOBS} failed jobs");
+            evidence.extend(all_unavailable(&jobs[index..], &why));
+            break;
+        }
+        let log = fetcher.log.new(o!("job_id" => job.0));
+        let annotations = fetch_annotations(&fetcher, client, &mut pacing, &request, job, &log);
+        let annotations = annotations.await;
+        let tail = fetch_log(&fetcher, client, &mut pacing, &request, job, &log).await;
+        evidence.push(JobEvidence {
+            job,
+            annotations,
+            log: tail,
+        });
+    }
+    (evidence, pacing)
+}
+
+async fn fetch_annotations(
+    fetcher: &Fetcher,
+    client: &GitHubClient,
+    pacing: &mut Pacing,
+    request: &FetchEvidence,
+    job: JobId,
+    log: &Logger,
+) -> Fetched<Vec<Annotation>> {
+    let repo = &request.run.repo;
+    let call = || client.job_annotations(repo, job, log);
+    let fetched = match with_tries(pacing, &fetcher.settings, log, call).await {
+        Ok(fetched) => fetched,
+        Err(stopped) => Fetched::Unavailable {
+            why: stopped_why(&stopped),
+        },
+    };
+    let result = match &fetched {
+        Fetched::Got(_) => "ok",
+        Fetched::Unavailable { why } => {
+            info!(log, "job annotations unavailable"; "why" => why);
+            "unavailable"
+        }
+    };
+    fetcher
+        .metrics
+        .evidence_fetches
+        .with_label_values(&["annotations", result])
+        .inc();
+    fetched
+}
+
+async fn fetch_log(
+    fetcher: &Fetcher,
+    client: &GitHubClient,
+    pacing: &mut Pacing,
+    request: &FetchEvidence,
+    job: JobId,
+    log: &Logger,
+) -> Fetched<String> {
+    let settings = &fetcher.settings;
+    let repo = &request.run.repo;
+    let mut not_ready = 0;
+    let read: Result<LogTail, String> = loop {
+        let call = || {
+            client.job_log_tail(
+                repo,
+                job,
+                settings.log_tail_bytes,
+                settings.log_read_max_bytes,
+                log,
+            )
+        };
+        match with_tries(pacing, settings, log, call).await {
+            Ok(tail) => break Ok(tail),
+            Err(RerunOutcome::Refused { status: 404, .. })
+                if not_ready + 1 < LOG_NOT_READY_TRIES =>
+            {
+                not_ready += 1;
+                // The log is archived a few seconds after the job completes.
+                let wait = settings
+                    .backoff_base
+                    .saturating_mul(1 << (not_ready - 1))
+                    .min(settings.backoff_max);
+                info!(log, "job log not ready yet; asking again"; "try" => not_ready,
+                    "wait_ms" => wait.as_millis() as u64);
+                sleep(wait).await;
+            }
+            Err(stopped) => break Err(stopped_why(&stopped)),
+        }
+    };
+    let (result, fetched) = match read {
+        Ok(tail) if tail.capped => {
+            info!(log, "job log read cap reached; its tail of what was read is used";
+                "read_bytes" => tail.read_bytes, "cap" => settings.log_read_max_bytes);
+            ("capped", Fetched::Got(tail.text))
+        }
+        Ok(tail) => ("ok", Fetched::Got(tail.text)),
+        Err(why) => {
+            info!(log, "job log unavailable"; "why" => &why);
+            ("unavailable", Fetched::Unavailable { why })
+        }
+    };
+    fetcher
+        .metrics
+        .evidence_fetches
+        .with_label_values(&["log", result])
+        .inc();
+    fetched
 }
 
 #[cfg(test)]

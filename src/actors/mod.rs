@@ -6,6 +6,6 @@ pub mod github;
 pub mod registry;
 pub mod run_tracker;
 
-pub use github::{GitHubActor, QueueDepth, RerunRequest};
+pub use github::{FetchEvidence, GitHubActor, QueueDepth, RerunRequest};
 pub use registry::{Registry, TrackError, TrackerDeps};
 pub use run_tracker::{RunTracker, Track, Wake};

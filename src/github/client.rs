@@ -1,18 +1,25 @@
-//! The two API calls, over awc with TLS verification on and redirects off (see
-//! [`GitHubError::judge`]). Not `Send` (awc is not): it lives inside the GitHub actor.
-//! Every text it makes from an answer or an error goes through [`crate::redact`].
+//! The API calls, over awc with TLS verification on and redirects off (see
+//! [`GitHubError::judge`]): read a run, re-run its failed jobs, and read a failed
+//! job's evidence (annotations, log tail). Not `Send` (awc is not): it lives inside
+//! the GitHub actor. Every text it makes from an answer or an error goes through
+//! [`crate::redact`].
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
+use actix_web::error::PayloadError;
+use actix_web::web::Bytes;
+use futures_util::Stream;
 use serde::Deserialize;
 use slog::{Logger, info, warn};
 
 use super::GitHubError;
 use super::error::{Call, exhausted_quota_wait};
-use crate::ids::RunKey;
+use super::logs::{self, ANNOTATIONS_PER_PAGE, LogTail, MAX_ANNOTATION_PAGES, ReadError};
+use crate::ids::{JobId, RepoName, RunKey};
 use crate::metrics::Metrics;
+use crate::policy::{Annotation, Fetched};
 use crate::settings::{GitHubSettings, Secret};
 
 /// Largest API answer read; a workflow run's JSON is a few KB.
@@ -40,6 +47,10 @@ pub struct Answer<T> {
 /// Makes the service's GitHub API calls.
 pub struct GitHubClient {
     http: awc::Client,
+    /// For the log blob's pre-signed URL on another host: no token, no GitHub headers,
+    /// no timeout of its own (the download has `log_deadline`), no redirects.
+    blob: awc::Client,
+    log_deadline: Duration,
     api_url: String,
     authorization: String,
     metrics: Arc<Metrics>,
@@ -57,8 +68,15 @@ impl GitHubClient {
             .add_default_header(("Accept", "application/vnd.github+json"))
             .add_default_header(("X-GitHub-Api-Version", "2022-11-28"))
             .finish();
+        let blob = awc::Client::builder()
+            .disable_timeout()
+            .disable_redirects()
+            .add_default_header(("User-Agent", user_agent))
+            .finish();
         Self {
             http,
+            blob,
+            log_deadline: settings.log_read_timeout,
             api_url: settings.api_url.clone(),
             authorization: format!("Bearer {}", token.expose()),
             metrics,
@@ -104,38 +122,203 @@ impl GitHubClient {
         })
     }
 
-    async fn call(
+    /// Reads a job's check-run annotations (a workflow job's id is its check run's id),
+    /// every level, up to [`MAX_ANNOTATION_PAGES`] pages of [`ANNOTATIONS_PER_PAGE`].
+    /// A malformed answer is `Ok(Fetched::Unavailable)`: asking again would not mend
+    /// it. `Err` is what the actor retries or gives up on (a refusal included).
+    pub async fn job_annotations(
+        &self,
+        repo: &RepoName,
+        job: JobId,
+        log: &Logger,
+    ) -> Result<Answer<Fetched<Vec<Annotation>>>, GitHubError> {
+        let path = format!("/repos/{repo}/check-runs/{job}/annotations");
+        let mut all = Vec::new();
+        let mut quota_wait = None;
+        for page in 1..=MAX_ANNOTATION_PAGES {
+            let url = format!(
+                "{}{path}?per_page={ANNOTATIONS_PER_PAGE}&page={page}",
+                self.api_url
+            );
+            let answer = self
+                .call(self.http.get(url), Call::ReadAnnotations, &path, log)
+                .await?;
+            quota_wait = answer.quota_wait.or(quota_wait);
+            let annotations = match logs::parse_annotations(&answer.value) {
+                Ok(annotations) => annotations,
+                Err(why) => {
+                    info!(log, "job annotations unreadable"; "path" => &path, "page" => page,
+                        "why" => &why);
+                    return Ok(Answer {
+                        value: Fetched::Unavailable { why },
+                        quota_wait,
+                    });
+                }
+            };
+            let full = annotations.len() >= ANNOTATIONS_PER_PAGE;
+            all.extend(annotations);
+            if !full {
+                break;
+            }
+        }
+        Ok(Answer {
+            value: Fetched::Got(all),
+            quota_wait,
+        })
+    }
+
+    /// Reads the end of a job's log: `GET …/actions/jobs/{job}/logs` answers a redirect
+    /// to a short-lived pre-signed URL on another host, which is fetched without the
+    /// token (the blob store refuses it, and it must never leave for another host)
+    /// and streamed: the last `tail_bytes` are kept, at most `max_read_bytes` read
+    /// (the rest is left unread: [`LogTail::capped`]), all within `LOG_READ_TIMEOUT`.
+    /// The URL is logged without its query, which is its signature. A log served
+    /// directly (200) is read the same way.
+    ///
+    /// 404 (not ready yet) is `Err(Rejected { status: 404 })`: the actor asks again.
+    pub async fn job_log_tail(
+        &self,
+        repo: &RepoName,
+        job: JobId,
+        tail_bytes: usize,
+        max_read_bytes: u64,
+        log: &Logger,
+    ) -> Result<Answer<LogTail>, GitHubError> {
+        const ENDPOINT: &str = "job_logs";
+        const DOWNLOAD: &str = "job_log_download";
+        let path = format!("/repos/{repo}/actions/jobs/{job}/logs");
+        let request = self.http.get(format!("{}{path}", self.api_url));
+        let (mut response, started) = self.send(request, ENDPOINT, &path, log).await?;
+        self.observe(ENDPOINT, &path, &response, started, log);
+        let status = response.status();
+        let now_epoch = now_epoch();
+        let quota_wait = exhausted_quota_wait(response.headers(), now_epoch);
+        let deadline = tokio::time::Instant::now() + self.log_deadline;
+        let count = |n: u64| self.metrics.log_bytes_read.inc_by(n);
+        let read = if status.is_success() {
+            logs::read_tail(response, tail_bytes, max_read_bytes, deadline, count).await
+        } else if status.is_redirection() {
+            let Some(location) = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+                .map(str::to_owned)
+            else {
+                return Err(GitHubError::Rejected {
+                    status: status.as_u16(),
+                    message: "log redirect without an absolute http(s) location".into(),
+                });
+            };
+            drop(response);
+            let shown = crate::redact::url(&location);
+            info!(log, "following the log redirect"; "path" => &path, "to" => &shown);
+            let started = Instant::now();
+            let sent =
+                tokio::time::timeout_at(deadline, self.blob.get(location.as_str()).send()).await;
+            let blob = match sent {
+                Ok(Ok(blob)) => blob,
+                Ok(Err(err)) => {
+                    self.metrics.github_call(DOWNLOAD, None, started.elapsed());
+                    // awc's error names no URL; the text is made safe all the same.
+                    return Err(GitHubError::transient(format!("log download: {err}")));
+                }
+                Err(_) => {
+                    self.metrics.github_call(DOWNLOAD, None, started.elapsed());
+                    return Err(GitHubError::transient(format!(
+                        "log download: no answer within {} ms (LOG_READ_TIMEOUT)",
+                        self.log_deadline.as_millis()
+                    )));
+                }
+            };
+            let blob_status = blob.status();
+            self.metrics
+                .github_call(DOWNLOAD, Some(blob_status.as_u16()), started.elapsed());
+            info!(log, "log download answered"; "to" => &shown, "status" => blob_status.as_u16(),
+                "latency_ms" => started.elapsed().as_millis() as u64);
+            if !blob_status.is_success() {
+                // The blob store is not the API: its 403 is an expired or refused
+                // signature, never GitHub's rate limit.
+                let text = format!("log download: HTTP {}", blob_status.as_u16());
+                return Err(
+                    if blob_status.is_server_error() || blob_status.as_u16() == 429 {
+                        GitHubError::transient(text)
+                    } else {
+                        GitHubError::Rejected {
+                            status: blob_status.as_u16(),
+                            message: text,
+                        }
+                    },
+                );
+            }
+            logs::read_tail(blob, tail_bytes, max_read_bytes, deadline, count).await
+        } else {
+            let body = response
+                .body()
+                .limit(MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|err| {
+                    GitHubError::transient(format!("{path}: reading the answer: {err}"))
+                })?;
+            return Err(GitHubError::from_response(
+                status,
+                response.headers(),
+                &body,
+                now_epoch,
+            ));
+        };
+        let tail = read.map_err(|err| match err {
+            ReadError::Stream(err) => GitHubError::transient(format!("log download: {err}")),
+            ReadError::Deadline(took) => GitHubError::transient(format!(
+                "log download: not complete after {} ms (LOG_READ_TIMEOUT)",
+                took.as_millis()
+            )),
+        })?;
+        info!(log, "job log read"; "path" => &path, "read_bytes" => tail.read_bytes,
+            "kept_bytes" => tail.text.len(), "cut" => tail.cut, "capped" => tail.capped,
+            "latency_ms" => started.elapsed().as_millis() as u64);
+        Ok(Answer {
+            value: tail,
+            quota_wait,
+        })
+    }
+
+    /// Sends an API request with the token; a request that got no answer is logged
+    /// and counted here.
+    async fn send(
         &self,
         request: awc::ClientRequest,
-        call: Call,
+        endpoint: &'static str,
         path: &str,
         log: &Logger,
-    ) -> Result<Answer<actix_web::web::Bytes>, GitHubError> {
-        let endpoint = match call {
-            Call::ReadRun => "get_run",
-            Call::Rerun => "rerun_failed_jobs",
-        };
+    ) -> Result<(awc::ClientResponse<impl BodyStream>, Instant), GitHubError> {
         let started = Instant::now();
         let sent = request
             .insert_header(("Authorization", self.authorization.as_str()))
             .send()
             .await;
-        let mut response = match sent {
-            Ok(response) => response,
+        match sent {
+            Ok(response) => Ok((response, started)),
             Err(err) => {
                 self.metrics.github_call(endpoint, None, started.elapsed());
                 let err = GitHubError::transient(format!("{path}: {err}"));
                 info!(log, "GitHub API call failed"; "endpoint" => endpoint, "path" => path,
                     "error" => %err, "latency_ms" => started.elapsed().as_millis() as u64);
-                return Err(err);
+                Err(err)
             }
-        };
+        }
+    }
+
+    /// Counts and logs an answer, and notes the quota it reports.
+    fn observe<S>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        response: &awc::ClientResponse<S>,
+        started: Instant,
+        log: &Logger,
+    ) {
         let status = response.status();
-        let body = response
-            .body()
-            .limit(MAX_RESPONSE_BYTES)
-            .await
-            .map_err(|err| GitHubError::transient(format!("{path}: reading the answer: {err}")))?;
         self.metrics
             .github_call(endpoint, Some(status.as_u16()), started.elapsed());
         let remaining = response
@@ -148,6 +331,28 @@ impl GitHubClient {
         info!(log, "GitHub API call"; "endpoint" => endpoint, "path" => path,
             "status" => status.as_u16(), "latency_ms" => started.elapsed().as_millis() as u64,
             "ratelimit_remaining" => remaining.unwrap_or("-").to_owned());
+    }
+
+    async fn call(
+        &self,
+        request: awc::ClientRequest,
+        call: Call,
+        path: &str,
+        log: &Logger,
+    ) -> Result<Answer<actix_web::web::Bytes>, GitHubError> {
+        let endpoint = match call {
+            Call::ReadRun => "get_run",
+            Call::Rerun => "rerun_failed_jobs",
+            Call::ReadAnnotations => "job_annotations",
+        };
+        let (mut response, started) = self.send(request, endpoint, path, log).await?;
+        let status = response.status();
+        let body = response
+            .body()
+            .limit(MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|err| GitHubError::transient(format!("{path}: reading the answer: {err}")))?;
+        self.observe(endpoint, path, &response, started, log);
         if status.is_redirection() {
             // Where it pointed, without its query (it may carry a sign-in token).
             let location = response.headers().get("location").map_or_else(
@@ -157,13 +362,22 @@ impl GitHubClient {
             warn!(log, "GitHub API call redirected; not followed"; "endpoint" => endpoint,
                 "path" => path, "status" => status.as_u16(), "location" => location);
         }
-        let now_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now_epoch = now_epoch();
         GitHubError::judge(call, status, response.headers(), &body, now_epoch)?;
         Ok(Answer {
             value: body,
             quota_wait: exhausted_quota_wait(response.headers(), now_epoch),
         })
     }
+}
+
+/// The body of an answer, read chunk by chunk.
+trait BodyStream: Stream<Item = Result<Bytes, PayloadError>> + Unpin {}
+
+impl<S: Stream<Item = Result<Bytes, PayloadError>> + Unpin> BodyStream for S {}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

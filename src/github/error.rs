@@ -46,6 +46,8 @@ pub enum Call {
     /// `POST …/rerun-failed-jobs`. Only 201 (or 204) means GitHub started the re-run: a
     /// 200 HTML page is a proxy or a sign-in page answering in GitHub's place.
     Rerun,
+    /// `GET …/check-runs/{job}/annotations`: a read, judged as [`Call::ReadRun`].
+    ReadAnnotations,
 }
 
 impl GitHubError {
@@ -92,7 +94,7 @@ impl GitHubError {
                 status,
                 StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
             );
-            return Err(if repeat || call == Call::ReadRun {
+            return Err(if repeat || call != Call::Rerun {
                 Self::transient(text)
             } else {
                 Self::Rejected {
@@ -102,7 +104,7 @@ impl GitHubError {
             });
         }
         if status.is_success() {
-            let expected = call == Call::ReadRun || matches!(status.as_u16(), 201 | 204);
+            let expected = call != Call::Rerun || matches!(status.as_u16(), 201 | 204);
             if expected {
                 return Ok(());
             }

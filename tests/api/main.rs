@@ -2,6 +2,7 @@
 //! signed HTTP requests.
 
 mod cli;
+mod evidence;
 mod faults;
 mod github_trouble;
 mod hardening_http;
