@@ -49,6 +49,9 @@ pub struct Metrics {
     /// Status page and `/api/…` requests refused for their credentials, by answer
     /// (`401` wrong credentials, `429` the client's failure limit was reached).
     pub status_auth_failures: IntCounterVec,
+    /// The failure policy's decisions by decision (`rerun`, `skip`, `shadow`,
+    /// `needs_evidence`) and reason (the policy's fixed set, empty for a re-run).
+    pub decisions: IntCounterVec,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
     /// are counted on every request, and a label lookup hashes three strings under a lock.
     tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
@@ -150,6 +153,14 @@ impl Metrics {
                 &["answer"],
             )
             .expect("valid metric"),
+            decisions: IntCounterVec::new(
+                Opts::new(
+                    "decisions_total",
+                    "Re-run decisions of the failure policy, by decision and reason",
+                ),
+                &["decision", "reason"],
+            )
+            .expect("valid metric"),
             registry,
             tracked_webhooks: Vec::new(),
         };
@@ -188,6 +199,7 @@ impl Metrics {
             Box::new(metrics.store_rows_unreadable.clone()),
             Box::new(metrics.truncated_headers.clone()),
             Box::new(metrics.status_auth_failures.clone()),
+            Box::new(metrics.decisions.clone()),
         ];
         for collector in collectors {
             metrics
@@ -222,6 +234,11 @@ impl Metrics {
         self.github_seconds
             .with_label_values(&[endpoint])
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one decision of the failure policy (labels from fixed sets only).
+    pub fn count_decision(&self, decision: &'static str, reason: &'static str) {
+        self.decisions.with_label_values(&[decision, reason]).inc();
     }
 
     /// The text exposition of every metric.

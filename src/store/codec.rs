@@ -130,15 +130,31 @@ mod tests {
     fn rerun() -> impl Strategy<Value = RerunState> {
         prop_oneof![
             Just(RerunState::Idle),
-            (any::<u64>(), any::<Option<String>>())
-                .prop_map(|(due_at, decided_by)| RerunState::Scheduled { due_at, decided_by }),
-            (any::<u64>(), any::<u64>(), any::<Option<String>>()).prop_map(
-                |(owner, lease_until, decided_by)| RerunState::InFlight {
-                    owner,
-                    lease_until,
-                    decided_by
+            (any::<u64>(), any::<Option<String>>(), any::<(bool, bool)>()).prop_map(
+                |(due_at, decided_by, (needs_evidence, debug_logging))| RerunState::Scheduled {
+                    due_at,
+                    decided_by,
+                    needs_evidence,
+                    debug_logging
                 }
             ),
+            (
+                any::<u64>(),
+                any::<u64>(),
+                any::<Option<String>>(),
+                any::<(bool, bool)>()
+            )
+                .prop_map(
+                    |(owner, lease_until, decided_by, (needs_evidence, debug_logging))| {
+                        RerunState::InFlight {
+                            owner,
+                            lease_until,
+                            decided_by,
+                            needs_evidence,
+                            debug_logging,
+                        }
+                    }
+                ),
             outcome().prop_map(|outcome| RerunState::Done { outcome }),
         ]
     }
@@ -147,7 +163,7 @@ mod tests {
         fn state()(
             names in (any::<String>(), any::<String>()),
             attempt in any::<u32>(),
-            jobs in vec((any::<u64>(), any::<String>(), conclusion()), 0..6),
+            jobs in vec((any::<u64>(), any::<String>(), conclusion(), any::<bool>(), vec(any::<String>(), 0..2)), 0..6),
             rerun in rerun(),
             retries in any::<u32>(),
             claims in any::<u32>(),
@@ -162,7 +178,13 @@ mod tests {
                 attempt,
                 jobs: jobs
                     .into_iter()
-                    .map(|(id, name, conclusion)| TrackedJob { id: JobId(id), name: name.into(), conclusion })
+                    .map(|(id, name, conclusion, ran_steps, failed_steps)| TrackedJob {
+                        id: JobId(id),
+                        name: name.into(),
+                        conclusion,
+                        ran_steps,
+                        failed_steps: failed_steps.into_iter().map(Into::into).collect(),
+                    })
                     .collect(),
                 rerun,
                 retries,

@@ -8,6 +8,7 @@ mod hardening_http;
 mod helpers;
 mod instances;
 mod observe;
+mod policy;
 mod postgres;
 mod process;
 mod reruns;

@@ -101,10 +101,13 @@ const RETRY: RetryPolicy = RetryPolicy {
     gave_up_tries: 1,
 };
 
-const POLICY: Policy = Policy {
-    rerun_delay_ms: 0,
-    branch_eligible: true,
-};
+fn policy() -> Policy {
+    Policy {
+        rerun_delay_ms: 0,
+        branch_eligible: true,
+        ..Policy::default()
+    }
+}
 
 fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> RunChange {
     let event = JobEvent {
@@ -116,10 +119,12 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         workflow_name: "ci".into(),
         branch: "master".into(),
         action,
+        ran_steps: true,
+        failed_steps: Vec::new(),
     };
     RunChange::Event {
         event: Arc::new(event),
-        policy: POLICY,
+        policy: policy(),
         now,
     }
 }
