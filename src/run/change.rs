@@ -487,6 +487,55 @@ mod tests {
     }
 
     #[test]
+    fn a_skip_is_recorded_as_a_decision_and_as_the_attempts_outcome_once() {
+        let queued = apply_change(None, &event(1, JobAction::Unfinished));
+        let mut completion = event(1, JobAction::Completed(Conclusion::Failure));
+        if let RunChange::Event { event, .. } = &mut completion {
+            Arc::make_mut(event).ran_steps = false;
+        }
+        let skipped = apply_change(queued.state, &completion);
+        assert_eq!(status_of(&skipped), 200);
+        let decision = skipped.decision.expect("recorded");
+        assert_eq!(decision.verdict, "skip");
+        assert_eq!(decision.reason, Some(Reason::NotStarted));
+        assert_eq!(decision.job.as_deref(), Some("build"));
+        assert!(!decision.counts, "a skip spends no budget");
+        let record = skipped.history.expect("the attempt's outcome");
+        assert_eq!(record.outcome.label(), "skipped");
+        let again = apply_change(skipped.state, &completion);
+        assert_eq!(status_of(&again), 200, "a redelivery: its first answer");
+        assert_eq!(again.decision, None);
+        assert_eq!(again.history, None);
+    }
+
+    #[test]
+    fn only_a_completion_under_a_budget_or_stop_when_useless_reads_the_history() {
+        let rules = |toml: &str| {
+            Arc::new(
+                crate::policy::parse(
+                    toml,
+                    crate::policy::PolicySource::Inline,
+                    &crate::policy::EnvDefaults::default(),
+                )
+                .expect("valid"),
+            )
+        };
+        let with = |action, toml: &str| {
+            let mut change = event(1, action);
+            if let RunChange::Event { policy, .. } = &mut change {
+                policy.rules = Some(rules(toml));
+            }
+            change
+        };
+        let failed = JobAction::Completed(Conclusion::Failure);
+        assert!(with(failed, "[defaults]\nbudget_per_hour = 3\n").wants_history());
+        assert!(with(failed, "[defaults]\nstop_when_useless = 2\n").wants_history());
+        assert!(!with(failed, "[defaults]\n").wants_history());
+        assert!(!with(JobAction::Unfinished, "[defaults]\nbudget_per_hour = 3\n").wants_history());
+        assert!(!event(1, failed).wants_history(), "no policy: no history");
+    }
+
+    #[test]
     fn a_redelivery_is_answered_with_its_first_status_and_changes_nothing() {
         let run = failed_run();
         let again = apply_change(

@@ -1278,6 +1278,159 @@ mod tests {
         assert_eq!(run.expires_at(1_000), Some(1_200));
     }
 
+    fn with_rules(toml: &str) -> Policy {
+        let rules = crate::policy::parse(
+            toml,
+            crate::policy::PolicySource::Inline,
+            &crate::policy::EnvDefaults::default(),
+        )
+        .expect("a valid policy");
+        Policy {
+            rules: Some(Arc::new(rules)),
+            ..policy()
+        }
+    }
+
+    fn never_started(job: u64) -> JobEvent {
+        JobEvent {
+            ran_steps: false,
+            ..completed(job, Conclusion::Failure)
+        }
+    }
+
+    fn skipped_reason(run: &RunState) -> Option<policy::Reason> {
+        match &run.rerun {
+            RerunState::Done {
+                outcome: RerunOutcome::Skipped { reason, .. },
+            } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_failed_job_that_ran_no_step_closes_the_attempt_as_skipped_without_any_policy() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&never_started(1), 1, &policy());
+        let last = run.apply(&completed(2, Conclusion::Success), 2, &policy());
+        assert_eq!(last.reply.status, 200);
+        assert!(
+            last.reply.reason.ends_with("(not_started)"),
+            "{}",
+            last.reply.reason
+        );
+        assert_eq!(last.timer, TimerChange::Keep);
+        assert!(matches!(last.decision, Some(Decided::Now(_))));
+        assert_eq!(skipped_reason(&run), Some(policy::Reason::NotStarted));
+        assert_eq!(
+            take_due(&mut run),
+            None,
+            "a skipped attempt is never claimed"
+        );
+        let again = run.apply(&completed(3, Conclusion::Failure), 3, &policy());
+        assert_eq!(again.reply.status, 200);
+        assert_eq!(again.decision, None, "decided once per attempt");
+        assert_eq!(take_due(&mut run), None);
+    }
+
+    #[test]
+    fn a_job_that_never_started_is_skipped_under_a_policy_too_and_a_passing_one_is_not() {
+        let rules = with_rules("[defaults]\nbranches = [\"*\"]\n");
+        let mut run = run_with_jobs(&[1]);
+        assert_eq!(run.apply(&never_started(1), 1, &rules).reply.status, 200);
+        assert_eq!(skipped_reason(&run), Some(policy::Reason::NotStarted));
+        let mut ran = run_with_jobs(&[1]);
+        let verdict = ran.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert_eq!(verdict.reply.status, 201);
+        assert_eq!(
+            verdict.timer,
+            TimerChange::Arm(1 + 5_000),
+            "RERUN_DELAY's default"
+        );
+    }
+
+    #[test]
+    fn the_policys_delay_and_backoff_set_the_stored_due_time() {
+        let rules = with_rules("[defaults]\ndelay = \"10s\"\nbackoff = 2.0\n");
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 100, &rules);
+        assert_eq!(run.pending_rerun_at(), Some(100 + 10_000));
+        take_due(&mut run).expect("due");
+        assert!(run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY));
+        let mut second = event(5, 3, JobAction::Completed(Conclusion::Failure));
+        second.run_attempt = 3;
+        run.apply(&second, 200, &rules);
+        assert_eq!(
+            run.pending_rerun_at(),
+            Some(200 + 40_000),
+            "re-run 3: 10 s × 2²"
+        );
+    }
+
+    #[test]
+    fn shadow_mode_closes_the_attempt_with_what_it_would_have_done() {
+        let rules = with_rules("[defaults]\nmode = \"shadow\"\ndelay = \"3s\"\n");
+        let mut run = run_with_jobs(&[1]);
+        let verdict = run.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert_eq!(verdict.reply.status, 200);
+        assert_eq!(verdict.reply.reason, "shadow: would re-run after 3s");
+        assert_eq!(skipped_reason(&run), Some(policy::Reason::Shadow));
+        assert_eq!(take_due(&mut run), None);
+    }
+
+    #[test]
+    fn a_rule_with_patterns_schedules_the_rerun_marked_as_needing_evidence() {
+        let rules = with_rules("[defaults]\nnever_when = ['segfault']\ndelay = \"1s\"\n");
+        let mut run = run_with_jobs(&[1]);
+        let verdict = run.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert_eq!(verdict.reply.status, 201);
+        assert_eq!(
+            verdict.decision,
+            Some(Decided::NeedsEvidence { delay_ms: 1_000 })
+        );
+        let claimed = run.claim(2_000, &CLAIM).expect("due");
+        assert!(claimed.needs_evidence);
+        assert!(!claimed.debug_logging);
+    }
+
+    #[test]
+    fn the_last_automatic_rerun_asks_for_debug_logs_when_the_policy_says_so() {
+        let rules = with_rules("[defaults]\nattempts = 3\ndebug_last_attempt = true\n");
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert!(!take_claim(&mut run).debug_logging, "re-run 1 of 2");
+        run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY);
+        run.apply(
+            &event(7, 2, JobAction::Completed(Conclusion::Failure)),
+            2,
+            &rules,
+        );
+        let claimed = take_claim(&mut run);
+        assert_eq!(claimed.attempt, 2);
+        assert!(claimed.debug_logging, "re-run 2 of 2 is the last");
+        // A retry after an outage keeps the flag.
+        let gave_up = RerunOutcome::GaveUp {
+            tries: 1,
+            last_error: "HTTP 502".into(),
+        };
+        run.record_outcome(2, OWNER, gave_up, 0, &RETRY);
+        assert!(take_claim(&mut run).debug_logging);
+    }
+
+    fn take_claim(run: &mut RunState) -> ClaimedRerun {
+        run.claim(u64::MAX / 2, &CLAIM).expect("due")
+    }
+
+    #[test]
+    fn a_stored_job_without_ran_steps_reads_as_having_run() {
+        let json = r#"{"id":1,"name":"build","conclusion":"failure"}"#;
+        let job: TrackedJob = serde_json::from_str(json).expect("an older row");
+        assert!(
+            job.ran_steps,
+            "rows stored before the field never become not_started"
+        );
+        assert!(job.failed_steps.is_empty());
+    }
+
     #[test]
     fn the_state_round_trips_through_json() {
         let mut run = run_with_jobs(&[1, 2]);

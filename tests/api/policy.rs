@@ -461,6 +461,11 @@ async fn sighup_reloads_a_valid_policy_and_keeps_the_old_one_on_an_invalid_one()
             .body
             .contains("job_skipped")
     );
+    // The log drain is asynchronous: wait for the third decision's line before the kill.
+    eventually("three decisions logged", || async {
+        (service.logs().matches("\"msg\":\"re-run decided\"").count() == 3).then_some(())
+    })
+    .await;
     let logs = service.kill();
     let refusal = logs
         .lines()
