@@ -1,4 +1,4 @@
--- Only a new table: the previous version neither reads nor writes it, so it keeps
+-- Only new tables: the previous version neither reads nor writes it, so it keeps
 -- working on this schema while both run during a deploy.
 
 -- One row per decision of the failure policy (a re-run decided, skipped, or shadow's
@@ -20,3 +20,15 @@ CREATE TABLE decisions (
 
 -- The budget's count: a repository's counted decisions of the last hour.
 CREATE INDEX decisions_budget ON decisions (repo, decided_at) WHERE counts = 1;
+
+-- What each job did after an automatic re-run of its failed attempt: passed (flaky)
+-- or failed again. `stop_when_useless` reads a workflow's latest rows.
+CREATE TABLE job_reruns (
+    repo TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    job TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    passed INTEGER NOT NULL
+);
+
+CREATE INDEX job_reruns_latest ON job_reruns (repo, workflow, at);

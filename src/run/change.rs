@@ -152,6 +152,14 @@ impl RunChange {
             })
     }
 
+    /// The workflow whose per-job history a decision reads (the event's).
+    pub fn workflow(&self) -> Option<&str> {
+        match self {
+            RunChange::Event { event, .. } => Some(&event.workflow_name),
+            _ => None,
+        }
+    }
+
     /// Gives an event the history the store read for it.
     pub fn set_history(&mut self, history: History) {
         if let RunChange::Event { policy, .. } = self {
@@ -228,6 +236,7 @@ fn redelivered(current: Option<RunState>, status: u16) -> Applied {
         changed: false,
         timer: TimerChange::Keep,
         flaky: None,
+        failed_again: None,
         decision: None,
     };
     Applied {

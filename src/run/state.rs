@@ -150,6 +150,9 @@ pub struct Verdict {
     pub timer: TimerChange,
     /// A job that failed, was re-run automatically and now passed: a flaky job.
     pub flaky: Option<String>,
+    /// A job that failed, was re-run automatically and failed again: the re-run did
+    /// not help (what `stop_when_useless` reads).
+    pub failed_again: Option<String>,
     /// The failure policy's decision, when this event made one (the run's last job
     /// completed with a failure on an eligible branch).
     pub decision: Option<Decided>,
@@ -403,6 +406,7 @@ impl RunState {
                     changed: true,
                     timer: TimerChange::Keep,
                     flaky: None,
+                    failed_again: None,
                     decision: None,
                 },
             );
@@ -424,6 +428,7 @@ impl RunState {
                 changed: false,
                 timer: TimerChange::Keep,
                 flaky: None,
+                failed_again: None,
                 decision: None,
             };
         }
@@ -486,6 +491,16 @@ impl RunState {
         {
             flaky = Some(self.rerun_failed.swap_remove(index));
         }
+        let mut failed_again = None;
+        if changed
+            && matches!(event.action, JobAction::Completed(c) if c.is_failure())
+            && let Some(index) = self
+                .rerun_failed
+                .iter()
+                .position(|name| *name == event.job_name)
+        {
+            failed_again = Some(self.rerun_failed.swap_remove(index));
+        }
         // A run first seen through a completion is confirmed by any later new fact, and
         // by a (late) queued/in_progress; a repeat of the completion confirms nothing.
         if !self.confirmed && (changed || matches!(event.action, JobAction::Unfinished)) {
@@ -533,6 +548,7 @@ impl RunState {
             changed,
             timer,
             flaky,
+            failed_again,
             decision,
         }
     }
@@ -1255,6 +1271,20 @@ mod tests {
         );
         let repeat = run.apply(&second, 6, &policy());
         assert_eq!(repeat.flaky, None, "counted once");
+    }
+
+    #[test]
+    fn a_job_that_fails_again_after_the_automatic_rerun_is_reported_once() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        take_due(&mut run);
+        run.record_outcome(1, OWNER, RerunOutcome::Started, 2, &RETRY);
+        let mut again = event(11, 2, JobAction::Completed(Conclusion::Failure));
+        again.job_name = "job-1".into();
+        let verdict = run.apply(&again, 3, &policy());
+        assert_eq!(verdict.failed_again.as_deref(), Some("job-1"));
+        assert_eq!(verdict.flaky, None);
+        assert_eq!(run.apply(&again, 4, &policy()).failed_again, None, "once");
     }
 
     #[test]

@@ -75,6 +75,43 @@ pub fn decode_record(row: RerunRow) -> Result<(RunKey, RerunRecord), StoreError>
     Ok((run_key(&row.repo, row.run_id)?, record))
 }
 
+/// What a job did after its automatic re-run, as an applied event found it:
+/// `(workflow, job, passed)`, for the per-job history `stop_when_useless` reads.
+pub fn after_rerun_to_record(applied: &crate::run::Applied) -> Option<(&str, &str, bool)> {
+    use crate::run::{ChangeResult, Persist};
+    match (&applied.result, applied.persist, &applied.state) {
+        (ChangeResult::Event(verdict), Persist::Save, Some(state)) => {
+            let workflow = state.workflow.as_str();
+            match (&verdict.flaky, &verdict.failed_again) {
+                (Some(job), _) => Some((workflow, job.as_str(), true)),
+                (None, Some(job)) => Some((workflow, job.as_str(), false)),
+                (None, None) => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// How many of a workflow's latest per-job re-run results a decision reads.
+pub const AFTER_RERUN_ROWS: u32 = 1000;
+
+/// The per-job history from rows `(job, passed)`, newest first (as read).
+pub fn after_rerun_history(
+    rows: Vec<(String, bool)>,
+) -> std::collections::HashMap<crate::run::Name, Vec<crate::policy::AfterRerun>> {
+    let mut jobs: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+    for (job, passed) in rows.into_iter().rev() {
+        jobs.entry(crate::run::Name::from(job))
+            .or_default()
+            .push(if passed {
+                crate::policy::AfterRerun::Passed
+            } else {
+                crate::policy::AfterRerun::FailedAgain
+            });
+    }
+    jobs
+}
+
 /// The flaky job an applied event found, if it is to be counted.
 pub fn flaky_to_count(applied: &crate::run::Applied) -> Option<(&str, &str)> {
     use crate::run::{ChangeResult, Persist};

@@ -234,9 +234,23 @@ impl Store for PostgresStore {
                     .map_err(sql_error)?
                     .try_get(0)
                     .map_err(sql_error)?;
+                let workflow = change.workflow().unwrap_or_default().to_owned();
+                let rows = tx
+                    .query(
+                        "SELECT job, passed FROM job_reruns WHERE repo = $1 AND workflow = $2
+                         ORDER BY at DESC LIMIT $3",
+                        &[&repo, &text(&workflow), &i64::from(codec::AFTER_RERUN_ROWS)],
+                    )
+                    .await
+                    .map_err(sql_error)?;
+                // A row that cannot be read says nothing about the job: it is left out.
+                let rows: Vec<(String, bool)> = rows
+                    .iter()
+                    .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
+                    .collect();
                 change.set_history(crate::policy::History {
                     reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
-                    jobs: Default::default(),
+                    jobs: codec::after_rerun_history(rows),
                 });
             }
             let applied = apply_change(current, &change);
@@ -304,6 +318,14 @@ impl Store for PostgresStore {
                         watch.record_lost(&key.to_string(), &sql_error(err).0);
                     }
                 }
+            }
+            if let Some((workflow, job, passed)) = codec::after_rerun_to_record(&applied) {
+                tx.execute(
+                    "INSERT INTO job_reruns (repo, workflow, job, at, passed) VALUES ($1, $2, $3, $4, $5)",
+                    &[&repo, &text(workflow), &text(job), &now, &passed],
+                )
+                .await
+                .map_err(sql_error)?;
             }
             if let Some(decision) = &applied.decision {
                 tx.execute(

@@ -525,3 +525,40 @@ async fn a_restart_between_decision_and_post_keeps_the_decided_delay() {
     assert_eq!(app.rerun_posts("org/repo", run).await.len(), 1);
     second.kill();
 }
+
+#[actix_web::test]
+async fn a_job_whose_last_automatic_reruns_all_failed_again_is_answered_200_useless_before() {
+    // RERUN_DELAY=5 keeps attempt 2's decided re-run waiting: only its decision matters.
+    let app = spawn_app(&[
+        ("RERUN_DELAY", "5"),
+        (
+            "RULES",
+            "[defaults]\ndelay = \"0s\"\nstop_when_useless = 1\n",
+        ),
+    ])
+    .await;
+    let (first, second) = (unique(), unique());
+    github_expects_rerun(&app.github, "org/repo", first).await;
+    let build = |run, id| Job::new("org/repo", run, id).name("build");
+    assert_eq!(run_one(&app, &build(first, 1), "failure").await.status, 201);
+    assert_eq!(app.outcome_of("org/repo", first, 1).await, "started");
+    // GitHub's re-run: attempt 2, and `build` fails again. That is recorded; the
+    // attempt itself is still decided on what was known before it (nothing).
+    let again = build(first, 2).attempt(2);
+    assert_eq!(run_one(&app, &again, "failure").await.status, 201);
+
+    // The next failure of `build` in this repository's workflow is not worth a re-run.
+    let answer = run_one(&app, &build(second, 3), "failure").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("(useless_before)"), "{}", answer.body);
+    // Another job, or the same job in another workflow, is not concerned.
+    let other = unique();
+    let answer = run_one(
+        &app,
+        &Job::new("org/repo", other, 4).name("lint"),
+        "failure",
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert!(app.rerun_posts("org/repo", second).await.is_empty());
+}
