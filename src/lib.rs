@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod redact;
+pub mod rules;
 pub mod run;
 pub mod settings;
 pub mod startup;

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use job_rerunner::logging;
+use job_rerunner::rules::LivePolicy;
 use job_rerunner::settings::{Settings, help_text};
 use job_rerunner::startup::Application;
 
@@ -23,6 +24,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The policy is checked before anything starts, and like a setting: one line, exit 2.
+    let policy = match LivePolicy::load(&settings) {
+        Ok(policy) => policy,
+        Err(err) => {
+            eprintln!("job-rerunner: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     if check_only {
         let mut out = std::io::stdout().lock();
         for (name, value) in settings.effective() {
@@ -31,6 +40,7 @@ fn main() -> ExitCode {
                 break;
             }
         }
+        let _ = write!(out, "\n{}", policy.current());
         return ExitCode::SUCCESS;
     }
     let (log, _flush_on_exit) = logging::build(&settings);

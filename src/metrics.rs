@@ -54,6 +54,9 @@ pub struct Metrics {
     pub evidence_fetches: IntCounterVec,
     /// Bytes of job logs read (kept or not), retries included.
     pub log_bytes_read: IntCounter,
+    /// The failure policy's decisions by decision (`rerun`, `skip`, `shadow`,
+    /// `needs_evidence`) and reason (the policy's fixed set, empty for a re-run).
+    pub decisions: IntCounterVec,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
     /// are counted on every request, and a label lookup hashes three strings under a lock.
     tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
@@ -166,6 +169,14 @@ impl Metrics {
             log_bytes_read: IntCounter::new(
                 "log_bytes_read_total",
                 "Bytes of job logs read for the failure policy (kept or not)",
+)
+            .expect("valid metric"),
+            decisions: IntCounterVec::new(
+                Opts::new(
+                    "decisions_total",
+                    "Re-run decisions of the failure policy, by decision and reason",
+                ),
+                &["decision", "reason"],
             )
             .expect("valid metric"),
             registry,
@@ -208,6 +219,7 @@ impl Metrics {
             Box::new(metrics.status_auth_failures.clone()),
             Box::new(metrics.evidence_fetches.clone()),
             Box::new(metrics.log_bytes_read.clone()),
+            Box::new(metrics.decisions.clone()),
         ];
         for collector in collectors {
             metrics
@@ -242,6 +254,11 @@ impl Metrics {
         self.github_seconds
             .with_label_values(&[endpoint])
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one decision of the failure policy (labels from fixed sets only).
+    pub fn count_decision(&self, decision: &'static str, reason: &'static str) {
+        self.decisions.with_label_values(&[decision, reason]).inc();
     }
 
     /// The text exposition of every metric.

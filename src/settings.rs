@@ -121,6 +121,10 @@ pub struct GitHubSettings {
 /// Everything the service is configured with.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// `RULES`: the re-run policy's TOML text (`crate::rules` loads it).
+    pub rules: Option<String>,
+    /// `RULES_FILE`: a path to it.
+    pub rules_file: Option<std::path::PathBuf>,
     /// Webhook secret that signs every delivery.
     pub sign_key: Secret,
     /// Events with `run_attempt >= run_attempts` are ignored.
@@ -225,6 +229,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("BODY_TIMEOUT", "5", "seconds a webhook body may take to arrive after its headers (408 after)"),
     ("MAX_BUFFERED_BYTES", "67108864", "most webhook body bytes held at once, all connections together (503 with Retry-After above); at least MAX_BODY_BYTES"),
     ("TRUST_FORWARDED_FOR", "false", "true behind one reverse proxy that sets X-Forwarded-For (Dokku's nginx): the status page's failure limit counts per its last address"),
+    ("RULES", "unset", "the re-run policy itself, TOML (README's Re-run policy); not with RULES_FILE"),
+    ("RULES_FILE", "unset", "path to the re-run policy's TOML file, read again on SIGHUP; not with RULES"),
 ];
 
 /// The `--help` text.
@@ -375,6 +381,8 @@ impl Settings {
             return Err(env.problem("LOG_READ_TIMEOUT", "must be more than 0"));
         }
         Ok(Settings {
+            rules: env.get("RULES").map(str::to_owned),
+            rules_file: env.get("RULES_FILE").map(std::path::PathBuf::from),
             sign_key,
             run_attempts,
             branches,
@@ -471,6 +479,16 @@ impl Settings {
                 "BODY_TIMEOUT" => seconds(self.body_timeout),
                 "MAX_BUFFERED_BYTES" => self.max_buffered_bytes.to_string(),
                 "TRUST_FORWARDED_FOR" => self.trust_forwarded_for.to_string(),
+                "RULES" => match &self.rules {
+                    Some(text) => {
+                        format!("set ({} bytes; the policy is printed below)", text.len())
+                    }
+                    None => "unset".into(),
+                },
+                "RULES_FILE" => self
+                    .rules_file
+                    .as_ref()
+                    .map_or_else(|| "unset".into(), |path| path.display().to_string()),
                 _ => "?".into(),
             }
         };

@@ -18,6 +18,7 @@ use crate::http::{
 };
 use crate::http::{Guards, connections, unmatched};
 use crate::metrics::Metrics;
+use crate::rules::LivePolicy;
 use crate::run::Claim;
 use crate::settings::{DatabaseUrl, Settings};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
@@ -33,6 +34,9 @@ pub enum StartError {
     /// The store could not be opened, migrated or read.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The failure policy (`RULES` / `RULES_FILE`) is invalid: one line naming it.
+    #[error("{0}")]
+    Policy(#[from] crate::policy::PolicyError),
     /// The port could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -104,6 +108,7 @@ impl Application {
         metrics: Arc<Metrics>,
     ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
+        let policy = Arc::new(LivePolicy::load(&settings)?);
         if !store.newer_migrations().is_empty() {
             warn!(log, "the database was migrated by a newer version; starting anyway (each migration keeps the previous version working)";
                 "newer_migrations" => store.newer_migrations().join(", "));
@@ -128,6 +133,7 @@ impl Application {
             log: log.clone(),
             claim,
             metrics: Arc::clone(&metrics),
+            policy: Arc::clone(&policy),
         });
 
         let purged = store
@@ -143,6 +149,7 @@ impl Application {
         );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
         spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
+        spawn_policy_reloader(Arc::clone(&policy), log.clone());
         let github_for_http = github.clone();
         let summary = Summary {
             every: settings.summary_every,
@@ -173,6 +180,7 @@ impl Application {
             store: Arc::clone(&store),
             github: github_for_http,
             guards: Guards::new(&settings),
+            policy: Arc::clone(&policy),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -199,6 +207,8 @@ impl Application {
             source,
         })?
         .run();
+        info!(log, "policy in force"; "source" => policy.current().source().to_string(),
+            "rules" => policy.current().rules().len());
         info!(log, "listening"; "port" => port, "workers" => settings.workers,
             "branches" => ?settings.branches, "run_attempts" => settings.run_attempts,
             "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
@@ -275,6 +285,35 @@ fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
             }
         }
     });
+}
+
+/// Reloads the failure policy on each `SIGHUP`: a valid one replaces the policy in
+/// force (`policy reloaded`), an invalid one is refused with its one-line error and
+/// the old one stays. Decisions already made keep what they decided.
+fn spawn_policy_reloader(policy: Arc<LivePolicy>, log: Logger) {
+    #[cfg(unix)]
+    actix_web::rt::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(err) => {
+                error!(log, "cannot listen for SIGHUP; the policy cannot be reloaded"; "error" => %err);
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            match policy.reload() {
+                Ok(loaded) => {
+                    info!(log, "policy reloaded"; "source" => loaded.source().to_string(),
+                    "rules" => loaded.rules().len(), "max_attempts" => loaded.max_attempts())
+                }
+                Err(err) => error!(log, "policy reload refused; the old policy stays in force";
+                    "error" => err.to_string()),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (policy, log);
 }
 
 /// Asks the live trackers whether their runs went quiet, a few times per `RUN_TTL` (at

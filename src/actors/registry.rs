@@ -35,6 +35,8 @@ pub struct TrackerDeps {
     pub claim: Claim,
     /// Where outcomes and store latency are counted.
     pub metrics: Arc<Metrics>,
+    /// The failure policy in force (swapped on SIGHUP).
+    pub policy: Arc<crate::rules::LivePolicy>,
 }
 
 /// Why an event could not be tracked; the HTTP layer answers 503 so GitHub can redeliver.

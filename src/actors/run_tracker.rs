@@ -31,7 +31,7 @@ use super::github::RerunRequest;
 use super::registry::{Shared, TrackError};
 use crate::ids::RunKey;
 use crate::run::{
-    Applied, ChangeResult, ClaimedRerun, JobAction, JobEvent, Policy, Reply, RerunOutcome,
+    Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, Policy, Reply, RerunOutcome,
     RetryPolicy, RunChange, RunState, TimerChange,
 };
 use crate::store::StoreFuture;
@@ -187,11 +187,15 @@ impl RunTracker {
         }
     }
 
-    fn policy(&self, branch: &str) -> Policy {
+    /// What the run logic judges this event by: the policy in force now (one `Arc`
+    /// clone; the rule for the run is resolved only when the run completes).
+    fn policy(&self) -> Policy {
         let settings = &self.shared.deps.settings;
         Policy {
             rerun_delay_ms: settings.rerun_delay.as_millis() as u64,
-            branch_eligible: settings.branches.allows(branch),
+            branch_eligible: true,
+            rules: Some(self.shared.deps.policy.current()),
+            history: crate::policy::History::default(),
         }
     }
 
@@ -217,7 +221,7 @@ impl RunTracker {
     fn answer_at_once(&self, event: &JobEvent, reply: Reply, mailbox: usize) -> TrackResponse {
         if self.debugging() {
             debug!(self.event_log(event), "message handled"; "message" => "Track",
-                "status" => reply.status, "decision" => reply.reason, "changed" => false,
+                "status" => reply.status, "decision" => &*reply.reason, "changed" => false,
                 "mailbox" => mailbox);
         }
         AtomicResponse::new(Box::pin(fut::ready(Ok(reply))))
@@ -442,14 +446,40 @@ impl RunTracker {
         )
     }
 
-    fn log_decision(&self, event: &JobEvent, timer: TimerChange, policy: &Policy) {
+    /// The `re-run decided` line (once per attempt: only the committed event that
+    /// decided logs it) and the decisions counter.
+    fn log_policy_decision(&self, event: &JobEvent, decided: &Decided) {
+        let (decision, reason, job, evidence) = match decided {
+            Decided::Now(decision) => (
+                match decision.verdict {
+                    crate::policy::Verdict::Rerun(_) => "rerun",
+                    crate::policy::Verdict::Skip { .. } => "skip",
+                    crate::policy::Verdict::Shadow(_) => "shadow",
+                },
+                decision.verdict.reason().map_or("", |r| r.as_str()),
+                decision
+                    .job
+                    .as_ref()
+                    .map(|job| job.name.to_string())
+                    .unwrap_or_default(),
+                decision.evidence.clone().unwrap_or_default(),
+            ),
+            Decided::NeedsEvidence { .. } => ("needs_evidence", "", String::new(), String::new()),
+        };
+        self.shared.deps.metrics.count_decision(decision, reason);
+        info!(self.event_log(event), "re-run decided"; "decision" => decision, "reason" => reason,
+            "job" => job, "evidence" => evidence);
+    }
+
+    fn log_decision(&self, event: &JobEvent, timer: TimerChange) {
         match timer {
-            TimerChange::Arm(_) => {
+            TimerChange::Arm(due_at) => {
                 let failed = self
                     .state
                     .as_ref()
                     .map_or(0, |state| state.failed_job_names().len());
-                info!(self.event_log(event), "re-run scheduled"; "delay_ms" => policy.rerun_delay_ms,
+                info!(self.event_log(event), "re-run scheduled";
+                    "delay_ms" => due_at.saturating_sub(now_ms()), "due_at" => due_at,
                     "failed_jobs" => failed);
             }
             TimerChange::Cancel => {
@@ -542,7 +572,7 @@ impl Handler<Track> for RunTracker {
             .saturating_sub(1);
         self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
         let now = now_ms();
-        let policy = self.policy(&event.branch);
+        let policy = self.policy();
         if let (true, Some(state)) = (self.known, &mut self.state) {
             // A run only moves forward, so an event that changes nothing in the cache
             // changes nothing in the store either: answer it without a round trip. One
@@ -585,10 +615,13 @@ impl Handler<Track> for RunTracker {
                 };
                 debug!(act.event_log(&event), "message handled"; "message" => "Track",
                     "conclusion" => conclusion, "status" => verdict.reply.status,
-                    "decision" => verdict.reply.reason, "changed" => verdict.changed,
+                    "decision" => &*verdict.reply.reason, "changed" => verdict.changed,
                     "mailbox" => mailbox);
             }
-            act.log_decision(&event, verdict.timer, &policy);
+            act.log_decision(&event, verdict.timer);
+            if let Some(decided) = &verdict.decision {
+                act.log_policy_decision(&event, decided);
+            }
             Ok(verdict.reply)
         })))
     }

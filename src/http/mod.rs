@@ -48,6 +48,8 @@ pub struct AppState {
     pub github: Addr<GitHubActor>,
     /// What the defences against abusive clients share between workers.
     pub guards: Guards,
+    /// The failure policy in force (the webhook's attempt filter, `GET /api/policy`).
+    pub policy: Arc<crate::rules::LivePolicy>,
 }
 
 /// The shared state of the defences against abusive clients: the webhook bodies'

@@ -48,6 +48,66 @@ struct WorkflowJob<'a> {
     name: Option<Text<'a>>,
     #[serde(borrow)]
     workflow_name: Option<Text<'a>>,
+    #[serde(default)]
+    steps: Option<Steps>,
+}
+
+/// What `workflow_job.steps` says, read without keeping the array: whether it has any
+/// step, and the names of those that failed. The hot path's `queued`/`in_progress`
+/// events carry a few steps each; every step's other fields are skimmed undecoded,
+/// and nothing is allocated unless a step failed.
+#[derive(Debug, Default)]
+struct Steps {
+    any: bool,
+    failed: Vec<Name>,
+}
+
+/// One step, the two fields read.
+#[derive(Deserialize)]
+struct Step<'a> {
+    #[serde(borrow)]
+    name: Option<Text<'a>>,
+    #[serde(borrow)]
+    conclusion: Option<Text<'a>>,
+}
+
+impl<'de> Deserialize<'de> for Steps {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StepsVisitor;
+        impl<'de> serde::de::Visitor<'de> for StepsVisitor {
+            type Value = Steps;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of steps")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Steps, A::Error> {
+                let mut steps = Steps::default();
+                while let Some(step) = seq.next_element::<Step<'de>>()? {
+                    steps.any = true;
+                    if step
+                        .conclusion
+                        .as_ref()
+                        .is_some_and(|c| c.as_str() == "failure")
+                    {
+                        steps.failed.push(owned(step.name));
+                    }
+                }
+                Ok(steps)
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Steps, E> {
+                Ok(Steps {
+                    any: true,
+                    failed: Vec::new(),
+                })
+            }
+        }
+        deserializer.deserialize_any(StepsVisitor)
+    }
 }
 
 /// What a well-formed payload turned out to be.
@@ -73,11 +133,23 @@ pub enum PayloadError {
     BadRepository(#[from] crate::ids::InvalidRepoName),
 }
 
-/// Parses `body` and decides whether the event is for us.
+/// Parses `body` and decides whether the event is for us (attempts filtered by
+/// `RUN_ATTEMPTS`).
 pub fn classify(
     body: &[u8],
     delivery: Option<&str>,
     settings: &Settings,
+) -> Result<Classified, PayloadError> {
+    classify_with(body, delivery, settings, settings.run_attempts)
+}
+
+/// As [`classify`], keeping the events of attempts below `max_attempts` (the policy's
+/// [`crate::policy::Policy::max_attempts`]: a rule may allow more than `RUN_ATTEMPTS`).
+pub fn classify_with(
+    body: &[u8],
+    delivery: Option<&str>,
+    settings: &Settings,
+    max_attempts: u32,
 ) -> Result<Classified, PayloadError> {
     // The body is checked to be UTF-8 once, as a whole (a fast, vectorised pass), so that
     // serde_json reads it as text and need not check each string it decodes again.
@@ -100,7 +172,7 @@ pub fn classify(
     let run_attempt = job
         .run_attempt
         .ok_or(PayloadError::Missing("workflow_job.run_attempt"))?;
-    if run_attempt >= settings.run_attempts {
+    if run_attempt >= max_attempts {
         return Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS"));
     }
     let action_word = envelope
@@ -137,6 +209,10 @@ pub fn classify(
         // A job can come without a branch (e.g. a tag push); such runs are not eligible.
         branch: owned(job.head_branch),
         action,
+        // No `steps` at all (null or absent) says nothing: only an empty list is a
+        // job GitHub never started.
+        ran_steps: job.steps.as_ref().is_none_or(|steps| steps.any),
+        failed_steps: job.steps.map(|steps| steps.failed).unwrap_or_default(),
     }))
 }
 
@@ -189,6 +265,60 @@ mod tests {
         assert_eq!(event.job_id, JobId(11));
         assert_eq!(event.action, JobAction::Completed(Conclusion::Failure));
         assert_eq!(event.delivery.as_deref(), Some("d-1"));
+    }
+
+    #[test]
+    fn steps_say_whether_the_job_ran_and_which_steps_failed() {
+        let mut ran = payload("completed", 1);
+        ran["workflow_job"]["steps"] = json!([
+            {"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1},
+            {"name": "Test", "status": "completed", "conclusion": "failure", "number": 2},
+            {"name": "Post Test", "status": "completed", "conclusion": "failure", "number": 3},
+            {"name": "Lint", "status": "completed", "conclusion": "skipped", "number": 4}
+        ]);
+        let Ok(Classified::Job(event)) = classify_json(&ran) else {
+            panic!("not a job event");
+        };
+        assert!(event.ran_steps);
+        assert_eq!(
+            event.failed_steps,
+            vec![Name::from("Test"), Name::from("Post Test")]
+        );
+        let Ok(Classified::Job(empty)) = classify_json(&payload("completed", 1)) else {
+            panic!("not a job event");
+        };
+        assert!(
+            !empty.ran_steps,
+            "an empty steps list: GitHub never started the job"
+        );
+        for absent in [json!(null), json!("no steps key")] {
+            let mut value = payload("completed", 1);
+            if absent.is_null() {
+                value["workflow_job"]["steps"] = absent;
+            } else {
+                value["workflow_job"]
+                    .as_object_mut()
+                    .expect("object")
+                    .remove("steps");
+            }
+            let Ok(Classified::Job(event)) = classify_json(&value) else {
+                panic!("not a job event");
+            };
+            assert!(event.ran_steps, "no steps list says nothing");
+        }
+    }
+
+    #[test]
+    fn a_policy_allowing_more_attempts_keeps_their_events() {
+        let body = payload("queued", 5).to_string();
+        assert!(matches!(
+            classify_with(body.as_bytes(), None, &settings(), 6),
+            Ok(Classified::Job(_))
+        ));
+        assert!(matches!(
+            classify_with(body.as_bytes(), None, &settings(), 5),
+            Ok(Classified::Ignored(_))
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::AppState;
 use super::auth::refusal;
 use crate::actors::run_tracker::now_ms;
 use crate::ids::RunKey;
-use crate::run::{RerunRecord, RerunState, RunState};
+use crate::run::{RerunOutcome, RerunRecord, RerunState, RunState};
 use crate::store::{FlakyJob, StoreError};
 
 /// Runs, re-runs and flaky jobs shown at most.
@@ -44,6 +44,15 @@ pub struct AnsweredRerun {
     outcome: &'static str,
     failed_jobs: Vec<String>,
     finished_at: u64,
+    /// A skipped attempt: the policy's reason (`not_started`, …, `shadow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// The job the skip is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<String>,
+    /// The line the skip rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<String>,
 }
 
 /// Everything the page shows.
@@ -117,6 +126,18 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         .into_iter()
         .take(ROWS as usize)
         .map(|(key, record): (RunKey, RerunRecord)| AnsweredRerun {
+            reason: match &record.outcome {
+                RerunOutcome::Skipped { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            },
+            job: match &record.outcome {
+                RerunOutcome::Skipped { job, .. } => job.as_ref().map(|j| j.name.to_string()),
+                _ => None,
+            },
+            evidence: match &record.outcome {
+                RerunOutcome::Skipped { evidence, .. } => evidence.clone(),
+                _ => None,
+            },
             repo: key.repo.to_string(),
             run_id: key.run_id.0,
             url: url(&key),
@@ -164,6 +185,10 @@ pub async fn api_part(
     if let Some(refused) = refusal(&request, &app) {
         return refused;
     }
+    // The policy needs no store.
+    if part.as_str() == "policy" {
+        return HttpResponse::Ok().json(app.policy.current().effective());
+    }
     let status = match gather(&app).await {
         Ok(status) => status,
         Err(err) => return unavailable(&err),
@@ -174,7 +199,7 @@ pub async fn api_part(
         "flaky" => HttpResponse::Ok().json(status.flaky_jobs),
         _ => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
-            .body("no such part: try /api/status, /api/runs, /api/reruns or /api/flaky\n"),
+            .body("no such part: try /api/status, /api/runs, /api/reruns, /api/flaky or /api/policy\n"),
     }
 }
 
@@ -311,11 +336,27 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
     if status.reruns.is_empty() {
         html.push_str("<p>None yet.</p>");
     } else {
-        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>run</th><th class="num">attempt</th><th>outcome</th><th>failed jobs</th><th>when</th></tr>"#);
+        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>run</th><th class="num">attempt</th><th>outcome</th><th>failed jobs</th><th>why not</th><th>when</th></tr>"#);
         for rerun in &status.reruns {
+            let why = match rerun.reason {
+                Some(reason) => format!(
+                    "{reason}{}{}",
+                    rerun
+                        .job
+                        .as_deref()
+                        .map(|job| format!(" · {}", escape(job)))
+                        .unwrap_or_default(),
+                    rerun
+                        .evidence
+                        .as_deref()
+                        .map(|line| format!(r#" <span class="muted">{}</span>"#, escape(line)))
+                        .unwrap_or_default()
+                ),
+                None => String::new(),
+            };
             let _ = write!(
                 html,
-                r#"<tr><td>{}</td><td><a href="{}">{}</a> <span class="muted">{}</span></td><td class="num">{}</td><td class="{}">{}</td><td>{}</td><td>{} ago</td></tr>"#,
+                r#"<tr><td>{}</td><td><a href="{}">{}</a> <span class="muted">{}</span></td><td class="num">{}</td><td class="{}">{}</td><td>{}</td><td>{why}</td><td>{} ago</td></tr>"#,
                 escape(&rerun.repo),
                 escape(&rerun.url),
                 rerun.run_id,

@@ -15,7 +15,7 @@ use slog::{info, warn};
 
 use super::body::{self, BodyError, BodyLimits};
 use super::headers::{Shape, shown};
-use super::payload::{Classified, classify};
+use super::payload::{Classified, classify_with};
 use super::{AppState, WebhookError, signature};
 use crate::run::{JobAction, JobEvent};
 
@@ -33,7 +33,7 @@ enum Handled {
     Tracked {
         event: Arc<JobEvent>,
         status: u16,
-        reason: &'static str,
+        reason: Cow<'static, str>,
         mailbox: usize,
     },
 }
@@ -82,9 +82,9 @@ pub async fn receive(
                 "repo" => event.run.repo.as_str(), "run_id" => event.run.run_id.0,
                 "run_attempt" => event.run_attempt, "job_id" => event.job_id.0,
                 "job" => event.job_name.as_str(), "branch" => event.branch.as_str(),
-                "status" => status.as_u16(), "decision" => reason, "mailbox" => mailbox,
+                "status" => status.as_u16(), "decision" => &*reason, "mailbox" => mailbox,
                 "latency_us" => latency_us);
-            text(status, reason)
+            text(status, &reason)
         }
         Ok(Handled::Pong) => {
             count(&app, event_name, "", StatusCode::OK);
@@ -202,7 +202,7 @@ async fn handle(
         "workflow_job" => {}
         _ => return Ok(Handled::Ignored("event is not workflow_job")),
     }
-    let classified = classify(&body, delivery, settings)?;
+    let classified = classify_with(&body, delivery, settings, app.policy.max_attempts())?;
     // The event owns what it needs: the body's share of MAX_BUFFERED_BYTES goes back
     // before waiting for the tracker (up to 8 s when the store is slow).
     drop(body);

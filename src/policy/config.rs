@@ -157,7 +157,7 @@ struct Partial {
     stop_when_useless: Option<u32>,
     debug_last_attempt: Option<bool>,
     mode: Option<Mode>,
-    /// The fields the section writes, in the order docs/policy.md lists them.
+    /// The fields the section writes, in the order README's "Re-run policy" lists them.
     sets: Vec<&'static str>,
 }
 

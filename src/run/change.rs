@@ -6,10 +6,67 @@
 use std::sync::Arc;
 
 use super::state::{
-    Claim, ClaimedRerun, MAX_UNRECORDED_CLAIMS, Reply, RerunState, RetryPolicy, TimerChange,
-    Verdict,
+    Claim, ClaimedRerun, Decided, MAX_UNRECORDED_CLAIMS, Reply, RerunState, RetryPolicy,
+    TimerChange, Verdict,
 };
-use super::{JobEvent, Policy, RerunOutcome, RunState};
+use super::{JobAction, JobEvent, Policy, RerunOutcome, RunState};
+use crate::policy::{History, Reason};
+
+/// How far back the hourly budget looks.
+pub const BUDGET_WINDOW_MS: u64 = 3_600_000;
+
+/// A decision of the failure policy, for the store's `decisions` table: what the
+/// hourly budget counts and what the reports show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionRecord {
+    /// The attempt decided.
+    pub attempt: u32,
+    /// When, unix ms.
+    pub decided_at: u64,
+    /// `rerun`, `skip`, `shadow` or `needs_evidence`.
+    pub verdict: &'static str,
+    /// Why not (`None` for a re-run).
+    pub reason: Option<Reason>,
+    /// The job it is about.
+    pub job: Option<String>,
+    /// The line it rests on.
+    pub evidence: Option<String>,
+    /// The pattern that matched.
+    pub pattern: Option<String>,
+    /// Whether it counts against `budget_per_hour` (a re-run, or shadow's would-be one).
+    pub counts: bool,
+}
+
+impl DecisionRecord {
+    fn of(decided: &Decided, attempt: u32, now: u64) -> Self {
+        match decided {
+            Decided::Now(decision) => Self {
+                attempt,
+                decided_at: now,
+                verdict: match decision.verdict {
+                    crate::policy::Verdict::Rerun(_) => "rerun",
+                    crate::policy::Verdict::Skip { .. } => "skip",
+                    crate::policy::Verdict::Shadow(_) => "shadow",
+                },
+                reason: decision.verdict.reason(),
+                job: decision.job.as_ref().map(|job| job.name.to_string()),
+                evidence: decision.evidence.clone(),
+                pattern: decision.pattern.clone(),
+                counts: decision.counts_against_budget(),
+            },
+            Decided::NeedsEvidence { .. } => Self {
+                attempt,
+                decided_at: now,
+                verdict: "needs_evidence",
+                reason: None,
+                job: None,
+                evidence: None,
+                pattern: None,
+                counts: false,
+            },
+        }
+    }
+}
 
 /// An answered re-run, kept for the record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +138,35 @@ pub enum RunChange {
 }
 
 impl RunChange {
+    /// Whether deciding this change reads the repository's re-run history: a
+    /// completion, under a rule with a `budget_per_hour` or `stop_when_useless`. The
+    /// store then reads it in the change's transaction ([`RunChange::set_history`]).
+    pub fn wants_history(&self) -> bool {
+        let RunChange::Event { event, policy, .. } = self else {
+            return false;
+        };
+        matches!(event.action, JobAction::Completed(_))
+            && policy.rules.as_ref().is_some_and(|rules| {
+                let rule = rules.rule_for(event.run.repo.as_str(), &event.workflow_name);
+                rule.budget_per_hour > 0 || rule.stop_when_useless > 0
+            })
+    }
+
+    /// The workflow whose per-job history a decision reads (the event's).
+    pub fn workflow(&self) -> Option<&str> {
+        match self {
+            RunChange::Event { event, .. } => Some(&event.workflow_name),
+            _ => None,
+        }
+    }
+
+    /// Gives an event the history the store read for it.
+    pub fn set_history(&mut self, history: History) {
+        if let RunChange::Event { policy, .. } = self {
+            policy.history = history;
+        }
+    }
+
     /// When the change happened, unix ms (the row's `updated_at`).
     pub fn now(&self) -> u64 {
         match self {
@@ -138,6 +224,8 @@ pub struct Applied {
     pub result: ChangeResult,
     /// An answered re-run to add to the history.
     pub history: Option<RerunRecord>,
+    /// A decision of the failure policy to add to `decisions`.
+    pub decision: Option<DecisionRecord>,
 }
 
 /// The answer to a redelivered event (its delivery id is on the run's record with
@@ -148,12 +236,15 @@ fn redelivered(current: Option<RunState>, status: u16) -> Applied {
         changed: false,
         timer: TimerChange::Keep,
         flaky: None,
+        failed_again: None,
+        decision: None,
     };
     Applied {
         state: current,
         persist: Persist::Unchanged,
         result: ChangeResult::Event(verdict),
         history: None,
+        decision: None,
     }
 }
 
@@ -186,6 +277,7 @@ fn give_up(mut state: RunState, now: u64) -> Applied {
         state: Some(state),
         persist: Persist::Save,
         history: Some(history),
+        decision: None,
     }
 }
 
@@ -196,10 +288,11 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
         persist: Persist::Unchanged,
         result,
         history: None,
+        decision: None,
     };
     match change {
         RunChange::Event { event, policy, now } => {
-            let (policy, now) = (*policy, *now);
+            let now = *now;
             let delivery = event.delivery.as_deref();
             let earlier = current
                 .as_ref()
@@ -209,9 +302,9 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                 return redelivered(current, status);
             }
             let (mut state, verdict) = match current {
-                None => RunState::first_event(event, now, &policy),
+                None => RunState::first_event(event, now, policy),
                 Some(mut state) => {
-                    let verdict = state.apply(event, now, &policy);
+                    let verdict = state.apply(event, now, policy);
                     (state, verdict)
                 }
             };
@@ -223,11 +316,32 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             } else {
                 Persist::Unchanged
             };
+            // A decision made by an event that is committed is recorded with it; a
+            // skip is also the attempt's final outcome, kept with the answered re-runs.
+            let decided = verdict.decision.as_ref().filter(|_| verdict.changed);
+            let decision = decided.map(|decided| DecisionRecord::of(decided, state.attempt, now));
+            let history = match (&decided, &state.rerun) {
+                (
+                    Some(_),
+                    RerunState::Done {
+                        outcome: outcome @ RerunOutcome::Skipped { .. },
+                    },
+                ) => Some(RerunRecord {
+                    attempt: state.attempt,
+                    outcome: outcome.clone(),
+                    workflow: state.workflow.to_string(),
+                    branch: state.branch.to_string(),
+                    failed_jobs: state.failed_job_names(),
+                    finished_at: now,
+                }),
+                _ => None,
+            };
             Applied {
                 state: Some(state),
                 persist,
                 result: ChangeResult::Event(verdict),
-                history: None,
+                history,
+                decision,
             }
         }
         RunChange::Claim { now, claim } => {
@@ -243,6 +357,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                     persist: Persist::Save,
                     result: ChangeResult::Claimed(Some(claimed)),
                     history: None,
+                    decision: None,
                 },
                 None => unchanged(Some(state), ChangeResult::Claimed(None)),
             }
@@ -261,6 +376,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                     persist: Persist::Save,
                     result: ChangeResult::Renewed(true),
                     history: None,
+                    decision: None,
                 }
             } else {
                 unchanged(Some(state), ChangeResult::Renewed(false))
@@ -295,6 +411,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                 },
                 result: ChangeResult::Recorded,
                 history: Some(history),
+                decision: None,
             }
         }
         RunChange::Expire {
@@ -312,6 +429,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                     persist: Persist::Delete,
                     result: ChangeResult::Expired(true),
                     history: None,
+                    decision: None,
                 },
                 _ => unchanged(Some(state), ChangeResult::Expired(false)),
             }
@@ -325,10 +443,13 @@ mod tests {
     use crate::ids::{JobId, RepoName, RunId, RunKey};
     use crate::run::{Conclusion, JobAction};
 
-    const POLICY: Policy = Policy {
-        rerun_delay_ms: 0,
-        branch_eligible: true,
-    };
+    fn policy() -> Policy {
+        Policy {
+            rerun_delay_ms: 0,
+            branch_eligible: true,
+            ..Policy::default()
+        }
+    }
     const CLAIM: Claim = Claim {
         owner: 5,
         lease_ms: 1_000,
@@ -347,10 +468,12 @@ mod tests {
             workflow_name: "ci".into(),
             branch: "master".into(),
             action,
+            ran_steps: true,
+            failed_steps: Vec::new(),
         };
         RunChange::Event {
             event: Arc::new(event),
-            policy: POLICY,
+            policy: policy(),
             now: 10,
         }
     }
@@ -370,6 +493,55 @@ mod tests {
             Arc::make_mut(event).delivery = Some(delivery.to_owned());
         }
         change
+    }
+
+    #[test]
+    fn a_skip_is_recorded_as_a_decision_and_as_the_attempts_outcome_once() {
+        let queued = apply_change(None, &event(1, JobAction::Unfinished));
+        let mut completion = event(1, JobAction::Completed(Conclusion::Failure));
+        if let RunChange::Event { event, .. } = &mut completion {
+            Arc::make_mut(event).ran_steps = false;
+        }
+        let skipped = apply_change(queued.state, &completion);
+        assert_eq!(status_of(&skipped), 200);
+        let decision = skipped.decision.expect("recorded");
+        assert_eq!(decision.verdict, "skip");
+        assert_eq!(decision.reason, Some(Reason::NotStarted));
+        assert_eq!(decision.job.as_deref(), Some("build"));
+        assert!(!decision.counts, "a skip spends no budget");
+        let record = skipped.history.expect("the attempt's outcome");
+        assert_eq!(record.outcome.label(), "skipped");
+        let again = apply_change(skipped.state, &completion);
+        assert_eq!(status_of(&again), 200, "a redelivery: its first answer");
+        assert_eq!(again.decision, None);
+        assert_eq!(again.history, None);
+    }
+
+    #[test]
+    fn only_a_completion_under_a_budget_or_stop_when_useless_reads_the_history() {
+        let rules = |toml: &str| {
+            Arc::new(
+                crate::policy::parse(
+                    toml,
+                    crate::policy::PolicySource::Inline,
+                    &crate::policy::EnvDefaults::default(),
+                )
+                .expect("valid"),
+            )
+        };
+        let with = |action, toml: &str| {
+            let mut change = event(1, action);
+            if let RunChange::Event { policy, .. } = &mut change {
+                policy.rules = Some(rules(toml));
+            }
+            change
+        };
+        let failed = JobAction::Completed(Conclusion::Failure);
+        assert!(with(failed, "[defaults]\nbudget_per_hour = 3\n").wants_history());
+        assert!(with(failed, "[defaults]\nstop_when_useless = 2\n").wants_history());
+        assert!(!with(failed, "[defaults]\n").wants_history());
+        assert!(!with(JobAction::Unfinished, "[defaults]\nbudget_per_hour = 3\n").wants_history());
+        assert!(!event(1, failed).wants_history(), "no policy: no history");
     }
 
     #[test]

@@ -86,4 +86,11 @@ pub struct JobEvent {
     pub branch: Name,
     /// What happened.
     pub action: JobAction,
+    /// Whether the job ran any step: `workflow_job.steps` is not empty (or absent: an
+    /// older payload shape says nothing, and nothing is concluded from it). A failed
+    /// job that ran no step never started (spending limit, invalid workflow, no
+    /// runner) and is never re-run.
+    pub ran_steps: bool,
+    /// The names of the steps whose conclusion is `failure` (empty for an unfinished job).
+    pub failed_steps: Vec<Name>,
 }

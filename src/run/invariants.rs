@@ -14,7 +14,12 @@
 //! - the attempt never goes backwards;
 //! - a delivery that changed the run and is delivered again (while the run still is at
 //!   that attempt) gets the same status and changes nothing;
+//! - an attempt the failure policy skipped (a failed job that ran no step: every
+//!   fifth job id here) is final: its re-run is never claimed;
 //! - every state survives its JSON encoding ([`crate::store::codec`]) unchanged.
+//!
+//! Events are judged by the environment's policy (`Policy::from_env`, every branch),
+//! through the same `decide_at_completion` the service uses.
 //!
 //! Expiry forgets a run (its row is deleted), and a forgotten run starts afresh: the
 //! invariants hold per life of the stored row (a *generation* here). A run is forgotten
@@ -30,7 +35,7 @@ use std::sync::Arc;
 
 use super::{
     Applied, ChangeResult, Claim, ClaimedRerun, JobAction, JobEvent, Persist, Policy, RerunOutcome,
-    RetryPolicy, RunChange, RunState, apply_change,
+    RerunState, RetryPolicy, RunChange, RunState, apply_change,
 };
 use crate::ids::{JobId, RepoName, RunId, RunKey};
 
@@ -141,6 +146,10 @@ pub struct Checker {
     live: Option<Live>,
     /// Attempts whose `started` was recorded, with their generation.
     started: Vec<(u32, u32)>,
+    /// Attempts the policy skipped, with their generation.
+    skipped: Vec<(u32, u32)>,
+    /// The policy events are judged by.
+    rules: Option<Arc<crate::policy::Policy>>,
 }
 
 impl Default for Checker {
@@ -166,6 +175,14 @@ impl Checker {
             claimed: HashMap::new(),
             live: None,
             started: Vec::new(),
+            skipped: Vec::new(),
+            rules: crate::policy::Policy::from_env(&crate::policy::EnvDefaults {
+                attempts: 1_000,
+                branches: crate::settings::BranchFilter::Any,
+                delay: std::time::Duration::from_millis(DELAY_MS),
+            })
+            .ok()
+            .map(Arc::new),
         }
     }
 
@@ -205,6 +222,8 @@ impl Checker {
                     workflow_name: "CI".into(),
                     branch: "master".into(),
                     action: *action,
+                    ran_steps: job % 5 != 4,
+                    failed_steps: Vec::new(),
                 };
                 self.sent.push(Sent {
                     event: Arc::new(event),
@@ -266,6 +285,8 @@ impl Checker {
             policy: Policy {
                 rerun_delay_ms: DELAY_MS,
                 branch_eligible: true,
+                rules: self.rules.clone(),
+                history: Default::default(),
             },
             now: self.now,
         };
@@ -276,6 +297,22 @@ impl Checker {
         let status = verdict.reply.status;
         if ![200, 201, 202, 404].contains(&status) {
             return Err(format!("an event answered {status}"));
+        }
+        if let Some(state) = &self.state
+            && matches!(
+                state.rerun,
+                RerunState::Done {
+                    outcome: RerunOutcome::Skipped { .. }
+                }
+            )
+        {
+            let skipped = (self.generation, state.attempt);
+            if self.started.contains(&skipped) {
+                return Err(format!("attempt {} skipped after `started`", state.attempt));
+            }
+            if !self.skipped.contains(&skipped) {
+                self.skipped.push(skipped);
+            }
         }
         let attempt = self.state.as_ref().map(|s| s.attempt);
         // Its first answer counts while the run is the same row at the same attempt.
@@ -330,6 +367,11 @@ impl Checker {
         if self.started.contains(&(self.generation, claimed.attempt)) {
             return Err(format!("{owner} claimed attempt {attempt} after `started`"));
         }
+        if self.skipped.contains(&(self.generation, claimed.attempt)) {
+            return Err(format!(
+                "{owner} claimed attempt {attempt}, which the policy skipped"
+            ));
+        }
         self.live = Some(Live {
             owner,
             attempt,
@@ -373,6 +415,8 @@ impl Checker {
                 attempt: self.state.as_ref().map_or(1, |s| s.attempt),
                 decided_by: None,
                 failed_jobs: Vec::new(),
+                needs_evidence: false,
+                debug_logging: false,
             },
         };
         let before = self.state.as_ref().map(|state| state.rerun.clone());

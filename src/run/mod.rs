@@ -8,10 +8,13 @@ pub mod invariants;
 mod outcome;
 mod state;
 
-pub use change::{Applied, ChangeResult, Persist, RerunRecord, RunChange, apply_change};
+pub use change::{
+    Applied, BUDGET_WINDOW_MS, ChangeResult, DecisionRecord, Persist, RerunRecord, RunChange,
+    apply_change,
+};
 pub use event::{Conclusion, JobAction, JobEvent, Name};
 pub use outcome::RerunOutcome;
 pub use state::{
-    ANSWERS_KEPT, Claim, ClaimedRerun, Finish, MAX_UNRECORDED_CLAIMS, Policy, Reply, RerunState,
-    RetryPolicy, RunState, TimerChange, TrackedJob, Verdict,
+    ANSWERS_KEPT, Claim, ClaimedRerun, Decided, Finish, MAX_UNRECORDED_CLAIMS, Policy, Reply,
+    RerunState, RetryPolicy, RunState, TimerChange, TrackedJob, Verdict,
 };

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::{JobRef, Reason};
+
 /// The result of asking GitHub to re-run a run's failed jobs for one attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -31,6 +33,24 @@ pub enum RerunOutcome {
     DryRun,
     /// Another process took the re-run over (this one's claim ran out): it performs it.
     Superseded,
+    /// The failure policy decided not to re-run the attempt (in shadow mode, reason
+    /// `shadow`: it would have). Final: the attempt is never claimed nor tried again.
+    Skipped {
+        /// Why, from the policy's closed set.
+        reason: Reason,
+        /// The job the decision is about, if it is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<JobRef>,
+        /// The line it rests on (at most 200 characters, secrets masked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<String>,
+        /// The pattern that matched it (`never_when[0]`, `@infra:runner_lost`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pattern: Option<String>,
+        /// Shadow mode: the delay the re-run would have waited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delay_ms: Option<u64>,
+    },
     /// Transient errors (5xx, timeouts, connection errors) outlasted every try.
     GaveUp {
         /// Tries made.
@@ -52,6 +72,7 @@ impl RerunOutcome {
             Self::Superseded => "superseded",
             Self::DryRun => "dry_run",
             Self::GaveUp { .. } => "gave_up",
+            Self::Skipped { .. } => "skipped",
         }
     }
 

@@ -1,10 +1,14 @@
 //! One workflow run's state and its transitions. Pure: time comes in as an argument,
 //! effects (commit, timers, replies) go out in a [`Verdict`].
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Conclusion, JobAction, JobEvent, Name, RerunOutcome};
 use crate::ids::JobId;
+use crate::policy::{self, AtCompletion, Decision, History, Ineligible, JobFacts, RunFacts};
 
 /// One job of the current attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +19,42 @@ pub struct TrackedJob {
     pub name: Name,
     /// `None` while the job is unfinished.
     pub conclusion: Option<Conclusion>,
+    /// Whether its completion listed any step (see [`JobEvent::ran_steps`]). Rows
+    /// stored before this field existed read as true: they never become `not_started`.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub ran_steps: bool,
+    /// The names of its failed steps, from its completion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_steps: Vec<Name>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl TrackedJob {
+    fn new(event: &JobEvent, conclusion: Option<Conclusion>) -> Self {
+        let completed = conclusion.is_some();
+        Self {
+            id: event.job_id,
+            name: event.job_name.clone(),
+            conclusion,
+            ran_steps: !completed || event.ran_steps,
+            failed_steps: if completed {
+                event.failed_steps.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
 }
 
 /// Where the current attempt's re-run stands.
@@ -30,6 +70,14 @@ pub enum RerunState {
         /// The delivery that completed the run, to trace the webhook to its API call.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         decided_by: Option<String>,
+        /// The policy's decision needs the failed jobs' annotations and logs: the
+        /// GitHub actor fetches them and decides with them before it re-runs
+        /// (`policy::decide_with_evidence`).
+        #[serde(default, skip_serializing_if = "is_false")]
+        needs_evidence: bool,
+        /// Ask GitHub for debug logs (`debug_last_attempt` on the last re-run).
+        #[serde(default, skip_serializing_if = "is_false")]
+        debug_logging: bool,
     },
     /// Claimed by one process, whose GitHub actor is performing it. Another process may
     /// take it over only once the lease ran out (the claimant died).
@@ -41,6 +89,12 @@ pub enum RerunState {
         /// As in `Scheduled`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         decided_by: Option<String>,
+        /// As in `Scheduled`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        needs_evidence: bool,
+        /// As in `Scheduled`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        debug_logging: bool,
     },
     /// The GitHub actor answered.
     Done {
@@ -67,13 +121,16 @@ const NO_RECORD: &str = "job completed for a run with no earlier record";
 pub struct Reply {
     /// 200, 201, 202 or 404 (SPEC.md's table).
     pub status: u16,
-    /// Why, in a few words; also logged.
-    pub reason: &'static str,
+    /// Why, in a few words, one line; also logged.
+    pub reason: Cow<'static, str>,
 }
 
 impl Reply {
     const fn new(status: u16, reason: &'static str) -> Self {
-        Self { status, reason }
+        Self {
+            status,
+            reason: Cow::Borrowed(reason),
+        }
     }
 
     /// The answer to a delivery answered before (same `X-GitHub-Delivery`): its status again.
@@ -93,6 +150,24 @@ pub struct Verdict {
     pub timer: TimerChange,
     /// A job that failed, was re-run automatically and now passed: a flaky job.
     pub flaky: Option<String>,
+    /// A job that failed, was re-run automatically and failed again: the re-run did
+    /// not help (what `stop_when_useless` reads).
+    pub failed_again: Option<String>,
+    /// The failure policy's decision, when this event made one (the run's last job
+    /// completed with a failure on an eligible branch).
+    pub decision: Option<Decided>,
+}
+
+/// What the policy decided when the run completed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decided {
+    /// Decided without a GitHub call: re-run (scheduled), skip or shadow.
+    Now(Decision),
+    /// The rule has patterns: scheduled, to be decided on evidence when due.
+    NeedsEvidence {
+        /// The wait before the evidence is fetched and the decision made.
+        delay_ms: u64,
+    },
 }
 
 /// Who claims a due re-run, and for how long.
@@ -113,6 +188,10 @@ pub struct ClaimedRerun {
     pub decided_by: Option<String>,
     /// Names of the attempt's failed jobs.
     pub failed_jobs: Vec<String>,
+    /// The decision needs evidence first (see [`RerunState::Scheduled`]).
+    pub needs_evidence: bool,
+    /// Send `{"enable_debug_logging": true}` with the POST.
+    pub debug_logging: bool,
 }
 
 /// When a re-run whose answer settled nothing is tried again.
@@ -131,12 +210,22 @@ pub struct RetryPolicy {
 }
 
 /// What the run logic is told about the service's configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Policy {
-    /// Milliseconds between a run looking finished and the re-run call.
+    /// Milliseconds between a run looking finished and the re-run call (without `rules`).
     pub rerun_delay_ms: u64,
-    /// Whether the run's branch is in `REPO_BRANCHES`.
+    /// Whether the run's branch is in `REPO_BRANCHES` (without `rules`).
     pub branch_eligible: bool,
+    /// The failure policy in force (the environment's defaults when no `RULES` or
+    /// `RULES_FILE` is set): when present it decides, through
+    /// [`policy::decide_at_completion`] with the rule [`policy::Policy::rule_for`] gives
+    /// the run, and the two fields above are not read. `None` (unit tests of the run
+    /// logic alone): today's rules and the built-in one, a failed job that ran no step
+    /// is never re-run.
+    pub rules: Option<Arc<policy::Policy>>,
+    /// What the store remembers of the repository's recent re-runs (read in the
+    /// change's transaction when the rule needs it, see `RunChange::wants_history`).
+    pub history: History,
 }
 
 /// How a run stands once an event has been applied.
@@ -150,6 +239,13 @@ pub enum Finish {
     Passed,
     /// Some job failed, but the branch is not in `REPO_BRANCHES`.
     Ineligible,
+    /// Some job failed, but the policy's `attempts` are used up.
+    AttemptsUsed,
+    /// Some job failed and this event decided, for good, not to re-run it (shadow
+    /// mode included).
+    Skipped,
+    /// Some job failed and the attempt's re-run was skipped by an earlier event.
+    AlreadySkipped,
     /// Some job failed and this event scheduled the re-run.
     Rerun,
     /// Some job failed and the attempt's re-run was already scheduled, under way or done.
@@ -301,11 +397,7 @@ impl RunState {
         };
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;
-            state.jobs.push(TrackedJob {
-                id: event.job_id,
-                name: event.job_name.clone(),
-                conclusion: Some(conclusion),
-            });
+            state.jobs.push(TrackedJob::new(event, Some(conclusion)));
             let reply = Reply::new(404, NO_RECORD);
             return (
                 state,
@@ -314,6 +406,8 @@ impl RunState {
                     changed: true,
                     timer: TimerChange::Keep,
                     flaky: None,
+                    failed_again: None,
+                    decision: None,
                 },
             );
         }
@@ -334,6 +428,8 @@ impl RunState {
                 changed: false,
                 timer: TimerChange::Keep,
                 flaky: None,
+                failed_again: None,
+                decision: None,
             };
         }
         self.last_event_at = now;
@@ -362,11 +458,7 @@ impl RunState {
         let known = self.jobs.iter().position(|job| job.id == event.job_id);
         match (event.action, known) {
             (JobAction::Unfinished, None) => {
-                self.jobs.push(TrackedJob {
-                    id: event.job_id,
-                    name: event.job_name.clone(),
-                    conclusion: None,
-                });
+                self.jobs.push(TrackedJob::new(event, None));
                 changed = true;
                 // A job that shows up after the run looked finished (`needs:`): the run is
                 // not finished after all, so the decided re-run waits for it.
@@ -376,17 +468,13 @@ impl RunState {
                 }
             }
             (JobAction::Completed(conclusion), None) => {
-                self.jobs.push(TrackedJob {
-                    id: event.job_id,
-                    name: event.job_name.clone(),
-                    conclusion: Some(conclusion),
-                });
+                self.jobs.push(TrackedJob::new(event, Some(conclusion)));
                 changed = true;
             }
             (JobAction::Completed(conclusion), Some(index)) => {
                 let job = &mut self.jobs[index];
                 if job.conclusion.is_none() {
-                    job.conclusion = Some(conclusion);
+                    *job = TrackedJob::new(event, Some(conclusion));
                     changed = true;
                 }
             }
@@ -403,6 +491,16 @@ impl RunState {
         {
             flaky = Some(self.rerun_failed.swap_remove(index));
         }
+        let mut failed_again = None;
+        if changed
+            && matches!(event.action, JobAction::Completed(c) if c.is_failure())
+            && let Some(index) = self
+                .rerun_failed
+                .iter()
+                .position(|name| *name == event.job_name)
+        {
+            failed_again = Some(self.rerun_failed.swap_remove(index));
+        }
         // A run first seen through a completion is confirmed by any later new fact, and
         // by a (late) queued/in_progress; a repeat of the completion confirms nothing.
         if !self.confirmed && (changed || matches!(event.action, JobAction::Unfinished)) {
@@ -411,7 +509,16 @@ impl RunState {
         }
 
         let decided_by = event.delivery.as_deref();
-        let finish = self.finish(now, policy, decided_by, &mut changed, &mut timer);
+        let mut decision = None;
+        let finish = self.finish(
+            event,
+            now,
+            policy,
+            decided_by,
+            &mut changed,
+            &mut timer,
+            &mut decision,
+        );
         let reply = match (event.action, finish) {
             (JobAction::Unfinished, _) => Reply::new(202, "job recorded"),
             (JobAction::Completed(_), Finish::Unconfirmed) => Reply::new(404, NO_RECORD),
@@ -424,27 +531,73 @@ impl RunState {
             (JobAction::Completed(_), Finish::Ineligible) => {
                 Reply::new(200, "run failed on a branch not in REPO_BRANCHES")
             }
+            (JobAction::Completed(_), Finish::AttemptsUsed) => {
+                Reply::new(200, "run failed; the policy's attempts are used up")
+            }
             (JobAction::Completed(_), Finish::Rerun) => Reply::new(201, "re-run scheduled"),
             (JobAction::Completed(_), Finish::AlreadyRerun) => {
                 Reply::new(201, "re-run of this attempt already scheduled or performed")
             }
+            (JobAction::Completed(_), Finish::Skipped | Finish::AlreadySkipped) => Reply {
+                status: 200,
+                reason: Cow::Owned(self.skip_line()),
+            },
         };
         Verdict {
             reply,
             changed,
             timer,
             flaky,
+            failed_again,
+            decision,
         }
     }
 
-    /// Decides whether the run is finished and schedules its re-run when it is due one.
+    /// The one-line answer for a skipped attempt: `not re-run: job build: … (not_started)`,
+    /// or `shadow: would re-run after 5s`.
+    fn skip_line(&self) -> String {
+        let RerunState::Done {
+            outcome:
+                RerunOutcome::Skipped {
+                    reason,
+                    job,
+                    evidence,
+                    delay_ms,
+                    ..
+                },
+        } = &self.rerun
+        else {
+            return "not re-run".to_owned();
+        };
+        let line = if *reason == policy::Reason::Shadow {
+            format!(
+                "shadow: would re-run after {}s",
+                delay_ms.unwrap_or(0) as f64 / 1000.0
+            )
+        } else {
+            let mut line = String::from("not re-run: ");
+            if let Some(job) = job {
+                line.push_str(&format!("job {}: ", job.name));
+            }
+            line.push_str(evidence.as_deref().unwrap_or("skipped"));
+            line.push_str(&format!(" ({})", reason.as_str()));
+            line
+        };
+        policy::clean_evidence(&line)
+    }
+
+    /// Decides whether the run is finished and, when it is, what the failure policy
+    /// says about it: schedules its re-run, or closes the attempt as skipped.
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &mut self,
+        event: &JobEvent,
         now: u64,
         policy: &Policy,
         decided_by: Option<&str>,
         changed: &mut bool,
         timer: &mut TimerChange,
+        decided: &mut Option<Decided>,
     ) -> Finish {
         if !self.confirmed {
             return Finish::Unconfirmed;
@@ -455,25 +608,129 @@ impl RunState {
         if !self.has_failed_job() {
             return Finish::Passed;
         }
-        if !policy.branch_eligible {
+        if policy.rules.is_none() && !policy.branch_eligible {
             return Finish::Ineligible;
         }
         let open = match &self.rerun {
             RerunState::Idle => true,
+            RerunState::Done {
+                outcome: RerunOutcome::Skipped { .. },
+            } => return Finish::AlreadySkipped,
             RerunState::Done { outcome } => !outcome.is_final(),
             RerunState::Scheduled { .. } | RerunState::InFlight { .. } => false,
         };
         if !open {
             return Finish::AlreadyRerun;
         }
-        let due_at = now.saturating_add(policy.rerun_delay_ms);
+        let (delay_ms, needs_evidence, debug_logging) =
+            match &policy.rules {
+                None => match self.jobs.iter().find(|job| {
+                    job.conclusion.is_some_and(Conclusion::is_failure) && !job.ran_steps
+                }) {
+                    // The built-in rule: a job GitHub never started is never re-run.
+                    Some(job) => {
+                        let decision = Decision {
+                            verdict: policy::Verdict::Skip {
+                                reason: policy::Reason::NotStarted,
+                            },
+                            job: Some(policy::JobRef {
+                                id: job.id,
+                                name: job.name.clone(),
+                            }),
+                            evidence: Some("the job ran no step: GitHub never started it".into()),
+                            pattern: None,
+                        };
+                        return self.skip(decision, changed, decided);
+                    }
+                    None => (policy.rerun_delay_ms, false, false),
+                },
+                Some(rules) => {
+                    let rule = rules.rule_for(event.run.repo.as_str(), &self.workflow);
+                    let jobs = self.job_facts();
+                    let facts = RunFacts {
+                        workflow: &self.workflow,
+                        branch: &self.branch,
+                        attempt: self.attempt,
+                        jobs: &jobs,
+                    };
+                    match policy::decide_at_completion(&facts, &policy.history, rule) {
+                        AtCompletion::Ineligible(Ineligible::NoFailedJob) => return Finish::Passed,
+                        AtCompletion::Ineligible(Ineligible::Branch) => return Finish::Ineligible,
+                        AtCompletion::Ineligible(Ineligible::AttemptsUsed) => {
+                            return Finish::AttemptsUsed;
+                        }
+                        AtCompletion::NeedsEvidence(request) => {
+                            *decided = Some(Decided::NeedsEvidence {
+                                delay_ms: request.delay_ms,
+                            });
+                            (request.delay_ms, true, false)
+                        }
+                        AtCompletion::Decided(decision) => match decision.verdict {
+                            policy::Verdict::Rerun(plan) => {
+                                *decided = Some(Decided::Now(decision));
+                                (plan.delay_ms, false, plan.debug_logging)
+                            }
+                            policy::Verdict::Skip { .. } | policy::Verdict::Shadow(_) => {
+                                return self.skip(decision, changed, decided);
+                            }
+                        },
+                    }
+                }
+            };
+        let due_at = now.saturating_add(delay_ms);
         self.rerun = RerunState::Scheduled {
             due_at,
             decided_by: decided_by.map(str::to_owned),
+            needs_evidence,
+            debug_logging,
         };
         *timer = TimerChange::Arm(due_at);
         *changed = true;
         Finish::Rerun
+    }
+
+    /// Closes the attempt as skipped by `decision` (final: never claimed, never tried again).
+    fn skip(
+        &mut self,
+        decision: Decision,
+        changed: &mut bool,
+        decided: &mut Option<Decided>,
+    ) -> Finish {
+        let Some(reason) = decision.verdict.reason() else {
+            return Finish::AlreadyRerun;
+        };
+        let delay_ms = match decision.verdict {
+            policy::Verdict::Shadow(plan) => Some(plan.delay_ms),
+            _ => None,
+        };
+        self.rerun = RerunState::Done {
+            outcome: RerunOutcome::Skipped {
+                reason,
+                job: decision.job.clone(),
+                evidence: decision.evidence.clone(),
+                pattern: decision.pattern.clone(),
+                delay_ms,
+            },
+        };
+        *decided = Some(Decided::Now(decision));
+        *changed = true;
+        Finish::Skipped
+    }
+
+    /// The current attempt's jobs as the policy reads them.
+    fn job_facts(&self) -> Vec<JobFacts> {
+        self.jobs
+            .iter()
+            .filter_map(|job| {
+                Some(JobFacts {
+                    id: job.id,
+                    name: job.name.clone(),
+                    conclusion: job.conclusion?,
+                    ran_steps: job.ran_steps,
+                    failed_steps: job.failed_steps.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Whether a job of the current attempt failed.
@@ -505,24 +762,48 @@ impl RunState {
     /// Counts the claim in `claims`.
     pub fn claim(&mut self, now: u64, claim: &Claim) -> Option<ClaimedRerun> {
         let decided_by = self.claimable(now)?.clone();
+        let (needs_evidence, debug_logging) = self.rerun_flags();
         self.claims = self.claims.saturating_add(1);
         self.rerun = RerunState::InFlight {
             owner: claim.owner,
             lease_until: now.saturating_add(claim.lease_ms),
             decided_by: decided_by.clone(),
+            needs_evidence,
+            debug_logging,
         };
         Some(ClaimedRerun {
             attempt: self.attempt,
             decided_by,
             failed_jobs: self.failed_job_names(),
+            needs_evidence,
+            debug_logging,
         })
+    }
+
+    /// `needs_evidence` and `debug_logging` of a decided re-run (false otherwise).
+    fn rerun_flags(&self) -> (bool, bool) {
+        match &self.rerun {
+            RerunState::Scheduled {
+                needs_evidence,
+                debug_logging,
+                ..
+            }
+            | RerunState::InFlight {
+                needs_evidence,
+                debug_logging,
+                ..
+            } => (*needs_evidence, *debug_logging),
+            _ => (false, false),
+        }
     }
 
     /// Whether the re-run can be claimed at `now` (scheduled and due, or claimed and
     /// its lease ran out); if so, the delivery that decided it.
     pub fn claimable(&self, now: u64) -> Option<&Option<String>> {
         match &self.rerun {
-            RerunState::Scheduled { due_at, decided_by } if *due_at <= now => Some(decided_by),
+            RerunState::Scheduled {
+                due_at, decided_by, ..
+            } if *due_at <= now => Some(decided_by),
             RerunState::InFlight {
                 lease_until,
                 decided_by,
@@ -564,6 +845,7 @@ impl RunState {
         if counted {
             self.claims = 0;
         }
+        let (needs_evidence, debug_logging) = self.rerun_flags();
         let decided_by = match &self.rerun {
             RerunState::InFlight {
                 owner: claimant,
@@ -590,6 +872,8 @@ impl RunState {
                 RerunState::Scheduled {
                     due_at: now.saturating_add(wait),
                     decided_by,
+                    needs_evidence,
+                    debug_logging,
                 }
             }
             None => RerunState::Done { outcome },
@@ -655,6 +939,7 @@ mod tests {
         Policy {
             rerun_delay_ms: DELAY,
             branch_eligible: true,
+            ..Policy::default()
         }
     }
 
@@ -671,6 +956,8 @@ mod tests {
             workflow_name: "ci".into(),
             branch: "master".into(),
             action,
+            ran_steps: true,
+            failed_steps: Vec::new(),
         }
     }
 
@@ -987,6 +1274,20 @@ mod tests {
     }
 
     #[test]
+    fn a_job_that_fails_again_after_the_automatic_rerun_is_reported_once() {
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &policy());
+        take_due(&mut run);
+        run.record_outcome(1, OWNER, RerunOutcome::Started, 2, &RETRY);
+        let mut again = event(11, 2, JobAction::Completed(Conclusion::Failure));
+        again.job_name = "job-1".into();
+        let verdict = run.apply(&again, 3, &policy());
+        assert_eq!(verdict.failed_again.as_deref(), Some("job-1"));
+        assert_eq!(verdict.flaky, None);
+        assert_eq!(run.apply(&again, 4, &policy()).failed_again, None, "once");
+    }
+
+    #[test]
     fn a_quiet_run_expires_after_the_ttl_unless_a_rerun_is_pending() {
         let mut run = run_with_jobs(&[1, 2]);
         run.apply(&completed(1, Conclusion::Failure), 100, &policy());
@@ -1005,6 +1306,159 @@ mod tests {
         assert_eq!(run.expires_at(1_000), None, "nor one in flight");
         run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY);
         assert_eq!(run.expires_at(1_000), Some(1_200));
+    }
+
+    fn with_rules(toml: &str) -> Policy {
+        let rules = crate::policy::parse(
+            toml,
+            crate::policy::PolicySource::Inline,
+            &crate::policy::EnvDefaults::default(),
+        )
+        .expect("a valid policy");
+        Policy {
+            rules: Some(Arc::new(rules)),
+            ..policy()
+        }
+    }
+
+    fn never_started(job: u64) -> JobEvent {
+        JobEvent {
+            ran_steps: false,
+            ..completed(job, Conclusion::Failure)
+        }
+    }
+
+    fn skipped_reason(run: &RunState) -> Option<policy::Reason> {
+        match &run.rerun {
+            RerunState::Done {
+                outcome: RerunOutcome::Skipped { reason, .. },
+            } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_failed_job_that_ran_no_step_closes_the_attempt_as_skipped_without_any_policy() {
+        let mut run = run_with_jobs(&[1, 2]);
+        run.apply(&never_started(1), 1, &policy());
+        let last = run.apply(&completed(2, Conclusion::Success), 2, &policy());
+        assert_eq!(last.reply.status, 200);
+        assert!(
+            last.reply.reason.ends_with("(not_started)"),
+            "{}",
+            last.reply.reason
+        );
+        assert_eq!(last.timer, TimerChange::Keep);
+        assert!(matches!(last.decision, Some(Decided::Now(_))));
+        assert_eq!(skipped_reason(&run), Some(policy::Reason::NotStarted));
+        assert_eq!(
+            take_due(&mut run),
+            None,
+            "a skipped attempt is never claimed"
+        );
+        let again = run.apply(&completed(3, Conclusion::Failure), 3, &policy());
+        assert_eq!(again.reply.status, 200);
+        assert_eq!(again.decision, None, "decided once per attempt");
+        assert_eq!(take_due(&mut run), None);
+    }
+
+    #[test]
+    fn a_job_that_never_started_is_skipped_under_a_policy_too_and_a_passing_one_is_not() {
+        let rules = with_rules("[defaults]\nbranches = [\"*\"]\n");
+        let mut run = run_with_jobs(&[1]);
+        assert_eq!(run.apply(&never_started(1), 1, &rules).reply.status, 200);
+        assert_eq!(skipped_reason(&run), Some(policy::Reason::NotStarted));
+        let mut ran = run_with_jobs(&[1]);
+        let verdict = ran.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert_eq!(verdict.reply.status, 201);
+        assert_eq!(
+            verdict.timer,
+            TimerChange::Arm(1 + 5_000),
+            "RERUN_DELAY's default"
+        );
+    }
+
+    #[test]
+    fn the_policys_delay_and_backoff_set_the_stored_due_time() {
+        let rules = with_rules("[defaults]\ndelay = \"10s\"\nbackoff = 2.0\n");
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 100, &rules);
+        assert_eq!(run.pending_rerun_at(), Some(100 + 10_000));
+        take_due(&mut run).expect("due");
+        assert!(run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY));
+        let mut second = event(5, 3, JobAction::Completed(Conclusion::Failure));
+        second.run_attempt = 3;
+        run.apply(&second, 200, &rules);
+        assert_eq!(
+            run.pending_rerun_at(),
+            Some(200 + 40_000),
+            "re-run 3: 10 s × 2²"
+        );
+    }
+
+    #[test]
+    fn shadow_mode_closes_the_attempt_with_what_it_would_have_done() {
+        let rules = with_rules("[defaults]\nmode = \"shadow\"\ndelay = \"3s\"\n");
+        let mut run = run_with_jobs(&[1]);
+        let verdict = run.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert_eq!(verdict.reply.status, 200);
+        assert_eq!(verdict.reply.reason, "shadow: would re-run after 3s");
+        assert_eq!(skipped_reason(&run), Some(policy::Reason::Shadow));
+        assert_eq!(take_due(&mut run), None);
+    }
+
+    #[test]
+    fn a_rule_with_patterns_schedules_the_rerun_marked_as_needing_evidence() {
+        let rules = with_rules("[defaults]\nnever_when = ['segfault']\ndelay = \"1s\"\n");
+        let mut run = run_with_jobs(&[1]);
+        let verdict = run.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert_eq!(verdict.reply.status, 201);
+        assert_eq!(
+            verdict.decision,
+            Some(Decided::NeedsEvidence { delay_ms: 1_000 })
+        );
+        let claimed = run.claim(2_000, &CLAIM).expect("due");
+        assert!(claimed.needs_evidence);
+        assert!(!claimed.debug_logging);
+    }
+
+    #[test]
+    fn the_last_automatic_rerun_asks_for_debug_logs_when_the_policy_says_so() {
+        let rules = with_rules("[defaults]\nattempts = 3\ndebug_last_attempt = true\n");
+        let mut run = run_with_jobs(&[1]);
+        run.apply(&completed(1, Conclusion::Failure), 1, &rules);
+        assert!(!take_claim(&mut run).debug_logging, "re-run 1 of 2");
+        run.record_outcome(1, OWNER, RerunOutcome::Started, 0, &RETRY);
+        run.apply(
+            &event(7, 2, JobAction::Completed(Conclusion::Failure)),
+            2,
+            &rules,
+        );
+        let claimed = take_claim(&mut run);
+        assert_eq!(claimed.attempt, 2);
+        assert!(claimed.debug_logging, "re-run 2 of 2 is the last");
+        // A retry after an outage keeps the flag.
+        let gave_up = RerunOutcome::GaveUp {
+            tries: 1,
+            last_error: "HTTP 502".into(),
+        };
+        run.record_outcome(2, OWNER, gave_up, 0, &RETRY);
+        assert!(take_claim(&mut run).debug_logging);
+    }
+
+    fn take_claim(run: &mut RunState) -> ClaimedRerun {
+        run.claim(u64::MAX / 2, &CLAIM).expect("due")
+    }
+
+    #[test]
+    fn a_stored_job_without_ran_steps_reads_as_having_run() {
+        let json = r#"{"id":1,"name":"build","conclusion":"failure"}"#;
+        let job: TrackedJob = serde_json::from_str(json).expect("an older row");
+        assert!(
+            job.ran_steps,
+            "rows stored before the field never become not_started"
+        );
+        assert!(job.failed_steps.is_empty());
     }
 
     #[test]

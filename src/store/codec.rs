@@ -75,6 +75,43 @@ pub fn decode_record(row: RerunRow) -> Result<(RunKey, RerunRecord), StoreError>
     Ok((run_key(&row.repo, row.run_id)?, record))
 }
 
+/// What a job did after its automatic re-run, as an applied event found it:
+/// `(workflow, job, passed)`, for the per-job history `stop_when_useless` reads.
+pub fn after_rerun_to_record(applied: &crate::run::Applied) -> Option<(&str, &str, bool)> {
+    use crate::run::{ChangeResult, Persist};
+    match (&applied.result, applied.persist, &applied.state) {
+        (ChangeResult::Event(verdict), Persist::Save, Some(state)) => {
+            let workflow = state.workflow.as_str();
+            match (&verdict.flaky, &verdict.failed_again) {
+                (Some(job), _) => Some((workflow, job.as_str(), true)),
+                (None, Some(job)) => Some((workflow, job.as_str(), false)),
+                (None, None) => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// How many of a workflow's latest per-job re-run results a decision reads.
+pub const AFTER_RERUN_ROWS: u32 = 1000;
+
+/// The per-job history from rows `(job, passed)`, newest first (as read).
+pub fn after_rerun_history(
+    rows: Vec<(String, bool)>,
+) -> std::collections::HashMap<crate::run::Name, Vec<crate::policy::AfterRerun>> {
+    let mut jobs: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+    for (job, passed) in rows.into_iter().rev() {
+        jobs.entry(crate::run::Name::from(job))
+            .or_default()
+            .push(if passed {
+                crate::policy::AfterRerun::Passed
+            } else {
+                crate::policy::AfterRerun::FailedAgain
+            });
+    }
+    jobs
+}
+
 /// The flaky job an applied event found, if it is to be counted.
 pub fn flaky_to_count(applied: &crate::run::Applied) -> Option<(&str, &str)> {
     use crate::run::{ChangeResult, Persist};
@@ -130,15 +167,31 @@ mod tests {
     fn rerun() -> impl Strategy<Value = RerunState> {
         prop_oneof![
             Just(RerunState::Idle),
-            (any::<u64>(), any::<Option<String>>())
-                .prop_map(|(due_at, decided_by)| RerunState::Scheduled { due_at, decided_by }),
-            (any::<u64>(), any::<u64>(), any::<Option<String>>()).prop_map(
-                |(owner, lease_until, decided_by)| RerunState::InFlight {
-                    owner,
-                    lease_until,
-                    decided_by
+            (any::<u64>(), any::<Option<String>>(), any::<(bool, bool)>()).prop_map(
+                |(due_at, decided_by, (needs_evidence, debug_logging))| RerunState::Scheduled {
+                    due_at,
+                    decided_by,
+                    needs_evidence,
+                    debug_logging
                 }
             ),
+            (
+                any::<u64>(),
+                any::<u64>(),
+                any::<Option<String>>(),
+                any::<(bool, bool)>()
+            )
+                .prop_map(
+                    |(owner, lease_until, decided_by, (needs_evidence, debug_logging))| {
+                        RerunState::InFlight {
+                            owner,
+                            lease_until,
+                            decided_by,
+                            needs_evidence,
+                            debug_logging,
+                        }
+                    }
+                ),
             outcome().prop_map(|outcome| RerunState::Done { outcome }),
         ]
     }
@@ -147,7 +200,7 @@ mod tests {
         fn state()(
             names in (any::<String>(), any::<String>()),
             attempt in any::<u32>(),
-            jobs in vec((any::<u64>(), any::<String>(), conclusion()), 0..6),
+            jobs in vec((any::<u64>(), any::<String>(), conclusion(), any::<bool>(), vec(any::<String>(), 0..2)), 0..6),
             rerun in rerun(),
             retries in any::<u32>(),
             claims in any::<u32>(),
@@ -162,7 +215,13 @@ mod tests {
                 attempt,
                 jobs: jobs
                     .into_iter()
-                    .map(|(id, name, conclusion)| TrackedJob { id: JobId(id), name: name.into(), conclusion })
+                    .map(|(id, name, conclusion, ran_steps, failed_steps)| TrackedJob {
+                        id: JobId(id),
+                        name: name.into(),
+                        conclusion,
+                        ran_steps,
+                        failed_steps: failed_steps.into_iter().map(Into::into).collect(),
+                    })
                     .collect(),
                 rerun,
                 retries,

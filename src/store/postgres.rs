@@ -222,6 +222,37 @@ impl Store for PostgresStore {
                     None
                 }
             };
+            let mut change = change;
+            if change.wants_history() {
+                let since = (change.now().saturating_sub(crate::run::BUDGET_WINDOW_MS)) as i64;
+                let counted: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM decisions WHERE repo = $1 AND decided_at > $2 AND counts",
+                        &[&repo, &since],
+                    )
+                    .await
+                    .map_err(sql_error)?
+                    .try_get(0)
+                    .map_err(sql_error)?;
+                let workflow = change.workflow().unwrap_or_default().to_owned();
+                let rows = tx
+                    .query(
+                        "SELECT job, passed FROM job_reruns WHERE repo = $1 AND workflow = $2
+                         ORDER BY at DESC LIMIT $3",
+                        &[&repo, &text(&workflow), &i64::from(codec::AFTER_RERUN_ROWS)],
+                    )
+                    .await
+                    .map_err(sql_error)?;
+                // A row that cannot be read says nothing about the job: it is left out.
+                let rows: Vec<(String, bool)> = rows
+                    .iter()
+                    .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
+                    .collect();
+                change.set_history(crate::policy::History {
+                    reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
+                    jobs: codec::after_rerun_history(rows),
+                });
+            }
             let applied = apply_change(current, &change);
             match (&applied.persist, &applied.state) {
                 (Persist::Save, Some(state)) => {
@@ -287,6 +318,38 @@ impl Store for PostgresStore {
                         watch.record_lost(&key.to_string(), &sql_error(err).0);
                     }
                 }
+            }
+            if let Some((workflow, job, passed)) = codec::after_rerun_to_record(&applied) {
+                tx.execute(
+                    "INSERT INTO job_reruns (repo, workflow, job, at, passed) VALUES ($1, $2, $3, $4, $5)",
+                    &[&repo, &text(workflow), &text(job), &now, &passed],
+                )
+                .await
+                .map_err(sql_error)?;
+            }
+            if let Some(decision) = &applied.decision {
+                tx.execute(
+                    "INSERT INTO decisions
+                     (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (repo, run_id, attempt) DO UPDATE SET decided_at = excluded.decided_at,
+                         verdict = excluded.verdict, reason = excluded.reason, job = excluded.job,
+                         evidence = excluded.evidence, pattern = excluded.pattern, counts = excluded.counts",
+                    &[
+                        &repo,
+                        &run_id,
+                        &i64::from(decision.attempt),
+                        &(decision.decided_at as i64),
+                        &decision.verdict,
+                        &decision.reason.map(|r| r.as_str()),
+                        &decision.job.as_deref().map(text),
+                        &decision.evidence.as_deref().map(text),
+                        &decision.pattern.as_deref().map(text),
+                        &decision.counts,
+                    ],
+                )
+                .await
+                .map_err(sql_error)?;
             }
             tx.commit().await.map_err(sql_error)?;
             Ok(applied)

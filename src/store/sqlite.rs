@@ -592,7 +592,14 @@ fn transition(
     watch: &StoreWatch,
 ) -> Result<Applied, StoreError> {
     let now = change.now() as i64;
-    let applied = apply_change(load_for_change(conn, key, now, watch)?, change);
+    let current = load_for_change(conn, key, now, watch)?;
+    let applied = if change.wants_history() {
+        let mut change = change.clone();
+        change.set_history(history(conn, key, &change)?);
+        apply_change(current, &change)
+    } else {
+        apply_change(current, change)
+    };
     match (&applied.persist, &applied.state) {
         (Persist::Save, Some(state)) => {
             let json = codec::encode_state(key, state)?;
@@ -626,7 +633,72 @@ fn transition(
     if let Some(record) = &applied.history {
         save_rerun(conn, key, record, watch)?;
     }
+    if let Some((workflow, job, passed)) = codec::after_rerun_to_record(&applied) {
+        conn.prepare_cached(
+            "INSERT INTO job_reruns (repo, workflow, job, at, passed) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![key.repo.as_str(), workflow, job, now, passed]))
+        .map_err(sql_error)?;
+    }
+    if let Some(decision) = &applied.decision {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO decisions
+             (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                key.repo.as_str(),
+                key.run_id.0 as i64,
+                decision.attempt,
+                decision.decided_at as i64,
+                decision.verdict,
+                decision.reason.map(|r| r.as_str()),
+                decision.job,
+                decision.evidence,
+                decision.pattern,
+                decision.counts
+            ])
+        })
+        .map_err(sql_error)?;
+    }
     Ok(applied)
+}
+
+/// What the failure policy reads of the repository's past: its counted decisions of
+/// the last hour (an indexed count), and what the workflow's jobs did after their
+/// latest automatic re-runs (`job_reruns`, newest `AFTER_RERUN_ROWS`).
+fn history(
+    conn: &Connection,
+    key: &RunKey,
+    change: &RunChange,
+) -> Result<crate::policy::History, StoreError> {
+    let since = change.now().saturating_sub(crate::run::BUDGET_WINDOW_MS) as i64;
+    let counted: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM decisions WHERE repo = ?1 AND decided_at > ?2 AND counts = 1",
+        )
+        .and_then(|mut stmt| stmt.query_row(params![key.repo.as_str(), since], |row| row.get(0)))
+        .map_err(sql_error)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT job, passed FROM job_reruns WHERE repo = ?1 AND workflow = ?2
+             ORDER BY at DESC LIMIT ?3",
+        )
+        .map_err(sql_error)?;
+    let workflow = change.workflow().unwrap_or_default();
+    let rows = stmt
+        .query_map(
+            params![key.repo.as_str(), workflow, codec::AFTER_RERUN_ROWS],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?)),
+        )
+        .map_err(sql_error)?;
+    // A row that cannot be read says nothing about the job: it is left out.
+    let rows: Vec<(String, bool)> = rows.filter_map(Result::ok).collect();
+    Ok(crate::policy::History {
+        reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
+        jobs: codec::after_rerun_history(rows),
+    })
 }
 
 /// Writes the re-run's record where it can: in a savepoint, so that a record the

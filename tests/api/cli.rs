@@ -73,7 +73,16 @@ fn check_config_prints_the_effective_configuration_without_secrets() {
         .expect("runs");
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(text.lines().count(), VARIABLES.len(), "{text}");
+    // The variables, one a line; then, after a blank line, the effective policy.
+    let (variables, policy) = text
+        .split_once("\n\n")
+        .expect("a policy after the variables");
+    assert_eq!(variables.lines().count(), VARIABLES.len(), "{text}");
+    assert!(policy.contains("from environment"), "{policy}");
+    assert!(
+        policy.contains(r#"branches = ["main", "master"]"#),
+        "{policy}"
+    );
     assert!(text.contains("REPO_BRANCHES=main,master\n"), "{text}");
     assert!(
         text.contains("DATABASE_URL=postgres://bot@db.internal:5432/rerunner\n"),

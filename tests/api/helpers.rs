@@ -101,6 +101,14 @@ pub struct Job {
     pub attempt: u32,
     pub branch: String,
     pub sender: String,
+    /// Whether its completion lists steps (false: GitHub never started it).
+    pub ran: bool,
+    /// The name of the step its completion concludes as the job does.
+    pub step: String,
+    /// `name` (default `job-{job_id}`).
+    pub name: Option<String>,
+    /// `workflow_name`.
+    pub workflow: String,
 }
 
 impl Job {
@@ -112,7 +120,33 @@ impl Job {
             attempt: 1,
             branch: "master".to_owned(),
             sender: "someone".to_owned(),
+            ran: true,
+            step: "test".to_owned(),
+            name: None,
+            workflow: "CI".to_owned(),
         }
+    }
+
+    /// Its completion lists no step: GitHub never started it.
+    pub fn never_started(mut self) -> Self {
+        self.ran = false;
+        self
+    }
+
+    /// The step that concludes as the job does.
+    pub fn step(mut self, step: &str) -> Self {
+        self.step = step.to_owned();
+        self
+    }
+
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    pub fn workflow(mut self, workflow: &str) -> Self {
+        self.workflow = workflow.to_owned();
+        self
     }
 
     pub fn attempt(mut self, attempt: u32) -> Self {
@@ -144,6 +178,22 @@ impl Job {
 
     fn payload(&self, action: &str, conclusion: Option<&str>) -> Value {
         let (owner, name) = self.repo.split_once('/').expect("owner/name");
+        // As GitHub sends them: none while queued, the steps so far while in
+        // progress, all of them once completed (none for a job that never started).
+        let steps = match (action, self.ran) {
+            ("queued", _) | ("completed", false) => json!([]),
+            ("completed", true) => json!([
+                {"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1},
+                {"name": self.step, "status": "completed", "conclusion": conclusion, "number": 2},
+            ]),
+            _ => json!([
+                {"name": "Set up job", "status": "in_progress", "conclusion": null, "number": 1},
+            ]),
+        };
+        let job_name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("job-{}", self.job_id));
         json!({
             "action": action,
             "workflow_job": {
@@ -155,10 +205,10 @@ impl Job {
                 "head_sha": "0d5ec357fb8684bd26a74f0b8b3a5020768688eb",
                 "status": action,
                 "conclusion": conclusion,
-                "name": format!("job-{}", self.job_id),
-                "workflow_name": "CI",
+                "name": job_name,
+                "workflow_name": self.workflow,
                 "labels": ["ubuntu-latest"],
-                "steps": [],
+                "steps": steps,
             },
             "repository": {
                 "id": 526527630,

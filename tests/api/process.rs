@@ -76,6 +76,13 @@ impl Service {
         self.output.lock().expect("log buffer").clone()
     }
 
+    /// Sends SIGHUP (reload the policy).
+    pub fn hangup(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with a pid this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0, "SIGHUP sent");
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(mut self) -> String {
         self.child.kill().expect("kill -9");

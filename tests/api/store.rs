@@ -101,10 +101,13 @@ const RETRY: RetryPolicy = RetryPolicy {
     gave_up_tries: 1,
 };
 
-const POLICY: Policy = Policy {
-    rerun_delay_ms: 0,
-    branch_eligible: true,
-};
+fn policy() -> Policy {
+    Policy {
+        rerun_delay_ms: 0,
+        branch_eligible: true,
+        ..Policy::default()
+    }
+}
 
 fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> RunChange {
     let event = JobEvent {
@@ -116,10 +119,12 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         workflow_name: "ci".into(),
         branch: "master".into(),
         action,
+        ran_steps: true,
+        failed_steps: Vec::new(),
     };
     RunChange::Event {
         event: Arc::new(event),
-        policy: POLICY,
+        policy: policy(),
         now,
     }
 }
@@ -593,4 +598,112 @@ async fn a_postgres_store_that_cannot_be_opened_fails_without_a_panic() {
         };
         assert!(!err.to_string().contains("store-hunter2"), "{err}");
     }
+}
+
+/// An event judged by a policy of `budget_per_hour = 1` and `stop_when_useless = 1`.
+fn judged(run: u64, job: u64, attempt: u32, action: JobAction, now: u64) -> RunChange {
+    let rules = job_rerunner::policy::parse(
+        "[defaults]\nbudget_per_hour = 1\nstop_when_useless = 1\n",
+        job_rerunner::policy::PolicySource::Inline,
+        &job_rerunner::policy::EnvDefaults::default(),
+    )
+    .expect("a valid policy");
+    let mut change = event(
+        run,
+        job,
+        &format!("d{run}-{job}-{attempt}-{now}-{action:?}"),
+        action,
+        now,
+    );
+    if let RunChange::Event { event, policy, .. } = &mut change {
+        let event = Arc::make_mut(event);
+        event.run_attempt = attempt;
+        event.job_name = "build".into();
+        policy.rules = Some(Arc::new(rules));
+    }
+    change
+}
+
+/// The answer's line to a run completing with its one job failed.
+async fn fail_once(store: &dyn Store, run: u64, attempt: u32, now: u64) -> String {
+    let failed = JobAction::Completed(Conclusion::Failure);
+    store
+        .transition(
+            &key(run),
+            judged(run, attempt.into(), attempt, JobAction::Unfinished, now),
+        )
+        .await
+        .expect("queued");
+    let applied = store
+        .transition(&key(run), judged(run, attempt.into(), attempt, failed, now))
+        .await
+        .expect("completed");
+    match applied.result {
+        ChangeResult::Event(verdict) => {
+            format!("{} {}", verdict.reply.status, verdict.reply.reason)
+        }
+        other => panic!("not an event result: {other:?}"),
+    }
+}
+
+on_every_backend!(the_budget_and_the_jobs_history_are_read_in_the_transition);
+async fn the_budget_and_the_jobs_history_are_read_in_the_transition(backend: Backend) {
+    let store = &*backend.store;
+    let hour = 3_600_000;
+    let start = 1_700_000_000_000;
+    assert_eq!(fail_once(store, 1, 1, start).await, "201 re-run scheduled");
+    let spent = fail_once(store, 2, 1, start + 1_000).await;
+    assert!(
+        spent.starts_with("200 ") && spent.ends_with("(budget_spent)"),
+        "{}: {spent}",
+        backend.name
+    );
+    // An hour after the first decision the budget is available again.
+    assert_eq!(
+        fail_once(store, 3, 1, start + hour + 1).await,
+        "201 re-run scheduled"
+    );
+
+    // Run 1's re-run starts, and `build` fails again in attempt 2.
+    let claim = Claim {
+        owner: 1,
+        lease_ms: 1_000,
+    };
+    let claimed = match store
+        .transition(
+            &key(1),
+            RunChange::Claim {
+                now: start + hour,
+                claim,
+            },
+        )
+        .await
+        .expect("claim")
+        .result
+    {
+        ChangeResult::Claimed(Some(claimed)) => claimed,
+        other => panic!("{}: not claimed: {other:?}", backend.name),
+    };
+    store
+        .transition(
+            &key(1),
+            RunChange::Record {
+                now: start + hour,
+                claimed,
+                owner: 1,
+                outcome: RerunOutcome::Started,
+                retry: RETRY,
+            },
+        )
+        .await
+        .expect("recorded");
+    fail_once(store, 1, 2, start + 3 * hour).await;
+    // The next failure of `build` is not worth a re-run.
+    let useless = fail_once(store, 4, 1, start + 5 * hour).await;
+    assert!(
+        useless.ends_with("(useless_before)"),
+        "{}: {useless}",
+        backend.name
+    );
+    backend.finish().await;
 }

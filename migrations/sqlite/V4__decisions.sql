@@ -1,0 +1,34 @@
+-- Only new tables: the previous version neither reads nor writes it, so it keeps
+-- working on this schema while both run during a deploy.
+
+-- One row per decision of the failure policy (a re-run decided, skipped, or shadow's
+-- would-be re-run): what `budget_per_hour` counts, and the record of why.
+CREATE TABLE decisions (
+    repo TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    decided_at INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    reason TEXT,
+    job TEXT,
+    evidence TEXT,
+    pattern TEXT,
+    -- 1 when it counts against budget_per_hour (a re-run, or shadow's would-be one).
+    counts INTEGER NOT NULL,
+    PRIMARY KEY (repo, run_id, attempt)
+);
+
+-- The budget's count: a repository's counted decisions of the last hour.
+CREATE INDEX decisions_budget ON decisions (repo, decided_at) WHERE counts = 1;
+
+-- What each job did after an automatic re-run of its failed attempt: passed (flaky)
+-- or failed again. `stop_when_useless` reads a workflow's latest rows.
+CREATE TABLE job_reruns (
+    repo TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    job TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    passed INTEGER NOT NULL
+);
+
+CREATE INDEX job_reruns_latest ON job_reruns (repo, workflow, at);
