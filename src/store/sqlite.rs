@@ -19,7 +19,9 @@
 //! can still fit in the WAL's free frames when a full disk refuses a new run's row. So
 //! the thread also remembers how the last batch carrying changes ended ([`WriteHealth`]):
 //! while the latest change failed (for at most `WRITE_TROUBLE_FOR`, then the heartbeat
-//! decides again), the store is not ready.
+//! decides again), the store is not ready. Only a change that wrote rows clears that: a
+//! redelivery or a claim that finds nothing writes nothing, so it proves nothing about
+//! the disk.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -228,6 +230,7 @@ impl SqliteStore {
             kind,
             reply,
             value: None,
+            wrote: false,
         }));
         Box::pin(async move {
             sent.map_err(|_| StoreError("the store thread has stopped".into()))?;
@@ -332,6 +335,8 @@ trait Work: Send {
     fn kind(&self) -> Kind;
     /// Why its last run failed, if it did.
     fn failure(&self) -> Option<&StoreError>;
+    /// Whether its last run changed rows (the connection's change count moved).
+    fn wrote(&self) -> bool;
 }
 
 struct Job<T, F> {
@@ -339,6 +344,7 @@ struct Job<T, F> {
     kind: Kind,
     reply: Reply<T>,
     value: Option<Result<T, StoreError>>,
+    wrote: bool,
 }
 
 impl<T, F> Work for Job<T, F>
@@ -347,7 +353,9 @@ where
     F: Fn(&Connection) -> Result<T, StoreError> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
+        let before = conn.total_changes();
         let value = (self.work)(conn);
+        self.wrote = conn.total_changes() != before;
         let ok = value.is_ok();
         self.value = Some(value);
         ok
@@ -370,6 +378,10 @@ where
     fn failure(&self) -> Option<&StoreError> {
         self.value.as_ref().and_then(|value| value.as_ref().err())
     }
+
+    fn wrote(&self) -> bool {
+        self.wrote
+    }
 }
 
 /// The store thread: batches requests into transactions until every sender is gone.
@@ -391,14 +403,21 @@ fn serve(
             Some(committed) => committed,
             None => run_batch_one_by_one(&mut conn, &mut batch, opened),
         };
-        let mut changes = batch.iter().filter(|work| work.kind() == Kind::Change);
-        if let Some(first) = changes.next() {
+        let changes: Vec<&dyn Work> = batch
+            .iter()
+            .filter(|work| work.kind() == Kind::Change)
+            .map(|work| &**work)
+            .collect();
+        if !changes.is_empty() {
             let failure = committed
                 .as_ref()
                 .err()
-                .or_else(|| first.failure())
-                .or_else(|| changes.find_map(|work| work.failure()));
-            health.record(failure);
+                .or_else(|| changes.iter().find_map(|work| work.failure()));
+            // A success counts only if a change wrote rows: one that wrote nothing (a
+            // redelivery, a claim that found nothing) says nothing about the disk.
+            if failure.is_some() || changes.iter().any(|work| work.wrote()) {
+                health.record(failure);
+            }
         }
         for work in batch {
             work.deliver(&committed);

@@ -425,7 +425,10 @@ async fn a_full_disk_refuses_events_and_loses_none_it_acknowledged() {
     github_expects_rerun(&app.github, "org/repo", before).await;
     let job = Job::new("org/repo", before, 1);
     assert_eq!(app.send(&job.queued()).await.status, 202);
-    assert_eq!(app.send(&job.completed("failure")).await.status, 201);
+    let done = app
+        .send_as(&job.completed("failure"), "workflow_job", "before-done")
+        .await;
+    assert_eq!(done.status, 201);
     assert_eq!(app.outcome_of("org/repo", before, 1).await, "started");
 
     let filler = disk.fill();
@@ -445,6 +448,11 @@ async fn a_full_disk_refuses_events_and_loses_none_it_acknowledged() {
         }
     }
     let refused = refused.expect("the full disk refused an event");
+    // A redelivery writes nothing: it commits, and says nothing about the disk.
+    let again = app
+        .send_as(&job.completed("failure"), "workflow_job", "before-done")
+        .await;
+    assert_eq!(again.status, 201, "{}", again.body);
     let ready = get_page(&app.address, "/readyz", None).await;
     assert_eq!(ready.status, 503, "ready on a full disk: {}", ready.body);
 
@@ -476,6 +484,61 @@ async fn a_full_disk_refuses_events_and_loses_none_it_acknowledged() {
     assert_eq!(app.rerun_posts("org/repo", before).await.len(), 1);
     assert_eq!(app.all_posts().await.len(), 1);
     service.kill();
+}
+
+/// A full disk's stand-in that needs no root: a trigger refuses new runs of org/full
+/// with SQLite's own message, while the heartbeat (an update) still commits, as it does
+/// in the WAL's free frames on a real full disk.
+#[actix_web::test]
+async fn a_change_that_writes_nothing_does_not_clear_the_not_ready_latch() {
+    let app = spawn_app(&[]).await;
+    let run = unique();
+    github_expects_rerun(&app.github, "org/repo", run).await;
+    let job = Job::new("org/repo", run, 1);
+    assert_eq!(app.send(&job.queued()).await.status, 202);
+    let done = app
+        .send_as(&job.completed("failure"), "workflow_job", "d-done")
+        .await;
+    assert_eq!(done.status, 201);
+    // Its re-run's writes (claim, outcome) are done before the disk "fills".
+    assert_eq!(app.outcome_of("org/repo", run, 1).await, "started");
+    {
+        let conn = rusqlite::Connection::open(&app.db_path).expect("open");
+        conn.busy_timeout(Duration::from_secs(5)).expect("timeout");
+        conn.execute_batch(
+            "CREATE TRIGGER full BEFORE INSERT ON runs WHEN NEW.repo = 'org/full'
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .expect("trigger");
+    }
+    let full = Job::new("org/full", unique(), 1);
+    assert_eq!(app.send(&full.queued()).await.status, 503);
+    assert_eq!(
+        get_page(&app.address, "/readyz", None).await.status,
+        503,
+        "latched"
+    );
+    // A redelivery: a change that commits and writes nothing.
+    let again = app
+        .send_as(&job.completed("failure"), "workflow_job", "d-done")
+        .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    let ready = get_page(&app.address, "/readyz", None).await;
+    assert_eq!(
+        ready.status, 503,
+        "ready again while new runs are refused: {}",
+        ready.body
+    );
+    assert!(
+        ready.body.contains("database or disk is full"),
+        "{}",
+        ready.body
+    );
+    assert_eq!(
+        app.send(&full.queued()).await.status,
+        503,
+        "still refusing new runs"
+    );
 }
 
 // ---------------------------------------------------------------------------------
