@@ -692,6 +692,173 @@ async fn a_run_whose_state_is_unreadable_starts_afresh_and_its_row_is_quarantine
     assert_eq!(kept, "{not json");
 }
 
+/// `rows` rows under repository names this version refuses, all due before anything
+/// else: as many as one poll lists (256), and more.
+const POISON_ROWS: i64 = 300;
+
+/// A re-run decided before a restart, with `POISON_ROWS` rows of refused keys added to
+/// the store while the service was down (by `poison`): after the restart the poll
+/// still finds the re-run and POSTs it, and the bad rows are in the quarantine table.
+async fn a_due_rerun_is_resumed_past_rows_of_refused_keys(
+    database_url: Option<&str>,
+    poison: impl AsyncFnOnce(&Path),
+    left_in_runs: impl AsyncFnOnce(&Path) -> (i64, i64),
+) {
+    let github = MockServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db.sqlite");
+    let url = database_url.map(|url| ("DATABASE_URL", url));
+    let first: Vec<_> = url.into_iter().chain([("RERUN_DELAY", "3")]).collect();
+    let service = Service::start(&github, &db, &first);
+    let app = TestApp::for_process(service.port, github, db.clone());
+    let run = unique();
+    github_expects_rerun(&app.github, "org/repo", run).await;
+    let job = Job::new("org/repo", run, 1);
+    assert_eq!(app.send(&job.queued()).await.status, 202);
+    assert_eq!(app.send(&job.completed("failure")).await.status, 201);
+    service.kill();
+    poison(&db).await;
+
+    let second: Vec<_> = url.into_iter().chain([("OUTBOX_POLL", "0.05")]).collect();
+    let service = Service::start(&app.github, &db, &second);
+    eventually("the due re-run to be resumed", || async {
+        (!app.rerun_posts("org/repo", run).await.is_empty()).then_some(())
+    })
+    .await;
+    let logs = service.kill();
+    assert_eq!(app.rerun_posts("org/repo", run).await.len(), 1);
+    assert_eq!(
+        left_in_runs(&db).await,
+        (0, POISON_ROWS),
+        "(bad rows left in runs, rows quarantined)"
+    );
+    assert_eq!(
+        count_logged(&logs, "skipped an unreadable row"),
+        POISON_ROWS as usize,
+        "each bad row logged once"
+    );
+}
+
+#[actix_web::test]
+async fn rows_of_refused_keys_are_moved_aside_and_a_due_rerun_is_still_resumed() {
+    let poison = async |db: &Path| {
+        let conn = rusqlite::Connection::open(db).expect("open");
+        let tx = conn.unchecked_transaction().expect("transaction");
+        for i in 0..POISON_ROWS {
+            tx.execute(
+                "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                 VALUES (?1, ?2, '{}', 1, 1)",
+                rusqlite::params![format!("bad repo {i}"), i],
+            )
+            .expect("poison row");
+        }
+        tx.commit().expect("commit");
+    };
+    let left = async |db: &Path| {
+        let conn = rusqlite::Connection::open(db).expect("open");
+        let count = |sql: &str| conn.query_row(sql, [], |row| row.get(0)).expect("count");
+        (
+            count("SELECT count(*) FROM runs WHERE repo LIKE 'bad repo %'"),
+            count("SELECT count(*) FROM quarantine WHERE repo LIKE 'bad repo %'"),
+        )
+    };
+    a_due_rerun_is_resumed_past_rows_of_refused_keys(None, poison, left).await;
+}
+
+#[actix_web::test]
+#[ignore = "needs PostgreSQL: TEST_DATABASE_URL, with --include-ignored"]
+async fn rows_of_refused_keys_are_moved_aside_and_a_due_rerun_is_still_resumed_on_postgres() {
+    let database = fresh_database(
+        "rows_of_refused_keys_are_moved_aside_and_a_due_rerun_is_still_resumed_on_postgres",
+    )
+    .await;
+    let url = database.url.clone();
+    let poison = async |_: &Path| {
+        let client = crate::postgres::connect(&url).await;
+        for i in 0..POISON_ROWS {
+            client
+                .execute(
+                    "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                     VALUES ($1, $2, '{}', 1, 1)",
+                    &[&format!("bad repo {i}"), &i],
+                )
+                .await
+                .expect("poison row");
+        }
+    };
+    let left = async |_: &Path| {
+        let client = crate::postgres::connect(&url).await;
+        let count =
+            async |sql: &str| -> i64 { client.query_one(sql, &[]).await.expect("count").get(0) };
+        (
+            count("SELECT count(*) FROM runs WHERE repo LIKE 'bad repo %'").await,
+            count("SELECT count(*) FROM quarantine WHERE repo LIKE 'bad repo %'").await,
+        )
+    };
+    a_due_rerun_is_resumed_past_rows_of_refused_keys(Some(&database.url), poison, left).await;
+    database.drop_now().await;
+}
+
+/// What a newer version may store: a re-run state this version does not know
+/// (issue 9's `awaiting_evidence`), due now.
+#[actix_web::test]
+async fn a_newer_versions_state_is_left_alone_by_a_poll_and_its_events_are_refused() {
+    let app = spawn_app(&[("OUTBOX_POLL", "0.05"), ("RERUN_DELAY", "600")]).await;
+    let run = unique();
+    let job = Job::new("org/repo", run, 1);
+    assert_eq!(app.send(&job.queued()).await.status, 202);
+    assert_eq!(app.send(&job.completed("failure")).await.status, 201);
+    let conn = rusqlite::Connection::open(&app.db_path).expect("open");
+    conn.busy_timeout(Duration::from_secs(5)).expect("timeout");
+    let state: String = conn
+        .query_row(
+            "SELECT state FROM runs WHERE run_id = ?1",
+            [run as i64],
+            |r| r.get(0),
+        )
+        .expect("the run's row");
+    let mut value: serde_json::Value = serde_json::from_str(&state).expect("JSON");
+    value["rerun"] = json!({"state": "awaiting_evidence", "due_at": 1});
+    let newer = value.to_string();
+    conn.execute(
+        "UPDATE runs SET state = ?1, pending_rerun_at = 1 WHERE run_id = ?2",
+        rusqlite::params![newer, run as i64],
+    )
+    .expect("update");
+
+    // The poll finds it due; its claim cannot read it, and counts it once.
+    eventually("the claim to meet the newer state", || async {
+        let metrics = get_page(&app.address, "/metrics", None).await.body;
+        (unreadable_count(&metrics, "runs") == Some(1)).then_some(())
+    })
+    .await;
+    let answer = app.send(&Job::new("org/repo", run, 2).queued()).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(
+        answer.body.contains("was written by a newer version"),
+        "{}",
+        answer.body
+    );
+    let kept: String = conn
+        .query_row(
+            "SELECT state FROM runs WHERE run_id = ?1",
+            [run as i64],
+            |r| r.get(0),
+        )
+        .expect("the newer version's row is kept");
+    assert_eq!(kept, newer, "left as it was");
+    let quarantined: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM quarantine WHERE run_id = ?1",
+            [run as i64],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(quarantined, 0);
+    let metrics = get_page(&app.address, "/metrics", None).await.body;
+    assert_eq!(unreadable_count(&metrics, "runs"), Some(1), "counted once");
+}
+
 // ---------------------------------------------------------------------------------
 // PostgreSQL refuses NUL in TEXT.
 
