@@ -362,12 +362,18 @@ fn spawn_summary(
 }
 
 /// When the oldest decided re-run was due (or its claim ran out), if any is pending.
+/// Rows this version cannot read are skipped: a key it refuses is moved aside by the
+/// listing itself, and a state it cannot read (a newer version's) fails its load, so
+/// the first few due rows are looked at, not only the first.
 async fn oldest_pending_rerun(store: &dyn Store) -> Option<u64> {
-    let key = store
-        .due_reruns(u64::MAX, 1)
-        .await
-        .ok()?
-        .into_iter()
-        .next()?;
-    store.load(&key).await.ok()??.pending_rerun_at()
+    const LOOKED_AT: u32 = 16;
+    let keys = store.due_reruns(u64::MAX, LOOKED_AT).await.ok()?;
+    for key in keys {
+        if let Ok(Some(state)) = store.load(&key).await
+            && let Some(at) = state.pending_rerun_at()
+        {
+            return Some(at);
+        }
+    }
+    None
 }

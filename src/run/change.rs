@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use super::state::{
-    Claim, ClaimedRerun, Decided, MAX_UNRECORDED_CLAIMS, Reply, RerunState, RetryPolicy,
-    TimerChange, Verdict,
+    Claim, ClaimedRerun, Decided, Reply, RerunState, RetryPolicy, TimerChange, Verdict,
+    unrecorded_claims_exhausted,
 };
 use super::{JobAction, JobEvent, Policy, RerunOutcome, RunState};
 use crate::policy::{History, Reason};
@@ -249,7 +249,8 @@ fn redelivered(current: Option<RunState>, status: u16) -> Applied {
 }
 
 /// Closes a due re-run that was claimed `MAX_UNRECORDED_CLAIMS` times without an
-/// outcome recorded (each claimant's record failed, or each claimant died): `Done` with
+/// outcome recorded, over longer than the time bound (each claimant's record failed,
+/// or each claimant died; see `unrecorded_claims_exhausted`): `Done` with
 /// `gave_up`, recorded in the history where the store can. Another claim would only
 /// read the run from GitHub again; the attempt stays open to a later completion, as
 /// after any `gave_up`.
@@ -269,6 +270,7 @@ fn give_up(mut state: RunState, now: u64) -> Applied {
     };
     state.rerun = RerunState::Done { outcome };
     state.claims = 0;
+    state.first_unrecorded_claim_at = None;
     Applied {
         result: ChangeResult::GaveUp {
             attempt: state.attempt,
@@ -348,7 +350,9 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Claimed(None));
             };
-            if state.claimable(*now).is_some() && state.claims >= MAX_UNRECORDED_CLAIMS {
+            if state.claimable(*now).is_some()
+                && unrecorded_claims_exhausted(&state, *now, claim.lease_ms)
+            {
                 return give_up(state, *now);
             }
             match state.claim(*now, claim) {
@@ -441,7 +445,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
 mod tests {
     use super::*;
     use crate::ids::{JobId, RepoName, RunId, RunKey};
-    use crate::run::{Conclusion, JobAction};
+    use crate::run::{Conclusion, JobAction, MAX_UNRECORDED_CLAIMS, UNRECORDED_CLAIMS_FOR_MS};
 
     fn policy() -> Policy {
         Policy {
@@ -713,25 +717,28 @@ mod tests {
     }
 
     #[test]
-    fn a_rerun_claimed_again_and_again_without_an_outcome_is_given_up() {
+    fn a_rerun_claimed_again_and_again_without_an_outcome_is_given_up_after_the_time_bound() {
         let mut state = Some(failed_run());
-        let mut now = 20;
-        // Each claim's lease runs out with no outcome recorded (the record failed).
-        for _ in 0..MAX_UNRECORDED_CLAIMS {
+        let first = 20;
+        let mut now = first;
+        // Each claim's lease runs out with no outcome recorded (the record failed):
+        // claimed again after every lease until the time bound has passed.
+        while now - first < UNRECORDED_CLAIMS_FOR_MS {
             let claimed = apply_change(state, &claim_at(now));
-            assert!(matches!(claimed.result, ChangeResult::Claimed(Some(_))));
+            assert!(
+                matches!(claimed.result, ChangeResult::Claimed(Some(_))),
+                "{} ms after the first claim: {:?}",
+                now - first,
+                claimed.result
+            );
             assert_eq!(claimed.persist, Persist::Save);
             state = claimed.state;
             now += CLAIM.lease_ms;
         }
+        let claims = state.as_ref().expect("state").claims;
+        assert!(claims >= MAX_UNRECORDED_CLAIMS);
         let given_up = apply_change(state, &claim_at(now));
-        assert_eq!(
-            given_up.result,
-            ChangeResult::GaveUp {
-                attempt: 1,
-                claims: MAX_UNRECORDED_CLAIMS
-            }
-        );
+        assert_eq!(given_up.result, ChangeResult::GaveUp { attempt: 1, claims });
         assert_eq!(given_up.persist, Persist::Save);
         let history = given_up.history.expect("the give-up is recorded");
         assert_eq!(history.outcome.label(), "gave_up");
@@ -744,6 +751,52 @@ mod tests {
         );
         let after = apply_change(Some(state), &claim_at(now + 10 * CLAIM.lease_ms));
         assert_eq!(after.result, ChangeResult::Claimed(None));
+    }
+
+    #[test]
+    fn takeovers_of_live_claimants_for_an_hour_do_not_give_the_rerun_up() {
+        // Several instances whose GitHub actors a rate limit pauses: each claim is taken
+        // over when its 60 s lease runs out, for an hour, and no outcome is recorded.
+        let lease_ms = 60_000;
+        let mut state = Some(failed_run());
+        let mut now = 20;
+        let mut owner = 0;
+        while now < 20 + 60 * 60 * 1000 {
+            owner += 1;
+            let claim = Claim { owner, lease_ms };
+            let claimed = apply_change(state, &RunChange::Claim { now, claim });
+            assert!(
+                matches!(claimed.result, ChangeResult::Claimed(Some(_))),
+                "claim {owner}: {:?}",
+                claimed.result
+            );
+            state = claimed.state;
+            now += lease_ms;
+        }
+        // The last claimant's pause ends: its claim is still its own, and it may POST.
+        let renew = RunChange::Renew {
+            now: now - lease_ms + 1,
+            attempt: 1,
+            claim: Claim { owner, lease_ms },
+        };
+        assert_eq!(
+            apply_change(state, &renew).result,
+            ChangeResult::Renewed(true)
+        );
+    }
+
+    #[test]
+    fn a_long_lease_stretches_the_time_bound() {
+        // Five leases of an hour each are longer than two hours: the bound is theirs.
+        let lease_ms = 60 * 60 * 1000;
+        let mut state = failed_run();
+        state.claims = MAX_UNRECORDED_CLAIMS;
+        state.first_unrecorded_claim_at = Some(0);
+        assert!(!unrecorded_claims_exhausted(&state, 3 * lease_ms, lease_ms));
+        assert!(unrecorded_claims_exhausted(&state, 5 * lease_ms, lease_ms));
+        // A row written before the time was kept: its next claim starts the clock.
+        state.first_unrecorded_claim_at = None;
+        assert!(!unrecorded_claims_exhausted(&state, u64::MAX, lease_ms));
     }
 
     #[test]

@@ -16,7 +16,11 @@
 //!   that attempt) gets the same status and changes nothing;
 //! - an attempt the failure policy skipped (a failed job that ran no step: every
 //!   fifth job id here) is final: its re-run is never claimed;
-//! - every state survives its JSON encoding ([`crate::store::codec`]) unchanged.
+//! - every state survives its JSON encoding ([`crate::store::codec`]) unchanged;
+//! - lease takeovers alone (claims with no outcome recorded since the first of them)
+//!   never close the re-run before [`UNRECORDED_CLAIMS_FOR_MS`] has passed: a live
+//!   claimant paused by GitHub's rate limit loses its lease, and that is no reason to
+//!   give a healthy re-run up.
 //!
 //! Events are judged by the environment's policy (`Policy::from_env`, every branch),
 //! through the same `decide_at_completion` the service uses.
@@ -35,7 +39,7 @@ use std::sync::Arc;
 
 use super::{
     Applied, ChangeResult, Claim, ClaimedRerun, JobAction, JobEvent, Persist, Policy, RerunOutcome,
-    RerunState, RetryPolicy, RunChange, RunState, apply_change,
+    RerunState, RetryPolicy, RunChange, RunState, UNRECORDED_CLAIMS_FOR_MS, apply_change,
 };
 use crate::ids::{JobId, RepoName, RunId, RunKey};
 
@@ -150,6 +154,8 @@ pub struct Checker {
     skipped: Vec<(u32, u32)>,
     /// The policy events are judged by.
     rules: Option<Arc<crate::policy::Policy>>,
+    /// The first claim since an outcome was last recorded: generation, attempt, when.
+    unrecorded_since: Option<(u32, u32, u64)>,
 }
 
 impl Default for Checker {
@@ -183,6 +189,7 @@ impl Checker {
             })
             .ok()
             .map(Arc::new),
+            unrecorded_since: None,
         }
     }
 
@@ -345,10 +352,25 @@ impl Checker {
             now: self.now,
             claim,
         })?;
+        let attempt = self.state.as_ref().map_or(0, |s| s.attempt);
+        let since = self
+            .unrecorded_since
+            .filter(|&(generation, at, _)| generation == self.generation && at == attempt)
+            .map(|(.., since)| since);
+        if let ChangeResult::GaveUp { claims, .. } = applied.result {
+            let taken_over_for = since.map(|since| self.now.saturating_sub(since));
+            if taken_over_for.is_none_or(|ms| ms < UNRECORDED_CLAIMS_FOR_MS) {
+                return Err(format!(
+                    "attempt {attempt}'s re-run was given up after {claims} claims over {taken_over_for:?} ms"
+                ));
+            }
+        }
         let ChangeResult::Claimed(Some(claimed)) = applied.result else {
             return Ok(());
         };
-        let attempt = self.state.as_ref().map_or(0, |s| s.attempt);
+        if since.is_none() {
+            self.unrecorded_since = Some((self.generation, attempt, self.now));
+        }
         if claimed.attempt != attempt {
             return Err(format!(
                 "claimed attempt {} of a run at {attempt}",
@@ -420,6 +442,10 @@ impl Checker {
             },
         };
         let before = self.state.as_ref().map(|state| state.rerun.clone());
+        // Any answer for the current attempt counts the claims afresh.
+        if self.state.as_ref().map(|s| s.attempt) == Some(claimed.attempt) {
+            self.unrecorded_since = None;
+        }
         let applied = self.change(&RunChange::Record {
             now: self.now,
             claimed: claimed.clone(),
@@ -527,6 +553,44 @@ mod tests {
                 prop_assert!(false, "{violation}\nsteps: {steps:#?}");
             }
         }
+    }
+
+    #[test]
+    fn lease_takeovers_alone_for_under_two_hours_never_close_the_rerun() {
+        let failed = JobAction::Completed(Conclusion::Failure);
+        let mut checker = Checker::new();
+        let mut steps = vec![
+            Step::Deliver {
+                job: 1,
+                attempt: 1,
+                action: failed,
+            },
+            Step::Deliver {
+                job: 2,
+                attempt: 1,
+                action: JobAction::Unfinished,
+            },
+            Step::Deliver {
+                job: 2,
+                attempt: 1,
+                action: failed,
+            },
+            Step::Wait { ms: DELAY_MS },
+        ];
+        // Three processes take the claim over from each other each time its lease runs
+        // out, none of them recording an outcome, for just under two hours.
+        let takeovers = (UNRECORDED_CLAIMS_FOR_MS - 1) / LEASE_MS;
+        for nth in 0..takeovers {
+            steps.push(Step::Claim { owner: nth % 3 + 1 });
+            steps.push(Step::Wait { ms: LEASE_MS });
+        }
+        checker.run(&steps).expect("invariants hold");
+        let state = checker.state().expect("a run");
+        assert!(
+            matches!(state.rerun, RerunState::InFlight { .. }),
+            "{:?}",
+            state.rerun
+        );
     }
 
     #[test]

@@ -16,5 +16,6 @@ pub use event::{Conclusion, JobAction, JobEvent, Name};
 pub use outcome::RerunOutcome;
 pub use state::{
     ANSWERS_KEPT, Claim, ClaimedRerun, Decided, Finish, MAX_UNRECORDED_CLAIMS, Policy, Reply,
-    RerunState, RetryPolicy, RunState, TimerChange, TrackedJob, Verdict,
+    RerunState, RetryPolicy, RunState, TimerChange, TrackedJob, UNRECORDED_CLAIMS_FOR_MS, Verdict,
+    unrecorded_claims_exhausted,
 };

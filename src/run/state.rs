@@ -275,6 +275,13 @@ pub struct RunState {
     /// [`MAX_UNRECORDED_CLAIMS`].
     #[serde(default, skip_serializing_if = "is_zero")]
     pub claims: u32,
+    /// When the first of those claims was made, unix ms (`None` while `claims` is 0,
+    /// and in rows written before it was kept). The bound is on time as well as on
+    /// count: a live claimant whose GitHub actor is paused by a rate limit loses its
+    /// lease again and again, and that is no reason to give a healthy re-run up. See
+    /// [`unrecorded_claims_exhausted`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_unrecorded_claim_at: Option<u64>,
     /// Names of the jobs that failed in the previous attempt, which this service re-ran
     /// and which have not passed yet in this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -297,8 +304,29 @@ pub struct RunState {
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
-/// before the next due claim gives it up (`Done` with `gave_up`) instead.
+/// before the next due claim may give it up (`Done` with `gave_up`) instead; it does
+/// once [`UNRECORDED_CLAIMS_FOR_MS`] has passed as well.
 pub const MAX_UNRECORDED_CLAIMS: u32 = 5;
+
+/// The least time since the first unrecorded claim before a re-run is given up: longer
+/// than GitHub's rate-limit pause (up to an hour), so that claims taken over from live
+/// but paused claimants do not give a healthy re-run up.
+pub const UNRECORDED_CLAIMS_FOR_MS: u64 = 2 * 60 * 60 * 1000;
+
+/// Whether the next due claim of `state`'s re-run gives it up: claimed
+/// [`MAX_UNRECORDED_CLAIMS`] times with no outcome recorded, the first of them longer
+/// ago than `max(MAX_UNRECORDED_CLAIMS × lease, UNRECORDED_CLAIMS_FOR_MS)`. Pure: `now`
+/// and the lease come in. A row without `first_unrecorded_claim_at` (written before it
+/// was kept) is not given up; its next claim starts the clock.
+pub fn unrecorded_claims_exhausted(state: &RunState, now: u64, lease_ms: u64) -> bool {
+    let bound = lease_ms
+        .saturating_mul(u64::from(MAX_UNRECORDED_CLAIMS))
+        .max(UNRECORDED_CLAIMS_FOR_MS);
+    state.claims >= MAX_UNRECORDED_CLAIMS
+        && state
+            .first_unrecorded_claim_at
+            .is_some_and(|first| now.saturating_sub(first) >= bound)
+}
 
 fn is_zero(value: &u32) -> bool {
     *value == 0
@@ -389,6 +417,7 @@ impl RunState {
             rerun: RerunState::Idle,
             retries: 0,
             claims: 0,
+            first_unrecorded_claim_at: None,
             rerun_failed: Vec::new(),
             confirmed: true,
             first_seen_at: now,
@@ -451,6 +480,7 @@ impl RunState {
             self.rerun = RerunState::Idle;
             self.retries = 0;
             self.claims = 0;
+            self.first_unrecorded_claim_at = None;
             self.confirmed = true;
             changed = true;
         }
@@ -759,11 +789,14 @@ impl RunState {
 
     /// Claims the re-run for `claim.owner` if it is due: scheduled and past its due time,
     /// or claimed by a process whose lease ran out. Returns what to perform.
-    /// Counts the claim in `claims`.
+    /// Counts the claim in `claims` (and notes when the first of them was made).
     pub fn claim(&mut self, now: u64, claim: &Claim) -> Option<ClaimedRerun> {
         let decided_by = self.claimable(now)?.clone();
         let (needs_evidence, debug_logging) = self.rerun_flags();
         self.claims = self.claims.saturating_add(1);
+        if self.first_unrecorded_claim_at.is_none() {
+            self.first_unrecorded_claim_at = Some(now);
+        }
         self.rerun = RerunState::InFlight {
             owner: claim.owner,
             lease_until: now.saturating_add(claim.lease_ms),
@@ -844,6 +877,7 @@ impl RunState {
         let counted = attempt == self.attempt && self.claims > 0;
         if counted {
             self.claims = 0;
+            self.first_unrecorded_claim_at = None;
         }
         let (needs_evidence, debug_logging) = self.rerun_flags();
         let decided_by = match &self.rerun {

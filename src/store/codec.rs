@@ -20,6 +20,30 @@ pub fn decode_state(key: &RunKey, json: &str) -> Result<RunState, StoreError> {
     serde_json::from_str(json).map_err(|err| StoreError(format!("run {key} is unreadable: {err}")))
 }
 
+/// Why a stored state could not be read, which decides what the store does with it.
+#[derive(Debug)]
+pub enum Unreadable {
+    /// Not JSON at all (cut short, overwritten): nothing will ever read it, so a change
+    /// moves it to the `quarantine` table and the run starts afresh.
+    Garbled(StoreError),
+    /// JSON this version cannot read (a variant or type it does not know): written by
+    /// a newer version, running side by side or rolled back from. Left as it is.
+    Newer(StoreError),
+}
+
+/// Reads `runs.state` back for a change, saying why it cannot be (see [`Unreadable`]).
+pub fn decode_stored_state(key: &RunKey, json: &str) -> Result<RunState, Unreadable> {
+    use serde_json::error::Category;
+    serde_json::from_str(json).map_err(|err| {
+        let classified = err.classify();
+        let err = StoreError(format!("run {key} is unreadable: {err}"));
+        match classified {
+            Category::Data => Unreadable::Newer(err),
+            Category::Syntax | Category::Eof | Category::Io => Unreadable::Garbled(err),
+        }
+    })
+}
+
 /// A run key from a row's `repo` and `run_id`.
 pub fn run_key(repo: &str, run_id: i64) -> Result<RunKey, StoreError> {
     let repo = RepoName::parse(repo).map_err(|err| StoreError(err.to_string()))?;
@@ -204,6 +228,7 @@ mod tests {
             rerun in rerun(),
             retries in any::<u32>(),
             claims in any::<u32>(),
+            first_unrecorded_claim_at in any::<Option<u64>>(),
             rerun_failed in vec(any::<String>(), 0..3),
             confirmed in any::<bool>(),
             times in (any::<u64>(), any::<u64>()),
@@ -226,6 +251,7 @@ mod tests {
                 rerun,
                 retries,
                 claims,
+                first_unrecorded_claim_at,
                 rerun_failed,
                 confirmed,
                 first_seen_at: times.0,

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
@@ -154,6 +154,31 @@ fn sql_error(err: tokio_postgres::Error) -> StoreError {
     StoreError(format!("PostgreSQL: {err}"))
 }
 
+/// Moves the `runs` row (`repo`, `run_id` as read in `row`) whose key this version
+/// refuses to the `quarantine` table, in one statement.
+async fn quarantine_row(
+    client: &tokio_postgres::Client,
+    row: &tokio_postgres::Row,
+    why: &str,
+) -> Result<(), StoreError> {
+    let repo: String = column(row, 0)?;
+    let run_id: i64 = column(row, 1)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    client
+        .execute(
+            "WITH moved AS (DELETE FROM runs WHERE repo = $1 AND run_id = $2
+                 RETURNING repo, run_id, state)
+             INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
+             SELECT repo, run_id, state, $3, $4 FROM moved",
+            &[&repo, &run_id, &text(why), &now],
+        )
+        .await
+        .map(|_| ())
+        .map_err(sql_error)
+}
+
 /// A stable 64-bit key for the run's advisory lock (FNV-1a over `repo#run_id`).
 fn lock_key(key: &RunKey) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -203,11 +228,15 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?
                 .map(|row| column(&row, 0))
                 .transpose()?;
-            let current = match stored.map(|json| (codec::decode_state(&key, &json), json)) {
+            let current = match stored.map(|json| (codec::decode_stored_state(&key, &json), json)) {
                 None => None,
                 Some((Ok(state), _)) => Some(state),
-                // Unreadable: moved aside, and the run starts afresh (see `Store`).
-                Some((Err(err), json)) => {
+                // JSON this version cannot read: a newer version's, left as it is.
+                Some((Err(codec::Unreadable::Newer(err)), _)) => {
+                    return Err(watch.newer(&key.to_string(), err));
+                }
+                // Not JSON: moved aside, and the run starts afresh (see `Store`).
+                Some((Err(codec::Unreadable::Garbled(err)), json)) => {
                     tx.execute(
                         "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
                          VALUES ($1, $2, $3, $4, $5)",
@@ -374,7 +403,18 @@ impl Store for PostgresStore {
                     .and_then(|repo| codec::run_key(&repo, column(row, 1)?));
                 match key {
                     Ok(key) => due.push(key),
-                    Err(err) => watch.unreadable("runs", &row_name(row), &err.0),
+                    Err(err) => {
+                        // Left in `runs` it would stay first among the due re-runs
+                        // forever (enough of them fill every poll): moved aside.
+                        let moved = match quarantine_row(&client, row, &err.0).await {
+                            Ok(()) => format!("{}; moved to the quarantine table", err.0),
+                            Err(failed) => format!(
+                                "{}; could not be moved to the quarantine table: {}",
+                                err.0, failed.0
+                            ),
+                        };
+                        watch.unreadable("runs", &row_name(row), &moved);
+                    }
                 }
             }
             Ok(due)

@@ -19,7 +19,9 @@
 //! can still fit in the WAL's free frames when a full disk refuses a new run's row. So
 //! the thread also remembers how the last batch carrying changes ended ([`WriteHealth`]):
 //! while the latest change failed (for at most `WRITE_TROUBLE_FOR`, then the heartbeat
-//! decides again), the store is not ready.
+//! decides again), the store is not ready. Only a change that wrote rows clears that: a
+//! redelivery or a claim that finds nothing writes nothing, so it proves nothing about
+//! the disk.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
@@ -228,6 +230,7 @@ impl SqliteStore {
             kind,
             reply,
             value: None,
+            wrote: false,
         }));
         Box::pin(async move {
             sent.map_err(|_| StoreError("the store thread has stopped".into()))?;
@@ -332,6 +335,8 @@ trait Work: Send {
     fn kind(&self) -> Kind;
     /// Why its last run failed, if it did.
     fn failure(&self) -> Option<&StoreError>;
+    /// Whether its last run changed rows (the connection's change count moved).
+    fn wrote(&self) -> bool;
 }
 
 struct Job<T, F> {
@@ -339,6 +344,7 @@ struct Job<T, F> {
     kind: Kind,
     reply: Reply<T>,
     value: Option<Result<T, StoreError>>,
+    wrote: bool,
 }
 
 impl<T, F> Work for Job<T, F>
@@ -347,7 +353,9 @@ where
     F: Fn(&Connection) -> Result<T, StoreError> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
+        let before = conn.total_changes();
         let value = (self.work)(conn);
+        self.wrote = conn.total_changes() != before;
         let ok = value.is_ok();
         self.value = Some(value);
         ok
@@ -370,6 +378,10 @@ where
     fn failure(&self) -> Option<&StoreError> {
         self.value.as_ref().and_then(|value| value.as_ref().err())
     }
+
+    fn wrote(&self) -> bool {
+        self.wrote
+    }
 }
 
 /// The store thread: batches requests into transactions until every sender is gone.
@@ -391,14 +403,21 @@ fn serve(
             Some(committed) => committed,
             None => run_batch_one_by_one(&mut conn, &mut batch, opened),
         };
-        let mut changes = batch.iter().filter(|work| work.kind() == Kind::Change);
-        if let Some(first) = changes.next() {
+        let changes: Vec<&dyn Work> = batch
+            .iter()
+            .filter(|work| work.kind() == Kind::Change)
+            .map(|work| &**work)
+            .collect();
+        if !changes.is_empty() {
             let failure = committed
                 .as_ref()
                 .err()
-                .or_else(|| first.failure())
-                .or_else(|| changes.find_map(|work| work.failure()));
-            health.record(failure);
+                .or_else(|| changes.iter().find_map(|work| work.failure()));
+            // A success counts only if a change wrote rows: one that wrote nothing (a
+            // redelivery, a claim that found nothing) says nothing about the disk.
+            if failure.is_some() || changes.iter().any(|work| work.wrote()) {
+                health.record(failure);
+            }
         }
         for work in batch {
             work.deliver(&committed);
@@ -545,8 +564,11 @@ fn run_row_name(row: &Row<'_>) -> String {
     format!("{}#{}", shown(row, 0), shown(row, 1))
 }
 
-/// The run's stored state for a change. A state that cannot be read is moved to the
-/// `quarantine` table (in the change's transaction) and the run is taken as new.
+/// The run's stored state for a change. A state that is not JSON at all (or not text)
+/// is moved to the `quarantine` table (in the change's transaction) and the run is
+/// taken as new. A state that is JSON this version cannot read was written by a newer
+/// version (during a side-by-side deploy or after a rollback): it is left as it is and
+/// the change fails.
 fn load_for_change(
     conn: &Connection,
     key: &RunKey,
@@ -564,9 +586,10 @@ fn load_for_change(
         .map_err(sql_error)?;
     let (kept, why) = match stored {
         None => return Ok(None),
-        Some(Ok(json)) => match codec::decode_state(key, &json) {
+        Some(Ok(json)) => match codec::decode_stored_state(key, &json) {
             Ok(state) => return Ok(Some(state)),
-            Err(err) => (json, err.0),
+            Err(codec::Unreadable::Newer(err)) => return Err(watch.newer(&key.to_string(), err)),
+            Err(codec::Unreadable::Garbled(err)) => (json, err.0),
         },
         Some(Err(unreadable)) => unreadable,
     };
@@ -756,17 +779,55 @@ fn due(
             let key = text(row, 0)
                 .and_then(|repo| Ok((repo, integer(row, 1)?)))
                 .and_then(|(repo, run_id)| codec::run_key(&repo, run_id).map_err(|err| err.0));
-            Ok(key.map_err(|why| (run_row_name(row), why)))
+            Ok(key.map_err(|why| {
+                let raw = (row.get::<_, Value>(0), row.get::<_, Value>(1));
+                (run_row_name(row), why, raw)
+            }))
         })
         .map_err(sql_error)?;
     let mut due = Vec::new();
+    let mut poison = Vec::new();
     for row in rows {
         match row.map_err(sql_error)? {
             Ok(key) => due.push(key),
-            Err((name, why)) => watch.unreadable("runs", &name, &why),
+            Err((name, why, (Ok(repo), Ok(run_id)))) => poison.push((name, why, repo, run_id)),
+            Err((name, why, _)) => watch.unreadable("runs", &name, &why),
         }
     }
+    drop(stmt);
+    for (name, why, repo, run_id) in poison {
+        // Should the move fail, the row is skipped as before and the poll goes on.
+        let moved = match quarantine_row(conn, &repo, &run_id, &why) {
+            Ok(()) => format!("{why}; moved to the quarantine table"),
+            Err(err) => format!("{why}; could not be moved to the quarantine table: {err}"),
+        };
+        watch.unreadable("runs", &name, &moved);
+    }
     Ok(due)
+}
+
+/// Moves a row of `runs` whose key this version refuses (a repository name that is not
+/// `owner/name`) to the `quarantine` table, as found: left in `runs` it would stay first
+/// among the due re-runs forever, and enough of them would fill every poll. Its columns
+/// go as they are (SQLite does not type them strictly); a missing one as empty.
+fn quarantine_row(
+    conn: &Connection,
+    repo: &Value,
+    run_id: &Value,
+    why: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
+         SELECT coalesce(repo, ''), coalesce(run_id, 0), coalesce(state, ''), ?3, ?4
+         FROM runs WHERE repo = ?1 AND run_id = ?2",
+    )
+    .and_then(|mut stmt| stmt.execute(params![repo, run_id, why, unix_ms() as i64]))
+    .and_then(|_| {
+        conn.prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
+            .and_then(|mut stmt| stmt.execute(params![repo, run_id]))
+    })
+    .map(|_| ())
+    .map_err(sql_error)
 }
 
 fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {

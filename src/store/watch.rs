@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use prometheus::{IntCounterVec, Opts};
 use slog::{Logger, warn};
 
+use super::StoreError;
+
 /// How many logged row keys are remembered; beyond that the oldest is forgotten (and
 /// logged and counted again should it be found again).
 const KEYS_KEPT: usize = 1024;
@@ -88,6 +90,22 @@ impl StoreWatch {
             warn!(self.log, "a run's stored state is unreadable: moved to the quarantine table, the run starts afresh";
                 "row" => key, "error" => error);
         }
+    }
+
+    /// A run's stored state is JSON this version cannot read: written by a newer
+    /// version. It is left as it is; the change that needed it fails with the error
+    /// returned here. Logged and counted once, as an unreadable row of `runs`.
+    pub fn newer(&self, key: &str, error: StoreError) -> StoreError {
+        if self.first_time("runs", key) {
+            self.unreadable.with_label_values(&["runs"]).inc();
+        }
+        if self.first_time("newer", key) {
+            warn!(self.log, "a run's stored state was written by a newer version: left as it is";
+                "row" => key, "error" => &error.0);
+        }
+        StoreError(format!(
+            "run {key} was written by a newer version; this instance leaves it alone"
+        ))
     }
 
     /// A re-run's record (the history behind the status page) could not be written;

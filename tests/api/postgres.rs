@@ -72,7 +72,7 @@ impl TestDatabase {
     }
 }
 
-async fn connect(url: &str) -> tokio_postgres::Client {
+pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .expect("PostgreSQL answers");
