@@ -18,7 +18,7 @@ use crate::http::{
 };
 use crate::metrics::Metrics;
 use crate::run::Claim;
-use crate::settings::{DatabaseUrl, Settings};
+use crate::settings::{BranchFilter, DatabaseUrl, Settings};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// How often runs that went quiet without a tracker are purged from the store.
@@ -156,8 +156,12 @@ impl Application {
             source,
         })?
         .run();
-        info!(log, "listening"; "port" => port, "workers" => settings.workers,
-            "branches" => ?settings.branches, "run_attempts" => settings.run_attempts,
+        let branches = match &settings.branches {
+            BranchFilter::Any => "*".to_owned(),
+            BranchFilter::Only(names) => names.join(","),
+        };
+        info!(log, "listening"; "version" => crate::VERSION, "port" => port, "workers" => settings.workers,
+            "branches" => branches, "run_attempts" => settings.run_attempts,
             "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
         Ok(Self {
             port,
