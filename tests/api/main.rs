@@ -6,6 +6,7 @@ mod github_trouble;
 mod helpers;
 mod instances;
 mod observe;
+mod operate;
 mod postgres;
 mod process;
 mod reruns;
