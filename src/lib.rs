@@ -7,6 +7,7 @@
 //! failure, the tracker's timer hands the re-run to the [`actors::GitHubActor`].
 
 pub mod actors;
+pub mod cli;
 pub mod github;
 pub mod http;
 pub mod ids;
@@ -19,3 +20,7 @@ pub mod run;
 pub mod settings;
 pub mod startup;
 pub mod store;
+
+/// This build's version (`Cargo.toml`): `--version`, the start-up log and the
+/// `job_rerunner_build_info` metric.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,22 +1,19 @@
-//! The binary: reads the settings, builds the logger and runs the service.
+//! The binary: reads the command line and the settings, builds the logger and runs the
+//! service. Everything it calls is in the library (`cli`, `settings`, `startup`).
 
-use std::io::Write;
 use std::process::ExitCode;
 
+use job_rerunner::cli::{self, Action};
 use job_rerunner::logging;
 use job_rerunner::rules::LivePolicy;
-use job_rerunner::settings::{Settings, help_text};
+use job_rerunner::settings::Settings;
 use job_rerunner::startup::Application;
 
 fn main() -> ExitCode {
-    if std::env::args()
-        .skip(1)
-        .any(|arg| arg == "--help" || arg == "-h")
-    {
-        print!("{}", help_text());
-        return ExitCode::SUCCESS;
-    }
-    let check_only = std::env::args().nth(1).as_deref() == Some("check-config");
+    let action = match cli::parse(std::env::args_os()) {
+        Ok(action) => action,
+        Err(exit) => return exit.print(),
+    };
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
@@ -32,17 +29,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if check_only {
-        let mut out = std::io::stdout().lock();
-        for (name, value) in settings.effective() {
-            // A closed pipe (`| head`) is not an error worth a panic.
-            if writeln!(out, "{name}={value}").is_err() {
-                break;
-            }
-        }
-        let _ = write!(out, "\n{}", policy.current());
-        return ExitCode::SUCCESS;
+    match action {
+        Action::CheckConfig => cli::print_effective(&settings, &policy.current()),
+        Action::Serve => serve(settings),
     }
+}
+
+fn serve(settings: Settings) -> ExitCode {
     let (log, _flush_on_exit) = logging::build(&settings);
     let served = actix_web::rt::System::new().block_on(async {
         let app = Application::build(settings, log.clone())

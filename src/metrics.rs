@@ -2,12 +2,16 @@
 //!
 //! One [`Metrics`] per service instance, passed to whoever records (no global
 //! registry, so several instances in one test process keep their counts apart).
+//! The process's own figures (`process_resident_memory_bytes`, CPU, open fds) come from
+//! prometheus' process collector, under their usual unprefixed names so that ready-made
+//! dashboards and alerts find them.
 
 use std::time::Duration;
 
+use prometheus::process_collector::ProcessCollector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets from 100 µs to 10 s.
@@ -19,6 +23,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Every metric the service exports.
 pub struct Metrics {
     registry: Registry,
+    /// The process collector's registry: without the `job_rerunner_` prefix.
+    process: Registry,
     /// Deliveries by event, action and the status answered.
     pub webhooks: IntCounterVec,
     /// Deliveries refused for a missing or wrong signature.
@@ -57,10 +63,21 @@ pub struct Metrics {
     /// The failure policy's decisions by decision (`rerun`, `skip`, `shadow`,
     /// `needs_evidence`) and reason (the policy's fixed set, empty for a re-run).
     pub decisions: IntCounterVec,
+    /// Decided re-runs not answered yet, in the whole store, by `state` (`scheduled`,
+    /// `in_flight`); set by the mailbox summary every `SUMMARY_EVERY`.
+    pub reruns_pending: IntGaugeVec,
+    /// How long the oldest overdue re-run has been due (a scheduled one not claimed, or
+    /// a claim that ran out), 0 when none is; set with `reruns_pending`.
+    pub oldest_overdue_rerun_seconds: Gauge,
+    /// Always 1, labelled with this build's `version`.
+    pub build_info: IntGaugeVec,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
     /// are counted on every request, and a label lookup hashes three strings under a lock.
     tracked_webhooks: Vec<(&'static str, u16, IntCounter)>,
 }
+
+/// The `state` labels of `reruns_pending`.
+const PENDING_STATES: [&str; 2] = ["scheduled", "in_flight"];
 
 /// The actions and statuses a tracked `workflow_job` delivery is answered with.
 const TRACKED_ACTIONS: [&str; 2] = ["unfinished", "completed"];
@@ -177,9 +194,28 @@ impl Metrics {
                     "Re-run decisions of the failure policy, by decision and reason",
                 ),
                 &["decision", "reason"],
+)
+            .expect("valid metric"),
+            reruns_pending: IntGaugeVec::new(
+                Opts::new(
+                    "reruns_pending",
+                    "Decided re-runs not answered yet (whole store), by state",
+                ),
+                &["state"],
+            )
+            .expect("valid metric"),
+            oldest_overdue_rerun_seconds: Gauge::new(
+                "oldest_overdue_rerun_seconds",
+                "Seconds the oldest overdue re-run has been due (0: none overdue)",
+            )
+            .expect("valid metric"),
+            build_info: IntGaugeVec::new(
+                Opts::new("build_info", "Always 1; the version of the running build"),
+                &["version"],
             )
             .expect("valid metric"),
             registry,
+            process: Registry::new(),
             tracked_webhooks: Vec::new(),
         };
         metrics.tracked_webhooks = TRACKED_ACTIONS
@@ -202,6 +238,13 @@ impl Metrics {
         for table in ["runs", "reruns", "flaky_jobs"] {
             metrics.store_rows_unreadable.with_label_values(&[table]);
         }
+        metrics
+            .build_info
+            .with_label_values(&[crate::VERSION])
+            .set(1);
+        for state in PENDING_STATES {
+            metrics.reruns_pending.with_label_values(&[state]).set(0);
+        }
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(metrics.webhooks.clone()),
             Box::new(metrics.signature_failures.clone()),
@@ -220,6 +263,9 @@ impl Metrics {
             Box::new(metrics.evidence_fetches.clone()),
             Box::new(metrics.log_bytes_read.clone()),
             Box::new(metrics.decisions.clone()),
+            Box::new(metrics.reruns_pending.clone()),
+            Box::new(metrics.oldest_overdue_rerun_seconds.clone()),
+            Box::new(metrics.build_info.clone()),
         ];
         for collector in collectors {
             metrics
@@ -227,6 +273,10 @@ impl Metrics {
                 .register(collector)
                 .expect("each metric is registered once");
         }
+        metrics
+            .process
+            .register(Box::new(ProcessCollector::for_self()))
+            .expect("registered once");
         metrics
     }
 
@@ -261,11 +311,25 @@ impl Metrics {
         self.decisions.with_label_values(&[decision, reason]).inc();
     }
 
+    /// Sets the pending re-run gauges from what the store holds.
+    pub fn set_pending_reruns(&self, scheduled: u64, in_flight: u64, oldest_overdue: Duration) {
+        let [scheduled_label, in_flight_label] = PENDING_STATES;
+        for (state, count) in [(scheduled_label, scheduled), (in_flight_label, in_flight)] {
+            self.reruns_pending
+                .with_label_values(&[state])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        self.oldest_overdue_rerun_seconds
+            .set(oldest_overdue.as_secs_f64());
+    }
+
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
+        let mut families = self.registry.gather();
+        families.extend(self.process.gather());
         // Encoding into a Vec cannot fail for the text format.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        let _ = TextEncoder::new().encode(&families, &mut buffer);
         String::from_utf8_lossy(&buffer).into_owned()
     }
 }

@@ -194,7 +194,7 @@ pub const MIN_STATUS_TOKEN_CHARS: usize = 16;
 #[rustfmt::skip]
 pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_SIGN_KEY", "required", "webhook secret; deliveries must carry X-Hub-Signature-256"),
-    ("GITHUB_TOKEN", "unset", "token (repo + workflow scopes) used to re-run; unset: re-runs are refused"),
+    ("GITHUB_TOKEN", "unset", "token used to re-run (classic: repo scope; fine-grained: Actions read and write); unset: re-runs are refused"),
     ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
     ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
     ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),

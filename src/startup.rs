@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+use futures_util::StreamExt;
 use slog::{Logger, error, info, warn};
 
 use crate::actors::run_tracker::now_ms;
@@ -19,14 +20,20 @@ use crate::http::{
 use crate::http::{Guards, connections, unmatched};
 use crate::metrics::Metrics;
 use crate::rules::LivePolicy;
-use crate::run::Claim;
-use crate::settings::{DatabaseUrl, Settings};
+use crate::run::{Claim, RerunState};
+use crate::settings::{BranchFilter, DatabaseUrl, Settings};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
 
 /// How often runs that went quiet without a tracker are purged from the store.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// Due re-runs woken per poll.
 const DUE_PER_POLL: u32 = 256;
+/// Pending re-runs the mailbox summary looks at: the pending gauges stop counting there
+/// (a backlog that size is worth an alert already), so a summary costs at most this
+/// many row reads.
+const PENDING_SCAN: u32 = 256;
+/// Row reads of the summary at a time, so that it never takes a PostgreSQL pool whole.
+const PENDING_READS_AT_ONCE: usize = 8;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +167,7 @@ impl Application {
             Arc::clone(&registry),
             github,
             Arc::clone(&store),
+            Arc::clone(&metrics),
             log.clone(),
         );
 
@@ -209,8 +217,12 @@ impl Application {
         .run();
         info!(log, "policy in force"; "source" => policy.current().source().to_string(),
             "rules" => policy.current().rules().len());
-        info!(log, "listening"; "port" => port, "workers" => settings.workers,
-            "branches" => ?settings.branches, "run_attempts" => settings.run_attempts,
+        let branches = match &settings.branches {
+            BranchFilter::Any => "*".to_owned(),
+            BranchFilter::Only(names) => names.join(","),
+        };
+        info!(log, "listening"; "version" => crate::VERSION, "port" => port, "workers" => settings.workers,
+            "branches" => branches, "run_attempts" => settings.run_attempts,
             "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
         Ok(Self {
             port,
@@ -335,45 +347,77 @@ struct Summary {
     backlog_warning: usize,
 }
 
-/// Logs the mailboxes every `SUMMARY_EVERY`, and warns when a backlog builds up.
+/// Logs the mailboxes every `SUMMARY_EVERY` (the first time at start), warns when a
+/// backlog builds up, and sets the pending re-run gauges.
 fn spawn_summary(
     summary: Summary,
     registry: Arc<Registry>,
     github: Addr<GitHubActor>,
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     log: Logger,
 ) {
     actix_web::rt::spawn(async move {
         loop {
-            actix_web::rt::time::sleep(summary.every.max(Duration::from_millis(50))).await;
             let github_queue = github.send(QueueDepth).await.unwrap_or(0);
             let waiting = registry.waiting_messages();
-            let oldest_pending = oldest_pending_rerun(&*store).await;
-            let overdue_s = oldest_pending.map_or(0, |due| now_ms().saturating_sub(due) / 1000);
+            // A store that does not answer leaves the gauges at their last values; the
+            // store's own errors are logged where they happen.
+            let pending = pending_reruns(&store, now_ms()).await.ok();
+            if let Some(pending) = &pending {
+                metrics.set_pending_reruns(
+                    pending.scheduled,
+                    pending.in_flight,
+                    pending.oldest_overdue,
+                );
+            }
+            let pending = pending.unwrap_or_default();
             info!(log, "mailboxes"; "actor" => "summary", "trackers" => registry.len(),
                 "tracker_messages_waiting" => waiting, "github_queue" => github_queue,
-                "pending_reruns" => oldest_pending.is_some(), "oldest_pending_overdue_s" => overdue_s);
+                "pending_reruns" => pending.scheduled + pending.in_flight,
+                "oldest_pending_overdue_s" => pending.oldest_overdue.as_secs());
             if waiting > summary.backlog_warning || github_queue > summary.backlog_warning {
                 warn!(log, "backlog growing"; "tracker_messages_waiting" => waiting,
                     "github_queue" => github_queue);
             }
+            actix_web::rt::time::sleep(summary.every.max(Duration::from_millis(50))).await;
         }
     });
 }
 
-/// When the oldest decided re-run was due (or its claim ran out), if any is pending.
-/// Rows this version cannot read are skipped: a key it refuses is moved aside by the
-/// listing itself, and a state it cannot read (a newer version's) fails its load, so
-/// the first few due rows are looked at, not only the first.
-async fn oldest_pending_rerun(store: &dyn Store) -> Option<u64> {
-    const LOOKED_AT: u32 = 16;
-    let keys = store.due_reruns(u64::MAX, LOOKED_AT).await.ok()?;
-    for key in keys {
-        if let Ok(Some(state)) = store.load(&key).await
-            && let Some(at) = state.pending_rerun_at()
-        {
-            return Some(at);
+/// The decided re-runs the store holds and has not answered (up to [`PENDING_SCAN`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Pending {
+    /// Decided, waiting for their due time or for a claim.
+    scheduled: u64,
+    /// Claimed by an instance whose GitHub actor performs them.
+    in_flight: u64,
+    /// How long the oldest overdue one has been due: a scheduled re-run past its due
+    /// time, or a claim that ran out (its instance died or hangs); zero when none is.
+    oldest_overdue: Duration,
+}
+
+/// Counts the pending re-runs: the keys come oldest first from the outbox index, each
+/// state is read to tell scheduled from in flight.
+async fn pending_reruns(store: &Arc<dyn Store>, now: u64) -> Result<Pending, StoreError> {
+    let keys = store.due_reruns(u64::MAX, PENDING_SCAN).await?;
+    let mut states = futures_util::stream::iter(keys)
+        .map(|key| store.load(&key))
+        .buffer_unordered(PENDING_READS_AT_ONCE);
+    let mut pending = Pending::default();
+    while let Some(state) = states.next().await {
+        // A run answered or gone since the keys were read is no longer pending; a state
+        // this version cannot read (a newer version's) is left to the instance that can.
+        let Ok(Some(state)) = state else { continue };
+        match state.rerun {
+            RerunState::Scheduled { .. } => pending.scheduled += 1,
+            RerunState::InFlight { .. } => pending.in_flight += 1,
+            RerunState::Idle | RerunState::Done { .. } => continue,
+        }
+        if let Some(due) = state.pending_rerun_at().filter(|due| *due <= now) {
+            let overdue = Duration::from_millis(now - due);
+            pending.oldest_overdue = pending.oldest_overdue.max(overdue);
         }
     }
-    None
+    Ok(pending)
 }

@@ -1,8 +1,10 @@
 //! The binary's command line and start-up checks.
 
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use job_rerunner::settings::VARIABLES;
+use serde_json::Value;
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_job-rerunner"));
@@ -12,14 +14,128 @@ fn binary() -> Command {
     command
 }
 
+/// The binary with settings it would serve with: a command line it must refuse is then
+/// told apart from one it follows by whether it ends by itself.
+fn binary_that_could_serve(db: &std::path::Path) -> Command {
+    let mut command = binary();
+    command
+        .env("GITHUB_SIGN_KEY", "k")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()));
+    command
+}
+
+/// Runs the command to its end; fails the test if it still runs after 10 s (it started
+/// the service instead of refusing the command line).
+fn run_to_end(mut command: Command) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waits").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("reaped");
+            panic!(
+                "still running after 10 s: it started the service\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
 #[test]
-fn help_lists_every_variable() {
+fn help_lists_every_variable_with_its_default_and_the_subcommand() {
     let output = binary().arg("--help").output().expect("runs");
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    for (name, _, _) in VARIABLES {
-        assert!(text.contains(name), "--help does not mention {name}");
+    for (name, default, _) in VARIABLES {
+        let line = text
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("--help does not mention {name}:\n{text}"));
+        assert!(
+            line.ends_with(&format!("(default: {default})")),
+            "{name}'s line has not its default: {line}"
+        );
     }
+    for expected in ["check-config", "--version", "--help"] {
+        assert!(text.contains(expected), "--help misses {expected}:\n{text}");
+    }
+}
+
+#[test]
+fn version_prints_the_version() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run_to_end({
+        let mut command = binary_that_could_serve(&dir.path().join("db.sqlite"));
+        command.arg("--version");
+        command
+    });
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("job-rerunner {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn an_unknown_subcommand_exits_2_with_one_line_naming_it_and_never_serves() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run_to_end({
+        let mut command = binary_that_could_serve(&dir.path().join("db.sqlite"));
+        command.arg("chek-config");
+        command
+    });
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("'chek-config'"), "{stderr}");
+    assert!(output.stdout.is_empty(), "it logged: it started");
+}
+
+#[test]
+fn an_unknown_flag_exits_2_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for flag in ["--frobnicate", "-x"] {
+        let output = run_to_end({
+            let mut command = binary_that_could_serve(&dir.path().join("db.sqlite"));
+            command.arg(flag);
+            command
+        });
+        assert_eq!(output.status.code(), Some(2), "{flag}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&format!("'{flag}'")), "{stderr}");
+    }
+}
+
+#[actix_web::test]
+async fn the_start_up_line_names_the_version_and_the_eligible_branches_readably() {
+    let github = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = crate::process::Service::start(
+        &github,
+        &dir.path().join("db.sqlite"),
+        &[("REPO_BRANCHES", "main, master")],
+    );
+    let logs = service.kill();
+    let listening = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["msg"] == "listening")
+        .unwrap_or_else(|| panic!("no listening line in:\n{logs}"));
+    assert_eq!(
+        listening["version"],
+        env!("CARGO_PKG_VERSION"),
+        "{listening}"
+    );
+    assert_eq!(listening["branches"], "main,master", "{listening}");
 }
 
 #[test]

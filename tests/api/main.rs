@@ -9,6 +9,7 @@ mod hardening_http;
 mod helpers;
 mod instances;
 mod observe;
+mod operate;
 mod policy;
 mod postgres;
 mod process;

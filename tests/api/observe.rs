@@ -14,7 +14,7 @@ const STATUS_TOKEN: &str = "status-token-for-tests";
 
 /// A tool the test needs; `.ci/run` installs it. The tests that need one are ignored by a
 /// plain `cargo test`; asked to run without it, they fail saying so.
-fn tool(name: &str, test: &str) -> PathBuf {
+pub(crate) fn tool(name: &str, test: &str) -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
@@ -91,9 +91,25 @@ async fn metrics_count_what_happened() {
         "job_rerunner_trackers ",
         "job_rerunner_tracker_messages_waiting 0",
         "job_rerunner_github_ratelimit_remaining -1",
+        // What an operator alerts on: the process, the build, the pending re-runs.
+        "\nprocess_resident_memory_bytes ",
+        "\nprocess_cpu_seconds_total ",
+        "\nprocess_open_fds ",
+        &format!(
+            r#"job_rerunner_build_info{{version="{}"}} 1"#,
+            env!("CARGO_PKG_VERSION")
+        ),
+        r#"job_rerunner_reruns_pending{state="scheduled"} "#,
+        r#"job_rerunner_reruns_pending{state="in_flight"} "#,
+        "job_rerunner_oldest_overdue_rerun_seconds ",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    let resident = sample(&text, "process_resident_memory_bytes");
+    assert!(
+        resident > 1e6,
+        "RSS of {resident} bytes is not this process's"
+    );
 }
 
 #[actix_web::test]
@@ -113,6 +129,73 @@ async fn promtool_accepts_the_metrics() {
         "promtool: {}{}",
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+/// The value of the sample `series` (name and labels, as written) in a metrics page.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+#[actix_web::test]
+async fn the_pending_gauges_count_a_scheduled_rerun() {
+    // Due in a minute: scheduled, not overdue.
+    let app = spawn_app(&[("RERUN_DELAY", "60"), ("SUMMARY_EVERY", "0.05")]).await;
+    let job = Job::new("org/repo", unique(), 1);
+    app.send(&job.queued()).await;
+    assert_eq!(app.send(&job.completed("failure")).await.status, 201);
+    let text = crate::helpers::eventually("the scheduled re-run in the gauges", || async {
+        let (_, text) = get(&app, "/metrics", None).await;
+        (sample(&text, r#"job_rerunner_reruns_pending{state="scheduled"}"#) == 1.0).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, r#"job_rerunner_reruns_pending{state="in_flight"}"#),
+        0.0
+    );
+    assert_eq!(
+        sample(&text, "job_rerunner_oldest_overdue_rerun_seconds"),
+        0.0
+    );
+}
+
+#[actix_web::test]
+async fn the_pending_gauges_show_a_claim_that_ran_out_as_overdue() {
+    // GitHub takes 5 s to show the run, the claim holds 0.3 s: the re-run stays in flight
+    // past its lease, which is what a hung or dead instance looks like.
+    let app = spawn_app(&[
+        ("CLAIM_LEASE", "0.3"),
+        ("OUTBOX_POLL", "60"),
+        ("SUMMARY_EVERY", "0.05"),
+    ])
+    .await;
+    let run = unique();
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"status": "completed", "conclusion": "failure", "run_attempt": 1}))
+                .set_delay(std::time::Duration::from_secs(5)),
+        )
+        .mount(&app.github)
+        .await;
+    let job = Job::new("org/repo", run, 1);
+    app.send(&job.queued()).await;
+    assert_eq!(app.send(&job.completed("failure")).await.status, 201);
+    let text = crate::helpers::eventually("the overdue claim in the gauges", || async {
+        let (_, text) = get(&app, "/metrics", None).await;
+        (sample(&text, "job_rerunner_oldest_overdue_rerun_seconds") >= 0.5).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, r#"job_rerunner_reruns_pending{state="in_flight"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, r#"job_rerunner_reruns_pending{state="scheduled"}"#),
+        0.0
     );
 }
 

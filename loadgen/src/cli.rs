@@ -104,7 +104,7 @@ impl Options {
 pub const HELP: &str = "\
 loadgen: benchmarks job-rerunner with signed workflow_job webhooks on 127.0.0.1.
 
-Usage: cargo run --release --bin loadgen -- [flags]
+Usage: cargo run --release -p loadgen -- [flags]
 
   --mode LIST            comma-separated: noop,noop+hmac,noop+hmac+parse,hot,latency,queued,
                          lifecycle,scale or all (default all)

@@ -1,7 +1,7 @@
 //! `loadgen`: the benchmark of job-rerunner. One command runs everything:
 //!
 //! ```text
-//! cargo run --release --bin loadgen [-- --help]
+//! cargo run --release -p loadgen [-- --help]
 //! ```
 //!
 //! It starts its servers as child processes of itself (hidden subcommands `serve-noop`,
@@ -10,34 +10,23 @@
 //! webhooks over a hand-written HTTP/1.1 keep-alive client, and prints a summary.
 //! BENCHMARK.md describes the modes and the figures.
 //!
-//! The modules live in `src/bin/loadgen/` (hence the `#[path]`s: a binary's root file
-//! looks for modules beside itself).
+//! It is a package of its own in the workspace (`loadgen/`), so its dependencies
+//! (hdrhistogram, libc) stay out of the service's build: `cargo build --release` at
+//! the root builds the service only. That is also why it takes `-p loadgen`: cargo's
+//! `--bin` looks only in the workspace's default members, which is the service alone.
 
-#[path = "loadgen/bench.rs"]
 mod bench;
-#[path = "loadgen/child.rs"]
 mod child;
-#[path = "loadgen/cli.rs"]
 mod cli;
-#[path = "loadgen/client.rs"]
 mod client;
-#[path = "loadgen/database.rs"]
 mod database;
-#[path = "loadgen/engine.rs"]
 mod engine;
-#[path = "loadgen/fake_github.rs"]
 mod fake_github;
-#[path = "loadgen/payload.rs"]
 mod payload;
-#[path = "loadgen/report.rs"]
 mod report;
-#[path = "loadgen/scratch.rs"]
 mod scratch;
-#[path = "loadgen/servers.rs"]
 mod servers;
-#[path = "loadgen/stats.rs"]
 mod stats;
-#[path = "loadgen/workload.rs"]
 mod workload;
 
 use std::process::ExitCode;

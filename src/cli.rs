@@ -1,0 +1,175 @@
+//! The command line: `job-rerunner` runs the service, `job-rerunner check-config` prints
+//! the effective configuration, `--help` and `--version` print and exit.
+//!
+//! clap (derive) parses it, so that anything else is refused: someone may type a wrong
+//! word in `dokku run` against the production database, and a typo must exit 2 with one
+//! line naming it, never start a second service. clap's own error is several lines of
+//! usage; the operator gets its first line only, plus where to look. The settings stay in
+//! the environment (`settings`), which is why `--help` ends with every variable of
+//! [`VARIABLES`] and its default.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::policy::Policy;
+use crate::settings::{Settings, VARIABLES};
+
+/// What the command line asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Run the service (no subcommand).
+    Serve,
+    /// Print the effective configuration and exit.
+    CheckConfig,
+}
+
+/// The command line asked only for text (`--help`, `--version`), or could not be
+/// followed: what to print, where, and the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// 0 for `--help` and `--version`, 2 for a usage error.
+    pub code: u8,
+    /// The text, ending in a newline.
+    pub text: String,
+}
+
+impl Exit {
+    /// Prints the text (stdout when the code is 0, stderr otherwise) and gives the code.
+    pub fn print(&self) -> ExitCode {
+        // A closed pipe (`--help | head`) is not an error worth a panic.
+        let _ = if self.code == 0 {
+            std::io::stdout().lock().write_all(self.text.as_bytes())
+        } else {
+            std::io::stderr().lock().write_all(self.text.as_bytes())
+        };
+        ExitCode::from(self.code)
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "job-rerunner",
+    version,
+    about = "Re-runs failed GitHub Actions jobs from workflow_job webhooks.\n\
+             Without a subcommand it runs the service, configured by the environment.",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, Subcommand)]
+enum Command {
+    /// Print the effective value of every variable (secrets redacted) and exit; exit 2
+    /// naming the variable at fault
+    CheckConfig,
+}
+
+/// The `Environment` part of `--help`: every variable with its default.
+fn environment_help() -> String {
+    let mut text = String::from("Environment (an empty value counts as unset):\n");
+    for (name, default, meaning) in VARIABLES {
+        text.push_str(&format!("  {name:<28} {meaning} (default: {default})\n"));
+    }
+    text
+}
+
+/// Reads the command line (program name first, as `std::env::args_os()` gives it).
+pub fn parse<I, T>(args: I) -> Result<Action, Exit>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let parsed = Cli::command()
+        .after_help(environment_help())
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    match parsed {
+        Ok(Cli { command: None }) => Ok(Action::Serve),
+        Ok(Cli {
+            command: Some(Command::CheckConfig),
+        }) => Ok(Action::CheckConfig),
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            Err(Exit {
+                code: 0,
+                text: err.render().to_string(),
+            })
+        }
+        Err(err) => {
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid command line");
+            let problem = first.strip_prefix("error: ").unwrap_or(first);
+            Err(Exit {
+                code: 2,
+                text: format!(
+                    "job-rerunner: {problem} (job-rerunner --help lists what it takes)\n"
+                ),
+            })
+        }
+    }
+}
+
+/// `check-config`: prints `NAME=value` for every variable, secrets redacted.
+pub fn print_effective(settings: &Settings, policy: &Policy) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    for (name, value) in settings.effective() {
+        // A closed pipe (`| head`) is not an error worth a panic.
+        if writeln!(out, "{name}={value}").is_err() {
+            return ExitCode::SUCCESS;
+        }
+    }
+    let _ = write!(out, "\n{policy}");
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Action, Exit> {
+        parse(std::iter::once("job-rerunner").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_subcommand_serves_and_check_config_checks() {
+        assert_eq!(run(&[]), Ok(Action::Serve));
+        assert_eq!(run(&["check-config"]), Ok(Action::CheckConfig));
+    }
+
+    #[test]
+    fn an_unknown_word_is_one_line_naming_it_with_exit_code_2() {
+        for (args, named) in [
+            (&["chek-config"][..], "'chek-config'"),
+            (&["--frobnicate"][..], "'--frobnicate'"),
+            (&["check-config", "now"][..], "'now'"),
+            (&["help"][..], "'help'"),
+        ] {
+            let exit = run(args).expect_err("refused");
+            assert_eq!(exit.code, 2, "{args:?}");
+            assert_eq!(exit.text.lines().count(), 1, "{args:?}: {}", exit.text);
+            assert!(exit.text.contains(named), "{args:?}: {}", exit.text);
+        }
+    }
+
+    #[test]
+    fn help_and_version_print_and_exit_0() {
+        let help = run(&["--help"]).expect_err("prints");
+        assert_eq!(help.code, 0);
+        assert!(help.text.contains("check-config"), "{}", help.text);
+        let version = run(&["--version"]).expect_err("prints");
+        assert_eq!(
+            (version.code, version.text),
+            (0, format!("job-rerunner {}\n", crate::VERSION))
+        );
+    }
+}
