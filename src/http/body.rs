@@ -164,6 +164,16 @@ pub async fn read<'a>(
     }
 }
 
+/// The instant `timeout` after `start`. Settings bound `BODY_TIMEOUT`, but an instant
+/// that cannot be represented must not panic a request: it is capped to
+/// `MAX_BODY_TIMEOUT`, or `start` (the body is then late at once) if even that overflows.
+pub fn deadline(start: Instant, timeout: Duration) -> Instant {
+    start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(crate::settings::MAX_BODY_TIMEOUT))
+        .unwrap_or(start)
+}
+
 /// Whole seconds (at least 1) until `duration` has passed: a `Retry-After` value.
 pub fn retry_after_seconds(duration: Duration) -> u64 {
     duration.as_secs_f64().ceil().max(1.0) as u64
@@ -186,6 +196,19 @@ mod tests {
         assert_eq!(budget.used(), 40);
         drop(second);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn a_deadline_that_cannot_be_represented_is_capped_rather_than_a_panic() {
+        let start = Instant::now();
+        assert_eq!(
+            deadline(start, Duration::MAX),
+            start + crate::settings::MAX_BODY_TIMEOUT
+        );
+        assert_eq!(
+            deadline(start, Duration::from_secs(5)),
+            start + Duration::from_secs(5)
+        );
     }
 
     #[test]

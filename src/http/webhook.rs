@@ -184,7 +184,7 @@ async fn handle(
     let settings = &app.settings;
     let limits = BodyLimits {
         max_bytes: settings.max_body_bytes,
-        deadline: started + settings.body_timeout,
+        deadline: body::deadline(started, settings.body_timeout),
     };
     let body = body::read(payload, announced, limits, &app.guards.bodies)
         .await
