@@ -4,6 +4,7 @@
 
 mod client;
 mod error;
+mod redirect;
 
 pub use client::{GitHubClient, WorkflowRun};
 pub use error::{GitHubError, RateLimit, exhausted_quota_wait};
