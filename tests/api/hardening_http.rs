@@ -324,21 +324,23 @@ async fn one_client_stalling_bodies_under_a_fake_signature_keeps_no_delivery_out
         ("X-Hub-Signature-256", signature.as_str()),
     ];
     // The attack that used to fill the whole budget from one address: two bodies of
-    // 16,300 bytes, then silence. The first fills the client's share (16,384); the
-    // second does not fit it, nor the reserve (4,096), and is refused.
-    let mut first = connect_from(&app, [127, 0, 0, 1]).await;
-    first
-        .write_all(&post_head(16_384, &headers))
-        .await
-        .expect("writes");
-    first.write_all(&[b' '; 16_300]).await.expect("writes");
-    let mut second = connect_from(&app, [127, 0, 0, 1]).await;
-    second
-        .write_all(&post_head(16_384, &headers))
-        .await
-        .expect("writes");
-    second.write_all(&[b' '; 16_300]).await.expect("writes");
-    let over_its_share = read_answer(&mut second, Duration::from_secs(5)).await;
+    // 16,300 bytes, then silence. The one buffered first fills the client's share
+    // (16,384); the other does not fit it, nor the reserve (4,096), and is refused.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect_from(&app, [127, 0, 0, 1]).await;
+        stream
+            .write_all(&post_head(16_384, &headers))
+            .await
+            .expect("writes");
+        stream.write_all(&[b' '; 16_300]).await.expect("writes");
+        stalled.push(stream);
+    }
+    let (first, second) = stalled.split_at_mut(1);
+    let over_its_share = tokio::select! {
+        answer = read_answer(&mut first[0], Duration::from_secs(5)) => answer,
+        answer = read_answer(&mut second[0], Duration::from_secs(5)) => answer,
+    };
     assert_eq!(over_its_share.status, 503, "{over_its_share:?}");
 
     let job = Job::new("org/repo", unique(), 1);
@@ -350,7 +352,7 @@ async fn one_client_stalling_bodies_under_a_fake_signature_keeps_no_delivery_out
         same.status, 202,
         "a small announced body from the attacker's address: {same:?}"
     );
-    drop(first);
+    drop(stalled);
 }
 
 #[actix_web::test]
