@@ -261,27 +261,47 @@ async fn stalled_bodies_from_several_clients_over_the_global_cap_make_deliveries
     // Three clients (behind the trusted proxy) hold 14,336 + 14,336 + 4,000 of the
     // 32,768 bytes, each within its share of 16,384, the small third partly in the
     // reserve: no room for a delivery of 500 bytes.
-    let mut stalled = Vec::new();
-    for (client, sent) in [
+    let stall = |client: &'static str, sent: usize| {
+        let headers = [
+            ("X-GitHub-Event", "workflow_job".to_owned()),
+            ("X-Hub-Signature-256", signature.clone()),
+            ("X-Forwarded-For", client.to_owned()),
+        ];
+        let app = &app;
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut stream = connect(app).await;
+            stream
+                .write_all(&post_head(16_384, &headers))
+                .await
+                .expect("writes");
+            stream.write_all(&vec![b' '; sent]).await.expect("writes");
+            stream
+        }
+    };
+    let clients = [
         ("10.0.0.1", 14_336),
         ("10.0.0.2", 14_336),
         ("10.0.0.3", 4_000),
-    ] {
-        let headers = [
-            ("X-GitHub-Event", "workflow_job"),
-            ("X-Hub-Signature-256", signature.as_str()),
-            ("X-Forwarded-For", client),
-        ];
-        let mut stream = connect(&app).await;
-        stream
-            .write_all(&post_head(16_384, &headers))
-            .await
-            .expect("writes");
-        stream.write_all(&vec![b' '; sent]).await.expect("writes");
-        stalled.push(stream);
+    ];
+    let mut streams = Vec::new();
+    for (client, sent) in clients {
+        streams.push(stall(client, sent).await);
     }
+    let stalled = std::cell::RefCell::new(streams);
     let job = Job::new("org/repo", unique(), 1);
     let refused = eventually("a delivery refused for the full budget", || async {
+        // A probe buffered while a stalled body's bytes were still on their way can
+        // push that body out (503): send it again, until all three are held at once.
+        let mut streams = stalled.take();
+        for (slot, (client, sent)) in streams.iter_mut().zip(clients) {
+            let mut probe = [0u8; 1];
+            if !matches!(slot.try_read(&mut probe), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+                *slot = stall(client, sent).await;
+            }
+        }
+        stalled.replace(streams);
         let answer = deliver_on(connect(&app).await, &job, "d-over-the-cap").await;
         (answer.status == 503).then_some(answer)
     })
