@@ -190,6 +190,15 @@ pub struct SettingsError {
 /// The shortest `STATUS_TOKEN` accepted: a shorter one is guessed too easily.
 pub const MIN_STATUS_TOKEN_CHARS: usize = 16;
 
+/// The longest value any duration setting takes (30 days). Durations are added to
+/// instants (deadlines, leases, sleeps); an unbounded one (`1e19`) would overflow there
+/// and panic, so start-up refuses it instead.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The longest `BODY_TIMEOUT`: GitHub sends a body at once, and a longer deadline only
+/// lets slow senders hold their share of `MAX_BUFFERED_BYTES` longer.
+pub const MAX_BODY_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// One line per variable: name, default and meaning. `--help` prints it; README mirrors it.
 #[rustfmt::skip]
 pub const VARIABLES: &[(&str, &str, &str)] = &[
@@ -226,7 +235,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("STATUS_TOKEN", "unset", "token (at least 16 characters) for /status and /api/… (bearer, or basic-auth password); unset: they are off"),
     ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
     ("LOG_LEVEL", "info", "trace, debug, info, warning, error or critical"),
-    ("BODY_TIMEOUT", "5", "seconds a webhook body may take to arrive after its headers (408 after)"),
+    ("BODY_TIMEOUT", "5", "seconds (at most 300) a webhook body may take to arrive after its headers (408 after)"),
     ("MAX_BUFFERED_BYTES", "67108864", "most webhook body bytes held at once, all connections together (503 with Retry-After above); at least MAX_BODY_BYTES"),
     ("TRUST_FORWARDED_FOR", "false", "true behind one reverse proxy that sets X-Forwarded-For (Dokku's nginx): the status page's failure limit counts per its last address"),
     ("RULES", "unset", "the re-run policy itself, TOML (README's Re-run policy); not with RULES_FILE"),
@@ -345,6 +354,12 @@ impl Settings {
         if body_timeout.is_zero() {
             return Err(env.problem("BODY_TIMEOUT", "must be more than 0"));
         }
+        let body_timeout = env.at_most(
+            "BODY_TIMEOUT",
+            body_timeout.as_secs_f64(),
+            MAX_BODY_TIMEOUT,
+            "GitHub sends a body at once",
+        )?;
         let max_buffered_bytes = env.number("MAX_BUFFERED_BYTES", 64usize << 20)?;
         if max_buffered_bytes < max_body_bytes {
             return Err(env.problem(
@@ -627,6 +642,27 @@ impl Env {
                 problem: format!("{raw:?} is not a number of seconds"),
             })?,
         };
+        self.at_most(name, value, MAX_DURATION, "30 days")
+    }
+
+    /// `value` seconds as a duration, refused above `bound` (checked before the
+    /// conversion, which itself refuses only what does not fit a `Duration`).
+    fn at_most(
+        &self,
+        name: &'static str,
+        value: f64,
+        bound: Duration,
+        bound_text: &str,
+    ) -> Result<Duration, SettingsError> {
+        if value > bound.as_secs_f64() {
+            return Err(SettingsError {
+                variable: name,
+                problem: format!(
+                    "{value} seconds is too long: at most {} ({bound_text})",
+                    bound.as_secs()
+                ),
+            });
+        }
         Duration::try_from_secs_f64(value).map_err(|_| SettingsError {
             variable: name,
             problem: format!("{value} is not a non-negative number of seconds"),
@@ -847,6 +883,55 @@ mod tests {
             shown.contains("postgres://bot:[redacted]@db/rerunner"),
             "{shown}"
         );
+    }
+
+    /// Every variable read as seconds, to check that none takes an unbounded value.
+    const DURATION_VARIABLES: &[&str] = &[
+        "RERUN_DELAY",
+        "RUN_TTL",
+        "TRACKER_LINGER",
+        "CLAIM_LEASE",
+        "OUTBOX_POLL",
+        "GITHUB_MIN_INTERVAL",
+        "GITHUB_BACKOFF",
+        "GITHUB_BACKOFF_MAX",
+        "GITHUB_TIMEOUT",
+        "GITHUB_POLL_INTERVAL",
+        "GITHUB_SECONDARY_LIMIT_WAIT",
+        "SUMMARY_EVERY",
+        "BODY_TIMEOUT",
+        "LOG_READ_TIMEOUT",
+    ];
+
+    #[test]
+    fn a_huge_duration_is_refused_at_start_up_naming_its_variable() {
+        let described: Vec<&str> = VARIABLES
+            .iter()
+            .filter(|(_, _, meaning)| meaning.contains("seconds"))
+            .map(|(name, _, _)| *name)
+            .collect();
+        for name in &described {
+            assert!(DURATION_VARIABLES.contains(name), "{name} is not checked");
+        }
+        for name in DURATION_VARIABLES {
+            for value in ["1e19", "18446744073709551615", "2592001"] {
+                let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), (name, value)]))
+                    .expect_err(name);
+                assert_eq!(err.variable, *name, "{name}={value}");
+                assert!(err.problem.contains("at most"), "{name}={value}: {err}");
+            }
+        }
+        let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("BODY_TIMEOUT", "301")]))
+            .expect_err("BODY_TIMEOUT above 300 s");
+        assert_eq!(err.variable, "BODY_TIMEOUT");
+        let settings = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "k"),
+            ("RUN_TTL", "2592000"),
+            ("BODY_TIMEOUT", "300"),
+        ]))
+        .expect("the bounds themselves are allowed");
+        assert_eq!(settings.run_ttl, MAX_DURATION);
+        assert_eq!(settings.body_timeout, MAX_BODY_TIMEOUT);
     }
 
     #[test]

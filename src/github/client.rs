@@ -1,8 +1,8 @@
-//! The API calls, over awc with TLS verification on and redirects off (see
-//! [`GitHubError::judge`]): read a run, re-run its failed jobs, and read a failed
-//! job's evidence (annotations, log tail). Not `Send` (awc is not): it lives inside
-//! the GitHub actor. Every text it makes from an answer or an error goes through
-//! [`crate::redact`].
+//! The API calls, over awc with TLS verification on and awc's redirects off (see
+//! [`GitHubError::judge`]; the few worth following are followed by hand, `redirect.rs`):
+//! read a run, re-run its failed jobs, and read a failed job's evidence (annotations,
+//! log tail). Not `Send` (awc is not): it lives inside the GitHub actor. Every text it
+//! makes from an answer or an error goes through [`crate::redact`].
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +17,7 @@ use slog::{Logger, info, warn};
 use super::GitHubError;
 use super::error::{Call, exhausted_quota_wait};
 use super::logs::{self, ANNOTATIONS_PER_PAGE, LogTail, MAX_ANNOTATION_PAGES, ReadError};
+use super::redirect;
 use crate::ids::{JobId, RepoName, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched};
@@ -333,6 +334,8 @@ impl GitHubClient {
             "ratelimit_remaining" => remaining.unwrap_or("-").to_owned());
     }
 
+    /// Sends `request`, following the redirects [`redirect::next`] allows (same
+    /// method, headers and empty body, on the API host) up to [`redirect::MAX_HOPS`].
     async fn call(
         &self,
         request: awc::ClientRequest,
@@ -340,6 +343,37 @@ impl GitHubClient {
         path: &str,
         log: &Logger,
     ) -> Result<Answer<actix_web::web::Bytes>, GitHubError> {
+        let method = request.get_method().clone();
+        let headers = request.headers().clone();
+        let mut request = request;
+        let mut path = path.to_owned();
+        for hop in 0..=redirect::MAX_HOPS {
+            let next = match self.call_once(request, call, &path, log).await? {
+                Sent::Answer(answer) => return Ok(answer),
+                Sent::Redirect(next) if hop < redirect::MAX_HOPS => next,
+                Sent::Redirect(_) => break,
+            };
+            let mut again = self.http.request(method.clone(), next.as_str());
+            *again.headers_mut() = headers.clone();
+            request = again;
+            path = next.path().to_owned();
+        }
+        Err(GitHubError::transient(format!(
+            "{path}: more than {} redirects (a loop?); gave up on this try",
+            redirect::MAX_HOPS
+        )))
+    }
+
+    /// One request: its answer, or where a redirect to follow points.
+    async fn call_once(
+        &self,
+        request: awc::ClientRequest,
+        call: Call,
+        path: &str,
+        log: &Logger,
+    ) -> Result<Sent, GitHubError> {
+        let method = request.get_method().clone();
+        let url = request.get_uri().to_string();
         let endpoint = match call {
             Call::ReadRun => "get_run",
             Call::Rerun => "rerun_failed_jobs",
@@ -354,8 +388,16 @@ impl GitHubClient {
             .map_err(|err| GitHubError::transient(format!("{path}: reading the answer: {err}")))?;
         self.observe(endpoint, path, &response, started, log);
         if status.is_redirection() {
+            let raw = response.headers().get("location");
+            let target = raw.and_then(|v| v.to_str().ok());
+            if let Some(next) = redirect::next(&self.api_url, &method, status, &url, target) {
+                info!(log, "GitHub API call redirected; following"; "endpoint" => endpoint,
+                    "path" => path, "status" => status.as_u16(),
+                    "location" => crate::redact::url(next.as_str()));
+                return Ok(Sent::Redirect(next));
+            }
             // Where it pointed, without its query (it may carry a sign-in token).
-            let location = response.headers().get("location").map_or_else(
+            let location = raw.map_or_else(
                 || "none".to_owned(),
                 |v| crate::redact::url(&String::from_utf8_lossy(v.as_bytes())),
             );
@@ -364,11 +406,19 @@ impl GitHubClient {
         }
         let now_epoch = now_epoch();
         GitHubError::judge(call, status, response.headers(), &body, now_epoch)?;
-        Ok(Answer {
+        Ok(Sent::Answer(Answer {
             value: body,
             quota_wait: exhausted_quota_wait(response.headers(), now_epoch),
-        })
+        }))
     }
+}
+
+/// What one request came back with.
+enum Sent {
+    /// The call's answer, judged a success.
+    Answer(Answer<actix_web::web::Bytes>),
+    /// A redirect to follow, to this URL.
+    Redirect(url::Url),
 }
 
 /// The body of an answer, read chunk by chunk.

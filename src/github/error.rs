@@ -21,8 +21,8 @@ pub enum GitHubError {
     /// 403 or 429 because of a rate limit: the whole queue pauses.
     #[error("rate limited")]
     RateLimited(RateLimit),
-    /// 5xx, timeout, connection or read error, a 307/308 redirect, a redirect of a read,
-    /// an answer to a re-run that is not GitHub's: worth retrying after a back-off. Made
+    /// 5xx, timeout, connection or read error, a redirect of a read not followed, more
+    /// redirects than are followed (a loop), an answer to a re-run that is not GitHub's: worth retrying after a back-off. Made
     /// with [`GitHubError::transient`], which makes the text safe to log and store.
     #[error("{0}")]
     Transient(String),
@@ -68,11 +68,12 @@ impl GitHubError {
 
     /// Judges an answer to `call`: `Ok` when it is the success the call expects.
     ///
-    /// Redirects are never followed (the client is built so): one could send the token
+    /// A redirect judged here is one the client did not follow (`redirect.rs` follows
+    /// those on the API host that keep the method): one elsewhere could send the token
     /// to another host, and awc turns a redirected POST into a GET, whose 200 would read
-    /// as a started re-run. A 307/308 asks for the same request again: transient; another
-    /// redirect of the re-run POST is a refusal (GitHub itself redirects only to 307);
-    /// a redirect of the read is transient. `location` is logged and stored without its
+    /// as a started re-run. Retrying the same URL gets the same redirect, so one of the
+    /// re-run POST is a refusal; a redirect of a read is transient (reading again harms
+    /// nothing, and the tries are bounded). `location` is logged and stored without its
     /// query (it may carry a sign-in token).
     pub fn judge(
         call: Call,
@@ -90,11 +91,7 @@ impl GitHubError {
                 "HTTP {} redirect to {location}; API calls follow no redirects",
                 status.as_u16()
             );
-            let repeat = matches!(
-                status,
-                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
-            );
-            return Err(if repeat || call != Call::Rerun {
+            return Err(if call != Call::Rerun {
                 Self::transient(text)
             } else {
                 Self::Rejected {
@@ -297,9 +294,10 @@ mod tests {
             StatusCode::TEMPORARY_REDIRECT,
             StatusCode::PERMANENT_REDIRECT,
         ] {
+            // Not followed (off the API host): the same URL would get the same answer.
             assert_eq!(
                 judge(Call::Rerun, status).map_err(|e| e.label()),
-                Err("transient")
+                Err("rejected")
             );
         }
         for status in [

@@ -5,6 +5,7 @@
 mod client;
 mod error;
 pub mod logs;
+mod redirect;
 
 pub use client::{Answer, GitHubClient, WorkflowRun};
 pub use error::{GitHubError, RateLimit, exhausted_quota_wait};

@@ -85,7 +85,7 @@ fn unauthorized() -> HttpResponse {
 /// The client a failure counts against: the peer, or behind a trusted proxy the last
 /// `X-Forwarded-For` address (the one the proxy added; those before it are the
 /// client's own word).
-fn client_address(request: &HttpRequest, trust_forwarded_for: bool) -> IpAddr {
+pub(super) fn client_address(request: &HttpRequest, trust_forwarded_for: bool) -> IpAddr {
     let peer = request
         .peer_addr()
         .map_or(IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());

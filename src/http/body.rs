@@ -1,6 +1,6 @@
 //! Reading a webhook's body: under a size cap (`MAX_BODY_BYTES`), a deadline
 //! (`BODY_TIMEOUT`, from the end of the headers to the last byte) and a budget shared
-//! by all connections (`MAX_BUFFERED_BYTES`).
+//! by all connections (`MAX_BUFFERED_BYTES`, split per client in `budget.rs`).
 //!
 //! Without the deadline and the budget, anyone could open connections that announce a
 //! big body and send it slowly (or never), and hold a megabyte of memory and a
@@ -11,11 +11,13 @@
 //! deadline at a time; bytes cost bandwidth. A [`Reservation`] gives its bytes back when
 //! it is dropped, whatever happened (answer, error, timeout, disconnect).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::web::{self, BytesMut};
 use futures_util::StreamExt;
+
+use super::budget::{BodyBudget, Reservation};
+use super::throttle::Client;
 
 /// Capacity reserved up front at most; a bigger body grows the buffer as it arrives, so
 /// that an announced length that never arrives costs no memory.
@@ -32,69 +34,6 @@ pub enum BodyError {
     OverBudget,
     /// The connection failed or closed before the end of the body.
     Unreadable(String),
-}
-
-/// The bytes of webhook bodies held in memory, all connections together, and their cap.
-#[derive(Debug)]
-pub struct BodyBudget {
-    used: AtomicUsize,
-    limit: usize,
-}
-
-impl BodyBudget {
-    /// A budget of `limit` bytes.
-    pub fn new(limit: usize) -> Self {
-        Self {
-            used: AtomicUsize::new(0),
-            limit,
-        }
-    }
-
-    /// Bytes held now.
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    /// An empty reservation, to grow as bytes arrive.
-    fn reservation(&self) -> Reservation<'_> {
-        Reservation {
-            budget: self,
-            bytes: 0,
-        }
-    }
-}
-
-/// Bytes taken from a [`BodyBudget`]; given back on drop.
-#[derive(Debug)]
-pub struct Reservation<'a> {
-    budget: &'a BodyBudget,
-    bytes: usize,
-}
-
-impl Reservation<'_> {
-    /// Takes `more` bytes if they fit in the budget.
-    fn grow(&mut self, more: usize) -> bool {
-        let limit = self.budget.limit;
-        let taken = self
-            .budget
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(more).filter(|&total| total <= limit)
-            })
-            .is_ok();
-        if taken {
-            self.bytes += more;
-        }
-        taken
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if self.bytes > 0 {
-            self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
-        }
-    }
 }
 
 /// A body read in full, holding its share of the budget until it is dropped.
@@ -125,13 +64,14 @@ pub struct BodyLimits {
 pub async fn read<'a>(
     mut payload: web::Payload,
     announced: Option<usize>,
+    client: Client,
     limits: BodyLimits,
     budget: &'a BodyBudget,
 ) -> Result<Body<'a>, BodyError> {
     if announced.is_some_and(|length| length > limits.max_bytes) {
         return Err(BodyError::TooLarge);
     }
-    let mut reserved = budget.reservation();
+    let mut reserved = budget.reservation(client, announced);
     let mut bytes = BytesMut::with_capacity(
         announced
             .unwrap_or(8192)
@@ -164,6 +104,16 @@ pub async fn read<'a>(
     }
 }
 
+/// The instant `timeout` after `start`. Settings bound `BODY_TIMEOUT`, but an instant
+/// that cannot be represented must not panic a request: it is capped to
+/// `MAX_BODY_TIMEOUT`, or `start` (the body is then late at once) if even that overflows.
+pub fn deadline(start: Instant, timeout: Duration) -> Instant {
+    start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(crate::settings::MAX_BODY_TIMEOUT))
+        .unwrap_or(start)
+}
+
 /// Whole seconds (at least 1) until `duration` has passed: a `Retry-After` value.
 pub fn retry_after_seconds(duration: Duration) -> u64 {
     duration.as_secs_f64().ceil().max(1.0) as u64
@@ -174,18 +124,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_reservation_takes_only_what_fits_and_gives_it_back_on_drop() {
-        let budget = BodyBudget::new(100);
-        let mut first = budget.reservation();
-        assert!(first.grow(60));
-        let mut second = budget.reservation();
-        assert!(!second.grow(41), "60 + 41 is over 100");
-        assert!(second.grow(40));
-        assert_eq!(budget.used(), 100);
-        drop(first);
-        assert_eq!(budget.used(), 40);
-        drop(second);
-        assert_eq!(budget.used(), 0);
+    fn a_deadline_that_cannot_be_represented_is_capped_rather_than_a_panic() {
+        let start = Instant::now();
+        assert_eq!(
+            deadline(start, Duration::MAX),
+            start + crate::settings::MAX_BODY_TIMEOUT
+        );
+        assert_eq!(
+            deadline(start, Duration::from_secs(5)),
+            start + Duration::from_secs(5)
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod body;
+pub mod budget;
 pub mod connections;
 mod error;
 mod fallback;
@@ -56,7 +57,7 @@ pub struct AppState {
 /// memory budget and the status page's failure limit.
 pub struct Guards {
     /// `MAX_BUFFERED_BYTES`: webhook body bytes held, all connections together.
-    pub bodies: body::BodyBudget,
+    pub bodies: budget::BodyBudget,
     /// Wrong `STATUS_TOKEN` credentials per client.
     pub status_failures: throttle::FailureLimit,
 }
@@ -65,7 +66,7 @@ impl Guards {
     /// Empty guards for these settings.
     pub fn new(settings: &Settings) -> Self {
         Self {
-            bodies: body::BodyBudget::new(settings.max_buffered_bytes),
+            bodies: budget::BodyBudget::new(settings.max_buffered_bytes, settings.max_body_bytes),
             status_failures: throttle::FailureLimit::default(),
         }
     }

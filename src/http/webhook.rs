@@ -13,9 +13,11 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use slog::{info, warn};
 
+use super::auth::client_address;
 use super::body::{self, BodyError, BodyLimits};
 use super::headers::{Shape, shown};
 use super::payload::{Classified, classify_with};
+use super::throttle::Client;
 use super::{AppState, WebhookError, signature};
 use crate::run::{JobAction, JobEvent};
 
@@ -184,9 +186,10 @@ async fn handle(
     let settings = &app.settings;
     let limits = BodyLimits {
         max_bytes: settings.max_body_bytes,
-        deadline: started + settings.body_timeout,
+        deadline: body::deadline(started, settings.body_timeout),
     };
-    let body = body::read(payload, announced, limits, &app.guards.bodies)
+    let client = Client::from(client_address(request, settings.trust_forwarded_for));
+    let body = body::read(payload, announced, client, limits, &app.guards.bodies)
         .await
         .map_err(|err| match err {
             BodyError::TooLarge => WebhookError::TooLarge(settings.max_body_bytes),

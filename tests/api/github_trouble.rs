@@ -266,7 +266,7 @@ async fn a_redirect_in_answer_to_the_rerun_post_is_a_refusal_and_is_not_followed
 }
 
 #[actix_web::test]
-async fn a_temporary_redirect_of_the_rerun_post_is_retried_then_given_up() {
+async fn a_temporary_redirect_of_the_rerun_post_to_another_host_is_refused_and_not_followed() {
     let app = spawn_app(&[("GITHUB_MAX_TRIES", "2")]).await;
     let run = unique();
     github_shows_run(
@@ -278,16 +278,58 @@ async fn a_temporary_redirect_of_the_rerun_post_is_retried_then_given_up() {
         1,
     )
     .await;
-    let elsewhere = format!("{}/elsewhere", app.github.uri());
+    // Another port is another host: the token is for GITHUB_API_URL only.
+    let other = wiremock::MockServer::start().await;
+    let elsewhere = format!("{}{}", other.uri(), rerun_path("org/repo", run));
     Mock::given(method("POST"))
         .and(path(rerun_path("org/repo", run)))
         .respond_with(ResponseTemplate::new(307).insert_header("Location", elsewhere.as_str()))
         .mount(&app.github)
         .await;
     fail_one_run(&app, "org/repo", run).await;
-    assert_eq!(app.outcome_of("org/repo", run, 1).await, "gave_up");
-    assert_eq!(app.rerun_posts("org/repo", run).await.len(), 2);
-    assert_eq!(requests_to(&app.github, "/elsewhere").await, 0);
+    assert_eq!(app.outcome_of("org/repo", run, 1).await, "refused");
+    assert_eq!(
+        app.rerun_posts("org/repo", run).await.len(),
+        1,
+        "not retried"
+    );
+    let followed = other.received_requests().await.unwrap_or_default();
+    assert!(followed.is_empty(), "followed to {followed:?}");
+}
+
+#[actix_web::test]
+async fn a_renamed_repository_is_rerun_exactly_once_at_its_new_path() {
+    let app = spawn_app(&[]).await;
+    let run = unique();
+    // GitHub's answers for a renamed repository: 301 to a GET, 307 to a POST, both
+    // to the new path on the API host.
+    let moved = |status: u16, to: String| {
+        ResponseTemplate::new(status).insert_header("Location", format!("{}{to}", app.github.uri()))
+    };
+    Mock::given(method("GET"))
+        .and(path(crate::helpers::run_path("org/old", run)))
+        .respond_with(moved(301, crate::helpers::run_path("org/new", run)))
+        .mount(&app.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(rerun_path("org/old", run)))
+        .respond_with(moved(307, rerun_path("org/new", run)))
+        .mount(&app.github)
+        .await;
+    crate::helpers::github_expects_rerun(&app.github, "org/new", run).await;
+    fail_one_run(&app, "org/old", run).await;
+    assert_eq!(app.outcome_of("org/old", run, 1).await, "started");
+    let posts = app.rerun_posts("org/new", run).await;
+    assert_eq!(posts.len(), 1, "re-run exactly once at the new path");
+    let authorization = posts[0]
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(
+        authorization,
+        Some(format!("Bearer {}", crate::helpers::TOKEN).as_str())
+    );
+    assert_eq!(app.rerun_posts("org/old", run).await.len(), 1);
 }
 
 #[actix_web::test]
@@ -318,7 +360,7 @@ async fn an_html_page_in_answer_to_the_rerun_post_is_not_taken_for_a_started_rer
 }
 
 #[actix_web::test]
-async fn a_redirect_in_answer_to_reading_the_run_is_transient() {
+async fn a_redirect_loop_gives_up_after_three_hops_as_transient() {
     let app = spawn_app(&[("GITHUB_MAX_TRIES", "2")]).await;
     let run = unique();
     // The run's URL redirects to itself: a loop, not an answer about the run.
@@ -337,8 +379,8 @@ async fn a_redirect_in_answer_to_reading_the_run_is_transient() {
     assert_eq!(app.outcome_of("org/repo", run, 1).await, "gave_up");
     assert_eq!(
         requests_to(&app.github, &crate::helpers::run_path("org/repo", run)).await,
-        2,
-        "one GET per try, the redirect not followed"
+        2 * 4,
+        "per try: the GET and 3 redirects followed, then given up"
     );
     assert!(app.rerun_posts("org/repo", run).await.is_empty());
 }

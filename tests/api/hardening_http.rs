@@ -217,45 +217,92 @@ async fn a_stalled_body_is_answered_408_within_body_timeout_and_the_connection_c
     );
 }
 
+/// A connection to the service from `local` (any 127.x.y.z on loopback), so that a
+/// test can act as several clients.
+async fn connect_from(app: &TestApp, local: [u8; 4]) -> TcpStream {
+    let address = app
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from((local, 0)))
+        .expect("binds a loopback address");
+    socket.connect(address).await.expect("connects")
+}
+
+/// Sends a signed `workflow_job` delivery on `stream` and reads its answer.
+async fn deliver_on(mut stream: TcpStream, job: &Job, delivery: &str) -> RawAnswer {
+    let body = job.queued().to_string();
+    let signed = sign(&Secret::new(SIGN_KEY), body.as_bytes());
+    let headers = [
+        ("X-GitHub-Event", "workflow_job"),
+        ("X-GitHub-Delivery", delivery),
+        ("X-Hub-Signature-256", signed.as_str()),
+    ];
+    let mut request = post_head(body.len(), &headers);
+    request.extend_from_slice(body.as_bytes());
+    stream.write_all(&request).await.expect("writes");
+    read_answer(&mut stream, Duration::from_secs(5)).await
+}
+
 #[actix_web::test]
-async fn stalled_bodies_over_the_global_cap_make_deliveries_wait_503_until_they_are_gone() {
+async fn stalled_bodies_from_several_clients_over_the_global_cap_make_deliveries_wait_503_until_they_are_gone()
+ {
     let app = spawn_app(&[
         ("MAX_BODY_BYTES", "16384"),
         ("MAX_BUFFERED_BYTES", "32768"),
         ("BODY_TIMEOUT", "60"),
+        ("TRUST_FORWARDED_FOR", "true"),
     ])
     .await;
     let signature = fake_signature();
-    let headers = [
-        ("X-GitHub-Event", "workflow_job"),
-        ("X-Hub-Signature-256", signature.as_str()),
+    // Three clients (behind the trusted proxy) hold 14,336 + 14,336 + 4,000 of the
+    // 32,768 bytes, each within its share of 16,384, the small third partly in the
+    // reserve: no room for a delivery of 500 bytes.
+    let stall = |client: &'static str, sent: usize| {
+        let headers = [
+            ("X-GitHub-Event", "workflow_job".to_owned()),
+            ("X-Hub-Signature-256", signature.clone()),
+            ("X-Forwarded-For", client.to_owned()),
+        ];
+        let app = &app;
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut stream = connect(app).await;
+            stream
+                .write_all(&post_head(16_384, &headers))
+                .await
+                .expect("writes");
+            stream.write_all(&vec![b' '; sent]).await.expect("writes");
+            stream
+        }
+    };
+    let clients = [
+        ("10.0.0.1", 14_336),
+        ("10.0.0.2", 14_336),
+        ("10.0.0.3", 4_000),
     ];
-    // Two bodies of 16,300 bytes of 16,384 sent, then silence: 32,600 bytes held, and
-    // no room for a delivery of 500 bytes.
-    let mut stalled = Vec::new();
-    for _ in 0..2 {
-        let mut stream = connect(&app).await;
-        stream
-            .write_all(&post_head(16_384, &headers))
-            .await
-            .expect("writes");
-        stream.write_all(&[b' '; 16_300]).await.expect("writes");
-        stalled.push(stream);
+    let mut streams = Vec::new();
+    for (client, sent) in clients {
+        streams.push(stall(client, sent).await);
     }
+    let stalled = std::cell::RefCell::new(streams);
     let job = Job::new("org/repo", unique(), 1);
-    let body = job.queued().to_string();
-    let signed = sign(&Secret::new(SIGN_KEY), body.as_bytes());
-    let delivery_headers = [
-        ("X-GitHub-Event", "workflow_job"),
-        ("X-GitHub-Delivery", "d-over-the-cap"),
-        ("X-Hub-Signature-256", signed.as_str()),
-    ];
     let refused = eventually("a delivery refused for the full budget", || async {
-        let mut stream = connect(&app).await;
-        let mut request = post_head(body.len(), &delivery_headers);
-        request.extend_from_slice(body.as_bytes());
-        stream.write_all(&request).await.expect("writes");
-        let answer = read_answer(&mut stream, Duration::from_secs(5)).await;
+        // A probe buffered while a stalled body's bytes were still on their way can
+        // push that body out (503): send it again, until all three are held at once.
+        let mut streams = stalled.take();
+        for (slot, (client, sent)) in streams.iter_mut().zip(clients) {
+            let mut probe = [0u8; 1];
+            if !matches!(slot.try_read(&mut probe), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+                *slot = stall(client, sent).await;
+            }
+        }
+        stalled.replace(streams);
+        let answer = deliver_on(connect(&app).await, &job, "d-over-the-cap").await;
         (answer.status == 503).then_some(answer)
     })
     .await;
@@ -281,6 +328,51 @@ async fn stalled_bodies_over_the_global_cap_make_deliveries_wait_503_until_they_
     )
     .await;
     assert_eq!(accepted, 202);
+}
+
+#[actix_web::test]
+async fn one_client_stalling_bodies_under_a_fake_signature_keeps_no_delivery_out() {
+    let app = spawn_app(&[
+        ("MAX_BODY_BYTES", "16384"),
+        ("MAX_BUFFERED_BYTES", "32768"),
+        ("BODY_TIMEOUT", "60"),
+    ])
+    .await;
+    let signature = fake_signature();
+    let headers = [
+        ("X-GitHub-Event", "workflow_job"),
+        ("X-Hub-Signature-256", signature.as_str()),
+    ];
+    // The attack that used to fill the whole budget from one address: two bodies of
+    // 16,300 bytes, then silence. The one buffered first fills the client's share
+    // (16,384); the other does not fit it, nor the reserve (4,096), and is refused.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect_from(&app, [127, 0, 0, 1]).await;
+        stream
+            .write_all(&post_head(16_384, &headers))
+            .await
+            .expect("writes");
+        stream.write_all(&[b' '; 16_300]).await.expect("writes");
+        stalled.push(stream);
+    }
+    let (first, second) = stalled.split_at_mut(1);
+    let over_its_share = tokio::select! {
+        answer = read_answer(&mut first[0], Duration::from_secs(5)) => answer,
+        answer = read_answer(&mut second[0], Duration::from_secs(5)) => answer,
+    };
+    assert_eq!(over_its_share.status, 503, "{over_its_share:?}");
+
+    let job = Job::new("org/repo", unique(), 1);
+    let other = deliver_on(connect_from(&app, [127, 0, 0, 2]).await, &job, "d-other").await;
+    assert_eq!(other.status, 202, "from another address: {other:?}");
+    let job = Job::new("org/repo", unique(), 1);
+    let same = deliver_on(connect_from(&app, [127, 0, 0, 1]).await, &job, "d-same").await;
+    assert_eq!(
+        same.status, 202,
+        "a small announced body from the attacker's address: {same:?}"
+    );
+    drop(stalled);
 }
 
 #[actix_web::test]
