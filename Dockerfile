@@ -49,7 +49,10 @@ RUN groupadd --system --gid 32767 rerunner \
 # The default DATABASE_URL (sqlite://db/job-rerunner.db) is relative to /app: the data
 # directory is /app/db, where Dokku's storage is mounted.
 WORKDIR /app
-COPY --from=build /src/target/release/job-rerunner /usr/local/bin/job-rerunner
+# At the path the Procfile names (the buildpack route's too), so one Procfile serves both
+# routes; and on the PATH for `dokku run job-re-runner job-rerunner check-config`.
+COPY --from=build /src/target/release/job-rerunner /app/target/release/job-rerunner
+RUN ln -s /app/target/release/job-rerunner /usr/local/bin/job-rerunner
 # Dokku before 0.31 reads its zero-downtime checks (CHECKS) and, before 0.30, app.json
 # from the image's /app; later versions read app.json from the repository.
 COPY CHECKS app.json ./
@@ -57,6 +60,6 @@ COPY CHECKS app.json ./
 # Numeric, so that a runtime can tell it is not root without reading /etc/passwd.
 USER 32767:32767
 EXPOSE 5000
-# `docker run IMAGE check-config` and `dokku run job-re-runner check-config` pass their
-# arguments to the binary.
-ENTRYPOINT ["/usr/local/bin/job-rerunner"]
+# No ENTRYPOINT: Dokku runs the Procfile's `web` command (`./target/release/job-rerunner`)
+# in place of CMD, and an entry point would get that command as its arguments.
+CMD ["./target/release/job-rerunner"]

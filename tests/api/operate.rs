@@ -92,9 +92,20 @@ fn the_image_builds_with_the_pinned_toolchain_and_the_ci_build_command() {
     );
     assert!(lines.iter().any(|line| line == "WORKDIR /app"));
     assert!(lines.iter().any(|line| line.contains("mkdir -p /app/db")));
+    // The Procfile's command runs in place of CMD, so there is no entry point and the
+    // binary is where the Procfile says.
+    assert!(!lines.iter().any(|line| line.starts_with("ENTRYPOINT")));
     assert_eq!(
         lines.last().map(String::as_str),
-        Some(r#"ENTRYPOINT ["/usr/local/bin/job-rerunner"]"#)
+        Some(r#"CMD ["./target/release/job-rerunner"]"#)
+    );
+    let procfile = read("Procfile");
+    assert_eq!(procfile.trim(), "web: ./target/release/job-rerunner");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.ends_with("/app/target/release/job-rerunner")),
+        "the binary is not where the Procfile looks"
     );
 }
 
