@@ -242,21 +242,6 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("RULES_FILE", "unset", "path to the re-run policy's TOML file, read again on SIGHUP; not with RULES"),
 ];
 
-/// The `--help` text.
-pub fn help_text() -> String {
-    let mut text = String::from(
-        "job-rerunner: re-runs failed GitHub Actions jobs from workflow_job webhooks.\n\n\
-         Usage: job-rerunner               run the service (configured by the environment)\n\
-         \x20      job-rerunner check-config  print the effective configuration (secrets redacted)\n\
-         \x20      job-rerunner --help        this text\n\n\
-         Environment:\n",
-    );
-    for (name, default, meaning) in VARIABLES {
-        text.push_str(&format!("  {name:<28} {meaning} (default: {default})\n"));
-    }
-    text
-}
-
 impl Settings {
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
