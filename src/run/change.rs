@@ -10,7 +10,7 @@ use super::state::{
     unrecorded_claims_exhausted,
 };
 use super::{JobAction, JobEvent, Policy, RerunOutcome, RunState};
-use crate::policy::{History, Reason};
+use crate::policy::{Decision, History, JobEvidence, Reason};
 
 /// How far back the hourly budget looks.
 pub const BUDGET_WINDOW_MS: u64 = 3_600_000;
@@ -126,6 +126,25 @@ pub enum RunChange {
         /// When an answer that settles nothing is tried again.
         retry: RetryPolicy,
     },
+    /// The failed jobs' evidence came for a claimed re-run that needs it: decide on it
+    /// ([`RunState::decide_on_evidence`]). A re-run keeps (and renews) the claim; a
+    /// skip closes the attempt, and either decision is recorded.
+    Decide {
+        /// Unix ms.
+        now: u64,
+        /// The attempt claimed.
+        attempt: u32,
+        /// Whose claim.
+        claim: Claim,
+        /// The run's repository (`owner/name`), to find its rule.
+        repo: String,
+        /// The run's workflow, to find its rule and its per-job history.
+        workflow: String,
+        /// What the GitHub actor fetched, one per failed job.
+        evidence: Arc<Vec<JobEvidence>>,
+        /// The policy in force, and the history the store reads for the decision.
+        policy: Policy,
+    },
     /// The tracker saw no event for a while: forget the run if it is quiet for `ttl_ms`.
     Expire {
         /// Unix ms.
@@ -142,6 +161,18 @@ impl RunChange {
     /// completion, under a rule with a `budget_per_hour` or `stop_when_useless`. The
     /// store then reads it in the change's transaction ([`RunChange::set_history`]).
     pub fn wants_history(&self) -> bool {
+        if let RunChange::Decide {
+            repo,
+            workflow,
+            policy,
+            ..
+        } = self
+        {
+            return policy.rules.as_ref().is_some_and(|rules| {
+                let rule = rules.rule_for(repo, workflow);
+                rule.budget_per_hour > 0 || rule.stop_when_useless > 0
+            });
+        }
         let RunChange::Event { event, policy, .. } = self else {
             return false;
         };
@@ -156,13 +187,14 @@ impl RunChange {
     pub fn workflow(&self) -> Option<&str> {
         match self {
             RunChange::Event { event, .. } => Some(&event.workflow_name),
+            RunChange::Decide { workflow, .. } => Some(workflow),
             _ => None,
         }
     }
 
     /// Gives an event the history the store read for it.
     pub fn set_history(&mut self, history: History) {
-        if let RunChange::Event { policy, .. } = self {
+        if let RunChange::Event { policy, .. } | RunChange::Decide { policy, .. } = self {
             policy.history = history;
         }
     }
@@ -174,6 +206,7 @@ impl RunChange {
             | RunChange::Claim { now, .. }
             | RunChange::Renew { now, .. }
             | RunChange::Record { now, .. }
+            | RunChange::Decide { now, .. }
             | RunChange::Expire { now, .. } => *now,
         }
     }
@@ -209,6 +242,16 @@ pub enum ChangeResult {
     Renewed(bool),
     /// The outcome was recorded.
     Recorded,
+    /// The evidence decided the claimed re-run: `claimed` is the re-run to perform
+    /// (`None`: skipped, or the claim was lost), `decision` what was decided (`None`:
+    /// the claim was lost, or the policy now finds the run ineligible and the
+    /// re-run goes ahead as decided at completion).
+    Decided {
+        /// The re-run to hand to the GitHub actor.
+        claimed: Option<ClaimedRerun>,
+        /// The decision, logged and recorded.
+        decision: Option<Decision>,
+    },
     /// Whether the run was forgotten.
     Expired(bool),
 }
@@ -416,6 +459,52 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                 result: ChangeResult::Recorded,
                 history: Some(history),
                 decision: None,
+            }
+        }
+        RunChange::Decide {
+            now,
+            attempt,
+            claim,
+            repo,
+            workflow,
+            evidence,
+            policy,
+        } => {
+            let lost = ChangeResult::Decided {
+                claimed: None,
+                decision: None,
+            };
+            let (Some(mut state), Some(rules)) = (current.clone(), policy.rules.as_ref()) else {
+                return unchanged(current, lost);
+            };
+            let rule = rules.rule_for(repo, workflow);
+            let Some((decision, claimed)) =
+                state.decide_on_evidence(*now, *attempt, claim, rule, &policy.history, evidence)
+            else {
+                return unchanged(current, lost);
+            };
+            let record = decision
+                .as_ref()
+                .map(|d| DecisionRecord::of(&Decided::Now(d.clone()), state.attempt, *now));
+            let history = match &state.rerun {
+                RerunState::Done {
+                    outcome: outcome @ RerunOutcome::Skipped { .. },
+                } => Some(RerunRecord {
+                    attempt: state.attempt,
+                    outcome: outcome.clone(),
+                    workflow: state.workflow.to_string(),
+                    branch: state.branch.to_string(),
+                    failed_jobs: state.failed_job_names(),
+                    finished_at: *now,
+                }),
+                _ => None,
+            };
+            Applied {
+                state: Some(state),
+                persist: Persist::Save,
+                result: ChangeResult::Decided { claimed, decision },
+                history,
+                decision: record,
             }
         }
         RunChange::Expire {

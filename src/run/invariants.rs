@@ -437,6 +437,7 @@ impl Checker {
                 attempt: self.state.as_ref().map_or(1, |s| s.attempt),
                 decided_by: None,
                 failed_jobs: Vec::new(),
+                evidence_jobs: Vec::new(),
                 needs_evidence: false,
                 debug_logging: false,
             },
