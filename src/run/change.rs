@@ -940,4 +940,149 @@ mod tests {
         );
         assert_eq!(gone.persist, Persist::Delete);
     }
+
+    fn evidence_rules(toml: &str) -> Policy {
+        Policy {
+            rules: Some(Arc::new(
+                crate::policy::parse(
+                    toml,
+                    crate::policy::PolicySource::Inline,
+                    &crate::policy::EnvDefaults::default(),
+                )
+                .expect("valid"),
+            )),
+            ..policy()
+        }
+    }
+
+    /// A failed run whose re-run waits for evidence, claimed by `CLAIM.owner` at 20.
+    fn claimed_for_evidence() -> (RunState, ClaimedRerun) {
+        let mut run = failed_run();
+        run.rerun = RerunState::Scheduled {
+            due_at: 10,
+            decided_by: Some("d".into()),
+            needs_evidence: true,
+            debug_logging: false,
+        };
+        let claimed = apply_change(
+            Some(run),
+            &RunChange::Claim {
+                now: 20,
+                claim: CLAIM,
+            },
+        );
+        let ChangeResult::Claimed(Some(rerun)) = claimed.result else {
+            panic!("claimed: {:?}", claimed.result);
+        };
+        assert!(rerun.needs_evidence);
+        assert_eq!(rerun.evidence_jobs.len(), 1, "the failed job, by id");
+        assert_eq!(rerun.evidence_jobs[0].id, JobId(1));
+        (claimed.state.expect("state"), rerun)
+    }
+
+    fn decide(owner: u64, log: &str, toml: &str) -> RunChange {
+        RunChange::Decide {
+            now: 30,
+            attempt: 1,
+            claim: Claim { owner, ..CLAIM },
+            repo: "o/r".into(),
+            workflow: "ci".into(),
+            evidence: Arc::new(vec![crate::policy::JobEvidence {
+                job: JobId(1),
+                annotations: crate::policy::Fetched::Got(Vec::new()),
+                log: crate::policy::Fetched::Got(log.into()),
+            }]),
+            policy: evidence_rules(toml),
+        }
+    }
+
+    #[test]
+    fn a_broken_log_closes_the_claimed_attempt_as_skipped_and_records_the_decision() {
+        let (run, _) = claimed_for_evidence();
+        let toml = "[defaults]\nnever_when = ['(?i)assertion.*failed']\n";
+        let applied = apply_change(
+            Some(run),
+            &decide(CLAIM.owner, "Assertion x failed\n", toml),
+        );
+        let ChangeResult::Decided { claimed, decision } = &applied.result else {
+            panic!("{:?}", applied.result);
+        };
+        assert_eq!(claimed, &None, "no POST");
+        assert!(decision.is_some());
+        let record = applied.decision.expect("recorded");
+        assert_eq!(
+            (record.verdict, record.reason),
+            ("skip", Some(Reason::BrokenLog))
+        );
+        assert_eq!(record.evidence.as_deref(), Some("Assertion x failed"));
+        assert_eq!(applied.history.map(|h| h.outcome.label()), Some("skipped"));
+        let state = applied.state.expect("state");
+        assert!(matches!(state.rerun, RerunState::Done { .. }));
+        assert_eq!(state.pending_rerun_at(), None, "final: never claimed again");
+    }
+
+    #[test]
+    fn a_rerun_decided_on_evidence_keeps_the_claim_and_is_not_fetched_again_after_a_restart() {
+        let (run, _) = claimed_for_evidence();
+        let toml = "[defaults]\nonly_when = ['ECONNRESET']\n";
+        let applied = apply_change(Some(run), &decide(CLAIM.owner, "read ECONNRESET\n", toml));
+        let ChangeResult::Decided { claimed, decision } = &applied.result else {
+            panic!("{:?}", applied.result);
+        };
+        let claimed = claimed.as_ref().expect("to be performed");
+        assert!(!claimed.needs_evidence);
+        assert!(decision.is_some());
+        assert_eq!(applied.decision.map(|d| d.counts), Some(true));
+        let state = applied.state.expect("state");
+        assert_eq!(
+            state.pending_rerun_at(),
+            Some(30 + CLAIM.lease_ms),
+            "lease renewed"
+        );
+        // The process dies before the POST: the next claim performs it, no fetch.
+        let again = apply_change(
+            Some(state),
+            &RunChange::Claim {
+                now: 30 + CLAIM.lease_ms,
+                claim: Claim { owner: 6, ..CLAIM },
+            },
+        );
+        let ChangeResult::Claimed(Some(retaken)) = again.result else {
+            panic!("{:?}", again.result);
+        };
+        assert!(!retaken.needs_evidence, "the decision is kept");
+    }
+
+    #[test]
+    fn evidence_for_a_claim_another_process_took_over_changes_nothing() {
+        let (run, _) = claimed_for_evidence();
+        let toml = "[defaults]\nnever_when = ['boom']\n";
+        let applied = apply_change(Some(run.clone()), &decide(9, "boom\n", toml));
+        assert_eq!(applied.persist, Persist::Unchanged);
+        assert_eq!(
+            applied.result,
+            ChangeResult::Decided {
+                claimed: None,
+                decision: None
+            }
+        );
+        assert_eq!(applied.decision, None);
+        assert_eq!(applied.state, Some(run));
+    }
+
+    #[test]
+    fn a_claim_lost_before_its_evidence_came_is_claimed_and_fetched_again() {
+        let (run, _) = claimed_for_evidence();
+        let again = apply_change(
+            Some(run),
+            &RunChange::Claim {
+                now: 20 + CLAIM.lease_ms,
+                claim: Claim { owner: 6, ..CLAIM },
+            },
+        );
+        let ChangeResult::Claimed(Some(retaken)) = again.result else {
+            panic!("{:?}", again.result);
+        };
+        assert!(retaken.needs_evidence);
+    }
 }
