@@ -102,6 +102,14 @@ async fn a_broken_log_matching_never_when_is_skipped_as_broken_log_without_a_pos
         "{entry}"
     );
     assert!(app.rerun_posts(REPO, run).await.is_empty(), "no POST");
+    let metrics = get_page(&app.address, "/metrics", None).await;
+    assert!(
+        metrics
+            .body
+            .contains(r#"job_rerunner_decisions_total{decision="skip",reason="broken_log"} 1"#),
+        "{}",
+        metrics.body
+    );
     let blob_calls = blob.received_requests().await.unwrap_or_default();
     assert!(
         blob_calls
