@@ -361,9 +361,12 @@ impl RunTracker {
         ctx: &mut Context<Self>,
     ) {
         let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
-            // No cache (a failed commit dropped it): the claim runs out and is taken up again.
+            // No cache (a failed commit dropped it): the claim runs out and a poll
+            // finds it due again; the evidence is fetched again then.
             self.awaiting_github = false;
-            return self.adopt(None, ctx);
+            warn!(self.log(), "evidence dropped: the run's state is not known here";
+                "run_attempt" => claimed.attempt);
+            return;
         };
         let change = RunChange::Decide {
             now: now_ms(),
