@@ -220,3 +220,37 @@ async fn the_last_automatic_rerun_under_debug_last_attempt_asks_for_debug_logs()
         Some("application/json")
     );
 }
+
+#[actix_web::test]
+async fn the_hourly_budget_is_read_again_when_deciding_on_evidence() {
+    // Both runs complete within the delay: neither has spent the budget yet, so both are
+    // scheduled (201); deciding on evidence, the first decided takes the hour's budget.
+    let rules = "[defaults]\ndelay = \"1s\"\nbudget_per_hour = 1\nonly_when = [\"@infra\"]\n";
+    let (app, blob) = start(rules).await;
+    let annotations = json!([{
+        "annotation_level": "failure",
+        "message": "The runner has received a shutdown signal.",
+    }]);
+    let runs = [(unique(), 61), (unique(), 62)];
+    for (run, job) in runs {
+        github_expects_rerun(&app.github, REPO, run).await;
+        serves_evidence(&app, &blob, job, annotations.clone(), "").await;
+    }
+    for (run, job) in runs {
+        fail_run(&app, run, job).await;
+    }
+    let mut outcomes = Vec::new();
+    for (run, _) in runs {
+        outcomes.push(app.outcome_of(REPO, run, 1).await);
+    }
+    outcomes.sort();
+    assert_eq!(outcomes, ["skipped", "started"]);
+    assert_eq!(app.all_posts().await.len(), 1, "one POST in all");
+    let skipped = runs
+        .iter()
+        .find(|(run, _)| app.recorded_outcome(REPO, *run, 1).as_deref() == Some("skipped"))
+        .map(|(run, _)| *run)
+        .expect("a skipped run");
+    let entry = rerun_entry(&app, skipped).await;
+    assert_eq!(entry["reason"], "budget_spent", "{entry}");
+}
