@@ -347,8 +347,9 @@ impl GitHubClient {
             "ratelimit_remaining" => remaining.unwrap_or("-").to_owned());
     }
 
-    /// Sends `request`, following the redirects [`redirect::next`] allows (same
-    /// method, headers and empty body, on the API host) up to [`redirect::MAX_HOPS`].
+    /// Sends `request` (with the JSON body `json`, if any), following the redirects
+    /// [`redirect::next`] allows (same method, headers and body, on the API host) up to
+    /// [`redirect::MAX_HOPS`].
     async fn call(
         &self,
         request: awc::ClientRequest,
@@ -362,7 +363,7 @@ impl GitHubClient {
         let mut request = request;
         let mut path = path.to_owned();
         for hop in 0..=redirect::MAX_HOPS {
-            let next = match self.call_once(request, call, &path, log).await? {
+            let next = match self.call_once(request, json, call, &path, log).await? {
                 Sent::Answer(answer) => return Ok(answer),
                 Sent::Redirect(next) if hop < redirect::MAX_HOPS => next,
                 Sent::Redirect(_) => break,
@@ -382,6 +383,7 @@ impl GitHubClient {
     async fn call_once(
         &self,
         request: awc::ClientRequest,
+        json: Option<&'static str>,
         call: Call,
         path: &str,
         log: &Logger,
