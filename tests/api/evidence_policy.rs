@@ -254,3 +254,38 @@ async fn the_hourly_budget_is_read_again_when_deciding_on_evidence() {
     let entry = rerun_entry(&app, skipped).await;
     assert_eq!(entry["reason"], "budget_spent", "{entry}");
 }
+
+#[actix_web::test]
+async fn the_debug_logging_body_is_sent_again_when_the_post_is_redirected_with_307() {
+    // No patterns: decided at completion; the repository was renamed meanwhile.
+    let app = spawn_app(&[(
+        "RULES",
+        "[defaults]\nattempts = 2\ndebug_last_attempt = true\n",
+    )])
+    .await;
+    let run = unique();
+    let moved = |status: u16, to: String| {
+        ResponseTemplate::new(status).insert_header("Location", format!("{}{to}", app.github.uri()))
+    };
+    Mock::given(method("GET"))
+        .and(path(crate::helpers::run_path("org/old", run)))
+        .respond_with(moved(301, crate::helpers::run_path("org/new", run)))
+        .mount(&app.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(crate::helpers::rerun_path("org/old", run)))
+        .respond_with(moved(307, crate::helpers::rerun_path("org/new", run)))
+        .mount(&app.github)
+        .await;
+    github_expects_rerun(&app.github, "org/new", run).await;
+    let job = Job::new("org/old", run, 1);
+    assert_eq!(app.send(&job.queued()).await.status, 202);
+    assert_eq!(app.send(&job.completed("failure")).await.status, 201);
+    assert_eq!(app.outcome_of("org/old", run, 1).await, "started");
+    for repo in ["org/old", "org/new"] {
+        let posts = app.rerun_posts(repo, run).await;
+        assert_eq!(posts.len(), 1, "{repo}");
+        let body: Value = serde_json::from_slice(&posts[0].body).expect("a JSON body");
+        assert_eq!(body, json!({"enable_debug_logging": true}), "{repo}");
+    }
+}
