@@ -518,7 +518,10 @@ async fn perform(
             },
         }
         pacing.posted();
-        match client.rerun_failed_jobs(&request.run, log).await {
+        match client
+            .rerun_failed_jobs(&request.run, request.claimed.debug_logging, log)
+            .await
+        {
             Ok(answer) => {
                 if let Some(wait) = answer.quota_wait {
                     pacing.pause(wait);
@@ -542,7 +545,7 @@ struct Fetcher {
     log: Logger,
 }
 
-fn all_unavailable(jobs: &[JobId], why: &str) -> Vec<JobEvidence> {
+pub(crate) fn all_unavailable(jobs: &[JobId], why: &str) -> Vec<JobEvidence> {
     jobs.iter()
         .map(|&job| JobEvidence {
             job,

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use slog::{Logger, debug, error, info, o, warn};
 
-use super::github::RerunRequest;
+use super::github::{FetchEvidence, RerunRequest};
 use super::registry::{Shared, TrackError};
 use crate::ids::RunKey;
 use crate::run::{
@@ -82,6 +82,14 @@ struct RerunDue(u32);
 struct Answered {
     claimed: ClaimedRerun,
     outcome: RerunOutcome,
+}
+
+/// The GitHub actor answered the evidence fetch of a re-run this tracker claimed.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Evidenced {
+    claimed: ClaimedRerun,
+    evidence: Vec<crate::policy::JobEvidence>,
 }
 
 /// The linger countdown ran out.
@@ -302,7 +310,11 @@ impl RunTracker {
                 if let Some(claimed) = claimed {
                     act.awaiting_github = true;
                     act.adopt(applied.state, ctx);
-                    act.perform(claimed, ctx);
+                    if claimed.needs_evidence {
+                        act.fetch_evidence(claimed, ctx);
+                    } else {
+                        act.perform(claimed, ctx);
+                    }
                 } else {
                     act.adopt(applied.state, ctx);
                 }
@@ -315,6 +327,91 @@ impl RunTracker {
                         "failures" => act.claim_failures);
                 }
                 act.arm_rerun_timer(store_retry_after(act.claim_failures), ctx);
+            }
+        }));
+    }
+
+    /// Asks the GitHub actor for the failed jobs' evidence of a claimed re-run whose
+    /// rule has patterns; the answer comes back as [`Evidenced`]. The claim stays
+    /// this process's meanwhile (`awaiting_github`); if it dies, the lease runs out and
+    /// the re-run is claimed, and its evidence fetched, again.
+    fn fetch_evidence(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
+        let request = FetchEvidence {
+            run: self.key.clone(),
+            attempt: claimed.attempt,
+            delivery: claimed.decided_by.clone(),
+            jobs: claimed.evidence_jobs.clone(),
+        };
+        let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();
+        let sent = self.shared.deps.github.send(request);
+        ctx.spawn(sent.into_actor(self).map(move |answer, _, ctx| {
+            let evidence = answer.unwrap_or_else(|_| {
+                crate::actors::github::all_unavailable(&jobs, "the GitHub actor is gone")
+            });
+            ctx.address().do_send(Evidenced { claimed, evidence });
+        }));
+    }
+
+    /// Decides the claimed re-run on its evidence (one commit, `RunChange::Decide`):
+    /// a re-run goes to the GitHub actor, a skip closes the attempt.
+    fn decide(
+        &mut self,
+        claimed: ClaimedRerun,
+        evidence: Vec<crate::policy::JobEvidence>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
+            // No cache (a failed commit dropped it): the claim runs out and a poll
+            // finds it due again; the evidence is fetched again then.
+            self.awaiting_github = false;
+            warn!(self.log(), "evidence dropped: the run's state is not known here";
+                "run_attempt" => claimed.attempt);
+            return;
+        };
+        let change = RunChange::Decide {
+            now: now_ms(),
+            attempt: claimed.attempt,
+            claim: self.shared.deps.claim,
+            repo: self.key.repo.to_string(),
+            workflow,
+            evidence: Arc::new(evidence),
+            policy: self.policy(),
+        };
+        let delivery = claimed.decided_by.clone().unwrap_or_default();
+        let attempt = claimed.attempt;
+        let deciding = self.transition(change);
+        ctx.wait(deciding.into_actor(self).map(move |decided, act, ctx| {
+            let applied = match decided {
+                Ok(applied) => applied,
+                Err(err) => {
+                    // The claim stays in the store; when its lease runs out the re-run is
+                    // claimed and its evidence fetched again.
+                    error!(act.log(), "recording the decision on evidence failed"; "error" => %err);
+                    act.awaiting_github = false;
+                    return act.adopt(act.state.clone(), ctx);
+                }
+            };
+            let ChangeResult::Decided { claimed, decision } = applied.result else {
+                act.awaiting_github = false;
+                return act.adopt(applied.state, ctx);
+            };
+            if let Some(decision) = &decision {
+                let (verdict, reason, job, evidence) =
+                    decision_fields(&Decided::Now(decision.clone()));
+                act.shared.deps.metrics.count_decision(verdict, reason);
+                info!(act.log(), "re-run decided"; "decision" => verdict, "reason" => reason,
+                    "job" => job, "evidence" => evidence, "run_attempt" => attempt,
+                    "delivery" => delivery);
+            }
+            match claimed {
+                Some(claimed) => {
+                    act.adopt(applied.state, ctx);
+                    act.perform(claimed, ctx);
+                }
+                None => {
+                    act.awaiting_github = false;
+                    act.adopt(applied.state, ctx);
+                }
             }
         }));
     }
@@ -449,23 +546,7 @@ impl RunTracker {
     /// The `re-run decided` line (once per attempt: only the committed event that
     /// decided logs it) and the decisions counter.
     fn log_policy_decision(&self, event: &JobEvent, decided: &Decided) {
-        let (decision, reason, job, evidence) = match decided {
-            Decided::Now(decision) => (
-                match decision.verdict {
-                    crate::policy::Verdict::Rerun(_) => "rerun",
-                    crate::policy::Verdict::Skip { .. } => "skip",
-                    crate::policy::Verdict::Shadow(_) => "shadow",
-                },
-                decision.verdict.reason().map_or("", |r| r.as_str()),
-                decision
-                    .job
-                    .as_ref()
-                    .map(|job| job.name.to_string())
-                    .unwrap_or_default(),
-                decision.evidence.clone().unwrap_or_default(),
-            ),
-            Decided::NeedsEvidence { .. } => ("needs_evidence", "", String::new(), String::new()),
-        };
+        let (decision, reason, job, evidence) = decision_fields(decided);
         self.shared.deps.metrics.count_decision(decision, reason);
         info!(self.event_log(event), "re-run decided"; "decision" => decision, "reason" => reason,
             "job" => job, "evidence" => evidence);
@@ -490,6 +571,28 @@ impl RunTracker {
             }
             TimerChange::Keep => {}
         }
+    }
+}
+
+/// A decision's `decision`, `reason`, `job` and `evidence`, for the `re-run decided`
+/// line and the decisions counter.
+fn decision_fields(decided: &Decided) -> (&'static str, &'static str, String, String) {
+    match decided {
+        Decided::Now(decision) => (
+            match decision.verdict {
+                crate::policy::Verdict::Rerun(_) => "rerun",
+                crate::policy::Verdict::Skip { .. } => "skip",
+                crate::policy::Verdict::Shadow(_) => "shadow",
+            },
+            decision.verdict.reason().map_or("", |r| r.as_str()),
+            decision
+                .job
+                .as_ref()
+                .map(|job| job.name.to_string())
+                .unwrap_or_default(),
+            decision.evidence.clone().unwrap_or_default(),
+        ),
+        Decided::NeedsEvidence { .. } => ("needs_evidence", "", String::new(), String::new()),
     }
 }
 
@@ -537,6 +640,14 @@ impl Handler<Answered> for RunTracker {
 
     fn handle(&mut self, Answered { claimed, outcome }: Answered, ctx: &mut Self::Context) {
         self.record(claimed, outcome, ctx);
+    }
+}
+
+impl Handler<Evidenced> for RunTracker {
+    type Result = ();
+
+    fn handle(&mut self, Evidenced { claimed, evidence }: Evidenced, ctx: &mut Self::Context) {
+        self.decide(claimed, evidence, ctx);
     }
 }
 

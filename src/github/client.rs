@@ -25,6 +25,8 @@ use crate::settings::{GitHubSettings, Secret};
 
 /// Largest API answer read; a workflow run's JSON is a few KB.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
+/// The body of a re-run that asks GitHub for debug logs (`debug_last_attempt`).
+const DEBUG_LOGGING_BODY: &str = r#"{"enable_debug_logging":true}"#;
 
 /// The fields of `GET /repos/{owner}/{repo}/actions/runs/{run_id}` the service reads.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -97,7 +99,7 @@ impl GitHubClient {
     ) -> Result<Answer<WorkflowRun>, GitHubError> {
         let path = Self::run_path(run);
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let answer = self.call(request, Call::ReadRun, &path, log).await?;
+        let answer = self.call(request, None, Call::ReadRun, &path, log).await?;
         // serde quotes the value it could not read: `transient` makes that safe.
         let value = serde_json::from_slice(&answer.value).map_err(|err| {
             GitHubError::transient(format!("GET {path}: unreadable answer: {err}"))
@@ -109,14 +111,18 @@ impl GitHubClient {
     }
 
     /// Asks GitHub to re-run the run's failed jobs (201 on success; no other answer is).
+    /// With `debug_logging` the body is `{"enable_debug_logging":true}` (the policy's
+    /// `debug_last_attempt`); otherwise no body is sent, as GitHub's default.
     pub async fn rerun_failed_jobs(
         &self,
         run: &RunKey,
+        debug_logging: bool,
         log: &Logger,
     ) -> Result<Answer<()>, GitHubError> {
         let path = format!("{}/rerun-failed-jobs", Self::run_path(run));
         let request = self.http.post(format!("{}{path}", self.api_url));
-        let answer = self.call(request, Call::Rerun, &path, log).await?;
+        let body = debug_logging.then_some(DEBUG_LOGGING_BODY);
+        let answer = self.call(request, body, Call::Rerun, &path, log).await?;
         Ok(Answer {
             value: (),
             quota_wait: answer.quota_wait,
@@ -142,7 +148,7 @@ impl GitHubClient {
                 self.api_url
             );
             let answer = self
-                .call(self.http.get(url), Call::ReadAnnotations, &path, log)
+                .call(self.http.get(url), None, Call::ReadAnnotations, &path, log)
                 .await?;
             quota_wait = answer.quota_wait.or(quota_wait);
             let annotations = match logs::parse_annotations(&answer.value) {
@@ -189,7 +195,7 @@ impl GitHubClient {
         const DOWNLOAD: &str = "job_log_download";
         let path = format!("/repos/{repo}/actions/jobs/{job}/logs");
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let (mut response, started) = self.send(request, ENDPOINT, &path, log).await?;
+        let (mut response, started) = self.send(request, None, ENDPOINT, &path, log).await?;
         self.observe(ENDPOINT, &path, &response, started, log);
         let status = response.status();
         let now_epoch = now_epoch();
@@ -289,15 +295,22 @@ impl GitHubClient {
     async fn send(
         &self,
         request: awc::ClientRequest,
+        json: Option<&'static str>,
         endpoint: &'static str,
         path: &str,
         log: &Logger,
     ) -> Result<(awc::ClientResponse<impl BodyStream>, Instant), GitHubError> {
         let started = Instant::now();
-        let sent = request
-            .insert_header(("Authorization", self.authorization.as_str()))
-            .send()
-            .await;
+        let request = request.insert_header(("Authorization", self.authorization.as_str()));
+        let sent = match json {
+            Some(body) => {
+                request
+                    .insert_header(("Content-Type", "application/json"))
+                    .send_body(body)
+                    .await
+            }
+            None => request.send().await,
+        };
         match sent {
             Ok(response) => Ok((response, started)),
             Err(err) => {
@@ -334,11 +347,13 @@ impl GitHubClient {
             "ratelimit_remaining" => remaining.unwrap_or("-").to_owned());
     }
 
-    /// Sends `request`, following the redirects [`redirect::next`] allows (same
-    /// method, headers and empty body, on the API host) up to [`redirect::MAX_HOPS`].
+    /// Sends `request` (with the JSON body `json`, if any), following the redirects
+    /// [`redirect::next`] allows (same method, headers and body, on the API host) up to
+    /// [`redirect::MAX_HOPS`].
     async fn call(
         &self,
         request: awc::ClientRequest,
+        json: Option<&'static str>,
         call: Call,
         path: &str,
         log: &Logger,
@@ -348,7 +363,7 @@ impl GitHubClient {
         let mut request = request;
         let mut path = path.to_owned();
         for hop in 0..=redirect::MAX_HOPS {
-            let next = match self.call_once(request, call, &path, log).await? {
+            let next = match self.call_once(request, json, call, &path, log).await? {
                 Sent::Answer(answer) => return Ok(answer),
                 Sent::Redirect(next) if hop < redirect::MAX_HOPS => next,
                 Sent::Redirect(_) => break,
@@ -368,6 +383,7 @@ impl GitHubClient {
     async fn call_once(
         &self,
         request: awc::ClientRequest,
+        json: Option<&'static str>,
         call: Call,
         path: &str,
         log: &Logger,
@@ -379,7 +395,7 @@ impl GitHubClient {
             Call::Rerun => "rerun_failed_jobs",
             Call::ReadAnnotations => "job_annotations",
         };
-        let (mut response, started) = self.send(request, endpoint, path, log).await?;
+        let (mut response, started) = self.send(request, json, endpoint, path, log).await?;
         let status = response.status();
         let body = response
             .body()

@@ -10,7 +10,7 @@ use super::state::{
     unrecorded_claims_exhausted,
 };
 use super::{JobAction, JobEvent, Policy, RerunOutcome, RunState};
-use crate::policy::{History, Reason};
+use crate::policy::{Decision, History, JobEvidence, Reason};
 
 /// How far back the hourly budget looks.
 pub const BUDGET_WINDOW_MS: u64 = 3_600_000;
@@ -126,6 +126,25 @@ pub enum RunChange {
         /// When an answer that settles nothing is tried again.
         retry: RetryPolicy,
     },
+    /// The failed jobs' evidence came for a claimed re-run that needs it: decide on it
+    /// ([`RunState::decide_on_evidence`]). A re-run keeps (and renews) the claim; a
+    /// skip closes the attempt, and either decision is recorded.
+    Decide {
+        /// Unix ms.
+        now: u64,
+        /// The attempt claimed.
+        attempt: u32,
+        /// Whose claim.
+        claim: Claim,
+        /// The run's repository (`owner/name`), to find its rule.
+        repo: String,
+        /// The run's workflow, to find its rule and its per-job history.
+        workflow: String,
+        /// What the GitHub actor fetched, one per failed job.
+        evidence: Arc<Vec<JobEvidence>>,
+        /// The policy in force, and the history the store reads for the decision.
+        policy: Policy,
+    },
     /// The tracker saw no event for a while: forget the run if it is quiet for `ttl_ms`.
     Expire {
         /// Unix ms.
@@ -142,6 +161,18 @@ impl RunChange {
     /// completion, under a rule with a `budget_per_hour` or `stop_when_useless`. The
     /// store then reads it in the change's transaction ([`RunChange::set_history`]).
     pub fn wants_history(&self) -> bool {
+        if let RunChange::Decide {
+            repo,
+            workflow,
+            policy,
+            ..
+        } = self
+        {
+            return policy.rules.as_ref().is_some_and(|rules| {
+                let rule = rules.rule_for(repo, workflow);
+                rule.budget_per_hour > 0 || rule.stop_when_useless > 0
+            });
+        }
         let RunChange::Event { event, policy, .. } = self else {
             return false;
         };
@@ -156,13 +187,14 @@ impl RunChange {
     pub fn workflow(&self) -> Option<&str> {
         match self {
             RunChange::Event { event, .. } => Some(&event.workflow_name),
+            RunChange::Decide { workflow, .. } => Some(workflow),
             _ => None,
         }
     }
 
     /// Gives an event the history the store read for it.
     pub fn set_history(&mut self, history: History) {
-        if let RunChange::Event { policy, .. } = self {
+        if let RunChange::Event { policy, .. } | RunChange::Decide { policy, .. } = self {
             policy.history = history;
         }
     }
@@ -174,6 +206,7 @@ impl RunChange {
             | RunChange::Claim { now, .. }
             | RunChange::Renew { now, .. }
             | RunChange::Record { now, .. }
+            | RunChange::Decide { now, .. }
             | RunChange::Expire { now, .. } => *now,
         }
     }
@@ -209,6 +242,16 @@ pub enum ChangeResult {
     Renewed(bool),
     /// The outcome was recorded.
     Recorded,
+    /// The evidence decided the claimed re-run: `claimed` is the re-run to perform
+    /// (`None`: skipped, or the claim was lost), `decision` what was decided (`None`:
+    /// the claim was lost, or the policy now finds the run ineligible and the
+    /// re-run goes ahead as decided at completion).
+    Decided {
+        /// The re-run to hand to the GitHub actor.
+        claimed: Option<ClaimedRerun>,
+        /// The decision, logged and recorded.
+        decision: Option<Decision>,
+    },
     /// Whether the run was forgotten.
     Expired(bool),
 }
@@ -416,6 +459,52 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                 result: ChangeResult::Recorded,
                 history: Some(history),
                 decision: None,
+            }
+        }
+        RunChange::Decide {
+            now,
+            attempt,
+            claim,
+            repo,
+            workflow,
+            evidence,
+            policy,
+        } => {
+            let lost = ChangeResult::Decided {
+                claimed: None,
+                decision: None,
+            };
+            let (Some(mut state), Some(rules)) = (current.clone(), policy.rules.as_ref()) else {
+                return unchanged(current, lost);
+            };
+            let rule = rules.rule_for(repo, workflow);
+            let Some((decision, claimed)) =
+                state.decide_on_evidence(*now, *attempt, claim, rule, &policy.history, evidence)
+            else {
+                return unchanged(current, lost);
+            };
+            let record = decision
+                .as_ref()
+                .map(|d| DecisionRecord::of(&Decided::Now(d.clone()), state.attempt, *now));
+            let history = match &state.rerun {
+                RerunState::Done {
+                    outcome: outcome @ RerunOutcome::Skipped { .. },
+                } => Some(RerunRecord {
+                    attempt: state.attempt,
+                    outcome: outcome.clone(),
+                    workflow: state.workflow.to_string(),
+                    branch: state.branch.to_string(),
+                    failed_jobs: state.failed_job_names(),
+                    finished_at: *now,
+                }),
+                _ => None,
+            };
+            Applied {
+                state: Some(state),
+                persist: Persist::Save,
+                result: ChangeResult::Decided { claimed, decision },
+                history,
+                decision: record,
             }
         }
         RunChange::Expire {
@@ -850,5 +939,150 @@ mod tests {
             },
         );
         assert_eq!(gone.persist, Persist::Delete);
+    }
+
+    fn evidence_rules(toml: &str) -> Policy {
+        Policy {
+            rules: Some(Arc::new(
+                crate::policy::parse(
+                    toml,
+                    crate::policy::PolicySource::Inline,
+                    &crate::policy::EnvDefaults::default(),
+                )
+                .expect("valid"),
+            )),
+            ..policy()
+        }
+    }
+
+    /// A failed run whose re-run waits for evidence, claimed by `CLAIM.owner` at 20.
+    fn claimed_for_evidence() -> (RunState, ClaimedRerun) {
+        let mut run = failed_run();
+        run.rerun = RerunState::Scheduled {
+            due_at: 10,
+            decided_by: Some("d".into()),
+            needs_evidence: true,
+            debug_logging: false,
+        };
+        let claimed = apply_change(
+            Some(run),
+            &RunChange::Claim {
+                now: 20,
+                claim: CLAIM,
+            },
+        );
+        let ChangeResult::Claimed(Some(rerun)) = claimed.result else {
+            panic!("claimed: {:?}", claimed.result);
+        };
+        assert!(rerun.needs_evidence);
+        assert_eq!(rerun.evidence_jobs.len(), 1, "the failed job, by id");
+        assert_eq!(rerun.evidence_jobs[0].id, JobId(1));
+        (claimed.state.expect("state"), rerun)
+    }
+
+    fn decide(owner: u64, log: &str, toml: &str) -> RunChange {
+        RunChange::Decide {
+            now: 30,
+            attempt: 1,
+            claim: Claim { owner, ..CLAIM },
+            repo: "o/r".into(),
+            workflow: "ci".into(),
+            evidence: Arc::new(vec![crate::policy::JobEvidence {
+                job: JobId(1),
+                annotations: crate::policy::Fetched::Got(Vec::new()),
+                log: crate::policy::Fetched::Got(log.into()),
+            }]),
+            policy: evidence_rules(toml),
+        }
+    }
+
+    #[test]
+    fn a_broken_log_closes_the_claimed_attempt_as_skipped_and_records_the_decision() {
+        let (run, _) = claimed_for_evidence();
+        let toml = "[defaults]\nnever_when = ['(?i)assertion.*failed']\n";
+        let applied = apply_change(
+            Some(run),
+            &decide(CLAIM.owner, "Assertion x failed\n", toml),
+        );
+        let ChangeResult::Decided { claimed, decision } = &applied.result else {
+            panic!("{:?}", applied.result);
+        };
+        assert_eq!(claimed, &None, "no POST");
+        assert!(decision.is_some());
+        let record = applied.decision.expect("recorded");
+        assert_eq!(
+            (record.verdict, record.reason),
+            ("skip", Some(Reason::BrokenLog))
+        );
+        assert_eq!(record.evidence.as_deref(), Some("Assertion x failed"));
+        assert_eq!(applied.history.map(|h| h.outcome.label()), Some("skipped"));
+        let state = applied.state.expect("state");
+        assert!(matches!(state.rerun, RerunState::Done { .. }));
+        assert_eq!(state.pending_rerun_at(), None, "final: never claimed again");
+    }
+
+    #[test]
+    fn a_rerun_decided_on_evidence_keeps_the_claim_and_is_not_fetched_again_after_a_restart() {
+        let (run, _) = claimed_for_evidence();
+        let toml = "[defaults]\nonly_when = ['ECONNRESET']\n";
+        let applied = apply_change(Some(run), &decide(CLAIM.owner, "read ECONNRESET\n", toml));
+        let ChangeResult::Decided { claimed, decision } = &applied.result else {
+            panic!("{:?}", applied.result);
+        };
+        let claimed = claimed.as_ref().expect("to be performed");
+        assert!(!claimed.needs_evidence);
+        assert!(decision.is_some());
+        assert_eq!(applied.decision.map(|d| d.counts), Some(true));
+        let state = applied.state.expect("state");
+        assert_eq!(
+            state.pending_rerun_at(),
+            Some(30 + CLAIM.lease_ms),
+            "lease renewed"
+        );
+        // The process dies before the POST: the next claim performs it, no fetch.
+        let again = apply_change(
+            Some(state),
+            &RunChange::Claim {
+                now: 30 + CLAIM.lease_ms,
+                claim: Claim { owner: 6, ..CLAIM },
+            },
+        );
+        let ChangeResult::Claimed(Some(retaken)) = again.result else {
+            panic!("{:?}", again.result);
+        };
+        assert!(!retaken.needs_evidence, "the decision is kept");
+    }
+
+    #[test]
+    fn evidence_for_a_claim_another_process_took_over_changes_nothing() {
+        let (run, _) = claimed_for_evidence();
+        let toml = "[defaults]\nnever_when = ['boom']\n";
+        let applied = apply_change(Some(run.clone()), &decide(9, "boom\n", toml));
+        assert_eq!(applied.persist, Persist::Unchanged);
+        assert_eq!(
+            applied.result,
+            ChangeResult::Decided {
+                claimed: None,
+                decision: None
+            }
+        );
+        assert_eq!(applied.decision, None);
+        assert_eq!(applied.state, Some(run));
+    }
+
+    #[test]
+    fn a_claim_lost_before_its_evidence_came_is_claimed_and_fetched_again() {
+        let (run, _) = claimed_for_evidence();
+        let again = apply_change(
+            Some(run),
+            &RunChange::Claim {
+                now: 20 + CLAIM.lease_ms,
+                claim: Claim { owner: 6, ..CLAIM },
+            },
+        );
+        let ChangeResult::Claimed(Some(retaken)) = again.result else {
+            panic!("{:?}", again.result);
+        };
+        assert!(retaken.needs_evidence);
     }
 }

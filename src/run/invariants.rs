@@ -16,6 +16,8 @@
 //!   that attempt) gets the same status and changes nothing;
 //! - an attempt the failure policy skipped (a failed job that ran no step: every
 //!   fifth job id here) is final: its re-run is never claimed;
+//! - a decision on evidence (`Decide`) changes the run only for the live claimant: a
+//!   re-run renews its lease, a skip closes the attempt for good;
 //! - every state survives its JSON encoding ([`crate::store::codec`]) unchanged;
 //! - lease takeovers alone (claims with no outcome recorded since the first of them)
 //!   never close the re-run before [`UNRECORDED_CLAIMS_FOR_MS`] has passed: a live
@@ -96,6 +98,14 @@ pub enum Step {
         owner: u64,
         /// The answer.
         outcome: RerunOutcome,
+    },
+    /// Process `owner`'s evidence for the re-run it claimed last came back: it decides
+    /// on it (`RunChange::Decide`, under a rule with `never_when = ['broken']`).
+    Decide {
+        /// The process's instance id.
+        owner: u64,
+        /// Whether the failed job's log matches `never_when` (a skip), or not (a re-run).
+        broken: bool,
     },
     /// A tracker's quiet check: forget the run if it has been quiet for `ttl_ms`.
     Expire {
@@ -247,6 +257,7 @@ impl Checker {
             Step::Claim { owner } => self.claim(*owner)?,
             Step::Renew { owner } => self.renew(*owner)?,
             Step::Record { owner, outcome } => self.record(*owner, outcome)?,
+            Step::Decide { owner, broken } => self.decide(*owner, *broken)?,
             Step::Expire { ttl_ms } => {
                 let change = RunChange::Expire {
                     now: self.now,
@@ -430,6 +441,80 @@ impl Checker {
         }
     }
 
+    /// A decision on evidence: it changes the run only for the live claimant, a re-run
+    /// renews its lease, a skip closes the attempt for good.
+    fn decide(&mut self, owner: u64, broken: bool) -> Result<(), String> {
+        let Some((claimed, _)) = self.claimed.get(&owner) else {
+            return Ok(());
+        };
+        let attempt = claimed.attempt;
+        let evidence = claimed
+            .evidence_jobs
+            .iter()
+            .map(|job| job.id)
+            .chain(self.state.iter().flat_map(|s| s.jobs.iter().map(|j| j.id)))
+            .map(|job| crate::policy::JobEvidence {
+                job,
+                annotations: crate::policy::Fetched::Got(Vec::new()),
+                log: crate::policy::Fetched::Got(if broken { "broken" } else { "fine" }.into()),
+            })
+            .collect();
+        let rules = crate::policy::parse(
+            "[defaults]\nbranches = [\"*\"]\nattempts = 100\nnever_when = ['broken']\n",
+            crate::policy::PolicySource::Inline,
+            &crate::policy::EnvDefaults::default(),
+        )
+        .map_err(|err| format!("the checker's policy: {err}"))?;
+        let policy = Policy {
+            rules: Some(Arc::new(rules)),
+            ..Policy::default()
+        };
+        let applied = self.change(&RunChange::Decide {
+            now: self.now,
+            attempt,
+            claim: Claim {
+                owner,
+                lease_ms: LEASE_MS,
+            },
+            repo: self.key.repo.to_string(),
+            workflow: "CI".into(),
+            evidence: Arc::new(evidence),
+            policy,
+        })?;
+        let ChangeResult::Decided { claimed, decision } = applied.result else {
+            return Err(format!("Decide answered {:?}", applied.result));
+        };
+        if applied.persist == Persist::Unchanged {
+            return Ok(());
+        }
+        let holds =
+            matches!(self.live, Some(live) if live.owner == owner && live.attempt == attempt);
+        if !holds {
+            return Err(format!(
+                "{owner} decided attempt {attempt}'s re-run without holding its claim"
+            ));
+        }
+        if self.started.contains(&(self.generation, attempt)) {
+            return Err(format!("{owner} decided attempt {attempt} after `started`"));
+        }
+        match (claimed, decision) {
+            (Some(_), _) => {
+                if let Some(live) = &mut self.live {
+                    live.lease_until = self.now + LEASE_MS;
+                }
+            }
+            (None, Some(_)) => {
+                self.live = None;
+                let skipped = (self.generation, attempt);
+                if !self.skipped.contains(&skipped) {
+                    self.skipped.push(skipped);
+                }
+            }
+            (None, None) => return Err("a saved decision that decided nothing".into()),
+        }
+        Ok(())
+    }
+
     fn record(&mut self, owner: u64, outcome: &RerunOutcome) -> Result<(), String> {
         let claimed = match self.claimed.get(&owner) {
             Some((claimed, _)) => claimed.clone(),
@@ -437,6 +522,7 @@ impl Checker {
                 attempt: self.state.as_ref().map_or(1, |s| s.attempt),
                 decided_by: None,
                 failed_jobs: Vec::new(),
+                evidence_jobs: Vec::new(),
                 needs_evidence: false,
                 debug_logging: false,
             },
@@ -537,6 +623,7 @@ mod tests {
             3 => (1u64..=3).prop_map(|owner| Step::Claim { owner }),
             1 => (1u64..=3).prop_map(|owner| Step::Renew { owner }),
             2 => (1u64..=3, outcome()).prop_map(|(owner, outcome)| Step::Record { owner, outcome }),
+            1 => (1u64..=3, any::<bool>()).prop_map(|(owner, broken)| Step::Decide { owner, broken }),
             1 => prop_oneof![Just(0u64), Just(10_000), Just(u64::MAX)]
                 .prop_map(|ttl_ms| Step::Expire { ttl_ms }),
         ]
@@ -588,6 +675,54 @@ mod tests {
         let state = checker.state().expect("a run");
         assert!(
             matches!(state.rerun, RerunState::InFlight { .. }),
+            "{:?}",
+            state.rerun
+        );
+    }
+
+    #[test]
+    fn a_rerun_skipped_on_evidence_is_never_claimed_again_and_a_stale_decision_changes_nothing() {
+        let failed = JobAction::Completed(Conclusion::Failure);
+        let mut checker = Checker::new();
+        checker
+            .run(&[
+                Step::Deliver {
+                    job: 1,
+                    attempt: 1,
+                    action: failed,
+                },
+                Step::Deliver {
+                    job: 1,
+                    attempt: 1,
+                    action: JobAction::Unfinished,
+                },
+                Step::Wait { ms: DELAY_MS },
+                Step::Claim { owner: 1 },
+                Step::Wait { ms: LEASE_MS },
+                Step::Claim { owner: 2 },
+                Step::Decide {
+                    owner: 1,
+                    broken: false,
+                },
+                Step::Decide {
+                    owner: 2,
+                    broken: true,
+                },
+                Step::Wait { ms: 10 * LEASE_MS },
+                Step::Claim { owner: 3 },
+            ])
+            .expect("invariants hold");
+        let state = checker.state().expect("a run");
+        assert!(
+            matches!(
+                &state.rerun,
+                RerunState::Done {
+                    outcome: RerunOutcome::Skipped {
+                        reason: crate::policy::Reason::BrokenLog,
+                        ..
+                    }
+                }
+            ),
             "{:?}",
             state.rerun
         );

@@ -170,6 +170,16 @@ pub enum Decided {
     },
 }
 
+impl Decided {
+    /// The decision, when one was made.
+    pub fn into_decision(self) -> Option<Decision> {
+        match self {
+            Decided::Now(decision) => Some(decision),
+            Decided::NeedsEvidence { .. } => None,
+        }
+    }
+}
+
 /// Who claims a due re-run, and for how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claim {
@@ -188,6 +198,9 @@ pub struct ClaimedRerun {
     pub decided_by: Option<String>,
     /// Names of the attempt's failed jobs.
     pub failed_jobs: Vec<String>,
+    /// The attempt's failed jobs (id and name), whose evidence is fetched when
+    /// `needs_evidence` (empty otherwise).
+    pub evidence_jobs: Vec<policy::JobRef>,
     /// The decision needs evidence first (see [`RerunState::Scheduled`]).
     pub needs_evidence: bool,
     /// Send `{"enable_debug_logging": true}` with the POST.
@@ -808,9 +821,92 @@ impl RunState {
             attempt: self.attempt,
             decided_by,
             failed_jobs: self.failed_job_names(),
+            evidence_jobs: if needs_evidence {
+                self.failed_job_refs()
+            } else {
+                Vec::new()
+            },
             needs_evidence,
             debug_logging,
         })
+    }
+
+    /// The current attempt's failed jobs, id and name.
+    fn failed_job_refs(&self) -> Vec<policy::JobRef> {
+        self.jobs
+            .iter()
+            .filter(|job| job.conclusion.is_some_and(Conclusion::is_failure))
+            .map(|job| policy::JobRef {
+                id: job.id,
+                name: job.name.clone(),
+            })
+            .collect()
+    }
+
+    /// Decides `claim.owner`'s claimed re-run of `attempt` on the failed jobs'
+    /// `evidence` (`policy::decide_with_evidence`, with the run's `rule` and the
+    /// repository's `history`). A re-run keeps the claim (its lease renewed, the
+    /// decision kept: a claim taken up again after a restart POSTs without fetching
+    /// again) and is returned to be performed; a skip (or shadow) closes the attempt
+    /// as `Done{Skipped}`. `None` when the claim is no longer this owner's (another
+    /// process took it over, or a newer attempt started): nothing changes.
+    pub fn decide_on_evidence(
+        &mut self,
+        now: u64,
+        attempt: u32,
+        claim: &Claim,
+        rule: &policy::Rule,
+        history: &History,
+        evidence: &[policy::JobEvidence],
+    ) -> Option<(Option<Decision>, Option<ClaimedRerun>)> {
+        let RerunState::InFlight {
+            owner, decided_by, ..
+        } = &self.rerun
+        else {
+            return None;
+        };
+        if *owner != claim.owner || attempt != self.attempt {
+            return None;
+        }
+        let decided_by = decided_by.clone();
+        let jobs = self.job_facts();
+        let facts = RunFacts {
+            workflow: &self.workflow,
+            branch: &self.branch,
+            attempt: self.attempt,
+            jobs: &jobs,
+        };
+        // Ineligible now (a reload changed the branches or attempts since the run
+        // completed): the decision made at completion stands, the re-run goes ahead.
+        let decision = policy::decide_with_evidence(&facts, history, rule, evidence).ok();
+        let debug_logging = match decision.as_ref().map(|d| &d.verdict) {
+            Some(policy::Verdict::Rerun(plan)) => plan.debug_logging,
+            None => false,
+            Some(policy::Verdict::Skip { .. } | policy::Verdict::Shadow(_)) => {
+                let decision = decision.clone()?;
+                let (mut changed, mut decided) = (false, None);
+                self.skip(decision, &mut changed, &mut decided);
+                self.claims = 0;
+                self.first_unrecorded_claim_at = None;
+                return Some((decided.and_then(Decided::into_decision), None));
+            }
+        };
+        self.rerun = RerunState::InFlight {
+            owner: claim.owner,
+            lease_until: now.saturating_add(claim.lease_ms),
+            decided_by: decided_by.clone(),
+            needs_evidence: false,
+            debug_logging,
+        };
+        let claimed = ClaimedRerun {
+            attempt: self.attempt,
+            decided_by,
+            failed_jobs: self.failed_job_names(),
+            evidence_jobs: Vec::new(),
+            needs_evidence: false,
+            debug_logging,
+        };
+        Some((decision, Some(claimed)))
     }
 
     /// `needs_evidence` and `debug_logging` of a decided re-run (false otherwise).

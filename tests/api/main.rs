@@ -3,6 +3,7 @@
 
 mod cli;
 mod evidence;
+mod evidence_policy;
 mod faults;
 mod github_trouble;
 mod hardening_http;
