@@ -50,7 +50,7 @@ fn outcome(u: &mut Unstructured) -> Result<RerunOutcome> {
 }
 
 fn step(u: &mut Unstructured) -> Result<Step> {
-    Ok(match u.int_in_range(0..=11)? {
+    Ok(match u.int_in_range(0..=12)? {
         0..=3 => Step::Deliver {
             job: u.int_in_range(1..=4)?,
             attempt: u.int_in_range(1..=3)?,
@@ -71,6 +71,10 @@ fn step(u: &mut Unstructured) -> Result<Step> {
         10 => Step::Record {
             owner: u.int_in_range(1..=3)?,
             outcome: outcome(u)?,
+        },
+        11 => Step::Decide {
+            owner: u.int_in_range(1..=3)?,
+            broken: u.arbitrary()?,
         },
         _ => Step::Expire {
             ttl_ms: *u.choose(&[0, 10_000, u64::MAX])?,
