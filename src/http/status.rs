@@ -11,11 +11,13 @@ use super::auth::refusal;
 use crate::actors::run_tracker::now_ms;
 use crate::ids::RunKey;
 use crate::run::{RerunOutcome, RerunRecord, RerunState, RunState};
-use crate::store::{FlakyJob, StoreError};
+use crate::store::{FlakyJob, RerunHelp, StoreError};
 
 /// Runs, re-runs and flaky jobs shown at most.
 const ROWS: u32 = 200;
 const HOUR_MS: u64 = 3_600_000;
+/// The window of the "do re-runs help?" table and of the skip reasons.
+const DAY_MS: u64 = 24 * HOUR_MS;
 
 /// A run being tracked.
 #[derive(Serialize)]
@@ -64,6 +66,26 @@ pub struct Status {
     /// Re-runs started per hour over the last day, oldest hour first.
     reruns_per_hour: Vec<u32>,
     flaky_jobs: Vec<FlakyJob>,
+    /// Per job, automatic re-runs of the last 24 h: passed after it, failed again.
+    help: Vec<HelpRow>,
+    /// Why attempts were not re-run (skip and shadow decisions), last 24 h.
+    skip_reasons: Vec<SkipReason>,
+}
+
+/// A row of "do re-runs help?": a job's automatic re-runs of the last 24 h.
+#[derive(Serialize)]
+pub struct HelpRow {
+    #[serde(flatten)]
+    counts: RerunHelp,
+    /// `passed / reruns`, in percent, rounded.
+    helped_percent: u64,
+}
+
+/// A reason attempts were not re-run, counted.
+#[derive(Serialize)]
+pub struct SkipReason {
+    reason: String,
+    count: u64,
 }
 
 /// The web address of GitHub for an API base (github.com, or an Enterprise Server),
@@ -150,12 +172,32 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         })
         .collect();
     let flaky_jobs = app.store.flaky_jobs(ROWS).await?;
+    let since = now.saturating_sub(DAY_MS);
+    let help = app
+        .store
+        .rerun_help(since, ROWS)
+        .await?
+        .into_iter()
+        .map(|counts| HelpRow {
+            helped_percent: (counts.passed * 100 + counts.reruns / 2) / counts.reruns.max(1),
+            counts,
+        })
+        .collect();
+    let skip_reasons = app
+        .store
+        .skip_reasons(since)
+        .await?
+        .into_iter()
+        .map(|(reason, count)| SkipReason { reason, count })
+        .collect();
     Ok(Status {
         now,
         runs,
         reruns,
         reruns_per_hour,
         flaky_jobs,
+        help,
+        skip_reasons,
     })
 }
 
@@ -176,7 +218,7 @@ pub async fn api_status(request: HttpRequest, app: web::Data<AppState>) -> HttpR
     }
 }
 
-/// `GET /api/{part}`: one part of it (`runs`, `reruns`, `flaky`).
+/// `GET /api/{part}`: one part of it (`runs`, `reruns`, `flaky`, `help`, `skips`).
 pub async fn api_part(
     request: HttpRequest,
     part: web::Path<String>,
@@ -197,9 +239,11 @@ pub async fn api_part(
         "runs" => HttpResponse::Ok().json(status.runs),
         "reruns" => HttpResponse::Ok().json(status.reruns),
         "flaky" => HttpResponse::Ok().json(status.flaky_jobs),
+        "help" => HttpResponse::Ok().json(status.help),
+        "skips" => HttpResponse::Ok().json(status.skip_reasons),
         _ => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
-            .body("no such part: try /api/status, /api/runs, /api/reruns, /api/flaky or /api/policy\n"),
+            .body("no such part: try /api/status, /api/runs, /api/reruns, /api/flaky, /api/help, /api/skips or /api/policy\n"),
     }
 }
 
@@ -303,6 +347,45 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
                 escape(&flaky.workflow),
                 escape(&flaky.job),
                 flaky.times
+            );
+        }
+        html.push_str("</table></div>");
+    }
+
+    html.push_str("<h2>Do re-runs help? (last 24 h)</h2><p class=\"muted\">Automatic re-runs that completed in the last 24 hours: passed after the re-run (flaky) or failed again (broken).</p>");
+    if status.help.is_empty() {
+        html.push_str("<p>None in the last 24 hours.</p>");
+    } else {
+        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>workflow</th><th>job</th><th class="num">re-runs</th><th class="num">passed after the re-run</th><th class="num">failed again</th><th class="num">helped (%)</th></tr>"#);
+        for row in &status.help {
+            let _ = write!(
+                html,
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{} %</td></tr>"#,
+                escape(&row.counts.repo),
+                escape(&row.counts.workflow),
+                escape(&row.counts.job),
+                row.counts.reruns,
+                row.counts.passed,
+                row.counts.failed_again,
+                row.helped_percent
+            );
+        }
+        html.push_str("</table></div>");
+    }
+
+    html.push_str("<h2>Why not re-run (last 24 h)</h2>");
+    if status.skip_reasons.is_empty() {
+        html.push_str("<p>No attempt skipped in the last 24 hours.</p>");
+    } else {
+        html.push_str(
+            r#"<div class="wrap"><table><tr><th>reason</th><th class="num">attempts</th></tr>"#,
+        );
+        for skip in &status.skip_reasons {
+            let _ = write!(
+                html,
+                r#"<tr><td>{}</td><td class="num">{}</td></tr>"#,
+                escape(&skip.reason),
+                skip.count
             );
         }
         html.push_str("</table></div>");

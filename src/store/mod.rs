@@ -46,6 +46,23 @@ pub struct FlakyJob {
     pub last_seen: u64,
 }
 
+/// What automatic re-runs of one job did in a window: the "do re-runs help?" table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RerunHelp {
+    /// `owner/name`.
+    pub repo: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The job's name.
+    pub job: String,
+    /// Automatic re-runs of it that completed.
+    pub reruns: u64,
+    /// Of those, how many passed (flaky).
+    pub passed: u64,
+    /// Of those, how many failed again (broken).
+    pub failed_again: u64,
+}
+
 /// Where tracked runs live.
 pub trait Store: Send + Sync + 'static {
     /// Reads a run's state; `None` when the run has no record.
@@ -67,6 +84,12 @@ pub trait Store: Send + Sync + 'static {
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>>;
     /// Flaky jobs, most often flaky first.
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>>;
+    /// Per repository, workflow and job: automatic re-runs completed since `since`
+    /// (unix ms) and how many passed or failed again (`job_reruns`), most re-run first.
+    fn rerun_help(&self, since: u64, limit: u32) -> StoreFuture<Vec<RerunHelp>>;
+    /// Why attempts were not re-run since `since` (unix ms): the reasons of the
+    /// `skip` and `shadow` decisions, counted, most frequent first.
+    fn skip_reasons(&self, since: u64) -> StoreFuture<Vec<(String, u64)>>;
     /// Checks that a write commits: updates the one-row `heartbeat` table in a
     /// transaction of its own (SQLite: also that the file at the path is still the one
     /// opened). What `/readyz` asks.

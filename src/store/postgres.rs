@@ -21,7 +21,7 @@ use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 
 use super::codec::{self, RerunRow};
-use super::{FlakyJob, Store, StoreError, StoreFuture, StoreWatch, schema};
+use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
 
@@ -535,6 +535,60 @@ impl Store for PostgresStore {
                 }
             }
             Ok(jobs)
+        })
+    }
+
+    // Same SQL as the SQLite backend's.
+    fn rerun_help(&self, since: u64, limit: u32) -> StoreFuture<Vec<RerunHelp>> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(
+                    "SELECT repo, workflow, job, COUNT(*), SUM(CASE WHEN passed THEN 1 ELSE 0 END)
+                     FROM job_reruns WHERE at >= $1
+                     GROUP BY repo, workflow, job
+                     ORDER BY COUNT(*) DESC, repo, workflow, job LIMIT $2",
+                    &[&(since as i64), &i64::from(limit)],
+                )
+                .await
+                .map_err(sql_error)?;
+            let mut help = Vec::new();
+            for row in &rows {
+                let reruns = column::<i64>(row, 3)?;
+                let passed = column::<i64>(row, 4)?;
+                help.push(RerunHelp {
+                    repo: column(row, 0)?,
+                    workflow: column(row, 1)?,
+                    job: column(row, 2)?,
+                    reruns: reruns.max(0) as u64,
+                    passed: passed.max(0) as u64,
+                    failed_again: (reruns - passed).max(0) as u64,
+                });
+            }
+            Ok(help)
+        })
+    }
+
+    fn skip_reasons(&self, since: u64) -> StoreFuture<Vec<(String, u64)>> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(
+                    "SELECT COALESCE(reason, verdict), COUNT(*) FROM decisions
+                     WHERE verdict IN ('skip', 'shadow') AND decided_at >= $1
+                     GROUP BY COALESCE(reason, verdict)
+                     ORDER BY COUNT(*) DESC, COALESCE(reason, verdict)",
+                    &[&(since as i64)],
+                )
+                .await
+                .map_err(sql_error)?;
+            let mut reasons = Vec::new();
+            for row in &rows {
+                reasons.push((column(row, 0)?, column::<i64>(row, 1)?.max(0) as u64));
+            }
+            Ok(reasons)
         })
     }
 

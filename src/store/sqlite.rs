@@ -34,7 +34,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::codec::{self, RerunRow};
-use super::{FlakyJob, Store, StoreError, StoreFuture, StoreWatch, schema};
+use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
 
@@ -291,6 +291,14 @@ impl Store for SqliteStore {
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
         let watch = Arc::clone(&self.watch);
         self.ask(Kind::Read, move |conn| flaky(conn, limit, &watch))
+    }
+
+    fn rerun_help(&self, since: u64, limit: u32) -> StoreFuture<Vec<RerunHelp>> {
+        self.ask(Kind::Read, move |conn| rerun_help(conn, since, limit))
+    }
+
+    fn skip_reasons(&self, since: u64) -> StoreFuture<Vec<(String, u64)>> {
+        self.ask(Kind::Read, move |conn| skip_reasons(conn, since))
     }
 
     // Goes through the batch like any change, so it fails when changes fail: the write
@@ -939,6 +947,52 @@ fn flaky(conn: &Connection, limit: u32, watch: &StoreWatch) -> Result<Vec<FlakyJ
         }
     }
     Ok(jobs)
+}
+
+/// Same SQL as the PostgreSQL backend's `rerun_help`.
+fn rerun_help(conn: &Connection, since: u64, limit: u32) -> Result<Vec<RerunHelp>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT repo, workflow, job, COUNT(*), SUM(CASE WHEN passed THEN 1 ELSE 0 END)
+             FROM job_reruns WHERE at >= ?1
+             GROUP BY repo, workflow, job
+             ORDER BY COUNT(*) DESC, repo, workflow, job LIMIT ?2",
+        )
+        .map_err(sql_error)?;
+    let rows = stmt
+        .query_map(params![since as i64, limit], |row| {
+            let reruns: i64 = row.get(3)?;
+            let passed: i64 = row.get(4)?;
+            Ok(RerunHelp {
+                repo: row.get(0)?,
+                workflow: row.get(1)?,
+                job: row.get(2)?,
+                reruns: reruns.max(0) as u64,
+                passed: passed.max(0) as u64,
+                failed_again: (reruns - passed).max(0) as u64,
+            })
+        })
+        .map_err(sql_error)?;
+    rows.collect::<Result<_, _>>().map_err(sql_error)
+}
+
+/// Same SQL as the PostgreSQL backend's `skip_reasons`.
+fn skip_reasons(conn: &Connection, since: u64) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT COALESCE(reason, verdict), COUNT(*) FROM decisions
+             WHERE verdict IN ('skip', 'shadow') AND decided_at >= ?1
+             GROUP BY COALESCE(reason, verdict)
+             ORDER BY COUNT(*) DESC, COALESCE(reason, verdict)",
+        )
+        .map_err(sql_error)?;
+    let rows = stmt
+        .query_map(params![since as i64], |row| {
+            let count: i64 = row.get(1)?;
+            Ok((row.get::<_, String>(0)?, count.max(0) as u64))
+        })
+        .map_err(sql_error)?;
+    rows.collect::<Result<_, _>>().map_err(sql_error)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use job_rerunner::ids::RunKey;
 use job_rerunner::run::{Applied, RerunRecord, RunChange, RunState};
-use job_rerunner::store::{FlakyJob, SqliteStore, Store, StoreError, StoreFuture};
+use job_rerunner::store::{FlakyJob, RerunHelp, SqliteStore, Store, StoreError, StoreFuture};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -94,6 +94,12 @@ impl Store for Refusing {
     }
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
         self.inner.flaky_jobs(limit)
+    }
+    fn rerun_help(&self, since: u64, limit: u32) -> StoreFuture<Vec<RerunHelp>> {
+        self.inner.rerun_help(since, limit)
+    }
+    fn skip_reasons(&self, since: u64) -> StoreFuture<Vec<(String, u64)>> {
+        self.inner.skip_reasons(since)
     }
     fn ping(&self) -> StoreFuture<()> {
         self.inner.ping()

@@ -562,3 +562,76 @@ async fn a_job_whose_last_automatic_reruns_all_failed_again_is_answered_200_usel
     assert_eq!(answer.status, 201, "{}", answer.body);
     assert!(app.rerun_posts("org/repo", second).await.is_empty());
 }
+
+#[actix_web::test]
+async fn the_status_shows_whether_reruns_helped_per_job_and_why_attempts_were_skipped() {
+    // RERUN_DELAY=5 keeps the re-run decided for a failed attempt 2 waiting.
+    let app = spawn_app(&[
+        ("STATUS_TOKEN", STATUS_TOKEN),
+        ("RERUN_DELAY", "5"),
+        ("RULES", "[defaults]\ndelay = \"0s\"\n"),
+    ])
+    .await;
+    let (flaky, broken) = (unique(), unique());
+    let build = |run, id| Job::new("org/repo", run, id).name("build");
+    // `build` fails, is re-run, and passes in attempt 2.
+    github_expects_rerun(&app.github, "org/repo", flaky).await;
+    assert_eq!(run_one(&app, &build(flaky, 1), "failure").await.status, 201);
+    assert_eq!(app.outcome_of("org/repo", flaky, 1).await, "started");
+    let passed = build(flaky, 2).attempt(2);
+    assert_eq!(run_one(&app, &passed, "success").await.status, 200);
+    // In another run, `build` fails, is re-run, and fails again.
+    github_expects_rerun(&app.github, "org/repo", broken).await;
+    assert_eq!(
+        run_one(&app, &build(broken, 3), "failure").await.status,
+        201
+    );
+    assert_eq!(app.outcome_of("org/repo", broken, 1).await, "started");
+    let again = build(broken, 4).attempt(2);
+    assert_eq!(run_one(&app, &again, "failure").await.status, 201);
+    // A job that ran no step is not re-run: not_started.
+    let never = Job::new("org/repo", unique(), 5)
+        .name("lint")
+        .never_started();
+    assert_eq!(run_one(&app, &never, "failure").await.status, 200);
+
+    let status = get_page(&app.address, "/api/status", Some(STATUS_TOKEN)).await;
+    let status: serde_json::Value = serde_json::from_str(&status.body).expect("JSON");
+    let help = &status["help"];
+    assert_eq!(help.as_array().map(Vec::len), Some(1), "{help}");
+    assert_eq!(help[0]["repo"], "org/repo");
+    assert_eq!(help[0]["job"], "build");
+    assert_eq!(help[0]["reruns"], 2, "{help}");
+    assert_eq!(help[0]["passed"], 1);
+    assert_eq!(help[0]["failed_again"], 1);
+    assert_eq!(help[0]["helped_percent"], 50);
+    let skips = &status["skip_reasons"];
+    assert_eq!(
+        skips,
+        &serde_json::json!([{"reason": "not_started", "count": 1}]),
+        "{skips}"
+    );
+    let part = get_page(&app.address, "/api/help", Some(STATUS_TOKEN)).await;
+    let part: serde_json::Value = serde_json::from_str(&part.body).expect("JSON");
+    assert_eq!(&part, help);
+
+    let page = get_page(&app.address, "/status", Some(STATUS_TOKEN)).await;
+    assert!(
+        page.body.contains("Do re-runs help? (last 24 h)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(
+            r#"<td>build</td><td class="num">2</td><td class="num">1</td><td class="num">1</td><td class="num">50 %</td>"#
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<tr><td>not_started</td><td class="num">1</td></tr>"#),
+        "{}",
+        page.body
+    );
+}

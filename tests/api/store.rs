@@ -707,3 +707,104 @@ async fn the_budget_and_the_jobs_history_are_read_in_the_transition(backend: Bac
     );
     backend.finish().await;
 }
+
+/// Claims run `run`'s decided re-run at `now` and records it started.
+async fn rerun_started(store: &dyn Store, run: u64, now: u64) {
+    let claim = Claim {
+        owner: 1,
+        lease_ms: 1_000,
+    };
+    let claimed = match store
+        .transition(&key(run), RunChange::Claim { now, claim })
+        .await
+        .expect("claim")
+        .result
+    {
+        ChangeResult::Claimed(Some(claimed)) => claimed,
+        other => panic!("not claimed: {other:?}"),
+    };
+    store
+        .transition(
+            &key(run),
+            RunChange::Record {
+                now,
+                claimed,
+                owner: 1,
+                outcome: RerunOutcome::Started,
+                retry: RETRY,
+            },
+        )
+        .await
+        .expect("recorded");
+}
+
+on_every_backend!(rerun_help_and_skip_reasons_count_the_window_per_job_and_reason);
+async fn rerun_help_and_skip_reasons_count_the_window_per_job_and_reason(backend: Backend) {
+    let store = &*backend.store;
+    let hour = 3_600_000;
+    let start = 1_700_000_000_000;
+    // Run 1: `build` fails, is re-run, and passes in attempt 2.
+    assert_eq!(fail_once(store, 1, 1, start).await, "201 re-run scheduled");
+    // Run 2 fails within the hour: budget_per_hour = 1 skips it.
+    assert!(
+        fail_once(store, 2, 1, start + 1_000)
+            .await
+            .ends_with("(budget_spent)")
+    );
+    rerun_started(store, 1, start + hour).await;
+    let passed = JobAction::Completed(Conclusion::Success);
+    for action in [JobAction::Unfinished, passed] {
+        store
+            .transition(&key(1), judged(1, 2, 2, action, start + 2 * hour))
+            .await
+            .expect("attempt 2");
+    }
+    // Run 3: `build` fails later, is re-run, and fails again in attempt 2.
+    assert_eq!(
+        fail_once(store, 3, 1, start + 3 * hour).await,
+        "201 re-run scheduled",
+        "{}",
+        backend.name
+    );
+    rerun_started(store, 3, start + 4 * hour).await;
+    fail_once(store, 3, 2, start + 5 * hour).await;
+
+    let help = store.rerun_help(start, 10).await.expect("help");
+    assert_eq!(help.len(), 1, "{}: {help:?}", backend.name);
+    let build = &help[0];
+    assert_eq!(
+        (build.repo.as_str(), build.job.as_str()),
+        ("org/repo", "build")
+    );
+    assert_eq!(
+        (build.reruns, build.passed, build.failed_again),
+        (2, 1, 1),
+        "{}",
+        backend.name
+    );
+    // Only what completed since `since` counts.
+    let later = store.rerun_help(start + 3 * hour, 10).await.expect("help");
+    assert_eq!(
+        later
+            .iter()
+            .map(|h| (h.reruns, h.passed, h.failed_again))
+            .collect::<Vec<_>>(),
+        [(1, 0, 1)],
+        "{}",
+        backend.name
+    );
+    assert_eq!(
+        store.skip_reasons(start).await.expect("reasons"),
+        [("budget_spent".to_owned(), 1)],
+        "{}",
+        backend.name
+    );
+    assert!(
+        store
+            .skip_reasons(start + 2_000)
+            .await
+            .expect("reasons")
+            .is_empty()
+    );
+    backend.finish().await;
+}
