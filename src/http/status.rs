@@ -356,7 +356,7 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
     if status.help.is_empty() {
         html.push_str("<p>None in the last 24 hours.</p>");
     } else {
-        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>workflow</th><th>job</th><th class="num">re-runs</th><th class="num">passed after the re-run</th><th class="num">failed again</th><th class="num">helped (%)</th></tr>"#);
+        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>workflow</th><th>job</th><th class="num">re-runs</th><th class="num">passed</th><th class="num">failed again</th><th class="num">helped</th></tr>"#);
         for row in &status.help {
             let _ = write!(
                 html,
