@@ -57,14 +57,28 @@ pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
     let github = MockServer::start().await;
     let db_dir = tempfile::tempdir().expect("temp dir");
     let db_path = db_dir.path().join("db").join("job-rerunner.db");
-    let mut vars = test_vars(&github, &db_path);
-    for (name, value) in overrides {
-        vars.insert((*name).to_owned(), (*value).to_owned());
-    }
-    let settings = Settings::from_vars(vars).expect("test settings are valid");
+    let settings = test_settings(&github, &db_path, overrides);
     let app = Application::build(settings, test_logger())
         .await
         .expect("service starts");
+    serve(app, github, db_path, db_dir)
+}
+
+/// The test settings for `db_path`, changed by `overrides`.
+fn test_settings(
+    github: &MockServer,
+    db_path: &std::path::Path,
+    overrides: &[(&str, &str)],
+) -> Settings {
+    let mut vars = test_vars(github, db_path);
+    for (name, value) in overrides {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
+    Settings::from_vars(vars).expect("test settings are valid")
+}
+
+/// Runs a built service in the background and describes it to the test.
+fn serve(app: Application, github: MockServer, db_path: PathBuf, db_dir: TempDir) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let registry = Some(app.registry());
@@ -469,28 +483,12 @@ pub async fn spawn_app_on_store(
     let github = MockServer::start().await;
     let db_dir = tempfile::tempdir().expect("temp dir");
     let db_path = db_dir.path().join("job-rerunner.db");
-    let mut vars = test_vars(&github, &db_path);
-    for (name, value) in overrides {
-        vars.insert((*name).to_owned(), (*value).to_owned());
-    }
-    let settings = Settings::from_vars(vars).expect("test settings are valid");
+    let settings = test_settings(&github, &db_path, overrides);
     let store = make_store(&db_path);
     let app = Application::build_with_store(settings, log, store)
         .await
         .expect("service starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    let registry = Some(app.registry());
-    actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        github,
-        db_path,
-        registry,
-        _server: Some(handle),
-        _db_dir: Some(db_dir),
-        client: awc::Client::default(),
-    }
+    serve(app, github, db_path, db_dir)
 }
 
 /// `GET path` on the service at `address` (with `STATUS_TOKEN` `token` if given): status and body.
