@@ -256,10 +256,12 @@ impl Settings {
             None => return Err(env.problem("GITHUB_SIGN_KEY", "is required (the webhook secret)")),
         };
         let token = env.get("GITHUB_TOKEN").map(Secret::new);
-        let run_attempts = env.number("RUN_ATTEMPTS", 4u32)?;
-        if run_attempts < 2 {
-            return Err(env.problem("RUN_ATTEMPTS", "must be at least 2 (1 would never re-run)"));
-        }
+        let run_attempts = env
+            .number("RUN_ATTEMPTS", 4u32, 2..=u32::MAX)
+            .map_err(|mut err| {
+                err.problem.push_str(" (1 would never re-run)");
+                err
+            })?;
         let branches = match env.list("REPO_BRANCHES", false) {
             None => BranchFilter::Only(vec!["master".to_owned()]),
             Some(list) if list.iter().any(|b| b == "*") => BranchFilter::Any,
@@ -327,14 +329,8 @@ impl Settings {
             }
         };
         let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let workers = env.number("WORKERS", default_workers)?;
-        if workers == 0 {
-            return Err(env.problem("WORKERS", "must be at least 1"));
-        }
-        let max_body_bytes = env.number("MAX_BODY_BYTES", 1_048_576usize)?;
-        if max_body_bytes < 1024 {
-            return Err(env.problem("MAX_BODY_BYTES", "must be at least 1024"));
-        }
+        let workers = env.number("WORKERS", default_workers, 1..=usize::MAX)?;
+        let max_body_bytes = env.number("MAX_BODY_BYTES", 1_048_576usize, 1024..=usize::MAX)?;
         let body_timeout = env.seconds("BODY_TIMEOUT", 5.0)?;
         if body_timeout.is_zero() {
             return Err(env.problem("BODY_TIMEOUT", "must be more than 0"));
@@ -345,7 +341,7 @@ impl Settings {
             MAX_BODY_TIMEOUT,
             "GitHub sends a body at once",
         )?;
-        let max_buffered_bytes = env.number("MAX_BUFFERED_BYTES", 64usize << 20)?;
+        let max_buffered_bytes = env.number("MAX_BUFFERED_BYTES", 64usize << 20, 0..=usize::MAX)?;
         if max_buffered_bytes < max_body_bytes {
             return Err(env.problem(
                 "MAX_BUFFERED_BYTES",
@@ -364,15 +360,9 @@ impl Settings {
                 ),
             ));
         }
-        let max_tries = env.number("GITHUB_MAX_TRIES", 10u32)?;
-        if max_tries == 0 {
-            return Err(env.problem("GITHUB_MAX_TRIES", "must be at least 1"));
-        }
-        let log_tail_bytes = env.number("LOG_TAIL_BYTES", 256usize << 10)?;
-        if !(1024..=64 << 20).contains(&log_tail_bytes) {
-            return Err(env.problem("LOG_TAIL_BYTES", "must be from 1024 to 67108864"));
-        }
-        let log_read_max_bytes = env.number("LOG_READ_MAX_BYTES", 64u64 << 20)?;
+        let max_tries = env.number("GITHUB_MAX_TRIES", 10u32, 1..=u32::MAX)?;
+        let log_tail_bytes = env.number("LOG_TAIL_BYTES", 256usize << 10, 1024..=64 << 20)?;
+        let log_read_max_bytes = env.number("LOG_READ_MAX_BYTES", 64u64 << 20, 0..=u64::MAX)?;
         if log_read_max_bytes < log_tail_bytes as u64 {
             return Err(env.problem("LOG_READ_MAX_BYTES", "must be at least LOG_TAIL_BYTES"));
         }
@@ -388,7 +378,7 @@ impl Settings {
             branches,
             no_retry,
             host: env.get("HOST").unwrap_or("0.0.0.0").to_owned(),
-            port: env.number("PORT", 5000u16)?,
+            port: env.number("PORT", 5000u16, 0..=u16::MAX)?,
             workers,
             rerun_delay: env.seconds("RERUN_DELAY", 5.0)?,
             database,
@@ -398,7 +388,7 @@ impl Settings {
             outbox_poll: env.seconds("OUTBOX_POLL", 1.0)?,
             tracker_linger: env.seconds("TRACKER_LINGER", 30.0)?,
             summary_every: env.seconds("SUMMARY_EVERY", 60.0)?,
-            backlog_warning: env.number("BACKLOG_WARNING", 1000usize)?,
+            backlog_warning: env.number("BACKLOG_WARNING", 1000usize, 0..=usize::MAX)?,
             dry_run: env.flag("DRY_RUN")?,
             status_token,
             log_format,
@@ -415,7 +405,7 @@ impl Settings {
                 backoff_max: env.seconds("GITHUB_BACKOFF_MAX", 300.0)?,
                 request_timeout: env.seconds("GITHUB_TIMEOUT", 10.0)?,
                 poll_interval: env.seconds("GITHUB_POLL_INTERVAL", 5.0)?,
-                poll_tries: env.number("GITHUB_POLL_TRIES", 12u32)?,
+                poll_tries: env.number("GITHUB_POLL_TRIES", 12u32, 0..=u32::MAX)?,
                 secondary_limit_wait: env.seconds("GITHUB_SECONDARY_LIMIT_WAIT", 60.0)?,
                 log_tail_bytes,
                 log_read_max_bytes,
@@ -579,6 +569,13 @@ fn decode_percent(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether `raw` is written as a whole number (an optional sign, then digits), whatever
+/// its size.
+fn is_whole_number(raw: &str) -> bool {
+    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The variables being read; an empty value counts as unset.
 struct Env(HashMap<String, String>);
 
@@ -594,16 +591,38 @@ impl Env {
         }
     }
 
-    fn number<T: std::str::FromStr>(
+    /// A whole number from `range` (the variable's own range, not only its type's): a
+    /// value outside it, however large or negative, is "out of range" and the message
+    /// gives the range; only text that is no whole number at all is "not a whole number".
+    fn number<T>(
         &self,
         name: &'static str,
         default: T,
-    ) -> Result<T, SettingsError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw.parse().map_err(|_| SettingsError {
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, SettingsError>
+    where
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        let out_of_range = || SettingsError {
+            variable: name,
+            problem: format!(
+                "{raw} is out of range: {name} takes {} to {}",
+                range.start(),
+                range.end()
+            ),
+        };
+        match raw.parse::<T>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            Ok(_) => Err(out_of_range()),
+            // Digits that do not fit the type (`99999` for a port, `-1`) are out of range
+            // too; anything else is not a number.
+            Err(_) if is_whole_number(raw) => Err(out_of_range()),
+            Err(_) => Err(SettingsError {
                 variable: name,
-                problem: format!("{raw:?} is not a valid whole number"),
+                problem: format!("{raw:?} is not a whole number"),
             }),
         }
     }
@@ -917,6 +936,57 @@ mod tests {
         .expect("the bounds themselves are allowed");
         assert_eq!(settings.run_ttl, MAX_DURATION);
         assert_eq!(settings.body_timeout, MAX_BODY_TIMEOUT);
+    }
+
+    /// The variables whose value is a number: their default is one (`WORKERS`' is the
+    /// CPU count).
+    fn numeric_variables() -> Vec<&'static str> {
+        VARIABLES
+            .iter()
+            .filter(|(_, default, _)| default.parse::<f64>().is_ok() || *default == "CPU cores")
+            .map(|(name, _, _)| *name)
+            .collect()
+    }
+
+    #[test]
+    fn every_numeric_setting_says_a_value_too_large_or_negative_is_out_of_range() {
+        let numeric = numeric_variables();
+        assert!(numeric.len() > 20, "{numeric:?}");
+        for name in numeric {
+            let duration = DURATION_VARIABLES.contains(&name);
+            for value in ["99999999999999999999999", "-1"] {
+                let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), (name, value)]))
+                    .expect_err(name);
+                assert_eq!(err.variable, name, "{name}={value}");
+                let says_range = if duration {
+                    err.problem.contains("at most") || err.problem.contains("non-negative")
+                } else {
+                    err.problem.contains("out of range") && err.problem.contains(" to ")
+                };
+                assert!(says_range, "{name}={value}: {err}");
+                assert!(
+                    !err.problem.contains("not a whole"),
+                    "{name}={value}: {err}"
+                );
+            }
+            let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), (name, "lots")]))
+                .expect_err(name);
+            assert!(err.problem.contains("is not a"), "{name}=lots: {err}");
+        }
+    }
+
+    #[test]
+    fn a_port_of_99999_is_out_of_range_and_the_message_gives_the_range() {
+        let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("PORT", "99999")]))
+            .expect_err("PORT=99999");
+        assert_eq!(
+            err.to_string(),
+            "PORT: 99999 is out of range: PORT takes 0 to 65535"
+        );
+        let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("RUN_ATTEMPTS", "1")]))
+            .expect_err("RUN_ATTEMPTS=1");
+        assert!(err.problem.contains("takes 2 to"), "{err}");
+        assert!(err.problem.contains("would never re-run"), "{err}");
     }
 
     #[test]

@@ -195,6 +195,7 @@ impl Application {
                 .app_data(state.clone())
                 .route("/", web::post().to(receive))
                 .route("/", web::get().to(alive))
+                .route("/", web::head().to(alive))
                 .route("/metrics", web::get().to(metrics_page))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))

@@ -30,6 +30,12 @@ pub enum WebhookError {
     /// The body did not arrive in full within `BODY_TIMEOUT` of the headers.
     #[error("payload did not arrive within {0} s of the headers (BODY_TIMEOUT)")]
     BodyTimeout(f64),
+    /// A signed delivery sent form-encoded (`payload=…`), the content type GitHub
+    /// pre-selects when a webhook is created: the most common set-up mistake.
+    #[error(
+        "payload is form-encoded: set the webhook's Content type to application/json (repository Settings → Webhooks → Edit)"
+    )]
+    FormEncoded,
     /// Reading the body would pass `MAX_BUFFERED_BYTES`; the sender may retry.
     #[error("too many payloads being read at once: retry in {0} s")]
     Busy(u64),
@@ -43,7 +49,7 @@ impl WebhookError {
             Self::Unreadable(_) | Self::Payload(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::FORBIDDEN,
             Self::NotRecorded(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::MissingEvent => StatusCode::BAD_REQUEST,
+            Self::MissingEvent | Self::FormEncoded => StatusCode::BAD_REQUEST,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -53,7 +59,10 @@ impl WebhookError {
     /// signature was not verified does (its body may be unread, and only GitHub, who
     /// holds the key, keeps a connection open; see `connections.rs`).
     pub fn closes_connection(&self) -> bool {
-        !matches!(self, Self::Payload(_) | Self::NotRecorded(_))
+        !matches!(
+            self,
+            Self::Payload(_) | Self::NotRecorded(_) | Self::FormEncoded
+        )
     }
 
     /// The `Retry-After` seconds to send with the answer, if any.

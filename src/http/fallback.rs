@@ -14,10 +14,11 @@ use actix_web::{HttpRequest, HttpResponse};
 /// The default service: 404 or 405 with a reason.
 pub async fn unmatched(request: HttpRequest) -> HttpResponse {
     // A path some route matches was asked with a method no route of it takes (routes
-    // here are guarded by method only). Every route is GET except the webhook's POST /.
+    // here are guarded by method only). Every route is GET except the webhook's POST /
+    // and `HEAD /`.
     if request.resource_map().has_resource(request.path()) {
         let allow = if request.path() == "/" {
-            "GET, POST"
+            "GET, HEAD, POST"
         } else {
             "GET"
         };

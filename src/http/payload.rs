@@ -156,8 +156,8 @@ pub fn classify_with(
     let text = std::str::from_utf8(body)
         .map_err(|err| PayloadError::Malformed(format!("the body is not UTF-8: {err}")))?;
     let envelope: Envelope = serde_json::from_str(text).map_err(|err| {
-        // serde_json's message is one line and quotes no secrets, only the payload's position.
-        PayloadError::Malformed(err.to_string())
+        // One line naming the field at fault (`shape.rs`); it quotes no secrets.
+        PayloadError::Malformed(super::shape::explain(text, &err))
     })?;
     let sender = envelope.sender.and_then(|sender| sender.0);
     if sender

@@ -21,7 +21,8 @@ use super::throttle::Client;
 use super::{AppState, WebhookError, signature};
 use crate::run::{JobAction, JobEvent};
 
-/// `GET /`: says the service is alive.
+/// `GET /` and `HEAD /` (uptime monitors; actix sends a HEAD answer's headers only):
+/// says the service is alive.
 pub async fn alive() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
@@ -160,6 +161,20 @@ fn logged<'r>(
     Some(value)
 }
 
+/// Whether the delivery says it is `application/x-www-form-urlencoded` (GitHub's
+/// default content type, which wraps the JSON in a `payload=` form field).
+fn is_form_encoded(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 /// Checks what can be checked before the body is read (the signature header's shape,
 /// the event header), then reads the body under its limits, verifies it, parses it and
 /// routes the event.
@@ -200,6 +215,11 @@ async fn handle(
             BodyError::Unreadable(reason) => WebhookError::Unreadable(reason),
         })?;
     signature::check(&settings.sign_key, &digest, &body)?;
+    // After the signature: GitHub signs the form body too, and only a verified sender
+    // learns what to change (a ping sent so fails, which shows at once in GitHub's UI).
+    if is_form_encoded(request) {
+        return Err(WebhookError::FormEncoded);
+    }
     match event_name {
         "ping" => return Ok(Handled::Pong),
         "workflow_job" => {}

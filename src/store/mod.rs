@@ -8,6 +8,7 @@
 //! hold whichever process applies them.
 
 pub mod codec;
+mod pg_error;
 mod postgres;
 mod schema;
 mod sqlite;

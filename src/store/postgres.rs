@@ -21,6 +21,7 @@ use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 
 use super::codec::{self, RerunRow};
+use super::pg_error::{self, Cause};
 use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
@@ -102,9 +103,13 @@ impl PostgresStore {
             newer_migrations: Vec::new(),
         };
         let pool = store.pool.clone();
+        let target = pg_error::target(url).unwrap_or_else(|| "DATABASE_URL".into());
         store.newer_migrations = store
             .on_runtime(async move {
-                let mut client = pool.get().await.map_err(pool_error)?;
+                let mut client = pool
+                    .get()
+                    .await
+                    .map_err(|err| cannot_connect(&target, &err))?;
                 schema::migrate_postgres(&mut client, embedded::migrations::runner, "PostgreSQL")
                     .await
             })
@@ -147,11 +152,19 @@ fn row_name(row: &tokio_postgres::Row) -> String {
 }
 
 fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
-    StoreError(format!("PostgreSQL unavailable: {err}"))
+    StoreError(format!("PostgreSQL unavailable: {}", Cause::of_pool(&err)))
+}
+
+/// The start-up failure: where the service tried to connect, and the driver's cause.
+fn cannot_connect(target: &str, err: &deadpool_postgres::PoolError) -> StoreError {
+    StoreError(format!(
+        "cannot connect to PostgreSQL at {target}: {}",
+        Cause::of_pool(err)
+    ))
 }
 
 fn sql_error(err: tokio_postgres::Error) -> StoreError {
-    StoreError(format!("PostgreSQL: {err}"))
+    StoreError(format!("PostgreSQL: {}", Cause::of(&err)))
 }
 
 /// Moves the `runs` row (`repo`, `run_id` as read in `row`) whose key this version

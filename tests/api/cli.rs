@@ -296,3 +296,18 @@ fn check_config_shows_the_github_api_url_without_its_credentials() {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
 }
+
+#[test]
+fn a_port_out_of_range_stops_start_up_saying_so_with_the_range() {
+    let output = binary()
+        .env("GITHUB_SIGN_KEY", "k")
+        .env("PORT", "99999")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr,
+        "job-rerunner: configuration error: PORT: 99999 is out of range: PORT takes 0 to 65535\n"
+    );
+}

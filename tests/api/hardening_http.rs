@@ -547,7 +547,10 @@ async fn unknown_paths_and_methods_are_answered_with_a_reason() {
         "{body:?}"
     );
 
-    for (method, path, allow) in [("PUT", "/", "GET, POST"), ("DELETE", "/healthz", "GET")] {
+    for (method, path, allow) in [
+        ("PUT", "/", "GET, HEAD, POST"),
+        ("DELETE", "/healthz", "GET"),
+    ] {
         let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut answer = client
             .request(method.clone(), format!("{}{path}", app.address))

@@ -2,6 +2,7 @@
 //! signed HTTP requests.
 
 mod cli;
+mod database_errors;
 mod evidence;
 mod evidence_policy;
 mod faults;

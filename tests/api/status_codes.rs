@@ -197,3 +197,114 @@ async fn get_root_says_the_service_is_alive() {
     assert_eq!(answer.status, 200);
     assert!(answer.body.contains("alive"));
 }
+
+#[actix_web::test]
+async fn a_signed_form_encoded_delivery_is_400_saying_to_set_the_content_type_to_json() {
+    let app = spawn_app(&[]).await;
+    let json = Job::new("org/repo", unique(), 1).queued().to_string();
+    // As GitHub sends it with its pre-selected content type: the JSON in a form field.
+    let encoded: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &json)
+        .finish();
+    let signature = sign(&Secret::new(SIGN_KEY), encoded.as_bytes());
+    for event in ["workflow_job", "ping"] {
+        let answer = app
+            .post(
+                encoded.clone().into_bytes(),
+                &[
+                    ("X-Hub-Signature-256", &signature),
+                    ("X-GitHub-Event", event),
+                    ("X-GitHub-Delivery", "form-1"),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{event}");
+        assert!(
+            answer
+                .body
+                .contains("set the webhook's Content type to application/json"),
+            "{event}: {}",
+            answer.body
+        );
+        assert_eq!(answer.body.lines().count(), 1);
+    }
+    // Unsigned, the form says nothing more than any unsigned request.
+    let forged = app
+        .post(
+            encoded.into_bytes(),
+            &[
+                ("X-Hub-Signature-256", &sign(&Secret::new("other"), b"x")),
+                ("X-GitHub-Event", "workflow_job"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+}
+
+#[actix_web::test]
+async fn a_json_body_of_the_wrong_shape_is_400_naming_the_field() {
+    let app = spawn_app(&[]).await;
+    for (field, value, named) in [
+        (
+            "run_id",
+            json!("123"),
+            "workflow_job.run_id must be a whole number",
+        ),
+        (
+            "run_attempt",
+            json!(-1),
+            "workflow_job.run_attempt must be a whole number",
+        ),
+        (
+            "steps",
+            json!({"a": 1}),
+            "workflow_job.steps must be a list",
+        ),
+        (
+            "name",
+            json!(["x"]),
+            "workflow_job.name must be a string, not a list",
+        ),
+    ] {
+        let mut job = Job::new("org/repo", unique(), 1).queued();
+        job["workflow_job"][field] = value;
+        let answer = app.send(&job).await;
+        assert_eq!(answer.status, 400, "{field}");
+        assert!(answer.body.contains(named), "{field}: {}", answer.body);
+        assert_eq!(answer.body.lines().count(), 1);
+    }
+    let mut job = Job::new("org/repo", unique(), 1).queued();
+    job["repository"] = json!("org/repo");
+    let answer = app.send(&job).await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer
+            .body
+            .contains("repository must be an object, not a string"),
+        "{}",
+        answer.body
+    );
+}
+
+#[actix_web::test]
+async fn head_root_answers_like_get_root_without_a_body() {
+    let app = spawn_app(&[]).await;
+    let client = awc::Client::default();
+    let mut get = client.get(&app.address).send().await.expect("answers");
+    let get_body = get.body().await.expect("body");
+    let mut head = client.head(&app.address).send().await.expect("answers");
+    assert_eq!(head.status().as_u16(), 200);
+    assert_eq!(head.status(), get.status());
+    for name in ["content-type", "content-length"] {
+        assert_eq!(head.headers().get(name), get.headers().get(name), "{name}");
+    }
+    assert_eq!(
+        head.headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()),
+        Some(get_body.len().to_string().as_str())
+    );
+    assert!(head.body().await.expect("no body").is_empty());
+}
