@@ -59,6 +59,10 @@ pub struct Application {
     port: u16,
     server: Server,
     registry: Arc<Registry>,
+    /// What the shutdown line asks about what was in flight.
+    github: Addr<GitHubActor>,
+    store: Arc<dyn Store>,
+    log: Logger,
 }
 
 /// This process's id in claims: unique among the processes sharing a database.
@@ -158,6 +162,7 @@ impl Application {
         spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
         spawn_policy_reloader(Arc::clone(&policy), log.clone());
         let github_for_http = github.clone();
+        let github_for_shutdown = github.clone();
         let summary = Summary {
             every: settings.summary_every,
             backlog_warning: settings.backlog_warning,
@@ -229,6 +234,9 @@ impl Application {
             port,
             server,
             registry,
+            github: github_for_shutdown,
+            store,
+            log,
         })
     }
 
@@ -247,10 +255,31 @@ impl Application {
         Arc::clone(&self.registry)
     }
 
-    /// Serves until the server is stopped (SIGTERM, SIGINT or the handle).
+    /// Serves until the server is stopped (SIGTERM, SIGINT or the handle), then logs
+    /// what was in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if served.is_ok() {
+            log_shutdown(&self.registry, &self.github, &self.store, &self.log).await;
+        }
+        served
     }
+}
+
+/// The last line of a clean stop (the HTTP server has drained its requests): what was
+/// in flight. Nothing is lost by stopping: a decided re-run is in the store, and the
+/// next start (or another instance, once the claim's lease ends) performs it.
+async fn log_shutdown(
+    registry: &Registry,
+    github: &Addr<GitHubActor>,
+    store: &Arc<dyn Store>,
+    log: &Logger,
+) {
+    let github_queue = github.send(QueueDepth).await.unwrap_or(0);
+    let pending = pending_reruns(store, now_ms()).await.unwrap_or_default();
+    info!(log, "stopped cleanly; pending re-runs stay in the store and resume at the next start";
+        "trackers" => registry.len(), "github_queue" => github_queue,
+        "reruns_scheduled" => pending.scheduled, "reruns_in_flight" => pending.in_flight);
 }
 
 /// Wakes the trackers of due re-runs: at start (re-runs decided before a restart) and

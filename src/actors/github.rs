@@ -208,7 +208,7 @@ impl GitHubActor {
         };
         let work = perform(performer, pacing, request);
         ctx.spawn(work.into_actor(self).map(move |(outcome, pacing), act, ctx| {
-            info!(log, "re-run finished"; "outcome" => outcome.label(), "detail" => ?outcome,
+            info!(log, "re-run finished"; "outcome" => outcome.label(), "detail" => %outcome,
                 "queue" => act.queue.len());
             let _ = reply.send(outcome);
             act.finished(pacing, ctx);

@@ -450,9 +450,13 @@ impl RunTracker {
         ) {
             info!(self.log(), "re-run answered"; "run_attempt" => claimed.attempt,
                 "outcome" => outcome.label(), "delivery" => delivery);
-        } else {
+        } else if outcome.is_trouble() {
             warn!(self.log(), "re-run not performed"; "run_attempt" => claimed.attempt,
-                "outcome" => outcome.label(), "detail" => ?outcome, "delivery" => delivery);
+                "outcome" => outcome.label(), "detail" => %outcome, "delivery" => delivery);
+        } else {
+            // A dry run, a policy skip: what the service was told to do.
+            info!(self.log(), "re-run not performed"; "run_attempt" => claimed.attempt,
+                "outcome" => outcome.label(), "detail" => %outcome, "delivery" => delivery);
         }
         let change = RunChange::Record {
             now: now_ms(),

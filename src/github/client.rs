@@ -344,7 +344,7 @@ impl GitHubClient {
         }
         info!(log, "GitHub API call"; "endpoint" => endpoint, "path" => path,
             "status" => status.as_u16(), "latency_ms" => started.elapsed().as_millis() as u64,
-            "ratelimit_remaining" => remaining.unwrap_or("-").to_owned());
+            "ratelimit_remaining" => remaining.and_then(|left| left.parse::<u64>().ok()));
     }
 
     /// Sends `request` (with the JSON body `json`, if any), following the redirects

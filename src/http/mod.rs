@@ -8,6 +8,7 @@ pub mod connections;
 mod error;
 mod fallback;
 pub mod headers;
+mod ignored;
 mod observe;
 pub mod payload;
 mod picked;

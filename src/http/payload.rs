@@ -22,13 +22,13 @@ struct Envelope<'a> {
 }
 
 /// `sender.login`.
-struct Login;
+pub(super) struct Login;
 impl FieldName for Login {
     const NAME: &'static str = "login";
 }
 
 /// `repository.full_name`.
-struct FullName;
+pub(super) struct FullName;
 impl FieldName for FullName {
     const NAME: &'static str = "full_name";
 }

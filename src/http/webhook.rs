@@ -16,6 +16,7 @@ use slog::{info, warn};
 use super::auth::client_address;
 use super::body::{self, BodyError, BodyLimits};
 use super::headers::{Shape, shown};
+use super::ignored::About;
 use super::payload::{Classified, classify_with};
 use super::throttle::Client;
 use super::{AppState, WebhookError, signature};
@@ -32,7 +33,8 @@ pub async fn alive() -> HttpResponse {
 /// What the handler did with a delivery.
 enum Handled {
     Pong,
-    Ignored(&'static str),
+    /// 204, with what the payload says about itself (`ignored.rs`).
+    Ignored(&'static str, About),
     Tracked {
         event: Arc<JobEvent>,
         status: u16,
@@ -95,10 +97,11 @@ pub async fn receive(
                 "event" => event_name, "status" => 200, "decision" => "pong", "latency_us" => latency_us);
             text(StatusCode::OK, "pong")
         }
-        Ok(Handled::Ignored(reason)) => {
+        Ok(Handled::Ignored(reason, about)) => {
             count(&app, event_name, "", StatusCode::NO_CONTENT);
             info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
-                "event" => event_name, "status" => 204, "decision" => reason, "latency_us" => latency_us);
+                "event" => event_name, about, "status" => 204u16, "decision" => reason,
+                "latency_us" => latency_us);
             HttpResponse::NoContent().finish()
         }
         Err(err) => {
@@ -223,16 +226,19 @@ async fn handle(
     match event_name {
         "ping" => return Ok(Handled::Pong),
         "workflow_job" => {}
-        _ => return Ok(Handled::Ignored("event is not workflow_job")),
+        _ => {
+            let about = About::read(&body);
+            return Ok(Handled::Ignored("event is not workflow_job", about));
+        }
     }
     let classified = classify_with(&body, delivery, settings, app.policy.max_attempts())?;
+    let event = match classified {
+        Classified::Ignored(reason) => return Ok(Handled::Ignored(reason, About::read(&body))),
+        Classified::Job(event) => event,
+    };
     // The event owns what it needs: the body's share of MAX_BUFFERED_BYTES goes back
     // before waiting for the tracker (up to 8 s when the store is slow).
     drop(body);
-    let event = match classified {
-        Classified::Ignored(reason) => return Ok(Handled::Ignored(reason)),
-        Classified::Job(event) => event,
-    };
     let event = Arc::new(event);
     let (reply, mailbox) = app.registry.track(Arc::clone(&event)).await?;
     Ok(Handled::Tracked {

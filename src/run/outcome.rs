@@ -76,9 +76,57 @@ impl RerunOutcome {
         }
     }
 
+    /// Whether it is worth a warning: GitHub refused, kept the run running, or failed
+    /// every try. A dry run, a policy skip or a run that needs none is the service
+    /// doing what it was told (info).
+    pub fn is_trouble(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused { .. } | Self::StillRunning | Self::GaveUp { .. }
+        )
+    }
+
     /// Whether this settles the attempt for good. The others leave the door open: a later
     /// completion of the same attempt may schedule the re-run again.
     pub fn is_final(&self) -> bool {
         !matches!(self, Self::StillRunning | Self::GaveUp { .. })
+    }
+}
+
+/// What happened, in a few words for a log line (`detail`): no Rust debug text.
+impl std::fmt::Display for RerunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Started => f.write_str("GitHub started the re-run"),
+            Self::AlreadyRerun { github_attempt } => {
+                write!(f, "GitHub already shows attempt {github_attempt}")
+            }
+            Self::NotNeeded { conclusion } => {
+                write!(f, "the run concluded {conclusion}, not as a failure")
+            }
+            Self::Refused { status: 0, message } => f.write_str(message),
+            Self::Refused { status, message } => write!(f, "GitHub answered {status}: {message}"),
+            Self::StillRunning => f.write_str("GitHub kept showing the run in progress"),
+            Self::DryRun => f.write_str("DRY_RUN=true: the re-run was not sent to GitHub"),
+            Self::Superseded => f.write_str("another instance took the re-run over"),
+            Self::Skipped {
+                reason,
+                job,
+                pattern,
+                ..
+            } => {
+                write!(f, "skipped: {}", reason.as_str())?;
+                if let Some(job) = job {
+                    write!(f, " (job {})", job.name)?;
+                }
+                if let Some(pattern) = pattern {
+                    write!(f, " matching {pattern}")?;
+                }
+                Ok(())
+            }
+            Self::GaveUp { tries, last_error } => {
+                write!(f, "gave up after {tries} tries: {last_error}")
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ mod github_trouble;
 mod hardening_http;
 mod helpers;
 mod instances;
+mod logs;
 mod observe;
 mod operate;
 mod policy;

@@ -16,6 +16,26 @@ pub struct Service {
     child: Child,
     pub port: u16,
     output: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The port a `listening` line announces, in either log format.
+fn announced_port(line: &str) -> Option<u16> {
+    if let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) {
+        return (entry["msg"] == "listening")
+            .then(|| {
+                entry["port"]
+                    .as_u64()
+                    .and_then(|port| u16::try_from(port).ok())
+            })
+            .flatten();
+    }
+    // LOG_FORMAT=term: `… INFO listening … port=1234 …`.
+    let (_, fields) = line.split_once(" INFO listening ")?;
+    fields
+        .split(' ')
+        .find_map(|field| field.strip_prefix("port="))
+        .and_then(|port| port.parse().ok())
 }
 
 impl Service {
@@ -38,23 +58,21 @@ impl Service {
         let (port_tx, port_rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
+        let mut readers = Vec::new();
         for (stream, announce) in [
             (Box::new(stdout) as Box<dyn std::io::Read + Send>, true),
             (Box::new(stderr), false),
         ] {
             let output = Arc::clone(&output);
             let port_tx = port_tx.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let entry = announce
-                        .then(|| serde_json::from_str::<serde_json::Value>(&line).ok())
-                        .flatten();
-                    if let Some(entry) = entry.filter(|entry| entry["msg"] == "listening") {
-                        let _ = port_tx.send(entry["port"].as_u64().unwrap_or(0) as u16);
+                    if let Some(port) = announce.then(|| announced_port(&line)).flatten() {
+                        let _ = port_tx.send(port);
                     }
                     output.lock().expect("log buffer").push_str(&(line + "\n"));
                 }
-            });
+            }));
         }
         let port = port_rx
             .recv_timeout(Duration::from_secs(30))
@@ -68,6 +86,7 @@ impl Service {
             child,
             port,
             output,
+            readers,
         }
     }
 
@@ -81,6 +100,30 @@ impl Service {
         let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
         // SAFETY: kill(2) with a pid this test spawned and has not reaped.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0, "SIGHUP sent");
+    }
+
+    /// SIGTERM, then waits (up to 30 s) for the process to end and its output to be
+    /// read to the end; the exit status and everything it printed.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with a pid this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM sent");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("still running 30 s after SIGTERM:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipes close with the process: the readers end after its last line.
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        (status, self.logs())
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -1,5 +1,8 @@
-//! The root logger: `term` lines for people, `json` objects for log shippers, written
-//! off the request path by slog-async.
+//! The root logger: `term` lines for people ([`term`]: fields in a fixed, documented
+//! order), `json` objects for log shippers (numbers as JSON numbers), written off the
+//! request path by slog-async.
+
+pub mod term;
 
 use slog::{Drain, Logger, o};
 use slog_async::{AsyncGuard, OverflowStrategy};
@@ -12,11 +15,7 @@ const LOG_BUFFER: usize = 16_384;
 /// Builds the root logger. Keep the guard alive until exit: dropping it flushes the buffer.
 pub fn build(settings: &Settings) -> (Logger, AsyncGuard) {
     let (drain, guard) = match settings.log_format {
-        LogFormat::Term => {
-            let decorator = slog_term::TermDecorator::new().stdout().build();
-            let format = slog_term::FullFormat::new(decorator).build().fuse();
-            async_drain(format)
-        }
+        LogFormat::Term => async_drain(term::TermLines::new(std::io::stdout()).fuse()),
         LogFormat::Json => {
             let format = slog_json::Json::new(std::io::stdout())
                 .add_default_keys()
