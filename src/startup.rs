@@ -334,8 +334,11 @@ fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
 /// the old one stays. Decisions already made keep what they decided.
 fn spawn_policy_reloader(policy: Arc<LivePolicy>, log: Logger) {
     #[cfg(unix)]
-    actix_web::rt::spawn(async move {
+    {
         use tokio::signal::unix::{SignalKind, signal};
+        // Installed now, before `listening` is logged: a SIGHUP that came before the
+        // spawned task first ran would otherwise meet the default action and end the
+        // process.
         let mut hangups = match signal(SignalKind::hangup()) {
             Ok(hangups) => hangups,
             Err(err) => {
@@ -343,17 +346,19 @@ fn spawn_policy_reloader(policy: Arc<LivePolicy>, log: Logger) {
                 return;
             }
         };
-        while hangups.recv().await.is_some() {
-            match policy.reload() {
-                Ok(loaded) => {
-                    info!(log, "policy reloaded"; "source" => loaded.source().to_string(),
+        actix_web::rt::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match policy.reload() {
+                    Ok(loaded) => {
+                        info!(log, "policy reloaded"; "source" => loaded.source().to_string(),
                     "rules" => loaded.rules().len(), "max_attempts" => loaded.max_attempts())
-                }
-                Err(err) => error!(log, "policy reload refused; the old policy stays in force";
+                    }
+                    Err(err) => error!(log, "policy reload refused; the old policy stays in force";
                     "error" => err.to_string()),
+                }
             }
-        }
-    });
+        });
+    }
     #[cfg(not(unix))]
     let _ = (policy, log);
 }
