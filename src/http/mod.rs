@@ -11,6 +11,7 @@ pub mod headers;
 mod observe;
 pub mod payload;
 mod picked;
+pub mod run_payload;
 pub mod signature;
 mod status;
 pub mod throttle;

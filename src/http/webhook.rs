@@ -17,15 +17,16 @@ use super::auth::client_address;
 use super::body::{self, BodyError, BodyLimits};
 use super::headers::{Shape, shown};
 use super::payload::{Classified, classify_with};
+use super::run_payload::{RunClassified, classify_run};
 use super::throttle::Client;
 use super::{AppState, WebhookError, signature};
-use crate::run::{JobAction, JobEvent};
+use crate::run::{JobAction, JobEvent, RunEvent};
 
 /// `GET /`: says the service is alive.
 pub async fn alive() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body("job-rerunner is alive: POST GitHub workflow_job webhooks to this URL\n")
+        .body("job-rerunner is alive: POST GitHub workflow_job and workflow_run webhooks to this URL\n")
 }
 
 /// What the handler did with a delivery.
@@ -34,6 +35,15 @@ enum Handled {
     Ignored(&'static str),
     Tracked {
         event: Arc<JobEvent>,
+        status: u16,
+        reason: Cow<'static, str>,
+        mailbox: usize,
+    },
+    /// `workflow_run.requested` / `in_progress`: 202, nothing changed.
+    RunUnfinished,
+    /// `workflow_run.completed`, answered by its run's tracker.
+    RunTracked {
+        event: Arc<RunEvent>,
         status: u16,
         reason: Cow<'static, str>,
         mailbox: usize,
@@ -88,6 +98,29 @@ pub async fn receive(
                 "latency_us" => latency_us);
             text(status, &reason)
         }
+        Ok(Handled::RunTracked {
+            event,
+            status,
+            reason,
+            mailbox,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            count(&app, event_name, "completed", status);
+            info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
+                "event" => event_name, "action" => "completed",
+                "conclusion" => event.conclusion.as_str(), "repo" => event.run.repo.as_str(),
+                "run_id" => event.run.run_id.0, "run_attempt" => event.run_attempt,
+                "branch" => event.branch.as_str(), "status" => status.as_u16(),
+                "decision" => &*reason, "mailbox" => mailbox, "latency_us" => latency_us);
+            text(status, &reason)
+        }
+        Ok(Handled::RunUnfinished) => {
+            count(&app, event_name, "unfinished", StatusCode::ACCEPTED);
+            info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
+                "event" => event_name, "action" => "unfinished", "status" => 202,
+                "decision" => RUN_UNFINISHED, "latency_us" => latency_us);
+            text(StatusCode::ACCEPTED, RUN_UNFINISHED)
+        }
         Ok(Handled::Pong) => {
             count(&app, event_name, "", StatusCode::OK);
             info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
@@ -127,7 +160,7 @@ pub async fn receive(
 /// only GitHub's names we know become labels, so a sender cannot grow the label set.
 fn count(app: &AppState, event: &str, action: &str, status: StatusCode) {
     let event = match event {
-        "workflow_job" | "ping" | "" => event,
+        "workflow_job" | "workflow_run" | "ping" | "" => event,
         _ => "other",
     };
     app.metrics.count_webhook(event, action, status.as_u16());
@@ -203,6 +236,7 @@ async fn handle(
     match event_name {
         "ping" => return Ok(Handled::Pong),
         "workflow_job" => {}
+        "workflow_run" => return run_event(app, body, delivery).await,
         _ => return Ok(Handled::Ignored("event is not workflow_job")),
     }
     let classified = classify_with(&body, delivery, settings, app.policy.max_attempts())?;
@@ -216,6 +250,32 @@ async fn handle(
     let event = Arc::new(event);
     let (reply, mailbox) = app.registry.track(Arc::clone(&event)).await?;
     Ok(Handled::Tracked {
+        event,
+        status: reply.status,
+        reason: reply.reason,
+        mailbox,
+    })
+}
+
+/// The answer to `workflow_run.requested` / `in_progress`.
+const RUN_UNFINISHED: &str = "run recorded by its jobs; nothing to do until it completes";
+
+/// A verified `workflow_run` delivery: parsed, filtered, and its completion routed to
+/// the run's tracker; `requested` / `in_progress` are answered here (no store write).
+async fn run_event(
+    app: &AppState,
+    body: body::Body<'_>,
+    delivery: Option<&str>,
+) -> Result<Handled, WebhookError> {
+    let classified = classify_run(&body, delivery, &app.settings, app.policy.max_attempts())?;
+    drop(body);
+    let event = match classified {
+        RunClassified::Ignored(reason) => return Ok(Handled::Ignored(reason)),
+        RunClassified::Unfinished => return Ok(Handled::RunUnfinished),
+        RunClassified::Completed(event) => Arc::new(event),
+    };
+    let (reply, mailbox) = app.registry.track_run(Arc::clone(&event)).await?;
+    Ok(Handled::RunTracked {
         event,
         status: reply.status,
         reason: reply.reason,

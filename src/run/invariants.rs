@@ -525,6 +525,7 @@ impl Checker {
                 evidence_jobs: Vec::new(),
                 needs_evidence: false,
                 debug_logging: false,
+                needs_jobs: false,
             },
         };
         let before = self.state.as_ref().map(|state| state.rerun.clone());
