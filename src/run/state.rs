@@ -908,7 +908,8 @@ impl RunState {
         else {
             return None;
         };
-        if *owner != claim.owner || attempt != self.attempt {
+        // A re-run decided on `workflow_run` lists its jobs before anything else.
+        if *owner != claim.owner || attempt != self.attempt || self.needs_jobs {
             return None;
         }
         let decided_by = decided_by.clone();
