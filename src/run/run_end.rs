@@ -275,3 +275,179 @@ impl RunState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{JobId, RepoName, RunId, RunKey};
+    use crate::run::{JobAction, JobEvent};
+
+    const CLAIM: Claim = Claim {
+        owner: 7,
+        lease_ms: 60_000,
+    };
+
+    fn policy() -> Policy {
+        Policy {
+            rerun_delay_ms: 1_000,
+            branch_eligible: true,
+            ..Policy::default()
+        }
+    }
+
+    fn key() -> RunKey {
+        RunKey {
+            repo: RepoName::parse("org/repo").expect("valid"),
+            run_id: RunId(9),
+        }
+    }
+
+    fn ended(conclusion: Conclusion) -> RunEvent {
+        RunEvent {
+            delivery: Some("run-end".into()),
+            run: key(),
+            run_attempt: 1,
+            workflow_name: "CI".into(),
+            branch: "master".into(),
+            conclusion,
+        }
+    }
+
+    fn job(id: u64, action: JobAction) -> JobEvent {
+        JobEvent {
+            delivery: None,
+            run: key(),
+            run_attempt: 1,
+            job_id: JobId(id),
+            job_name: format!("job-{id}").into(),
+            workflow_name: "CI".into(),
+            branch: "master".into(),
+            action,
+            ran_steps: true,
+            failed_steps: Vec::new(),
+        }
+    }
+
+    fn listed(id: u64, conclusion: Conclusion) -> TrackedJob {
+        TrackedJob {
+            id: JobId(id),
+            name: format!("job-{id}").into(),
+            conclusion: Some(conclusion),
+            ran_steps: true,
+            failed_steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_run_never_seen_is_scheduled_to_be_decided_on_its_listed_jobs() {
+        let (mut run, verdict) =
+            RunState::first_run_end(&ended(Conclusion::Failure), 10, &policy());
+        assert_eq!(verdict.reply.status, 201);
+        assert_eq!(verdict.timer, TimerChange::Arm(1_010));
+        assert!(run.needs_jobs);
+        let claimed = run.claim(1_010, &CLAIM).expect("due");
+        assert!(claimed.needs_jobs && !claimed.needs_evidence);
+
+        let other = Claim { owner: 8, ..CLAIM };
+        let jobs = [
+            listed(1, Conclusion::Success),
+            listed(2, Conclusion::Failure),
+        ];
+        assert_eq!(
+            run.decide_on_jobs(1_020, 1, &other, &jobs, &policy(), "org/repo"),
+            None
+        );
+        let (_, go_on) = run
+            .decide_on_jobs(1_020, 1, &CLAIM, &jobs, &policy(), "org/repo")
+            .expect("this owner's claim");
+        let go_on = go_on.expect("a re-run");
+        assert_eq!(go_on.failed_jobs, vec!["job-2".to_string()]);
+        assert!(!go_on.needs_jobs);
+        assert!(matches!(
+            run.rerun,
+            RerunState::InFlight {
+                owner: 7,
+                lease_until: 61_020,
+                ..
+            }
+        ));
+        assert_eq!(
+            run.decide_on_jobs(1_030, 1, &CLAIM, &jobs, &policy(), "org/repo"),
+            None,
+            "listed once"
+        );
+    }
+
+    #[test]
+    fn a_listing_without_a_failed_job_closes_the_attempt_as_not_needed() {
+        let (mut run, _) = RunState::first_run_end(&ended(Conclusion::Failure), 10, &policy());
+        run.claim(2_000, &CLAIM).expect("due");
+        let (decided, go_on) = run
+            .decide_on_jobs(
+                2_000,
+                1,
+                &CLAIM,
+                &[listed(1, Conclusion::Success)],
+                &policy(),
+                "org/repo",
+            )
+            .expect("this owner's claim");
+        assert_eq!((decided, go_on), (None, None));
+        assert!(matches!(
+            run.rerun,
+            RerunState::Done {
+                outcome: RerunOutcome::NotNeeded { .. }
+            }
+        ));
+        assert_eq!(run.claim(u64::MAX / 2, &CLAIM), None);
+    }
+
+    #[test]
+    fn github_concluding_success_cancels_the_rerun_a_failed_job_scheduled() {
+        let (mut run, _) = RunState::first_event(&job(1, JobAction::Unfinished), 0, &policy());
+        let failed = run.apply(
+            &job(1, JobAction::Completed(Conclusion::Failure)),
+            1,
+            &policy(),
+        );
+        assert_eq!(failed.reply.status, 201);
+        let word = run.apply_run_end(&ended(Conclusion::Success), 2, &policy());
+        assert_eq!(word.reply.status, 200);
+        assert_eq!(word.timer, TimerChange::Cancel);
+        assert_eq!(run.claim(u64::MAX / 2, &CLAIM), None);
+        let late = run.apply(
+            &job(2, JobAction::Completed(Conclusion::Failure)),
+            3,
+            &policy(),
+        );
+        assert_eq!(late.reply.status, 200, "{}", late.reply.reason);
+    }
+
+    #[test]
+    fn a_tracked_failed_run_is_confirmed_and_a_late_job_no_longer_cancels_its_rerun() {
+        let (mut run, _) = RunState::first_event(&job(1, JobAction::Unfinished), 0, &policy());
+        run.apply(
+            &job(1, JobAction::Completed(Conclusion::Failure)),
+            1,
+            &policy(),
+        );
+        let word = run.apply_run_end(&ended(Conclusion::Failure), 2, &policy());
+        assert_eq!(word.reply.status, 201, "already scheduled");
+        assert!(!run.needs_jobs, "seen in full: no listing");
+        let late = run.apply(&job(3, JobAction::Unfinished), 3, &policy());
+        assert_eq!(late.timer, TimerChange::Keep, "GitHub said the run is over");
+        assert!(matches!(run.rerun, RerunState::Scheduled { .. }));
+    }
+
+    #[test]
+    fn a_run_failed_on_an_ineligible_branch_is_not_listed() {
+        let ineligible = Policy {
+            branch_eligible: false,
+            ..policy()
+        };
+        let (run, verdict) = RunState::first_run_end(&ended(Conclusion::Failure), 10, &ineligible);
+        assert_eq!(verdict.reply.status, 200);
+        assert!(!run.needs_jobs);
+        assert_eq!(run.rerun, RerunState::Idle);
+    }
+}
