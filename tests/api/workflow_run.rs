@@ -394,3 +394,48 @@ async fn a_crash_between_the_claim_and_the_jobs_listing_still_gives_one_rerun() 
     assert_eq!(listing_pages(&app.github, "org/repo", run).await.len(), 2);
     second.kill();
 }
+
+/// GitHub serves job `job`'s log (directly, no redirect) and no annotations.
+async fn github_serves_log(github: &MockServer, repo: &str, job: u64, log: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{repo}/check-runs/{job}/annotations")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{repo}/actions/jobs/{job}/logs")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(log))
+        .mount(github)
+        .await;
+}
+
+#[actix_web::test]
+async fn a_run_known_only_from_its_completion_is_decided_on_evidence_too() {
+    let rules = "[defaults]\nbranches = [\"*\"]\ndelay = \"0s\"\nnever_when = ['segfault']\n";
+    let app = spawn_app(&[("RULES", rules)]).await;
+    let (broken, flaky) = (unique(), unique());
+    for (run, log) in [
+        (broken, "Segmentation fault: segfault in test"),
+        (flaky, "connection reset"),
+    ] {
+        github_expects_rerun(&app.github, "org/repo", run).await;
+        github_lists_jobs(&app.github, "org/repo", run, &[listed(run * 10, "failure")]).await;
+        github_serves_log(&app.github, "org/repo", run * 10, log).await;
+        let job = Job::new("org/repo", run, run * 10);
+        let answer = app
+            .send_as(
+                &run_event(&job, "completed", Some("failure")),
+                "workflow_run",
+                &format!("d-{}", unique()),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+    }
+    assert_eq!(app.outcome_of("org/repo", broken, 1).await, "skipped");
+    assert_eq!(app.outcome_of("org/repo", flaky, 1).await, "started");
+    assert!(
+        app.rerun_posts("org/repo", broken).await.is_empty(),
+        "never_when holds for a listed job"
+    );
+    assert_eq!(app.rerun_posts("org/repo", flaky).await.len(), 1);
+}
