@@ -1,8 +1,8 @@
 //! The webhook handler (the "HTTP actor"): refuses a request without a well-formed
 //! signature or an event header before reading its body, reads the raw body under its
 //! limits (`body.rs`), verifies the signature before parsing, parses once into a typed
-//! event, applies SPEC.md's filters and routes the event to its run's tracker. No run
-//! logic here.
+//! event (`workflow_job`, or `workflow_run`: `run_payload.rs`), applies SPEC.md's
+//! filters and routes the event to its run's tracker. No run logic here.
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -149,7 +149,7 @@ async fn a_run_seen_in_part_is_decided_on_the_jobs_github_lists() {
 #[actix_web::test]
 async fn a_failed_continue_on_error_job_in_a_run_github_concluded_success_is_not_rerun() {
     // The delay keeps the re-run scheduled when GitHub's word arrives.
-    let app = spawn_app(&[("RERUN_DELAY", "2")]).await;
+    let app = spawn_app(&[("RERUN_DELAY", "30")]).await;
     let run = unique();
     let job = Job::new("org/repo", run, 1);
     github_expects_rerun(&app.github, "org/repo", run).await;
