@@ -1,4 +1,4 @@
-//! The run logic over any sequence of changes to one run (deliveries, redeliveries,
+//! The run logic over any sequence of changes to one run (job and workflow_run deliveries, redeliveries, jobs listings,
 //! claims by three processes, renewals, outcomes, expiry, time passing), applied as a
 //! store applies them; `job_rerunner::run::invariants` checks after each step that no
 //! two claims on one attempt are live, nothing is claimed after `started`, the attempt
@@ -50,7 +50,7 @@ fn outcome(u: &mut Unstructured) -> Result<RerunOutcome> {
 }
 
 fn step(u: &mut Unstructured) -> Result<Step> {
-    Ok(match u.int_in_range(0..=12)? {
+    Ok(match u.int_in_range(0..=14)? {
         0..=3 => Step::Deliver {
             job: u.int_in_range(1..=4)?,
             attempt: u.int_in_range(1..=3)?,
@@ -75,6 +75,14 @@ fn step(u: &mut Unstructured) -> Result<Step> {
         11 => Step::Decide {
             owner: u.int_in_range(1..=3)?,
             broken: u.arbitrary()?,
+        },
+        12 => Step::RunEnded {
+            attempt: u.int_in_range(1..=3)?,
+            failed: u.arbitrary()?,
+        },
+        13 => Step::ListJobs {
+            owner: u.int_in_range(1..=3)?,
+            failed: u.arbitrary()?,
         },
         _ => Step::Expire {
             ttl_ms: *u.choose(&[0, 10_000, u64::MAX])?,

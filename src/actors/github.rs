@@ -15,7 +15,12 @@
 //! client (built inside the actor: awc is not `Send`).
 //!
 //! Messages: [`RerunRequest`] (answered with a [`RerunOutcome`] once performed),
-//! [`FetchEvidence`] (answered with a [`JobEvidence`] per job) and [`QueueDepth`].
+//! [`FetchEvidence`] (answered with a [`JobEvidence`] per job), [`FetchJobs`] (a run's
+//! jobs, `jobs.rs`) and [`QueueDepth`].
+
+mod jobs;
+
+pub use jobs::{FetchJobs, Listed};
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -97,6 +102,10 @@ enum Queued {
     Evidence {
         request: FetchEvidence,
         reply: oneshot::Sender<Vec<JobEvidence>>,
+    },
+    Jobs {
+        request: FetchJobs,
+        reply: oneshot::Sender<Listed>,
     },
 }
 
@@ -193,6 +202,7 @@ impl GitHubActor {
         let (request, reply) = match queued {
             Queued::Rerun { request, reply } => (request, reply),
             Queued::Evidence { request, reply } => return self.fetch(request, reply, pacing, ctx),
+            Queued::Jobs { request, reply } => return self.list_jobs(request, reply, pacing, ctx),
         };
         let log = self.log.new(o!("repo" => request.run.repo.to_string(),
             "run_id" => request.run.run_id.0, "run_attempt" => request.claimed.attempt,

@@ -14,10 +14,10 @@ use slog::Logger;
 
 use super::claim_trouble::ClaimTrouble;
 use super::github::GitHubActor;
-use super::run_tracker::{CheckQuiet, RunTracker, Track, Wake};
+use super::run_tracker::{CheckQuiet, RunTracker, Track, TrackRun, Wake};
 use crate::ids::RunKey;
 use crate::metrics::Metrics;
-use crate::run::{Claim, JobEvent, Reply};
+use crate::run::{Claim, JobEvent, Reply, RunEvent};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
@@ -103,13 +103,36 @@ impl Registry {
         self: &Arc<Self>,
         event: Arc<JobEvent>,
     ) -> Result<(Reply, usize), TrackError> {
+        self.deliver(&event.run, || Track(Arc::clone(&event))).await
+    }
+
+    /// Routes a `workflow_run.completed` event as [`Registry::track`] routes a job's.
+    pub async fn track_run(
+        self: &Arc<Self>,
+        event: Arc<RunEvent>,
+    ) -> Result<(Reply, usize), TrackError> {
+        self.deliver(&event.run, || TrackRun(Arc::clone(&event)))
+            .await
+    }
+
+    /// Sends the message `make` makes to `run`'s tracker (again to its successor if it
+    /// retired under it) and waits for the answer.
+    async fn deliver<M>(
+        self: &Arc<Self>,
+        run: &RunKey,
+        make: impl Fn() -> M,
+    ) -> Result<(Reply, usize), TrackError>
+    where
+        M: actix::Message<Result = Result<Reply, TrackError>> + Send + 'static,
+        RunTracker: actix::Handler<M>,
+    {
         for _ in 0..DELIVERY_TRIES {
             // Sent while the registry entry is borrowed (`send` only enqueues): cloning the
             // address instead would cost two allocations per webhook.
-            let (id, mailbox, depth, sent) = self.with_tracker(&event.run, |handle| {
+            let (id, mailbox, depth, sent) = self.with_tracker(run, |handle| {
                 let depth = handle.mailbox.fetch_add(1, Ordering::Relaxed) + 1;
                 self.shared.waiting.fetch_add(1, Ordering::Relaxed);
-                let sent = handle.addr.send(Track(Arc::clone(&event)));
+                let sent = handle.addr.send(make());
                 (handle.id, Arc::clone(&handle.mailbox), depth, sent)
             });
             let answered = match actix_web::rt::time::timeout(ANSWER_DEADLINE, sent).await {
@@ -125,13 +148,12 @@ impl Registry {
                     // The tracker retired before handling it: the message was never counted off.
                     mailbox.fetch_sub(1, Ordering::Relaxed);
                     self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
-                    self.forget(&event.run, id);
+                    self.forget(run, id);
                 }
             }
         }
         Err(TrackError::Unavailable(format!(
-            "no tracker for {} took the event",
-            event.run
+            "no tracker for {run} took the event"
         )))
     }
 

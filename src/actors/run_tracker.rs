@@ -15,7 +15,8 @@
 //! keeps 8-byte tokens of the deliveries that changed the run; a completion that
 //! changes nothing is handed to the store, which answers a redelivery as before).
 //!
-//! Messages: [`Track`] (one webhook event, answered with the HTTP reply), [`Wake`]
+//! Messages: [`Track`] (one webhook event, answered with the HTTP reply), [`TrackRun`]
+//! (a `workflow_run.completed` event, and the jobs listing it may lead to: `run_end.rs`), [`Wake`]
 //! (a poll found the run's re-run due) and [`CheckQuiet`] (the registry's periodic
 //! sweep). The tracker retires (leaves the registry and stops) once its run is settled
 //! for `TRACKER_LINGER`, or expires after `RUN_TTL` without events.
@@ -26,6 +27,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use slog::{Logger, debug, error, info, o, warn};
+
+mod run_end;
+
+pub use run_end::TrackRun;
 
 use super::github::{FetchEvidence, RerunRequest};
 use super::registry::{Shared, TrackError};
@@ -310,7 +315,9 @@ impl RunTracker {
                 if let Some(claimed) = claimed {
                     act.awaiting_github = true;
                     act.adopt(applied.state, ctx);
-                    if claimed.needs_evidence {
+                    if claimed.needs_jobs {
+                        act.fetch_jobs(claimed, ctx);
+                    } else if claimed.needs_evidence {
                         act.fetch_evidence(claimed, ctx);
                     } else {
                         act.perform(claimed, ctx);
@@ -377,6 +384,20 @@ impl RunTracker {
             evidence: Arc::new(evidence),
             policy: self.policy(),
         };
+        self.commit_decision(change, &claimed, "evidence", ctx);
+    }
+
+    /// Commits a decision on what the GitHub actor fetched for a claimed re-run
+    /// (`RunChange::Decide` on evidence, `RunChange::JobsListed` on the jobs): a
+    /// re-run goes on (to the evidence fetch when it still needs evidence, else to
+    /// the POST), a skip or a lost claim ends here.
+    fn commit_decision(
+        &mut self,
+        change: RunChange,
+        claimed: &ClaimedRerun,
+        on: &'static str,
+        ctx: &mut Context<Self>,
+    ) {
         let delivery = claimed.decided_by.clone().unwrap_or_default();
         let attempt = claimed.attempt;
         let deciding = self.transition(change);
@@ -385,8 +406,8 @@ impl RunTracker {
                 Ok(applied) => applied,
                 Err(err) => {
                     // The claim stays in the store; when its lease runs out the re-run is
-                    // claimed and its evidence fetched again.
-                    error!(act.log(), "recording the decision on evidence failed"; "error" => %err);
+                    // claimed and what it needs fetched again.
+                    error!(act.log(), "recording the decision failed"; "on" => on, "error" => %err);
                     act.awaiting_github = false;
                     return act.adopt(act.state.clone(), ctx);
                 }
@@ -401,12 +422,16 @@ impl RunTracker {
                 act.shared.deps.metrics.count_decision(verdict, reason);
                 info!(act.log(), "re-run decided"; "decision" => verdict, "reason" => reason,
                     "job" => job, "evidence" => evidence, "run_attempt" => attempt,
-                    "delivery" => delivery);
+                    "delivery" => delivery, "on" => on);
             }
             match claimed {
                 Some(claimed) => {
                     act.adopt(applied.state, ctx);
-                    act.perform(claimed, ctx);
+                    if claimed.needs_evidence {
+                        act.fetch_evidence(claimed, ctx);
+                    } else {
+                        act.perform(claimed, ctx);
+                    }
                 }
                 None => {
                     act.awaiting_github = false;
@@ -435,7 +460,12 @@ impl RunTracker {
     }
 
     /// Records the GitHub actor's answer: the attempt's state and the history, one commit.
-    fn record(&mut self, claimed: ClaimedRerun, outcome: RerunOutcome, ctx: &mut Context<Self>) {
+    pub(super) fn record(
+        &mut self,
+        claimed: ClaimedRerun,
+        outcome: RerunOutcome,
+        ctx: &mut Context<Self>,
+    ) {
         self.awaiting_github = false;
         self.shared
             .deps
@@ -479,6 +509,14 @@ impl RunTracker {
                     }
                 }),
         );
+    }
+
+    /// Counts a webhook message off the mailbox counters; the tracker's mailbox depth.
+    fn count_off(&self) -> usize {
+        self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.mailbox
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1)
     }
 
     /// Drops the cache (it may hold a change the store did not take): the next change
@@ -681,11 +719,7 @@ impl Handler<Track> for RunTracker {
     type Result = TrackResponse;
 
     fn handle(&mut self, Track(event): Track, _ctx: &mut Self::Context) -> Self::Result {
-        let mailbox = self
-            .mailbox
-            .fetch_sub(1, Ordering::Relaxed)
-            .saturating_sub(1);
-        self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+        let mailbox = self.count_off();
         let now = now_ms();
         let policy = self.policy();
         if let (true, Some(state)) = (self.known, &mut self.state) {

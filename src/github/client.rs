@@ -4,6 +4,8 @@
 //! log tail). Not `Send` (awc is not): it lives inside the GitHub actor. Every text it
 //! makes from an answer or an error goes through [`crate::redact`].
 
+pub(crate) mod jobs;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
@@ -394,6 +396,7 @@ impl GitHubClient {
             Call::ReadRun => "get_run",
             Call::Rerun => "rerun_failed_jobs",
             Call::ReadAnnotations => "job_annotations",
+            Call::ReadJobs => "run_jobs",
         };
         let (mut response, started) = self.send(request, json, endpoint, path, log).await?;
         let status = response.status();

@@ -48,6 +48,8 @@ pub enum Call {
     Rerun,
     /// `GET …/check-runs/{job}/annotations`: a read, judged as [`Call::ReadRun`].
     ReadAnnotations,
+    /// `GET …/actions/runs/{id}/jobs`: a read, judged as [`Call::ReadRun`].
+    ReadJobs,
 }
 
 impl GitHubError {

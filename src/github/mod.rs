@@ -7,6 +7,7 @@ mod error;
 pub mod logs;
 mod redirect;
 
+pub use client::jobs::{JobsListing, MAX_JOB_PAGES};
 pub use client::{Answer, GitHubClient, WorkflowRun};
 pub use error::{GitHubError, RateLimit, exhausted_quota_wait};
 pub use logs::LogTail;

@@ -12,6 +12,7 @@ mod ignored;
 mod observe;
 pub mod payload;
 mod picked;
+pub mod run_payload;
 mod shape;
 pub mod signature;
 mod status;

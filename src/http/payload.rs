@@ -125,6 +125,9 @@ pub enum PayloadError {
     /// Not JSON, or a field of the wrong type.
     #[error("payload is not valid workflow_job JSON: {0}")]
     Malformed(String),
+    /// A `workflow_run` delivery that is not JSON, or has a field of the wrong type.
+    #[error("payload is not valid workflow_run JSON: {0}")]
+    MalformedRun(String),
     /// A field the service needs is absent or null.
     #[error("payload is missing {0}")]
     Missing(&'static str),
@@ -217,7 +220,7 @@ pub fn classify_with(
 }
 
 /// An optional borrowed string, as the name the event keeps ("" when absent).
-fn owned(text: Option<Text<'_>>) -> Name {
+pub(super) fn owned(text: Option<Text<'_>>) -> Name {
     text.map(|text| Name::from(text.as_str()))
         .unwrap_or_default()
 }

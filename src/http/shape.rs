@@ -40,7 +40,7 @@ impl Kind {
 
 const ID: Kind = Kind::Whole { max: u64::MAX };
 
-/// The members `payload.rs` reads, parents before their children.
+/// The members `payload.rs` and `run_payload.rs` read, parents before their children.
 const FIELDS: &[(&str, Kind)] = &[
     ("action", Kind::Text),
     ("sender", Kind::Object),
@@ -62,6 +62,18 @@ const FIELDS: &[(&str, Kind)] = &[
     ("workflow_job.name", Kind::Text),
     ("workflow_job.workflow_name", Kind::Text),
     ("workflow_job.steps", Kind::List),
+    // `run_payload.rs`
+    ("workflow_run", Kind::Object),
+    ("workflow_run.id", ID),
+    (
+        "workflow_run.run_attempt",
+        Kind::Whole {
+            max: u32::MAX as u64,
+        },
+    ),
+    ("workflow_run.conclusion", Kind::Text),
+    ("workflow_run.head_branch", Kind::Text),
+    ("workflow_run.name", Kind::Text),
 ];
 
 /// Why `text` (which serde refused with `err`) is not a usable payload: the first field
@@ -154,6 +166,10 @@ mod tests {
             (
                 r#"{"workflow_job": {"steps": [{"name": "a"}, {"conclusion": false}]}}"#,
                 "workflow_job.steps[1].conclusion must be a string, not true or false",
+            ),
+            (
+                r#"{"workflow_run": {"id": "42"}}"#,
+                "workflow_run.id must be a whole number from 0 to 18446744073709551615, not a string",
             ),
             ("[1]", "the body must be a JSON object, not a list"),
         ] {

@@ -1,8 +1,8 @@
 //! The webhook handler (the "HTTP actor"): refuses a request without a well-formed
 //! signature or an event header before reading its body, reads the raw body under its
 //! limits (`body.rs`), verifies the signature before parsing, parses once into a typed
-//! event, applies SPEC.md's filters and routes the event to its run's tracker. No run
-//! logic here.
+//! event (`workflow_job`, or `workflow_run`: `run_payload.rs`), applies SPEC.md's
+//! filters and routes the event to its run's tracker. No run logic here.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -18,16 +18,17 @@ use super::body::{self, BodyError, BodyLimits};
 use super::headers::{Shape, shown};
 use super::ignored::About;
 use super::payload::{Classified, classify_with};
+use super::run_payload::{RunClassified, classify_run};
 use super::throttle::Client;
 use super::{AppState, WebhookError, signature};
-use crate::run::{JobAction, JobEvent};
+use crate::run::{JobAction, JobEvent, RunEvent};
 
 /// `GET /` and `HEAD /` (uptime monitors; actix sends a HEAD answer's headers only):
 /// says the service is alive.
 pub async fn alive() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body("job-rerunner is alive: POST GitHub workflow_job webhooks to this URL\n")
+        .body("job-rerunner is alive: POST GitHub workflow_job and workflow_run webhooks to this URL\n")
 }
 
 /// What the handler did with a delivery.
@@ -37,6 +38,15 @@ enum Handled {
     Ignored(&'static str, About),
     Tracked {
         event: Arc<JobEvent>,
+        status: u16,
+        reason: Cow<'static, str>,
+        mailbox: usize,
+    },
+    /// `workflow_run.requested` / `in_progress`: 202, nothing changed.
+    RunUnfinished,
+    /// `workflow_run.completed`, answered by its run's tracker.
+    RunTracked {
+        event: Arc<RunEvent>,
         status: u16,
         reason: Cow<'static, str>,
         mailbox: usize,
@@ -91,6 +101,29 @@ pub async fn receive(
                 "latency_us" => latency_us);
             text(status, &reason)
         }
+        Ok(Handled::RunTracked {
+            event,
+            status,
+            reason,
+            mailbox,
+        }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            count(&app, event_name, "completed", status);
+            info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
+                "event" => event_name, "action" => "completed",
+                "conclusion" => event.conclusion.as_str(), "repo" => event.run.repo.as_str(),
+                "run_id" => event.run.run_id.0, "run_attempt" => event.run_attempt,
+                "branch" => event.branch.as_str(), "status" => status.as_u16(),
+                "decision" => &*reason, "mailbox" => mailbox, "latency_us" => latency_us);
+            text(status, &reason)
+        }
+        Ok(Handled::RunUnfinished) => {
+            count(&app, event_name, "unfinished", StatusCode::ACCEPTED);
+            info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
+                "event" => event_name, "action" => "unfinished", "status" => 202,
+                "decision" => RUN_UNFINISHED, "latency_us" => latency_us);
+            text(StatusCode::ACCEPTED, RUN_UNFINISHED)
+        }
         Ok(Handled::Pong) => {
             count(&app, event_name, "", StatusCode::OK);
             info!(app.log, "webhook answered"; "actor" => "http", "delivery" => delivery,
@@ -131,7 +164,7 @@ pub async fn receive(
 /// only GitHub's names we know become labels, so a sender cannot grow the label set.
 fn count(app: &AppState, event: &str, action: &str, status: StatusCode) {
     let event = match event {
-        "workflow_job" | "ping" | "" => event,
+        "workflow_job" | "workflow_run" | "ping" | "" => event,
         _ => "other",
     };
     app.metrics.count_webhook(event, action, status.as_u16());
@@ -226,9 +259,13 @@ async fn handle(
     match event_name {
         "ping" => return Ok(Handled::Pong),
         "workflow_job" => {}
+        "workflow_run" => return run_event(app, body, delivery).await,
         _ => {
             let about = About::read(&body);
-            return Ok(Handled::Ignored("event is not workflow_job", about));
+            return Ok(Handled::Ignored(
+                "event is neither workflow_job nor workflow_run",
+                about,
+            ));
         }
     }
     let classified = classify_with(&body, delivery, settings, app.policy.max_attempts())?;
@@ -242,6 +279,33 @@ async fn handle(
     let event = Arc::new(event);
     let (reply, mailbox) = app.registry.track(Arc::clone(&event)).await?;
     Ok(Handled::Tracked {
+        event,
+        status: reply.status,
+        reason: reply.reason,
+        mailbox,
+    })
+}
+
+/// The answer to `workflow_run.requested` / `in_progress`.
+const RUN_UNFINISHED: &str = "run recorded by its jobs; nothing to do until it completes";
+
+/// A verified `workflow_run` delivery: parsed, filtered, and its completion routed to
+/// the run's tracker; `requested` / `in_progress` are answered here (no store write).
+async fn run_event(
+    app: &AppState,
+    body: body::Body<'_>,
+    delivery: Option<&str>,
+) -> Result<Handled, WebhookError> {
+    let classified = classify_run(&body, delivery, &app.settings, app.policy.max_attempts())?;
+    let event = match classified {
+        RunClassified::Ignored(reason) => return Ok(Handled::Ignored(reason, About::read(&body))),
+        RunClassified::Unfinished => return Ok(Handled::RunUnfinished),
+        RunClassified::Completed(event) => Arc::new(event),
+    };
+    // As for a job: the body's share of MAX_BUFFERED_BYTES goes back before the wait.
+    drop(body);
+    let (reply, mailbox) = app.registry.track_run(Arc::clone(&event)).await?;
+    Ok(Handled::RunTracked {
         event,
         status: reply.status,
         reason: reply.reason,

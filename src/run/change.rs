@@ -9,7 +9,7 @@ use super::state::{
     Claim, ClaimedRerun, Decided, Reply, RerunState, RetryPolicy, TimerChange, Verdict,
     unrecorded_claims_exhausted,
 };
-use super::{JobAction, JobEvent, Policy, RerunOutcome, RunState};
+use super::{JobAction, JobEvent, Policy, RerunOutcome, RunEvent, RunState, TrackedJob};
 use crate::policy::{Decision, History, JobEvidence, Reason};
 
 /// How far back the hourly budget looks.
@@ -97,6 +97,34 @@ pub enum RunChange {
         /// Arrival time, unix ms.
         now: u64,
     },
+    /// A `workflow_run.completed` event: GitHub's word on how an attempt ended.
+    RunEnded {
+        /// The event (shared with the webhook that carried it).
+        event: Arc<RunEvent>,
+        /// The configuration it is judged by.
+        policy: Policy,
+        /// Arrival time, unix ms.
+        now: u64,
+    },
+    /// The jobs GitHub lists for a claimed re-run scheduled with `needs_jobs` came:
+    /// decide on them ([`RunState::decide_on_jobs`]). A re-run keeps (and renews) the
+    /// claim; a skip or a listing without failure closes the attempt.
+    JobsListed {
+        /// Unix ms.
+        now: u64,
+        /// The attempt claimed.
+        attempt: u32,
+        /// Whose claim.
+        claim: Claim,
+        /// The run's repository (`owner/name`), to find its rule.
+        repo: String,
+        /// The run's workflow, to find its rule and its per-job history.
+        workflow: String,
+        /// The attempt's jobs, as GitHub lists them.
+        jobs: Arc<Vec<TrackedJob>>,
+        /// The policy in force, and the history the store reads for the decision.
+        policy: Policy,
+    },
     /// The re-run timer fired (or a poll found the re-run due): claim it if it is due.
     Claim {
         /// Unix ms.
@@ -161,40 +189,56 @@ impl RunChange {
     /// completion, under a rule with a `budget_per_hour` or `stop_when_useless`. The
     /// store then reads it in the change's transaction ([`RunChange::set_history`]).
     pub fn wants_history(&self) -> bool {
-        if let RunChange::Decide {
-            repo,
-            workflow,
-            policy,
-            ..
-        } = self
-        {
-            return policy.rules.as_ref().is_some_and(|rules| {
+        let reads = |policy: &Policy, repo: &str, workflow: &str| {
+            policy.rules.as_ref().is_some_and(|rules| {
                 let rule = rules.rule_for(repo, workflow);
                 rule.budget_per_hour > 0 || rule.stop_when_useless > 0
-            });
-        }
-        let RunChange::Event { event, policy, .. } = self else {
-            return false;
-        };
-        matches!(event.action, JobAction::Completed(_))
-            && policy.rules.as_ref().is_some_and(|rules| {
-                let rule = rules.rule_for(event.run.repo.as_str(), &event.workflow_name);
-                rule.budget_per_hour > 0 || rule.stop_when_useless > 0
             })
+        };
+        match self {
+            RunChange::Decide {
+                repo,
+                workflow,
+                policy,
+                ..
+            }
+            | RunChange::JobsListed {
+                repo,
+                workflow,
+                policy,
+                ..
+            } => reads(policy, repo, workflow),
+            RunChange::Event { event, policy, .. } => {
+                matches!(event.action, JobAction::Completed(_))
+                    && reads(policy, event.run.repo.as_str(), &event.workflow_name)
+            }
+            RunChange::RunEnded { event, policy, .. } => {
+                event.conclusion.is_failure()
+                    && reads(policy, event.run.repo.as_str(), &event.workflow_name)
+            }
+            _ => false,
+        }
     }
 
     /// The workflow whose per-job history a decision reads (the event's).
     pub fn workflow(&self) -> Option<&str> {
         match self {
             RunChange::Event { event, .. } => Some(&event.workflow_name),
-            RunChange::Decide { workflow, .. } => Some(workflow),
+            RunChange::RunEnded { event, .. } => Some(&event.workflow_name),
+            RunChange::Decide { workflow, .. } | RunChange::JobsListed { workflow, .. } => {
+                Some(workflow)
+            }
             _ => None,
         }
     }
 
     /// Gives an event the history the store read for it.
     pub fn set_history(&mut self, history: History) {
-        if let RunChange::Event { policy, .. } | RunChange::Decide { policy, .. } = self {
+        if let RunChange::Event { policy, .. }
+        | RunChange::RunEnded { policy, .. }
+        | RunChange::Decide { policy, .. }
+        | RunChange::JobsListed { policy, .. } = self
+        {
             policy.history = history;
         }
     }
@@ -203,6 +247,8 @@ impl RunChange {
     pub fn now(&self) -> u64 {
         match self {
             RunChange::Event { now, .. }
+            | RunChange::RunEnded { now, .. }
+            | RunChange::JobsListed { now, .. }
             | RunChange::Claim { now, .. }
             | RunChange::Renew { now, .. }
             | RunChange::Record { now, .. }
@@ -326,6 +372,70 @@ fn give_up(mut state: RunState, now: u64) -> Applied {
     }
 }
 
+/// The record of an attempt a change just closed without a POST (a skip, or a re-run
+/// GitHub's word made unneeded), for the history of answered re-runs.
+fn closing_record(state: &RunState, now: u64) -> Option<RerunRecord> {
+    match &state.rerun {
+        RerunState::Done {
+            outcome: outcome @ (RerunOutcome::Skipped { .. } | RerunOutcome::NotNeeded { .. }),
+        } => Some(RerunRecord {
+            attempt: state.attempt,
+            outcome: outcome.clone(),
+            workflow: state.workflow.to_string(),
+            branch: state.branch.to_string(),
+            failed_jobs: state.failed_job_names(),
+            finished_at: now,
+        }),
+        _ => None,
+    }
+}
+
+/// Applies a webhook event (`apply` makes the new state and the verdict from the
+/// stored one): a redelivery gets its first answer again; a change is saved with its
+/// delivery remembered, and the decision it made (and the attempt it closed) recorded.
+fn apply_event(
+    current: Option<RunState>,
+    delivery: Option<&str>,
+    now: u64,
+    apply: impl FnOnce(Option<RunState>) -> (RunState, Verdict),
+) -> Applied {
+    let earlier = current
+        .as_ref()
+        .zip(delivery)
+        .and_then(|(state, delivery)| state.answered(delivery));
+    if let Some(status) = earlier {
+        return redelivered(current, status);
+    }
+    let closed_before = current.as_ref().map(|state| {
+        (
+            state.attempt,
+            matches!(state.rerun, RerunState::Done { .. }),
+        )
+    });
+    let (mut state, verdict) = apply(current);
+    let persist = if verdict.changed {
+        if let Some(delivery) = delivery {
+            state.remember_answer(delivery, verdict.reply.status);
+        }
+        Persist::Save
+    } else {
+        Persist::Unchanged
+    };
+    // A decision made by an event that is committed is recorded with it; an attempt
+    // the event closed (a skip, a re-run made unneeded) is kept with the answered re-runs.
+    let decided = verdict.decision.as_ref().filter(|_| verdict.changed);
+    let decision = decided.map(|decided| DecisionRecord::of(decided, state.attempt, now));
+    let closed_now = verdict.changed && closed_before != Some((state.attempt, true));
+    let history = closed_now.then(|| closing_record(&state, now)).flatten();
+    Applied {
+        state: Some(state),
+        persist,
+        result: ChangeResult::Event(verdict),
+        history,
+        decision,
+    }
+}
+
 /// Applies `change` to the run's stored state `current`.
 pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
     let unchanged = |state: Option<RunState>, result| Applied {
@@ -336,57 +446,64 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
         decision: None,
     };
     match change {
-        RunChange::Event { event, policy, now } => {
-            let now = *now;
-            let delivery = event.delivery.as_deref();
-            let earlier = current
-                .as_ref()
-                .zip(delivery)
-                .and_then(|(state, delivery)| state.answered(delivery));
-            if let Some(status) = earlier {
-                return redelivered(current, status);
-            }
-            let (mut state, verdict) = match current {
-                None => RunState::first_event(event, now, policy),
+        RunChange::Event { event, policy, now } => apply_event(
+            current,
+            event.delivery.as_deref(),
+            *now,
+            |current| match current {
+                None => RunState::first_event(event, *now, policy),
                 Some(mut state) => {
-                    let verdict = state.apply(event, now, policy);
+                    let verdict = state.apply(event, *now, policy);
                     (state, verdict)
                 }
-            };
-            let persist = if verdict.changed {
-                if let Some(delivery) = delivery {
-                    state.remember_answer(delivery, verdict.reply.status);
+            },
+        ),
+        RunChange::RunEnded { event, policy, now } => apply_event(
+            current,
+            event.delivery.as_deref(),
+            *now,
+            |current| match current {
+                None => RunState::first_run_end(event, *now, policy),
+                Some(mut state) => {
+                    let verdict = state.apply_run_end(event, *now, policy);
+                    (state, verdict)
                 }
-                Persist::Save
-            } else {
-                Persist::Unchanged
+            },
+        ),
+        RunChange::JobsListed {
+            now,
+            attempt,
+            claim,
+            repo,
+            jobs,
+            policy,
+            ..
+        } => {
+            let lost = ChangeResult::Decided {
+                claimed: None,
+                decision: None,
             };
-            // A decision made by an event that is committed is recorded with it; a
-            // skip is also the attempt's final outcome, kept with the answered re-runs.
-            let decided = verdict.decision.as_ref().filter(|_| verdict.changed);
-            let decision = decided.map(|decided| DecisionRecord::of(decided, state.attempt, now));
-            let history = match (&decided, &state.rerun) {
-                (
-                    Some(_),
-                    RerunState::Done {
-                        outcome: outcome @ RerunOutcome::Skipped { .. },
-                    },
-                ) => Some(RerunRecord {
-                    attempt: state.attempt,
-                    outcome: outcome.clone(),
-                    workflow: state.workflow.to_string(),
-                    branch: state.branch.to_string(),
-                    failed_jobs: state.failed_job_names(),
-                    finished_at: now,
-                }),
-                _ => None,
+            let Some(mut state) = current.clone() else {
+                return unchanged(current, lost);
             };
+            let Some((decided, claimed)) =
+                state.decide_on_jobs(*now, *attempt, claim, jobs, policy, repo)
+            else {
+                return unchanged(current, lost);
+            };
+            let record = decided
+                .as_ref()
+                .map(|d| DecisionRecord::of(d, state.attempt, *now));
+            let history = closing_record(&state, *now);
             Applied {
                 state: Some(state),
-                persist,
-                result: ChangeResult::Event(verdict),
+                persist: Persist::Save,
+                result: ChangeResult::Decided {
+                    claimed,
+                    decision: decided.and_then(Decided::into_decision),
+                },
                 history,
-                decision,
+                decision: record,
             }
         }
         RunChange::Claim { now, claim } => {

@@ -18,6 +18,10 @@
 //!   fifth job id here) is final: its re-run is never claimed;
 //! - a decision on evidence (`Decide`) changes the run only for the live claimant: a
 //!   re-run renews its lease, a skip closes the attempt for good;
+//! - `workflow_run.completed` deliveries (`RunEnded`, in any order with the job events,
+//!   redelivered) and the jobs listing of a re-run decided on them (`ListJobs`) keep
+//!   all of the above: a listing changes the run only for the live claimant, and
+//!   GitHub's conclusion without failure closes the attempt without a re-run;
 //! - every state survives its JSON encoding ([`crate::store::codec`]) unchanged;
 //! - lease takeovers alone (claims with no outcome recorded since the first of them)
 //!   never close the re-run before [`UNRECORDED_CLAIMS_FOR_MS`] has passed: a live
@@ -40,8 +44,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{
-    Applied, ChangeResult, Claim, ClaimedRerun, JobAction, JobEvent, Persist, Policy, RerunOutcome,
-    RerunState, RetryPolicy, RunChange, RunState, UNRECORDED_CLAIMS_FOR_MS, apply_change,
+    Applied, ChangeResult, Claim, ClaimedRerun, Conclusion, JobAction, JobEvent, Persist, Policy,
+    RerunOutcome, RerunState, RetryPolicy, RunChange, RunEvent, RunState, TrackedJob,
+    UNRECORDED_CLAIMS_FOR_MS, apply_change,
 };
 use crate::ids::{JobId, RepoName, RunId, RunKey};
 
@@ -107,6 +112,22 @@ pub enum Step {
         /// Whether the failed job's log matches `never_when` (a skip), or not (a re-run).
         broken: bool,
     },
+    /// A new `workflow_run.completed` delivery for attempt `attempt`.
+    RunEnded {
+        /// `run_attempt`.
+        attempt: u32,
+        /// Whether GitHub concluded it `failure` (else `success`).
+        failed: bool,
+    },
+    /// Process `owner`'s jobs listing for the re-run it claimed last came back
+    /// (`RunChange::JobsListed`): the jobs known so far, completed as they stand (or
+    /// failed), and job 9, failed or passed.
+    ListJobs {
+        /// The process's instance id.
+        owner: u64,
+        /// Whether job 9 failed.
+        failed: bool,
+    },
     /// A tracker's quiet check: forget the run if it has been quiet for `ttl_ms`.
     Expire {
         /// `RUN_TTL`, ms.
@@ -131,9 +152,15 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
+/// A delivery's event.
+enum Delivered {
+    Job(Arc<JobEvent>),
+    Run(Arc<RunEvent>),
+}
+
 /// One delivery sent so far.
 struct Sent {
-    event: Arc<JobEvent>,
+    event: Delivered,
     /// Its first answer, if it changed the run: status, generation, attempt afterwards.
     remembered: Option<(u16, u32, u32)>,
 }
@@ -243,11 +270,31 @@ impl Checker {
                     failed_steps: Vec::new(),
                 };
                 self.sent.push(Sent {
-                    event: Arc::new(event),
+                    event: Delivered::Job(Arc::new(event)),
                     remembered: None,
                 });
                 self.deliver(self.sent.len() - 1)?;
             }
+            Step::RunEnded { attempt, failed } => {
+                let event = RunEvent {
+                    delivery: Some(format!("72d3162e-cc78-11e3-81ab-{:012}", self.sent.len())),
+                    run: self.key.clone(),
+                    run_attempt: *attempt,
+                    workflow_name: "CI".into(),
+                    branch: "master".into(),
+                    conclusion: if *failed {
+                        Conclusion::Failure
+                    } else {
+                        Conclusion::Success
+                    },
+                };
+                self.sent.push(Sent {
+                    event: Delivered::Run(Arc::new(event)),
+                    remembered: None,
+                });
+                self.deliver(self.sent.len() - 1)?;
+            }
+            Step::ListJobs { owner, failed } => self.list_jobs(*owner, *failed)?,
             Step::Redeliver { nth } => {
                 if !self.sent.is_empty() {
                     self.deliver(nth % self.sent.len())?;
@@ -298,15 +345,18 @@ impl Checker {
     }
 
     fn deliver(&mut self, index: usize) -> Result<(), String> {
-        let change = RunChange::Event {
-            event: Arc::clone(&self.sent[index].event),
-            policy: Policy {
-                rerun_delay_ms: DELAY_MS,
-                branch_eligible: true,
-                rules: self.rules.clone(),
-                history: Default::default(),
+        let policy = self.policy();
+        let change = match &self.sent[index].event {
+            Delivered::Job(event) => RunChange::Event {
+                event: Arc::clone(event),
+                policy,
+                now: self.now,
             },
-            now: self.now,
+            Delivered::Run(event) => RunChange::RunEnded {
+                event: Arc::clone(event),
+                policy,
+                now: self.now,
+            },
         };
         let applied = self.change(&change)?;
         let ChangeResult::Event(verdict) = &applied.result else {
@@ -350,6 +400,93 @@ impl Checker {
                     attempt.map(|attempt| (status, self.generation, attempt));
             }
             None => {}
+        }
+        Ok(())
+    }
+
+    /// The environment's policy the events are judged by.
+    fn policy(&self) -> Policy {
+        Policy {
+            rerun_delay_ms: DELAY_MS,
+            branch_eligible: true,
+            rules: self.rules.clone(),
+            history: Default::default(),
+        }
+    }
+
+    /// A jobs listing: it changes the run only for the live claimant; a re-run renews
+    /// its lease, a skip or a listing without failure closes the attempt.
+    fn list_jobs(&mut self, owner: u64, failed: bool) -> Result<(), String> {
+        let Some((claimed, _)) = self.claimed.get(&owner) else {
+            return Ok(());
+        };
+        let attempt = claimed.attempt;
+        let mut jobs: Vec<TrackedJob> = self
+            .state
+            .iter()
+            .flat_map(|s| s.jobs.iter().cloned())
+            .map(|mut job| {
+                job.conclusion.get_or_insert(Conclusion::Failure);
+                job
+            })
+            .collect();
+        jobs.push(TrackedJob {
+            id: JobId(9),
+            name: "job-9".into(),
+            conclusion: Some(if failed {
+                Conclusion::Failure
+            } else {
+                Conclusion::Success
+            }),
+            ran_steps: true,
+            failed_steps: Vec::new(),
+        });
+        let applied = self.change(&RunChange::JobsListed {
+            now: self.now,
+            attempt,
+            claim: Claim {
+                owner,
+                lease_ms: LEASE_MS,
+            },
+            repo: self.key.repo.to_string(),
+            workflow: "CI".into(),
+            jobs: Arc::new(jobs),
+            policy: self.policy(),
+        })?;
+        let ChangeResult::Decided { claimed, .. } = applied.result else {
+            return Err(format!("JobsListed answered {:?}", applied.result));
+        };
+        if applied.persist == Persist::Unchanged {
+            return Ok(());
+        }
+        let holds =
+            matches!(self.live, Some(live) if live.owner == owner && live.attempt == attempt);
+        if !holds {
+            return Err(format!(
+                "{owner} listed attempt {attempt}'s jobs without holding its claim"
+            ));
+        }
+        if self.started.contains(&(self.generation, attempt)) {
+            return Err(format!("{owner} listed attempt {attempt} after `started`"));
+        }
+        match claimed {
+            Some(_) => {
+                if let Some(live) = &mut self.live {
+                    live.lease_until = self.now + LEASE_MS;
+                }
+            }
+            None => {
+                self.live = None;
+                if let Some(RerunState::Done {
+                    outcome: RerunOutcome::Skipped { .. },
+                }) = self.state.as_ref().map(|s| &s.rerun)
+                {
+                    let skipped = (self.generation, attempt);
+                    if !self.skipped.contains(&skipped) {
+                        self.skipped.push(skipped);
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -525,6 +662,7 @@ impl Checker {
                 evidence_jobs: Vec::new(),
                 needs_evidence: false,
                 debug_logging: false,
+                needs_jobs: false,
             },
         };
         let before = self.state.as_ref().map(|state| state.rerun.clone());
@@ -624,6 +762,8 @@ mod tests {
             1 => (1u64..=3).prop_map(|owner| Step::Renew { owner }),
             2 => (1u64..=3, outcome()).prop_map(|(owner, outcome)| Step::Record { owner, outcome }),
             1 => (1u64..=3, any::<bool>()).prop_map(|(owner, broken)| Step::Decide { owner, broken }),
+            2 => (1u32..=3, any::<bool>()).prop_map(|(attempt, failed)| Step::RunEnded { attempt, failed }),
+            1 => (1u64..=3, any::<bool>()).prop_map(|(owner, failed)| Step::ListJobs { owner, failed }),
             1 => prop_oneof![Just(0u64), Just(10_000), Just(u64::MAX)]
                 .prop_map(|ttl_ms| Step::Expire { ttl_ms }),
         ]
@@ -765,5 +905,52 @@ mod tests {
                 outcome: RerunOutcome::Started
             }
         );
+    }
+
+    #[test]
+    fn a_run_known_only_from_its_completion_is_listed_rerun_once_and_late_jobs_change_nothing() {
+        let mut checker = Checker::new();
+        let late_failure = Step::Deliver {
+            job: 1,
+            attempt: 1,
+            action: JobAction::Completed(Conclusion::Failure),
+        };
+        checker
+            .run(&[
+                Step::RunEnded {
+                    attempt: 1,
+                    failed: true,
+                },
+                Step::Redeliver { nth: 0 },
+                Step::Wait { ms: DELAY_MS },
+                Step::Claim { owner: 1 },
+                Step::ListJobs {
+                    owner: 2,
+                    failed: true,
+                },
+                Step::ListJobs {
+                    owner: 1,
+                    failed: true,
+                },
+                Step::Renew { owner: 1 },
+                Step::Record {
+                    owner: 1,
+                    outcome: RerunOutcome::Started,
+                },
+                late_failure,
+                Step::Redeliver { nth: 0 },
+                Step::Wait { ms: 10 * LEASE_MS },
+                Step::Claim { owner: 2 },
+            ])
+            .expect("the invariants hold");
+        let state = checker.state().expect("a state");
+        assert_eq!(
+            state.rerun,
+            RerunState::Done {
+                outcome: RerunOutcome::Started
+            }
+        );
+        assert!(!state.needs_jobs);
+        assert_eq!(checker.started.len(), 1, "one re-run");
     }
 }

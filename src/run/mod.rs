@@ -6,6 +6,8 @@ mod change;
 mod event;
 pub mod invariants;
 mod outcome;
+mod run_end;
+mod run_event;
 mod state;
 
 pub use change::{
@@ -14,6 +16,7 @@ pub use change::{
 };
 pub use event::{Conclusion, JobAction, JobEvent, Name};
 pub use outcome::RerunOutcome;
+pub use run_event::RunEvent;
 pub use state::{
     ANSWERS_KEPT, Claim, ClaimedRerun, Decided, Finish, MAX_UNRECORDED_CLAIMS, Policy, Reply,
     RerunState, RetryPolicy, RunState, TimerChange, TrackedJob, UNRECORDED_CLAIMS_FOR_MS, Verdict,

@@ -205,6 +205,9 @@ pub struct ClaimedRerun {
     pub needs_evidence: bool,
     /// Send `{"enable_debug_logging": true}` with the POST.
     pub debug_logging: bool,
+    /// The attempt's jobs are to be listed from GitHub first, and the re-run decided on
+    /// them (see [`RunState::needs_jobs`]).
+    pub needs_jobs: bool,
 }
 
 /// When a re-run whose answer settled nothing is tried again.
@@ -250,6 +253,8 @@ pub enum Finish {
     Unfinished,
     /// Every job finished and none failed.
     Passed,
+    /// GitHub concluded the run as something other than a failure (`workflow_run`).
+    ConcludedOk,
     /// Some job failed, but the branch is not in `REPO_BRANCHES`.
     Ineligible,
     /// Some job failed, but the policy's `attempts` are used up.
@@ -314,6 +319,17 @@ pub struct RunState {
     /// base64 string (11 characters a delivery).
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "tokens")]
     pub answered: Vec<u64>,
+    /// How the current attempt ended, in GitHub's own word (`workflow_run.completed`):
+    /// once known, the run is finished (no late `needs:` job is waited for) and a
+    /// conclusion that is not a failure means no re-run, whatever the jobs said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_conclusion: Option<Conclusion>,
+    /// The scheduled re-run was decided on `workflow_run.completed` for a run whose
+    /// `workflow_job` deliveries were lost (all or some): when claimed, the attempt's
+    /// jobs are listed from GitHub first and the re-run decided on them
+    /// (`RunState::decide_on_jobs`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub needs_jobs: bool,
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
@@ -436,6 +452,8 @@ impl RunState {
             first_seen_at: now,
             last_event_at: now,
             answered: Vec::new(),
+            run_conclusion: None,
+            needs_jobs: false,
         };
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;
@@ -478,23 +496,7 @@ impl RunState {
         let mut changed = false;
         let mut timer = TimerChange::Keep;
         if event.run_attempt > self.attempt {
-            if matches!(self.rerun, RerunState::Scheduled { .. }) {
-                timer = TimerChange::Cancel;
-            }
-            // Jobs that failed in an attempt this service re-ran: if they pass now, they are flaky.
-            self.rerun_failed = match self.rerun {
-                RerunState::Done {
-                    outcome: RerunOutcome::Started,
-                } => self.failed_job_names(),
-                _ => Vec::new(),
-            };
-            self.attempt = event.run_attempt;
-            self.jobs.clear();
-            self.rerun = RerunState::Idle;
-            self.retries = 0;
-            self.claims = 0;
-            self.first_unrecorded_claim_at = None;
-            self.confirmed = true;
+            timer = self.start_attempt(event.run_attempt);
             changed = true;
         }
 
@@ -504,8 +506,11 @@ impl RunState {
                 self.jobs.push(TrackedJob::new(event, None));
                 changed = true;
                 // A job that shows up after the run looked finished (`needs:`): the run is
-                // not finished after all, so the decided re-run waits for it.
-                if matches!(self.rerun, RerunState::Scheduled { .. }) {
+                // not finished after all, so the decided re-run waits for it. Unless
+                // GitHub said the run ended: then it is a late delivery.
+                if self.run_conclusion.is_none()
+                    && matches!(self.rerun, RerunState::Scheduled { .. })
+                {
                     self.rerun = RerunState::Idle;
                     timer = TimerChange::Cancel;
                 }
@@ -554,7 +559,7 @@ impl RunState {
         let decided_by = event.delivery.as_deref();
         let mut decision = None;
         let finish = self.finish(
-            event,
+            event.run.repo.as_str(),
             now,
             policy,
             decided_by,
@@ -562,29 +567,9 @@ impl RunState {
             &mut timer,
             &mut decision,
         );
-        let reply = match (event.action, finish) {
-            (JobAction::Unfinished, _) => Reply::new(202, "job recorded"),
-            (JobAction::Completed(_), Finish::Unconfirmed) => Reply::new(404, NO_RECORD),
-            (JobAction::Completed(_), Finish::Unfinished) => {
-                Reply::new(202, "other jobs of the run are unfinished")
-            }
-            (JobAction::Completed(_), Finish::Passed) => {
-                Reply::new(200, "run finished without failed jobs")
-            }
-            (JobAction::Completed(_), Finish::Ineligible) => {
-                Reply::new(200, "run failed on a branch not in REPO_BRANCHES")
-            }
-            (JobAction::Completed(_), Finish::AttemptsUsed) => {
-                Reply::new(200, "run failed; the policy's attempts are used up")
-            }
-            (JobAction::Completed(_), Finish::Rerun) => Reply::new(201, "re-run scheduled"),
-            (JobAction::Completed(_), Finish::AlreadyRerun) => {
-                Reply::new(201, "re-run of this attempt already scheduled or performed")
-            }
-            (JobAction::Completed(_), Finish::Skipped | Finish::AlreadySkipped) => Reply {
-                status: 200,
-                reason: Cow::Owned(self.skip_line()),
-            },
+        let reply = match event.action {
+            JobAction::Unfinished => Reply::new(202, "job recorded"),
+            JobAction::Completed(_) => self.completion_reply(finish),
         };
         Verdict {
             reply,
@@ -593,6 +578,58 @@ impl RunState {
             flaky,
             failed_again,
             decision,
+        }
+    }
+
+    /// Starts attempt `attempt` afresh (a newer one than the run's), keeping what the
+    /// flaky-job report needs of the old one; says what becomes of the re-run timer.
+    pub(super) fn start_attempt(&mut self, attempt: u32) -> TimerChange {
+        let timer = if matches!(self.rerun, RerunState::Scheduled { .. }) {
+            TimerChange::Cancel
+        } else {
+            TimerChange::Keep
+        };
+        // Jobs that failed in an attempt this service re-ran: if they pass now, they are flaky.
+        self.rerun_failed = match self.rerun {
+            RerunState::Done {
+                outcome: RerunOutcome::Started,
+            } => self.failed_job_names(),
+            _ => Vec::new(),
+        };
+        self.attempt = attempt;
+        self.jobs.clear();
+        self.rerun = RerunState::Idle;
+        self.retries = 0;
+        self.claims = 0;
+        self.first_unrecorded_claim_at = None;
+        self.confirmed = true;
+        self.run_conclusion = None;
+        self.needs_jobs = false;
+        timer
+    }
+
+    /// The answer to an event that may have finished the run, by how it stands.
+    pub(super) fn completion_reply(&self, finish: Finish) -> Reply {
+        match finish {
+            Finish::Unconfirmed => Reply::new(404, NO_RECORD),
+            Finish::Unfinished => Reply::new(202, "other jobs of the run are unfinished"),
+            Finish::Passed => Reply::new(200, "run finished without failed jobs"),
+            Finish::ConcludedOk => Reply::new(
+                200,
+                "GitHub concluded the run without failure: nothing to re-run",
+            ),
+            Finish::Ineligible => Reply::new(200, "run failed on a branch not in REPO_BRANCHES"),
+            Finish::AttemptsUsed => {
+                Reply::new(200, "run failed; the policy's attempts are used up")
+            }
+            Finish::Rerun => Reply::new(201, "re-run scheduled"),
+            Finish::AlreadyRerun => {
+                Reply::new(201, "re-run of this attempt already scheduled or performed")
+            }
+            Finish::Skipped | Finish::AlreadySkipped => Reply {
+                status: 200,
+                reason: Cow::Owned(self.skip_line()),
+            },
         }
     }
 
@@ -632,9 +669,9 @@ impl RunState {
     /// Decides whether the run is finished and, when it is, what the failure policy
     /// says about it: schedules its re-run, or closes the attempt as skipped.
     #[allow(clippy::too_many_arguments)]
-    fn finish(
+    pub(super) fn finish(
         &mut self,
-        event: &JobEvent,
+        repo: &str,
         now: u64,
         policy: &Policy,
         decided_by: Option<&str>,
@@ -645,7 +682,12 @@ impl RunState {
         if !self.confirmed {
             return Finish::Unconfirmed;
         }
-        if self.jobs.iter().any(|job| job.conclusion.is_none()) {
+        // GitHub's word settles it: a run it concluded is finished, and one it did not
+        // conclude as a failure (a failed `continue-on-error` job) is not re-run.
+        if self.run_conclusion.is_some_and(|c| !c.is_failure()) {
+            return Finish::ConcludedOk;
+        }
+        if self.run_conclusion.is_none() && self.jobs.iter().any(|job| job.conclusion.is_none()) {
             return Finish::Unfinished;
         }
         if !self.has_failed_job() {
@@ -688,7 +730,7 @@ impl RunState {
                     None => (policy.rerun_delay_ms, false, false),
                 },
                 Some(rules) => {
-                    let rule = rules.rule_for(event.run.repo.as_str(), &self.workflow);
+                    let rule = rules.rule_for(repo, &self.workflow);
                     let jobs = self.job_facts();
                     let facts = RunFacts {
                         workflow: &self.workflow,
@@ -733,7 +775,7 @@ impl RunState {
     }
 
     /// Closes the attempt as skipped by `decision` (final: never claimed, never tried again).
-    fn skip(
+    pub(super) fn skip(
         &mut self,
         decision: Decision,
         changed: &mut bool,
@@ -828,11 +870,12 @@ impl RunState {
             },
             needs_evidence,
             debug_logging,
+            needs_jobs: self.needs_jobs,
         })
     }
 
     /// The current attempt's failed jobs, id and name.
-    fn failed_job_refs(&self) -> Vec<policy::JobRef> {
+    pub(super) fn failed_job_refs(&self) -> Vec<policy::JobRef> {
         self.jobs
             .iter()
             .filter(|job| job.conclusion.is_some_and(Conclusion::is_failure))
@@ -865,7 +908,8 @@ impl RunState {
         else {
             return None;
         };
-        if *owner != claim.owner || attempt != self.attempt {
+        // A re-run decided on `workflow_run` lists its jobs before anything else.
+        if *owner != claim.owner || attempt != self.attempt || self.needs_jobs {
             return None;
         }
         let decided_by = decided_by.clone();
@@ -905,12 +949,13 @@ impl RunState {
             evidence_jobs: Vec::new(),
             needs_evidence: false,
             debug_logging,
+            needs_jobs: false,
         };
         Some((decision, Some(claimed)))
     }
 
     /// `needs_evidence` and `debug_logging` of a decided re-run (false otherwise).
-    fn rerun_flags(&self) -> (bool, bool) {
+    pub(super) fn rerun_flags(&self) -> (bool, bool) {
         match &self.rerun {
             RerunState::Scheduled {
                 needs_evidence,

@@ -233,6 +233,7 @@ mod tests {
             confirmed in any::<bool>(),
             times in (any::<u64>(), any::<u64>()),
             answered in vec(any::<u64>(), 0..8),
+            run_end in (conclusion(), any::<bool>()),
         ) -> RunState {
             RunState {
                 branch: names.0.into(),
@@ -257,6 +258,8 @@ mod tests {
                 first_seen_at: times.0,
                 last_event_at: times.1,
                 answered,
+                run_conclusion: run_end.0,
+                needs_jobs: run_end.1,
             }
         }
     }

@@ -168,7 +168,7 @@ async fn term_lines_put_their_fields_in_the_documented_order_and_hold_no_debug_t
     let push = line_with(&["delivery=d-push"]);
     assert!(
         push.contains(
-            "event=push repo=org/repo sender=someone decision=\"event is not workflow_job\" status=204"
+            "event=push repo=org/repo sender=someone decision=\"event is neither workflow_job nor workflow_run\" status=204"
         ),
         "{push}"
     );

@@ -20,3 +20,4 @@ mod reruns;
 mod restart;
 mod status_codes;
 mod store;
+mod workflow_run;
