@@ -224,7 +224,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("TRACKER_LINGER", "30", "seconds a finished run stays in memory for late events"),
     ("CLAIM_LEASE", "60", "seconds an instance's claim on a due re-run holds; another instance takes it over after"),
     ("OUTBOX_POLL", "1", "seconds between looks in the store for due re-runs (after a restart, or left by a dead instance)"),
-    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API"),
+    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API made with the same credential (the token, or one App installation)"),
     ("GITHUB_MAX_TRIES", "10", "tries per re-run on transient errors (5xx, timeouts) before giving up"),
     ("GITHUB_BACKOFF", "2", "first back-off in seconds after a transient error; doubles each try"),
     ("GITHUB_BACKOFF_MAX", "300", "longest back-off in seconds"),
@@ -911,18 +911,38 @@ mod tests {
 
     #[test]
     fn a_bad_or_missing_app_key_names_its_variable_and_never_quotes_it() {
-        let garbage = "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LWtleS10ZXh0\n-----END RSA PRIVATE KEY-----";
+        let garbage =
+            "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LWtleS10ZXh0\n-----END RSA PRIVATE KEY-----";
         for (pairs, variable) in [
-            (&[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", garbage)][..], "GITHUB_APP_PRIVATE_KEY"),
-            (&[("GITHUB_APP_ID", "1")][..], "GITHUB_APP_PRIVATE_KEY"),
-            (&[("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..], "GITHUB_APP_PRIVATE_KEY"),
-            (&[("GITHUB_APP_ID", "app"), ("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..], "GITHUB_APP_ID"),
             (
-                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY_FILE", "/nonexistent/app.pem")][..],
+                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", garbage)][..],
+                "GITHUB_APP_PRIVATE_KEY",
+            ),
+            (&[("GITHUB_APP_ID", "1")][..], "GITHUB_APP_PRIVATE_KEY"),
+            (
+                &[("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..],
+                "GITHUB_APP_PRIVATE_KEY",
+            ),
+            (
+                &[
+                    ("GITHUB_APP_ID", "app"),
+                    ("GITHUB_APP_PRIVATE_KEY", TEST_KEY),
+                ][..],
+                "GITHUB_APP_ID",
+            ),
+            (
+                &[
+                    ("GITHUB_APP_ID", "1"),
+                    ("GITHUB_APP_PRIVATE_KEY_FILE", "/nonexistent/app.pem"),
+                ][..],
                 "GITHUB_APP_PRIVATE_KEY_FILE",
             ),
             (
-                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", TEST_KEY), ("GITHUB_APP_PRIVATE_KEY_FILE", "/x")][..],
+                &[
+                    ("GITHUB_APP_ID", "1"),
+                    ("GITHUB_APP_PRIVATE_KEY", TEST_KEY),
+                    ("GITHUB_APP_PRIVATE_KEY_FILE", "/x"),
+                ][..],
                 "GITHUB_APP_PRIVATE_KEY",
             ),
         ] {
@@ -931,7 +951,10 @@ mod tests {
             let err = Settings::from_vars(vars(&all)).expect_err(variable);
             assert_eq!(err.variable, variable, "{pairs:?}");
             let shown = err.to_string();
-            assert!(!shown.contains("c2VjcmV0") && !shown.contains("MII"), "{shown}");
+            assert!(
+                !shown.contains("c2VjcmV0") && !shown.contains("MII"),
+                "{shown}"
+            );
             assert_eq!(shown.lines().count(), 1, "{shown}");
         }
     }

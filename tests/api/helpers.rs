@@ -123,6 +123,8 @@ pub struct Job {
     pub name: Option<String>,
     /// `workflow_name`.
     pub workflow: String,
+    /// `installation.id`: the delivery comes from a GitHub App's installation.
+    pub installation: Option<u64>,
 }
 
 impl Job {
@@ -138,7 +140,14 @@ impl Job {
             step: "test".to_owned(),
             name: None,
             workflow: "CI".to_owned(),
+            installation: None,
         }
+    }
+
+    /// Delivered by a GitHub App installed as `id`.
+    pub fn installation(mut self, id: u64) -> Self {
+        self.installation = Some(id);
+        self
     }
 
     /// Its completion lists no step: GitHub never started it.
@@ -208,7 +217,7 @@ impl Job {
             .name
             .clone()
             .unwrap_or_else(|| format!("job-{}", self.job_id));
-        json!({
+        let mut payload = json!({
             "action": action,
             "workflow_job": {
                 "id": self.job_id,
@@ -233,7 +242,12 @@ impl Job {
             },
             "organization": {"login": owner},
             "sender": {"login": self.sender, "type": "User"},
-        })
+        });
+        if let Some(id) = self.installation {
+            payload["installation"] =
+                json!({"id": id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u"});
+        }
+        payload
     }
 }
 
