@@ -64,7 +64,9 @@ impl FakeApp {
             expires_in,
         };
         Mock::given(method("POST"))
-            .and(path_regex(r"^/app/installations/\d+/access_tokens$"))
+            .and(path_regex(
+                r"^(/api/v3)?/app/installations/\d+/access_tokens$",
+            ))
             .respond_with(fake.clone())
             .mount(github)
             .await;
@@ -114,7 +116,8 @@ impl Respond for FakeApp {
             .url
             .path()
             .split('/')
-            .nth(3)
+            .skip_while(|part| *part != "installations")
+            .nth(1)
             .and_then(|id| id.parse().ok())
             .unwrap_or(0);
         let n = {
@@ -395,4 +398,75 @@ fn a_bad_private_key_stops_start_up_and_check_config_with_one_line_naming_it() {
             );
         }
     }
+}
+
+#[actix_web::test]
+async fn under_a_ghes_api_base_an_installations_evidence_and_rerun_use_its_token() {
+    let github = MockServer::start().await;
+    let base = format!("{}/api/v3", github.uri());
+    let key = key_file();
+    let [id, key_path] = app_settings(&key);
+    let rules = "[defaults]\nnever_when = ['error\\[E0308\\]']\n";
+    let overrides = [
+        (id.0, id.1.as_str()),
+        (key_path.0, key_path.1.as_str()),
+        ("GITHUB_API_URL", base.as_str()),
+        ("RULES", rules),
+    ];
+    let app = crate::helpers::spawn_app_with_github(github, &overrides).await;
+    let fake = FakeApp::mount(&app.github, 3600).await;
+    let (run, job) = (unique(), unique());
+    let api = |rest: String| format!("/api/v3{rest}");
+    Mock::given(method("GET"))
+        .and(path(api(run_path("org/installed", run))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": run, "status": "completed", "conclusion": "failure", "run_attempt": 1}),
+        ))
+        .mount(&app.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(api(format!(
+            "{}/rerun-failed-jobs",
+            run_path("org/installed", run)
+        ))))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .mount(&app.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api(format!(
+            "/repos/org/installed/check-runs/{job}/annotations"
+        ))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&app.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api(format!(
+            "/repos/org/installed/actions/jobs/{job}/logs"
+        ))))
+        .respond_with(ResponseTemplate::new(200).set_body_string("the runner lost communication\n"))
+        .mount(&app.github)
+        .await;
+
+    let failed = Job::new("org/installed", run, job).installation(31);
+    assert_eq!(rerun_one(&app, &failed).await, "started");
+    assert_eq!(fake.issued(31), 1);
+    let requests = app.github.received_requests().await.unwrap_or_default();
+    let token_asked = requests
+        .iter()
+        .any(|r| r.url.path() == "/api/v3/app/installations/31/access_tokens");
+    assert!(token_asked, "the token is asked for under GITHUB_API_URL");
+    let calls: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path().starts_with("/api/v3/repos/"))
+        .map(|r| {
+            let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok());
+            (r.url.path().to_owned(), auth.unwrap_or("none").to_owned())
+        })
+        .collect();
+    assert!(calls.len() >= 4, "run, annotations, log, re-run: {calls:?}");
+    assert!(
+        calls.iter().all(|(_, auth)| auth == "Bearer ghs-31-1"),
+        "{calls:?}"
+    );
+    assert!(calls.iter().any(|(p, _)| p.ends_with("/logs")), "{calls:?}");
 }

@@ -54,7 +54,11 @@ pub fn test_vars(github: &MockServer, db_path: &std::path::Path) -> HashMap<Stri
 
 /// Starts the service with the test settings, changed by `overrides`.
 pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
-    let github = MockServer::start().await;
+    spawn_app_with_github(MockServer::start().await, overrides).await
+}
+
+/// As [`spawn_app`], with a fake GitHub the test started (to name its URL in `overrides`).
+pub async fn spawn_app_with_github(github: MockServer, overrides: &[(&str, &str)]) -> TestApp {
     let db_dir = tempfile::tempdir().expect("temp dir");
     let db_path = db_dir.path().join("db").join("job-rerunner.db");
     let settings = test_settings(&github, &db_path, overrides);
