@@ -97,6 +97,12 @@ pub struct GitHubSettings {
     pub token: Option<Secret>,
     /// The GitHub App whose installation tokens re-run the runs of its installations.
     pub app: Option<crate::github::app_auth::AppCredentials>,
+    /// `REPORT=check_run`: each automatic decision on a run of an App installation is
+    /// reported as a check run on its commit.
+    pub report_check_runs: bool,
+    /// `PUBLIC_URL`: the service's address as people reach it, for the check runs' link
+    /// to the status page (no trailing slash).
+    pub public_url: Option<String>,
     /// Least time between two POSTs to the API.
     pub min_interval: Duration,
     /// Tries for one re-run before giving up on transient errors.
@@ -210,6 +216,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_APP_ID", "unset", "the GitHub App's id (App settings, About); with a private key, runs of the App's installations are re-run with installation tokens"),
     ("GITHUB_APP_PRIVATE_KEY", "unset", "the App's private key, PEM text (a literal \\n is taken as a line break); not with GITHUB_APP_PRIVATE_KEY_FILE"),
     ("GITHUB_APP_PRIVATE_KEY_FILE", "unset", "path to the App's private key (.pem); not with GITHUB_APP_PRIVATE_KEY"),
+    ("REPORT", "check_run with the App, else off", "check_run: each automatic re-run decision (started, skipped) on a run of an App installation becomes a check run named job-rerunner on its commit; off: none"),
+    ("PUBLIC_URL", "unset", "the service's URL as people reach it (https://HOST); the check runs link to PUBLIC_URL/status"),
     ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
     ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
     ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
@@ -263,6 +271,21 @@ impl Settings {
         };
         let token = env.get("GITHUB_TOKEN").map(Secret::new);
         let app = app_credentials(&env)?;
+        let report_check_runs = match env.get("REPORT") {
+            None => app.is_some(),
+            Some("check_run") => true,
+            Some("off") => false,
+            Some(_) => return Err(env.problem("REPORT", "must be check_run or off")),
+        };
+        let public_url = env
+            .get("PUBLIC_URL")
+            .map(|url| url.trim_end_matches('/').to_owned());
+        if public_url
+            .as_ref()
+            .is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://")))
+        {
+            return Err(env.problem("PUBLIC_URL", "must start with https:// or http://"));
+        }
         let run_attempts = env.number("RUN_ATTEMPTS", 4u32)?;
         if run_attempts < 2 {
             return Err(env.problem("RUN_ATTEMPTS", "must be at least 2 (1 would never re-run)"));
@@ -417,6 +440,8 @@ impl Settings {
                 api_url,
                 token,
                 app,
+                report_check_runs,
+                public_url,
                 min_interval: env.seconds("GITHUB_MIN_INTERVAL", 1.0)?,
                 max_tries,
                 backoff_base: env.seconds("GITHUB_BACKOFF", 2.0)?,
@@ -455,6 +480,16 @@ impl Settings {
                     Some(app) if app.key_file.is_none() => "[redacted]".into(),
                     _ => "unset".into(),
                 },
+                "REPORT" => if github.report_check_runs {
+                    "check_run"
+                } else {
+                    "off"
+                }
+                .into(),
+                "PUBLIC_URL" => github
+                    .public_url
+                    .as_deref()
+                    .map_or_else(|| "unset".into(), crate::redact::url),
                 "GITHUB_APP_PRIVATE_KEY_FILE" => github
                     .app
                     .as_ref()

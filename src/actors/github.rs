@@ -32,6 +32,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::actors::run_tracker::now_ms;
+use crate::github::check_run::{self, Report};
 use crate::github::credentials::NO_CREDENTIAL;
 use crate::github::{Answer, LogTail};
 use crate::github::{Credential, Credentials, RequestAuth};
@@ -92,6 +93,20 @@ pub struct FetchEvidence {
     pub jobs: Vec<JobRef>,
 }
 
+/// Report an automatic decision as a check run on the run's commit (`REPORT=check_run`,
+/// an App installation's run only). Fire-and-forget: queued with the re-runs of its
+/// installation, sent once after the outcome; a failure is logged, never retried.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct ReportDecision {
+    /// The run.
+    pub run: RunKey,
+    /// Its installation: the check run is created with its token.
+    pub installation: InstallationId,
+    /// What to say.
+    pub report: Report,
+}
+
 /// How many requests wait in the queue (the one under way included).
 #[derive(Message)]
 #[rtype(result = "usize")]
@@ -106,6 +121,7 @@ enum Queued {
         request: FetchEvidence,
         reply: oneshot::Sender<Vec<JobEvidence>>,
     },
+    Report(ReportDecision),
 }
 
 impl Queued {
@@ -113,6 +129,7 @@ impl Queued {
         match self {
             Queued::Rerun { request, .. } => request.claimed.installation,
             Queued::Evidence { request, .. } => request.installation,
+            Queued::Report(report) => Some(report.installation),
         }
     }
 }
@@ -235,6 +252,7 @@ impl GitHubActor {
                 Queued::Evidence { request, reply } => {
                     self.fetch(request, reply, auth, pacing, ctx)
                 }
+                Queued::Report(report) => self.report(report, auth, pacing, ctx),
             }
         }
     }
@@ -312,6 +330,31 @@ impl GitHubActor {
         );
     }
 
+    /// Starts creating a check run (its credential's turn and pacing are taken).
+    fn report(
+        &mut self,
+        report: ReportDecision,
+        auth: Result<RequestAuth, &'static str>,
+        pacing: Pacing,
+        ctx: &mut Context<Self>,
+    ) {
+        let lane = auth.as_ref().ok().map(|auth| auth.credential);
+        let log = self.log.new(o!("repo" => report.run.repo.to_string(),
+            "run_id" => report.run.run_id.0, "installation" => report.installation.0));
+        let body = check_run::body(&report.report, self.settings.public_url.as_deref());
+        let work = create_check_run(
+            self.client.clone(),
+            auth,
+            pacing,
+            self.settings.min_interval,
+            (report.run.repo, body),
+            log,
+        );
+        ctx.spawn(work.into_actor(self).map(move |pacing, act, ctx| {
+            act.finished(lane, pacing, ctx);
+        }));
+    }
+
     /// A request of `lane` is done: give its pacing back and start what can start.
     fn finished(&mut self, lane: Lane, pacing: Pacing, ctx: &mut Context<Self>) {
         self.lanes.insert(lane, Some(pacing));
@@ -384,6 +427,19 @@ impl Handler<FetchEvidence> for GitHubActor {
                 .await
                 .unwrap_or_else(|_| all_unavailable(&jobs, "the GitHub actor stopped"))
         })
+    }
+}
+
+impl Handler<ReportDecision> for GitHubActor {
+    type Result = ();
+
+    fn handle(&mut self, report: ReportDecision, ctx: &mut Self::Context) {
+        if !self.settings.report_check_runs || self.settings.app.is_none() || self.dry_run {
+            return;
+        }
+        self.queue.push_back(Queued::Report(report));
+        self.metrics.github_queue.set(self.depth() as i64);
+        self.next(ctx);
     }
 }
 
@@ -603,6 +659,41 @@ async fn perform(
             },
         }
     }
+}
+
+/// Creates one check run, once: paced and paused as the credential's POSTs are, and
+/// never retried (a decision's report is not worth holding a re-run back).
+async fn create_check_run(
+    client: Option<Rc<GitHubClient>>,
+    auth: Result<RequestAuth, &'static str>,
+    mut pacing: Pacing,
+    min_interval: Duration,
+    (repo, body): (crate::ids::RepoName, String),
+    log: Logger,
+) -> Pacing {
+    let (Some(client), Ok(mut auth)) = (client, auth) else {
+        return pacing;
+    };
+    pacing.wait_for_post_slot(min_interval).await;
+    pacing.posted();
+    let (client, repo, body, log) = (&*client, &repo, body.as_str(), &log);
+    let call =
+        |header: Secret| async move { client.create_check_run(&header, repo, body, log).await };
+    match auth.call(client, log, call).await {
+        Ok(answer) => {
+            if let Some(wait) = answer.quota_wait {
+                pacing.pause(wait);
+            }
+            info!(log, "check run created");
+        }
+        Err(err) => {
+            if let GitHubError::RateLimited(RateLimit::For(wait)) = &err {
+                pacing.pause(*wait);
+            }
+            warn!(log, "check run not created"; "error" => %err);
+        }
+    }
+    pacing
 }
 
 /// What one evidence request needs.

@@ -163,6 +163,25 @@ impl GitHubClient {
         app_auth::parse_access_token(&answer.value).map_err(GitHubError::transient)
     }
 
+    /// Creates a check run (`POST /repos/{repo}/check-runs`, 201) with the JSON `body`.
+    pub async fn create_check_run(
+        &self,
+        auth: &Secret,
+        repo: &RepoName,
+        body: &str,
+        log: &Logger,
+    ) -> Result<Answer<()>, GitHubError> {
+        let path = format!("/repos/{repo}/check-runs");
+        let request = self.http.post(format!("{}{path}", self.api_url));
+        let answer = self
+            .call(auth, request, Some(body), Call::CreateCheckRun, &path, log)
+            .await?;
+        Ok(Answer {
+            value: (),
+            quota_wait: answer.quota_wait,
+        })
+    }
+
     /// Reads a job's check-run annotations (a workflow job's id is its check run's id),
     /// every level, up to [`MAX_ANNOTATION_PAGES`] pages of [`ANNOTATIONS_PER_PAGE`].
     /// A malformed answer is `Ok(Fetched::Unavailable)`: asking again would not mend
@@ -339,7 +358,7 @@ impl GitHubClient {
         &self,
         auth: &Secret,
         request: awc::ClientRequest,
-        json: Option<&'static str>,
+        json: Option<&str>,
         endpoint: &'static str,
         path: &str,
         log: &Logger,
@@ -350,7 +369,7 @@ impl GitHubClient {
             Some(body) => {
                 request
                     .insert_header(("Content-Type", "application/json"))
-                    .send_body(body)
+                    .send_body(body.to_owned())
                     .await
             }
             None => request.send().await,
@@ -398,7 +417,7 @@ impl GitHubClient {
         &self,
         auth: &Secret,
         request: awc::ClientRequest,
-        json: Option<&'static str>,
+        json: Option<&str>,
         call: Call,
         path: &str,
         log: &Logger,
@@ -432,7 +451,7 @@ impl GitHubClient {
         &self,
         auth: &Secret,
         request: awc::ClientRequest,
-        json: Option<&'static str>,
+        json: Option<&str>,
         call: Call,
         path: &str,
         log: &Logger,
@@ -444,6 +463,7 @@ impl GitHubClient {
             Call::Rerun => "rerun_failed_jobs",
             Call::ReadAnnotations => "job_annotations",
             Call::InstallationToken => "installation_token",
+            Call::CreateCheckRun => "create_check_run",
         };
         let (mut response, started) = self.send(auth, request, json, endpoint, path, log).await?;
         let status = response.status();

@@ -51,6 +51,8 @@ pub enum Call {
     /// `POST /app/installations/{id}/access_tokens`: any 2xx carries the token; judged
     /// as a read (asking again for a token harms nothing).
     InstallationToken,
+    /// `POST /repos/{repo}/check-runs`: any 2xx created it (GitHub answers 201).
+    CreateCheckRun,
 }
 
 impl GitHubError {

@@ -4,6 +4,7 @@
 //! what is a rate limit; pacing and retries live in the GitHub actor.
 
 pub mod app_auth;
+pub mod check_run;
 mod client;
 pub mod credentials;
 mod error;

@@ -564,6 +564,7 @@ mod tests {
             ran_steps: true,
             failed_steps: Vec::new(),
             installation: None,
+            head_sha: None,
         };
         RunChange::Event {
             event: Arc::new(event),

@@ -242,6 +242,7 @@ impl Checker {
                     ran_steps: job % 5 != 4,
                     failed_steps: Vec::new(),
                     installation: None,
+                    head_sha: None,
                 };
                 self.sent.push(Sent {
                     event: Arc::new(event),

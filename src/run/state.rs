@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Conclusion, JobAction, JobEvent, Name, RerunOutcome};
-use crate::ids::{InstallationId, JobId};
+use crate::ids::{CommitSha, InstallationId, JobId};
 use crate::policy::{self, AtCompletion, Decision, History, Ineligible, JobFacts, RunFacts};
 
 /// One job of the current attempt.
@@ -323,6 +323,9 @@ pub struct RunState {
     /// webhooks): `GITHUB_TOKEN`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<InstallationId>,
+    /// The run's commit (`head_sha`), where its decisions are reported as check runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<CommitSha>,
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
@@ -446,6 +449,7 @@ impl RunState {
             last_event_at: now,
             answered: Vec::new(),
             installation: event.installation,
+            head_sha: event.head_sha,
         };
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;
@@ -492,6 +496,10 @@ impl RunState {
             event.installation.is_some() && event.installation != self.installation;
         if installation_changed {
             self.installation = event.installation;
+        }
+        // Committed with the next change: a run keeps one commit for all its attempts.
+        if self.head_sha.is_none() {
+            self.head_sha = event.head_sha;
         }
         let mut timer = TimerChange::Keep;
         if event.run_attempt > self.attempt {
@@ -615,7 +623,7 @@ impl RunState {
 
     /// The one-line answer for a skipped attempt: `not re-run: job build: … (not_started)`,
     /// or `shadow: would re-run after 5s`.
-    fn skip_line(&self) -> String {
+    pub fn skip_line(&self) -> String {
         let RerunState::Done {
             outcome:
                 RerunOutcome::Skipped {
@@ -1108,6 +1116,7 @@ mod tests {
             ran_steps: true,
             failed_steps: Vec::new(),
             installation: None,
+            head_sha: None,
         }
     }
 

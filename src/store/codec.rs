@@ -259,6 +259,7 @@ mod tests {
                 last_event_at: times.1,
                 answered,
                 installation: installation.map(crate::ids::InstallationId),
+                head_sha: installation.map(|n| crate::ids::CommitSha([n as u8; 20])),
             }
         }
     }

@@ -159,10 +159,13 @@ async fn rerun_one(app: &TestApp, job: &Job) -> String {
     app.outcome_of(&job.repo, job.run_id, 1).await
 }
 
+/// The service as the test App, reporting no check runs (their token fetches would
+/// count with the re-runs').
 async fn spawn_app_as_app(expires_in: u64) -> (TestApp, FakeApp) {
     let key = key_file();
     let settings = app_settings(&key);
-    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    overrides.push(("REPORT", "off"));
     let app = spawn_app(&overrides).await;
     let fake = FakeApp::mount(&app.github, expires_in).await;
     (app, fake)
@@ -469,4 +472,117 @@ async fn under_a_ghes_api_base_an_installations_evidence_and_rerun_use_its_token
         "{calls:?}"
     );
     assert!(calls.iter().any(|(p, _)| p.ends_with("/logs")), "{calls:?}");
+}
+
+/// The check runs GitHub received for `repo`: each body, with its `Authorization`.
+async fn check_runs(app: &TestApp, repo: &str) -> Vec<(serde_json::Value, String)> {
+    let wanted = format!("/repos/{repo}/check-runs");
+    app.all_posts()
+        .await
+        .into_iter()
+        .filter(|r| r.url.path() == wanted)
+        .map(|r| {
+            let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok());
+            let body = serde_json::from_slice(&r.body).unwrap_or_default();
+            (body, auth.unwrap_or("none").to_owned())
+        })
+        .collect()
+}
+
+async fn github_takes_check_runs(github: &MockServer, repo: &str, status: u16) {
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{repo}/check-runs")))
+        .respond_with(ResponseTemplate::new(status).set_body_json(json!({"id": 1})))
+        .mount(github)
+        .await;
+}
+
+async fn spawn_reporting_app() -> (TestApp, FakeApp) {
+    let key = key_file();
+    let [id, key_path] = app_settings(&key);
+    let app = spawn_app(&[
+        (id.0, id.1.as_str()),
+        (key_path.0, key_path.1.as_str()),
+        ("PUBLIC_URL", "https://rerun.example/"),
+    ])
+    .await;
+    let fake = FakeApp::mount(&app.github, 3600).await;
+    (app, fake)
+}
+
+#[actix_web::test]
+async fn a_started_rerun_of_an_installation_is_reported_as_a_neutral_check_run_on_its_commit() {
+    let (app, _fake) = spawn_reporting_app().await;
+    let (installed, hooked) = (unique(), unique());
+    github_expects_rerun(&app.github, "org/installed", installed).await;
+    github_expects_rerun(&app.github, "org/hooked", hooked).await;
+    github_takes_check_runs(&app.github, "org/installed", 201).await;
+    github_takes_check_runs(&app.github, "org/hooked", 201).await;
+    let token_run = Job::new("org/hooked", hooked, 1);
+    assert_eq!(rerun_one(&app, &token_run).await, "started");
+    let job = Job::new("org/installed", installed, 2)
+        .name("test (5, 1)")
+        .installation(41);
+    assert_eq!(rerun_one(&app, &job).await, "started");
+
+    let reported = eventually("the check run", || async {
+        check_runs(&app, "org/installed").await.pop()
+    })
+    .await;
+    let (body, auth) = reported;
+    assert_eq!(auth, "Bearer ghs-41-1");
+    assert_eq!(body["name"], "job-rerunner");
+    assert_eq!(body["head_sha"], "0d5ec357fb8684bd26a74f0b8b3a5020768688eb");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["conclusion"], "neutral");
+    assert_eq!(
+        body["output"]["title"],
+        "re-run 1 of 3 started: job `test (5, 1)` failed"
+    );
+    assert_eq!(body["details_url"], "https://rerun.example/status");
+    let summary = body["output"]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("https://rerun.example/status"),
+        "{summary}"
+    );
+    assert!(
+        check_runs(&app, "org/hooked").await.is_empty(),
+        "only with an installation credential"
+    );
+}
+
+#[actix_web::test]
+async fn a_rerun_skipped_by_the_policy_is_reported_and_a_failed_report_changes_nothing() {
+    let (app, _fake) = spawn_reporting_app().await;
+    let (skipped, started) = (unique(), unique());
+    github_takes_check_runs(&app.github, "org/skipped", 201).await;
+    // GitHub fails to create the other run's check run: the re-run stands, once.
+    github_takes_check_runs(&app.github, "org/started", 500).await;
+    github_expects_rerun(&app.github, "org/started", started).await;
+
+    let never_ran = Job::new("org/skipped", skipped, 1)
+        .name("build")
+        .installation(42)
+        .never_started();
+    assert_eq!(app.send(&never_ran.queued()).await.status, 202);
+    let answer = app.send(&never_ran.completed("failure")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let (body, auth) = eventually("the skip's check run", || async {
+        check_runs(&app, "org/skipped").await.pop()
+    })
+    .await;
+    assert_eq!(auth, "Bearer ghs-42-1");
+    assert_eq!(body["conclusion"], "neutral");
+    let title = body["output"]["title"].as_str().unwrap_or_default();
+    assert!(title.starts_with("not re-run: job build: "), "{title}");
+    assert!(title.ends_with("(not_started)"), "{title}");
+
+    let job = Job::new("org/started", started, 2).installation(42);
+    assert_eq!(rerun_one(&app, &job).await, "started");
+    eventually("the failed check run", || async {
+        check_runs(&app, "org/started").await.pop()
+    })
+    .await;
+    assert_eq!(app.rerun_posts("org/started", started).await.len(), 1);
+    assert_eq!(app.outcome_of("org/started", started, 1).await, "started");
 }

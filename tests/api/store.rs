@@ -122,6 +122,7 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         ran_steps: true,
         failed_steps: Vec::new(),
         installation: None,
+        head_sha: None,
     };
     RunChange::Event {
         event: Arc::new(event),
