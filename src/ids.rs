@@ -100,6 +100,51 @@ pub struct RunId(pub u64);
 #[serde(transparent)]
 pub struct JobId(pub u64);
 
+/// A GitHub App installation's id (`installation.id` of an App's webhook): which
+/// installation token the run's API calls are made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InstallationId(pub u64);
+
+impl fmt::Display for InstallationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A commit's SHA-1 (`workflow_job.head_sha`), kept as its 20 bytes: a run keeps it
+/// (for its check runs) without an allocation per delivery. Stored as 40 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommitSha(pub [u8; 20]);
+
+impl CommitSha {
+    /// Reads 40 hex digits; anything else is `None`.
+    pub fn parse(hex_text: &str) -> Option<Self> {
+        let mut bytes = [0; 20];
+        hex::decode_to_slice(hex_text, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl Serialize for CommitSha {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for CommitSha {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("head_sha: not 40 hex digits"))
+    }
+}
+
 impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

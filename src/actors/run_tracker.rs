@@ -32,8 +32,9 @@ mod run_end;
 
 pub use run_end::TrackRun;
 
-use super::github::{FetchEvidence, RerunRequest};
+use super::github::{FetchEvidence, ReportDecision, RerunRequest};
 use super::registry::{Shared, TrackError};
+use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
     Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, Policy, Reply, RerunOutcome,
@@ -347,6 +348,7 @@ impl RunTracker {
             run: self.key.clone(),
             attempt: claimed.attempt,
             delivery: claimed.decided_by.clone(),
+            installation: claimed.installation,
             jobs: claimed.evidence_jobs.clone(),
         };
         let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();
@@ -436,6 +438,9 @@ impl RunTracker {
                 None => {
                     act.awaiting_github = false;
                     act.adopt(applied.state, ctx);
+                    if let Some(decision) = decision {
+                        act.report(Reported::Decided(&Decided::Now(decision)));
+                    }
                 }
             }
         }));
@@ -488,6 +493,8 @@ impl RunTracker {
             info!(self.log(), "re-run not performed"; "run_attempt" => claimed.attempt,
                 "outcome" => outcome.label(), "detail" => %outcome, "delivery" => delivery);
         }
+        let started = (outcome == RerunOutcome::Started)
+            .then(|| (claimed.attempt, claimed.failed_jobs.clone()));
         let change = RunChange::Record {
             now: now_ms(),
             claimed,
@@ -499,8 +506,17 @@ impl RunTracker {
         ctx.wait(
             recording
                 .into_actor(self)
-                .map(|recorded, act, ctx| match recorded {
-                    Ok(applied) => act.adopt(applied.state, ctx),
+                .map(move |recorded, act, ctx| match recorded {
+                    Ok(applied) => {
+                        act.adopt(applied.state, ctx);
+                        if let Some((attempt, failed_jobs)) = &started {
+                            let failed_jobs = failed_jobs.as_slice();
+                            act.report(Reported::Started {
+                                attempt: *attempt,
+                                failed_jobs,
+                            });
+                        }
+                    }
                     Err(err) => {
                         // The claim stays in the store; when its lease runs out the re-run is taken
                         // up again, and GitHub's newer attempt shows it was done.
@@ -585,9 +601,45 @@ impl RunTracker {
         )
     }
 
+    /// Reports a committed decision as a check run (the GitHub actor drops it unless
+    /// `REPORT=check_run` and the App is configured): a started re-run, or a skip by
+    /// the policy (not shadow mode). Only for a run of an App installation with a
+    /// known commit; sent once, after the commit, never stored.
+    fn report(&self, what: Reported<'_>) {
+        let Some(state) = self.state.as_ref() else {
+            return;
+        };
+        let (Some(installation), Some(head_sha)) = (state.installation, state.head_sha) else {
+            return;
+        };
+        let report = match what {
+            Reported::Started {
+                attempt,
+                failed_jobs,
+            } => {
+                let rules = self.shared.deps.policy.current();
+                let rule = rules.rule_for(self.key.repo.as_str(), &state.workflow);
+                let allowed = rule.attempts.saturating_sub(1);
+                check_run::started(head_sha, attempt, allowed, failed_jobs)
+            }
+            Reported::Decided(Decided::Now(decision))
+                if matches!(decision.verdict, crate::policy::Verdict::Skip { .. }) =>
+            {
+                check_run::skipped(head_sha, &state.skip_line())
+            }
+            Reported::Decided(_) => return,
+        };
+        self.shared.deps.github.do_send(ReportDecision {
+            run: self.key.clone(),
+            installation,
+            report,
+        });
+    }
+
     /// The `re-run decided` line (once per attempt: only the committed event that
     /// decided logs it) and the decisions counter.
     fn log_policy_decision(&self, event: &JobEvent, decided: &Decided) {
+        self.report(Reported::Decided(decided));
         let (decision, reason, job, evidence) = decision_fields(decided);
         self.shared.deps.metrics.count_decision(decision, reason);
         info!(self.event_log(event), "re-run decided"; "decision" => decision, "reason" => reason,
@@ -614,6 +666,17 @@ impl RunTracker {
             TimerChange::Keep => {}
         }
     }
+}
+
+/// What [`RunTracker::report`] reports.
+enum Reported<'a> {
+    /// The GitHub actor started the re-run of `attempt`.
+    Started {
+        attempt: u32,
+        failed_jobs: &'a [String],
+    },
+    /// The policy decided (only a skip is reported).
+    Decided(&'a Decided),
 }
 
 /// A decision's `decision`, `reason`, `job` and `evidence`, for the `re-run decided`

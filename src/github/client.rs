@@ -17,9 +17,11 @@ use serde::Deserialize;
 use slog::{Logger, info, warn};
 
 use super::GitHubError;
+use super::app_auth::{self, InstallationToken};
 use super::error::{Call, exhausted_quota_wait};
 use super::logs::{self, ANNOTATIONS_PER_PAGE, LogTail, MAX_ANNOTATION_PAGES, ReadError};
 use super::redirect;
+use crate::ids::InstallationId;
 use crate::ids::{JobId, RepoName, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched};
@@ -57,13 +59,14 @@ pub struct GitHubClient {
     blob: awc::Client,
     log_deadline: Duration,
     api_url: String,
-    authorization: String,
     metrics: Arc<Metrics>,
 }
 
 impl GitHubClient {
-    /// A client for `settings.api_url`, authenticated with `token`, counting its calls.
-    pub fn new(settings: &GitHubSettings, token: &Secret, metrics: Arc<Metrics>) -> Self {
+    /// A client for `settings.api_url`, counting its calls. Each call is given its
+    /// `Authorization` header (`auth`: `Bearer …`), which depends on the run
+    /// ([`super::credentials`]).
+    pub fn new(settings: &GitHubSettings, metrics: Arc<Metrics>) -> Self {
         let user_agent = concat!("job-rerunner/", env!("CARGO_PKG_VERSION"));
         let http = awc::Client::builder()
             .timeout(settings.request_timeout)
@@ -83,7 +86,6 @@ impl GitHubClient {
             blob,
             log_deadline: settings.log_read_timeout,
             api_url: settings.api_url.clone(),
-            authorization: format!("Bearer {}", token.expose()),
             metrics,
         }
     }
@@ -96,12 +98,15 @@ impl GitHubClient {
     /// Reads a workflow run.
     pub async fn get_run(
         &self,
+        auth: &Secret,
         run: &RunKey,
         log: &Logger,
     ) -> Result<Answer<WorkflowRun>, GitHubError> {
         let path = Self::run_path(run);
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let answer = self.call(request, None, Call::ReadRun, &path, log).await?;
+        let answer = self
+            .call(auth, request, None, Call::ReadRun, &path, log)
+            .await?;
         // serde quotes the value it could not read: `transient` makes that safe.
         let value = serde_json::from_slice(&answer.value).map_err(|err| {
             GitHubError::transient(format!("GET {path}: unreadable answer: {err}"))
@@ -117,6 +122,7 @@ impl GitHubClient {
     /// `debug_last_attempt`); otherwise no body is sent, as GitHub's default.
     pub async fn rerun_failed_jobs(
         &self,
+        auth: &Secret,
         run: &RunKey,
         debug_logging: bool,
         log: &Logger,
@@ -124,7 +130,54 @@ impl GitHubClient {
         let path = format!("{}/rerun-failed-jobs", Self::run_path(run));
         let request = self.http.post(format!("{}{path}", self.api_url));
         let body = debug_logging.then_some(DEBUG_LOGGING_BODY);
-        let answer = self.call(request, body, Call::Rerun, &path, log).await?;
+        let answer = self
+            .call(auth, request, body, Call::Rerun, &path, log)
+            .await?;
+        Ok(Answer {
+            value: (),
+            quota_wait: answer.quota_wait,
+        })
+    }
+
+    /// Asks for an installation token of the App (`jwt`: `Bearer <the App's JWT>`):
+    /// `POST /app/installations/{id}/access_tokens`. A refusal names the call, never
+    /// the answer (it holds the token when it is a success).
+    pub async fn installation_token(
+        &self,
+        jwt: &Secret,
+        installation: InstallationId,
+        log: &Logger,
+    ) -> Result<InstallationToken, GitHubError> {
+        let path = format!("/app/installations/{installation}/access_tokens");
+        let request = self.http.post(format!("{}{path}", self.api_url));
+        let answer = self
+            .call(jwt, request, None, Call::InstallationToken, &path, log)
+            .await
+            .map_err(|err| match err {
+                GitHubError::Rejected { status, message } => GitHubError::Rejected {
+                    status,
+                    message: format!(
+                        "installation token of installation {installation}: {message}"
+                    ),
+                },
+                other => other,
+            })?;
+        app_auth::parse_access_token(&answer.value).map_err(GitHubError::transient)
+    }
+
+    /// Creates a check run (`POST /repos/{repo}/check-runs`, 201) with the JSON `body`.
+    pub async fn create_check_run(
+        &self,
+        auth: &Secret,
+        repo: &RepoName,
+        body: &str,
+        log: &Logger,
+    ) -> Result<Answer<()>, GitHubError> {
+        let path = format!("/repos/{repo}/check-runs");
+        let request = self.http.post(format!("{}{path}", self.api_url));
+        let answer = self
+            .call(auth, request, Some(body), Call::CreateCheckRun, &path, log)
+            .await?;
         Ok(Answer {
             value: (),
             quota_wait: answer.quota_wait,
@@ -137,6 +190,7 @@ impl GitHubClient {
     /// it. `Err` is what the actor retries or gives up on (a refusal included).
     pub async fn job_annotations(
         &self,
+        auth: &Secret,
         repo: &RepoName,
         job: JobId,
         log: &Logger,
@@ -150,7 +204,14 @@ impl GitHubClient {
                 self.api_url
             );
             let answer = self
-                .call(self.http.get(url), None, Call::ReadAnnotations, &path, log)
+                .call(
+                    auth,
+                    self.http.get(url),
+                    None,
+                    Call::ReadAnnotations,
+                    &path,
+                    log,
+                )
                 .await?;
             quota_wait = answer.quota_wait.or(quota_wait);
             let annotations = match logs::parse_annotations(&answer.value) {
@@ -187,6 +248,7 @@ impl GitHubClient {
     /// 404 (not ready yet) is `Err(Rejected { status: 404 })`: the actor asks again.
     pub async fn job_log_tail(
         &self,
+        auth: &Secret,
         repo: &RepoName,
         job: JobId,
         tail_bytes: usize,
@@ -197,7 +259,7 @@ impl GitHubClient {
         const DOWNLOAD: &str = "job_log_download";
         let path = format!("/repos/{repo}/actions/jobs/{job}/logs");
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let (mut response, started) = self.send(request, None, ENDPOINT, &path, log).await?;
+        let (mut response, started) = self.send(auth, request, None, ENDPOINT, &path, log).await?;
         self.observe(ENDPOINT, &path, &response, started, log);
         let status = response.status();
         let now_epoch = now_epoch();
@@ -292,23 +354,24 @@ impl GitHubClient {
         })
     }
 
-    /// Sends an API request with the token; a request that got no answer is logged
+    /// Sends an API request with `auth`; a request that got no answer is logged
     /// and counted here.
     async fn send(
         &self,
+        auth: &Secret,
         request: awc::ClientRequest,
-        json: Option<&'static str>,
+        json: Option<&str>,
         endpoint: &'static str,
         path: &str,
         log: &Logger,
     ) -> Result<(awc::ClientResponse<impl BodyStream>, Instant), GitHubError> {
         let started = Instant::now();
-        let request = request.insert_header(("Authorization", self.authorization.as_str()));
+        let request = request.insert_header(("Authorization", auth.expose()));
         let sent = match json {
             Some(body) => {
                 request
                     .insert_header(("Content-Type", "application/json"))
-                    .send_body(body)
+                    .send_body(body.to_owned())
                     .await
             }
             None => request.send().await,
@@ -354,8 +417,9 @@ impl GitHubClient {
     /// [`redirect::MAX_HOPS`].
     async fn call(
         &self,
+        auth: &Secret,
         request: awc::ClientRequest,
-        json: Option<&'static str>,
+        json: Option<&str>,
         call: Call,
         path: &str,
         log: &Logger,
@@ -365,7 +429,10 @@ impl GitHubClient {
         let mut request = request;
         let mut path = path.to_owned();
         for hop in 0..=redirect::MAX_HOPS {
-            let next = match self.call_once(request, json, call, &path, log).await? {
+            let next = match self
+                .call_once(auth, request, json, call, &path, log)
+                .await?
+            {
                 Sent::Answer(answer) => return Ok(answer),
                 Sent::Redirect(next) if hop < redirect::MAX_HOPS => next,
                 Sent::Redirect(_) => break,
@@ -384,8 +451,9 @@ impl GitHubClient {
     /// One request: its answer, or where a redirect to follow points.
     async fn call_once(
         &self,
+        auth: &Secret,
         request: awc::ClientRequest,
-        json: Option<&'static str>,
+        json: Option<&str>,
         call: Call,
         path: &str,
         log: &Logger,
@@ -397,8 +465,10 @@ impl GitHubClient {
             Call::Rerun => "rerun_failed_jobs",
             Call::ReadAnnotations => "job_annotations",
             Call::ReadJobs => "run_jobs",
+            Call::InstallationToken => "installation_token",
+            Call::CreateCheckRun => "create_check_run",
         };
-        let (mut response, started) = self.send(request, json, endpoint, path, log).await?;
+        let (mut response, started) = self.send(auth, request, json, endpoint, path, log).await?;
         let status = response.status();
         let body = response
             .body()

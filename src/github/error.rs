@@ -50,6 +50,11 @@ pub enum Call {
     ReadAnnotations,
     /// `GET …/actions/runs/{id}/jobs`: a read, judged as [`Call::ReadRun`].
     ReadJobs,
+    /// `POST /app/installations/{id}/access_tokens`: any 2xx carries the token; judged
+    /// as a read (asking again for a token harms nothing).
+    InstallationToken,
+    /// `POST /repos/{repo}/check-runs`: any 2xx created it (GitHub answers 201).
+    CreateCheckRun,
 }
 
 impl GitHubError {

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::picked::{FieldName, Picked, Text};
-use crate::ids::{JobId, RepoName, RunId, RunKey};
+use crate::ids::{CommitSha, InstallationId, JobId, RepoName, RunId, RunKey};
 use crate::run::{Conclusion, JobAction, JobEvent, Name};
 use crate::settings::Settings;
 
@@ -19,6 +19,13 @@ struct Envelope<'a> {
     repository: Option<Picked<'a, FullName>>,
     #[serde(borrow)]
     workflow_job: Option<WorkflowJob<'a>>,
+    installation: Option<Installation>,
+}
+
+/// `installation`, in a GitHub App's deliveries (of jobs and of runs).
+#[derive(Deserialize)]
+pub(super) struct Installation {
+    pub(super) id: Option<u64>,
 }
 
 /// `sender.login`.
@@ -48,6 +55,8 @@ struct WorkflowJob<'a> {
     name: Option<Text<'a>>,
     #[serde(borrow)]
     workflow_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    head_sha: Option<Text<'a>>,
     #[serde(default)]
     steps: Option<Steps>,
 }
@@ -216,6 +225,11 @@ pub fn classify_with(
         // job GitHub never started.
         ran_steps: job.steps.as_ref().is_none_or(|steps| steps.any),
         failed_steps: job.steps.map(|steps| steps.failed).unwrap_or_default(),
+        installation: envelope
+            .installation
+            .and_then(|installation| installation.id)
+            .map(InstallationId),
+        head_sha: job.head_sha.and_then(|sha| CommitSha::parse(sha.as_str())),
     }))
 }
 
@@ -268,6 +282,32 @@ mod tests {
         assert_eq!(event.job_id, JobId(11));
         assert_eq!(event.action, JobAction::Completed(Conclusion::Failure));
         assert_eq!(event.delivery.as_deref(), Some("d-1"));
+    }
+
+    #[test]
+    fn an_apps_delivery_carries_its_installation_and_a_webhooks_none_and_head_sha_is_read() {
+        let mut from_app = payload("completed", 1);
+        from_app["installation"] = json!({"id": 4242, "node_id": "MDIz"});
+        let Ok(Classified::Job(event)) = classify_json(&from_app) else {
+            panic!("not a job event");
+        };
+        assert_eq!(event.installation, Some(InstallationId(4242)));
+        let mut with_sha = payload("completed", 1);
+        with_sha["workflow_job"]["head_sha"] = json!("0d5ec357fb8684bd26a74f0b8b3a5020768688eb");
+        let Ok(Classified::Job(event)) = classify_json(&with_sha) else {
+            panic!("not a job event");
+        };
+        let sha = event.head_sha.expect("parsed").to_string();
+        assert_eq!(sha, "0d5ec357fb8684bd26a74f0b8b3a5020768688eb");
+        with_sha["workflow_job"]["head_sha"] = json!("not a sha");
+        let Ok(Classified::Job(event)) = classify_json(&with_sha) else {
+            panic!("a bad head_sha refuses nothing");
+        };
+        assert_eq!(event.head_sha, None);
+        let Ok(Classified::Job(event)) = classify_json(&payload("completed", 1)) else {
+            panic!("not a job event");
+        };
+        assert_eq!(event.installation, None);
     }
 
     #[test]

@@ -7,9 +7,9 @@
 
 use serde::Deserialize;
 
-use super::payload::{FullName, Login, PayloadError, owned};
+use super::payload::{FullName, Installation, Login, PayloadError, owned};
 use super::picked::{Picked, Text};
-use crate::ids::{RepoName, RunId, RunKey};
+use crate::ids::{CommitSha, InstallationId, RepoName, RunId, RunKey};
 use crate::run::{Conclusion, RunEvent};
 use crate::settings::Settings;
 
@@ -24,6 +24,7 @@ struct Envelope<'a> {
     repository: Option<Picked<'a, FullName>>,
     #[serde(borrow)]
     workflow_run: Option<WorkflowRun<'a>>,
+    installation: Option<Installation>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +37,8 @@ struct WorkflowRun<'a> {
     head_branch: Option<Text<'a>>,
     #[serde(borrow)]
     name: Option<Text<'a>>,
+    #[serde(borrow)]
+    head_sha: Option<Text<'a>>,
 }
 
 /// What a well-formed `workflow_run` payload turned out to be.
@@ -101,6 +104,11 @@ pub fn classify_run(
                 workflow_name: owned(run.name),
                 branch: owned(run.head_branch),
                 conclusion: Conclusion::parse(conclusion.as_str()),
+                installation: envelope
+                    .installation
+                    .and_then(|installation| installation.id)
+                    .map(InstallationId),
+                head_sha: run.head_sha.and_then(|sha| CommitSha::parse(sha.as_str())),
             }))
         }
         _ => Ok(RunClassified::Ignored(

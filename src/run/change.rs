@@ -680,6 +680,8 @@ mod tests {
             action,
             ran_steps: true,
             failed_steps: Vec::new(),
+            installation: None,
+            head_sha: None,
         };
         RunChange::Event {
             event: Arc::new(event),

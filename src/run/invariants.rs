@@ -268,6 +268,8 @@ impl Checker {
                     action: *action,
                     ran_steps: job % 5 != 4,
                     failed_steps: Vec::new(),
+                    installation: None,
+                    head_sha: None,
                 };
                 self.sent.push(Sent {
                     event: Delivered::Job(Arc::new(event)),
@@ -287,6 +289,8 @@ impl Checker {
                     } else {
                         Conclusion::Success
                     },
+                    installation: None,
+                    head_sha: None,
                 };
                 self.sent.push(Sent {
                     event: Delivered::Run(Arc::new(event)),
@@ -663,6 +667,7 @@ impl Checker {
                 needs_evidence: false,
                 debug_logging: false,
                 needs_jobs: false,
+                installation: None,
             },
         };
         let before = self.state.as_ref().map(|state| state.rerun.clone());

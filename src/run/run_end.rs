@@ -30,6 +30,8 @@ impl RunState {
             answered: Vec::new(),
             run_conclusion: None,
             needs_jobs: false,
+            installation: event.installation,
+            head_sha: event.head_sha,
         };
         let mut verdict = state.apply_run_end(event, now, policy);
         // The run is kept: GitHub's word must outlast the job deliveries still to come.
@@ -63,6 +65,15 @@ impl RunState {
         }
         if self.workflow.is_empty() && !event.workflow_name.is_empty() {
             self.workflow = event.workflow_name.clone();
+        }
+        // As for a job: the latest installation named, the first commit seen.
+        if event.installation.is_some() && event.installation != self.installation {
+            self.installation = event.installation;
+            verdict.changed = true;
+        }
+        if self.head_sha.is_none() && event.head_sha.is_some() {
+            self.head_sha = event.head_sha;
+            verdict.changed = true;
         }
         if self.run_conclusion != Some(event.conclusion) || !self.confirmed {
             self.run_conclusion = Some(event.conclusion);
@@ -248,6 +259,7 @@ impl RunState {
                     needs_evidence,
                     debug_logging,
                     needs_jobs: false,
+                    installation: self.installation,
                 };
                 Some((decided, Some(claimed)))
             }
@@ -310,6 +322,8 @@ mod tests {
             workflow_name: "CI".into(),
             branch: "master".into(),
             conclusion,
+            installation: None,
+            head_sha: None,
         }
     }
 
@@ -325,6 +339,8 @@ mod tests {
             action,
             ran_steps: true,
             failed_steps: Vec::new(),
+            installation: None,
+            head_sha: None,
         }
     }
 

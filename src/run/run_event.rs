@@ -2,7 +2,7 @@
 //! of a run ended, as the run logic sees it. (`requested` and `in_progress` are
 //! answered by the webhook handler and never reach the run logic: they change nothing.)
 
-use crate::ids::RunKey;
+use crate::ids::{CommitSha, InstallationId, RunKey};
 
 use super::{Conclusion, Name};
 
@@ -22,4 +22,9 @@ pub struct RunEvent {
     pub branch: Name,
     /// `workflow_run.conclusion`.
     pub conclusion: Conclusion,
+    /// `installation.id`: the GitHub App installation the delivery came from (`None`
+    /// for a repository webhook), as for a job.
+    pub installation: Option<InstallationId>,
+    /// `workflow_run.head_sha`: the commit the run's check runs are reported on.
+    pub head_sha: Option<CommitSha>,
 }

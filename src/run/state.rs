@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Conclusion, JobAction, JobEvent, Name, RerunOutcome};
-use crate::ids::JobId;
+use crate::ids::{CommitSha, InstallationId, JobId};
 use crate::policy::{self, AtCompletion, Decision, History, Ineligible, JobFacts, RunFacts};
 
 /// One job of the current attempt.
@@ -208,6 +208,9 @@ pub struct ClaimedRerun {
     /// The attempt's jobs are to be listed from GitHub first, and the re-run decided on
     /// them (see [`RunState::needs_jobs`]).
     pub needs_jobs: bool,
+    /// The App installation whose token re-runs it (and fetches its evidence);
+    /// `None`: `GITHUB_TOKEN`.
+    pub installation: Option<InstallationId>,
 }
 
 /// When a re-run whose answer settled nothing is tried again.
@@ -330,6 +333,15 @@ pub struct RunState {
     /// (`RunState::decide_on_jobs`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub needs_jobs: bool,
+    /// The GitHub App installation the run's deliveries came from (the latest that
+    /// named one), so that its re-run uses that installation's token whoever performs
+    /// it, after a restart too. `None` (rows written before it was kept, repository
+    /// webhooks): `GITHUB_TOKEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<InstallationId>,
+    /// The run's commit (`head_sha`), where its decisions are reported as check runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<CommitSha>,
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
@@ -454,6 +466,8 @@ impl RunState {
             answered: Vec::new(),
             run_conclusion: None,
             needs_jobs: false,
+            installation: event.installation,
+            head_sha: event.head_sha,
         };
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;
@@ -494,6 +508,17 @@ impl RunState {
         }
         self.last_event_at = now;
         let mut changed = false;
+        // Kept apart from `changed` until the end: a new installation is no new fact
+        // about the jobs (it confirms nothing, makes nothing flaky).
+        let installation_changed =
+            event.installation.is_some() && event.installation != self.installation;
+        if installation_changed {
+            self.installation = event.installation;
+        }
+        // Committed with the next change: a run keeps one commit for all its attempts.
+        if self.head_sha.is_none() {
+            self.head_sha = event.head_sha;
+        }
         let mut timer = TimerChange::Keep;
         if event.run_attempt > self.attempt {
             timer = self.start_attempt(event.run_attempt);
@@ -573,7 +598,7 @@ impl RunState {
         };
         Verdict {
             reply,
-            changed,
+            changed: changed || installation_changed,
             timer,
             flaky,
             failed_again,
@@ -635,7 +660,7 @@ impl RunState {
 
     /// The one-line answer for a skipped attempt: `not re-run: job build: … (not_started)`,
     /// or `shadow: would re-run after 5s`.
-    fn skip_line(&self) -> String {
+    pub fn skip_line(&self) -> String {
         let RerunState::Done {
             outcome:
                 RerunOutcome::Skipped {
@@ -871,6 +896,7 @@ impl RunState {
             needs_evidence,
             debug_logging,
             needs_jobs: self.needs_jobs,
+            installation: self.installation,
         })
     }
 
@@ -950,6 +976,7 @@ impl RunState {
             needs_evidence: false,
             debug_logging,
             needs_jobs: false,
+            installation: self.installation,
         };
         Some((decision, Some(claimed)))
     }
@@ -1133,6 +1160,8 @@ mod tests {
             action,
             ran_steps: true,
             failed_steps: Vec::new(),
+            installation: None,
+            head_sha: None,
         }
     }
 
@@ -1151,6 +1180,34 @@ mod tests {
             state.apply(&queued(job), 0, &policy());
         }
         state
+    }
+
+    #[test]
+    fn the_runs_installation_is_kept_and_goes_with_its_claimed_rerun() {
+        let from = |event: JobEvent, id| JobEvent {
+            installation: Some(InstallationId(id)),
+            ..event
+        };
+        let (mut run, _) = RunState::first_event(&from(queued(1), 7), 0, &policy());
+        assert_eq!(run.installation, Some(InstallationId(7)));
+        // A delivery without one (say, a repository webhook as well) leaves it.
+        let verdict = run.apply(&completed(1, Conclusion::Failure), 10, &policy());
+        assert_eq!(verdict.reply.status, 201);
+        assert_eq!(run.installation, Some(InstallationId(7)));
+        let claim = Claim {
+            owner: 1,
+            lease_ms: 1000,
+        };
+        let claimed = run.claim(u64::MAX / 2, &claim).expect("due");
+        assert_eq!(claimed.installation, Some(InstallationId(7)));
+        let json = serde_json::to_string(&run).expect("encodes");
+        assert!(json.contains(r#""installation":7"#), "{json}");
+        let old_row: RunState =
+            serde_json::from_str(&json.replace(r#","installation":7"#, "")).expect("decodes");
+        assert_eq!(
+            old_row.installation, None,
+            "rows written before it was kept"
+        );
     }
 
     #[test]

@@ -234,6 +234,7 @@ mod tests {
             times in (any::<u64>(), any::<u64>()),
             answered in vec(any::<u64>(), 0..8),
             run_end in (conclusion(), any::<bool>()),
+            installation in any::<Option<u64>>(),
         ) -> RunState {
             RunState {
                 branch: names.0.into(),
@@ -260,6 +261,8 @@ mod tests {
                 answered,
                 run_conclusion: run_end.0,
                 needs_jobs: run_end.1,
+                installation: installation.map(crate::ids::InstallationId),
+                head_sha: installation.map(|n| crate::ids::CommitSha([n as u8; 20])),
             }
         }
     }

@@ -6,6 +6,7 @@ mod database_errors;
 mod evidence;
 mod evidence_policy;
 mod faults;
+mod github_app;
 mod github_trouble;
 mod hardening_http;
 mod helpers;

@@ -12,7 +12,8 @@ use tokio::sync::oneshot;
 
 use super::{GitHubActor, Pacing, Queued, with_tries};
 use crate::github::GitHubClient;
-use crate::ids::RunKey;
+use crate::github::credentials::{Credential, NO_CREDENTIAL, RequestAuth};
+use crate::ids::{InstallationId, RunKey};
 use crate::run::{RerunOutcome, TrackedJob};
 use crate::settings::GitHubSettings;
 
@@ -31,6 +32,8 @@ pub struct FetchJobs {
     pub attempt: u32,
     /// The delivery that decided the re-run (for the log lines).
     pub delivery: Option<String>,
+    /// The run's App installation, whose token lists the jobs (`None`: `GITHUB_TOKEN`).
+    pub installation: Option<InstallationId>,
 }
 
 impl Handler<FetchJobs> for GitHubActor {
@@ -40,11 +43,9 @@ impl Handler<FetchJobs> for GitHubActor {
         let (reply, listed) = oneshot::channel();
         debug!(self.log, "message received"; "message" => "FetchJobs",
             "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
-            "run_attempt" => request.attempt, "queue" => self.queue.len() + 1);
+            "run_attempt" => request.attempt, "queue" => self.depth() + 1);
         self.queue.push_back(Queued::Jobs { request, reply });
-        self.metrics
-            .github_queue
-            .set(self.queue.len() as i64 + i64::from(self.pacing.is_none()));
+        self.metrics.github_queue.set(self.depth() as i64);
         self.next(ctx);
         Box::pin(async move {
             listed.await.unwrap_or_else(|_| {
@@ -58,20 +59,24 @@ impl Handler<FetchJobs> for GitHubActor {
 }
 
 impl GitHubActor {
-    /// Starts listing a run's jobs (the queue's turn and the pacing are taken).
+    /// Starts listing a run's jobs (its credential's turn and pacing are taken).
     pub(super) fn list_jobs(
         &mut self,
         request: FetchJobs,
         reply: oneshot::Sender<Listed>,
+        auth: Result<RequestAuth, &'static str>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
     ) {
+        let lane = auth.as_ref().ok().map(|auth| auth.credential);
         let log = self.log.new(o!("repo" => request.run.repo.to_string(),
             "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
-            "delivery" => request.delivery.clone().unwrap_or_default()));
-        info!(log, "jobs listing started"; "queue" => self.queue.len() + 1);
+            "delivery" => request.delivery.clone().unwrap_or_default(),
+            "credential" => lane.map_or_else(|| "none".to_owned(), Credential::describe)));
+        info!(log, "jobs listing started"; "queue" => self.depth());
         let work = list(
             self.client.clone(),
+            auth,
             self.settings.clone(),
             log.clone(),
             pacing,
@@ -85,11 +90,11 @@ impl GitHubActor {
                     "queue" => act.queue.len()),
                         Err(outcome) => {
                             info!(log, "jobs listing stopped"; "outcome" => outcome.label(),
-                    "detail" => ?outcome, "queue" => act.queue.len())
+                    "detail" => %outcome, "queue" => act.queue.len())
                         }
                     }
                     let _ = reply.send(listed);
-                    act.finished(pacing, ctx);
+                    act.finished(lane, pacing, ctx);
                 }),
         );
     }
@@ -98,20 +103,27 @@ impl GitHubActor {
 /// Lists the jobs, retried and paused as the evidence calls are.
 async fn list(
     client: Option<Rc<GitHubClient>>,
+    auth: Result<RequestAuth, &'static str>,
     settings: GitHubSettings,
     log: Logger,
     mut pacing: Pacing,
     request: FetchJobs,
 ) -> (Listed, Pacing) {
-    let Some(client) = client else {
-        let refused = RerunOutcome::Refused {
-            status: 0,
-            message: "GITHUB_TOKEN is not set".into(),
-        };
-        return (Err(refused), pacing);
+    let (client, mut auth) = match (client, auth) {
+        (Some(client), Ok(auth)) => (client, auth),
+        (_, auth) => {
+            let refused = RerunOutcome::Refused {
+                status: 0,
+                message: auth.err().unwrap_or(NO_CREDENTIAL).into(),
+            };
+            return (Err(refused), pacing);
+        }
     };
-    let call = || client.run_jobs(&request.run, request.attempt, &log);
-    let listed = match with_tries(&mut pacing, &settings, &log, call).await {
+    let client = &*client;
+    let (run, attempt, log) = (&request.run, request.attempt, &log);
+    let call = |header| async move { client.run_jobs(&header, run, attempt, log).await };
+    let on = (client, &mut auth);
+    let listed = match with_tries(&mut pacing, &settings, log, on, call).await {
         Ok(listing) => match listing.newer_attempt {
             Some(github_attempt) => Err(RerunOutcome::AlreadyRerun { github_attempt }),
             None => Ok(listing.jobs),

@@ -36,6 +36,7 @@ impl RunTracker {
             run: self.key.clone(),
             attempt: claimed.attempt,
             delivery: claimed.decided_by.clone(),
+            installation: claimed.installation,
         };
         info!(self.log(), "jobs listing handed to the GitHub actor"; "run_attempt" => claimed.attempt,
             "delivery" => claimed.decided_by.clone().unwrap_or_default());

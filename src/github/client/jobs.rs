@@ -11,6 +11,7 @@ use super::{Answer, GitHubClient, GitHubError};
 use crate::github::error::Call;
 use crate::ids::{JobId, RunKey};
 use crate::run::{Conclusion, Name, TrackedJob};
+use crate::settings::Secret;
 
 /// Jobs asked for per page (GitHub's largest page).
 pub const JOBS_PER_PAGE: usize = 100;
@@ -109,6 +110,7 @@ impl GitHubClient {
     /// `attempt`. An unreadable page is transient (the actor's tries bound it).
     pub async fn run_jobs(
         &self,
+        auth: &Secret,
         run: &RunKey,
         attempt: u32,
         log: &Logger,
@@ -123,7 +125,7 @@ impl GitHubClient {
                 self.api_url
             );
             let answer = self
-                .call(self.http.get(url), None, Call::ReadJobs, &path, log)
+                .call(auth, self.http.get(url), None, Call::ReadJobs, &path, log)
                 .await?;
             quota_wait = answer.quota_wait.or(quota_wait);
             let (total, count) = read_page(&answer.value, attempt, &mut listing)
