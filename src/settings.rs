@@ -27,6 +27,24 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Where the redelivery sweep gets a fresh GitHub App JWT (`/app/…` endpoints take the
+/// App's JWT, not an installation token). A seam: the App's authentication makes it.
+#[derive(Clone)]
+pub struct AppJwt(pub std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>);
+
+impl AppJwt {
+    /// A fresh JWT, or why none can be made (never the key).
+    pub fn make(&self) -> Result<Secret, String> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for AppJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppJwt([redacted])")
+    }
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -175,6 +193,10 @@ pub struct Settings {
     pub log_level: slog::Level,
     /// GitHub API client settings.
     pub github: GitHubSettings,
+    /// How often missed deliveries are looked for and redelivered; zero: never.
+    pub redeliver_every: Duration,
+    /// The GitHub App's JWT source; `None` without App authentication (no sweep then).
+    pub app_jwt: Option<AppJwt>,
 }
 
 /// A configuration error: names the variable and what is wrong with it.
@@ -240,6 +262,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("TRUST_FORWARDED_FOR", "false", "true behind one reverse proxy that sets X-Forwarded-For (Dokku's nginx): the status page's failure limit counts per its last address"),
     ("RULES", "unset", "the re-run policy itself, TOML (README's Re-run policy); not with RULES_FILE"),
     ("RULES_FILE", "unset", "path to the re-run policy's TOML file, read again on SIGHUP; not with RULES"),
+    ("REDELIVER_EVERY", "600", "seconds between two looks for deliveries GitHub failed to make, which it is asked to redeliver (GitHub App only); 0: off"),
 ];
 
 impl Settings {
@@ -421,6 +444,8 @@ impl Settings {
                 log_read_max_bytes,
                 log_read_timeout,
             },
+            redeliver_every: env.seconds("REDELIVER_EVERY", 600.0)?,
+            app_jwt: None,
         })
     }
 
@@ -489,6 +514,7 @@ impl Settings {
                     .rules_file
                     .as_ref()
                     .map_or_else(|| "unset".into(), |path| path.display().to_string()),
+                "REDELIVER_EVERY" => seconds(self.redeliver_every),
                 _ => "?".into(),
             }
         };
@@ -886,6 +912,7 @@ mod tests {
         "SUMMARY_EVERY",
         "BODY_TIMEOUT",
         "LOG_READ_TIMEOUT",
+        "REDELIVER_EVERY",
     ];
 
     #[test]
