@@ -14,6 +14,7 @@ mod operate;
 mod policy;
 mod postgres;
 mod process;
+mod redelivery;
 mod reruns;
 mod restart;
 mod status_codes;
