@@ -100,6 +100,18 @@ pub struct RunId(pub u64);
 #[serde(transparent)]
 pub struct JobId(pub u64);
 
+/// A GitHub App installation's id (`installation.id` of an App's webhook): which
+/// installation token the run's API calls are made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InstallationId(pub u64);
+
+impl fmt::Display for InstallationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

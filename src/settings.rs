@@ -110,8 +110,11 @@ impl DatabaseUrl {
 pub struct GitHubSettings {
     /// API base without a trailing slash, e.g. `https://api.github.com`.
     pub api_url: String,
-    /// Token sent as `Authorization: Bearer …`; without it re-runs are refused.
+    /// Token sent as `Authorization: Bearer …` for runs of no App installation; without
+    /// it (and without `app`) re-runs are refused.
     pub token: Option<Secret>,
+    /// The GitHub App whose installation tokens re-run the runs of its installations.
+    pub app: Option<crate::github::app_auth::AppCredentials>,
     /// Least time between two POSTs to the API.
     pub min_interval: Duration,
     /// Tries for one re-run before giving up on transient errors.
@@ -226,6 +229,9 @@ pub const MAX_BODY_TIMEOUT: Duration = Duration::from_secs(300);
 pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_SIGN_KEY", "required", "webhook secret; deliveries must carry X-Hub-Signature-256"),
     ("GITHUB_TOKEN", "unset", "token used to re-run (classic: repo scope; fine-grained: Actions read and write); unset: re-runs are refused"),
+    ("GITHUB_APP_ID", "unset", "the GitHub App's id (App settings, About); with a private key, runs of the App's installations are re-run with installation tokens"),
+    ("GITHUB_APP_PRIVATE_KEY", "unset", "the App's private key, PEM text (a literal \\n is taken as a line break); not with GITHUB_APP_PRIVATE_KEY_FILE"),
+    ("GITHUB_APP_PRIVATE_KEY_FILE", "unset", "path to the App's private key (.pem); not with GITHUB_APP_PRIVATE_KEY"),
     ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
     ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
     ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
@@ -279,6 +285,7 @@ impl Settings {
             None => return Err(env.problem("GITHUB_SIGN_KEY", "is required (the webhook secret)")),
         };
         let token = env.get("GITHUB_TOKEN").map(Secret::new);
+        let app = app_credentials(&env)?;
         let run_attempts = env.number("RUN_ATTEMPTS", 4u32)?;
         if run_attempts < 2 {
             return Err(env.problem("RUN_ATTEMPTS", "must be at least 2 (1 would never re-run)"));
@@ -432,6 +439,7 @@ impl Settings {
             github: GitHubSettings {
                 api_url,
                 token,
+                app,
                 min_interval: env.seconds("GITHUB_MIN_INTERVAL", 1.0)?,
                 max_tries,
                 backoff_base: env.seconds("GITHUB_BACKOFF", 2.0)?,
@@ -464,6 +472,19 @@ impl Settings {
             match name {
                 "GITHUB_SIGN_KEY" => "[redacted]".into(),
                 "GITHUB_TOKEN" => secret(&github.token),
+                "GITHUB_APP_ID" => github
+                    .app
+                    .as_ref()
+                    .map_or_else(|| "unset".into(), |app| app.id.to_string()),
+                "GITHUB_APP_PRIVATE_KEY" => match &github.app {
+                    Some(app) if app.key_file.is_none() => "[redacted]".into(),
+                    _ => "unset".into(),
+                },
+                "GITHUB_APP_PRIVATE_KEY_FILE" => github
+                    .app
+                    .as_ref()
+                    .and_then(|app| app.key_file.as_ref())
+                    .map_or_else(|| "unset".into(), |path| path.display().to_string()),
                 "RUN_ATTEMPTS" => self.run_attempts.to_string(),
                 "REPO_BRANCHES" => match &self.branches {
                     BranchFilter::Any => "*".into(),
@@ -529,6 +550,55 @@ impl Settings {
         self.no_retry
             .iter()
             .any(|denied| denied.eq_ignore_ascii_case(login))
+    }
+}
+
+/// `GITHUB_APP_ID` and its private key (inline or from a file), read and checked to
+/// sign: a key that does not parse stops start-up naming its variable, never quoting it.
+fn app_credentials(
+    env: &Env,
+) -> Result<Option<crate::github::app_auth::AppCredentials>, SettingsError> {
+    use crate::github::app_auth::{AppCredentials, BAD_KEY, parse_private_key};
+    const KEY: &str = "GITHUB_APP_PRIVATE_KEY";
+    const KEY_FILE: &str = "GITHUB_APP_PRIVATE_KEY_FILE";
+    let id = match env.get("GITHUB_APP_ID") {
+        None => None,
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(id) if id > 0 => Some(id),
+            _ => {
+                return Err(env.problem(
+                    "GITHUB_APP_ID",
+                    &format!("{raw:?} is not an App id (a whole number)"),
+                ));
+            }
+        },
+    };
+    let (key_text, key_file) = match (env.get(KEY), env.get(KEY_FILE)) {
+        (Some(_), Some(_)) => {
+            return Err(env.problem(KEY, "is set with GITHUB_APP_PRIVATE_KEY_FILE: set one"));
+        }
+        (Some(text), None) => (Some((KEY, text.to_owned())), None),
+        (None, Some(path)) => {
+            let path = std::path::PathBuf::from(path);
+            let text = std::fs::read_to_string(&path).map_err(|err| SettingsError {
+                variable: KEY_FILE,
+                problem: format!("cannot read {}: {err}", path.display()),
+            })?;
+            (Some((KEY_FILE, text)), Some(path))
+        }
+        (None, None) => (None, None),
+    };
+    match (id, key_text) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(env.problem(
+            KEY,
+            "is required with GITHUB_APP_ID (or GITHUB_APP_PRIVATE_KEY_FILE)",
+        )),
+        (None, Some((variable, _))) => Err(env.problem(variable, "is set without GITHUB_APP_ID")),
+        (Some(id), Some((variable, text))) => {
+            let key = parse_private_key(&text).map_err(|_| env.problem(variable, BAD_KEY))?;
+            Ok(Some(AppCredentials { id, key, key_file }))
+        }
     }
 }
 
@@ -836,6 +906,60 @@ mod tests {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(effective.contains(&("DRY_RUN", "true".to_owned())));
+    }
+
+    const TEST_KEY: &str = include_str!("../tests/fixtures/github-app-test-key.pem");
+
+    #[test]
+    fn the_app_is_read_from_its_id_and_key_inline_or_from_a_file() {
+        let inline = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "k"),
+            ("GITHUB_APP_ID", "123"),
+            ("GITHUB_APP_PRIVATE_KEY", &TEST_KEY.replace('\n', "\\n")),
+        ]))
+        .expect("valid");
+        assert_eq!(inline.github.app.as_ref().map(|app| app.id), Some(123));
+        let effective = inline.effective();
+        assert!(effective.contains(&("GITHUB_APP_PRIVATE_KEY", "[redacted]".to_owned())));
+        assert!(!format!("{effective:?}{inline:?}").contains("BEGIN"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("app.pem");
+        std::fs::write(&file, TEST_KEY).expect("written");
+        let from_file = Settings::from_vars(vars(&[
+            ("GITHUB_SIGN_KEY", "k"),
+            ("GITHUB_APP_ID", "123"),
+            ("GITHUB_APP_PRIVATE_KEY_FILE", &file.display().to_string()),
+        ]))
+        .expect("valid");
+        let app = from_file.github.app.expect("the App");
+        assert_eq!(app.key_file.as_deref(), Some(file.as_path()));
+    }
+
+    #[test]
+    fn a_bad_or_missing_app_key_names_its_variable_and_never_quotes_it() {
+        let garbage = "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LWtleS10ZXh0\n-----END RSA PRIVATE KEY-----";
+        for (pairs, variable) in [
+            (&[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", garbage)][..], "GITHUB_APP_PRIVATE_KEY"),
+            (&[("GITHUB_APP_ID", "1")][..], "GITHUB_APP_PRIVATE_KEY"),
+            (&[("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..], "GITHUB_APP_PRIVATE_KEY"),
+            (&[("GITHUB_APP_ID", "app"), ("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..], "GITHUB_APP_ID"),
+            (
+                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY_FILE", "/nonexistent/app.pem")][..],
+                "GITHUB_APP_PRIVATE_KEY_FILE",
+            ),
+            (
+                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", TEST_KEY), ("GITHUB_APP_PRIVATE_KEY_FILE", "/x")][..],
+                "GITHUB_APP_PRIVATE_KEY",
+            ),
+        ] {
+            let mut all = vec![("GITHUB_SIGN_KEY", "k")];
+            all.extend_from_slice(pairs);
+            let err = Settings::from_vars(vars(&all)).expect_err(variable);
+            assert_eq!(err.variable, variable, "{pairs:?}");
+            let shown = err.to_string();
+            assert!(!shown.contains("c2VjcmV0") && !shown.contains("MII"), "{shown}");
+            assert_eq!(shown.lines().count(), 1, "{shown}");
+        }
     }
 
     #[test]

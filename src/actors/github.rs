@@ -1,23 +1,27 @@
 //! `GitHubActor`: the one place that calls the GitHub API.
 //!
-//! Role: performs re-run requests and evidence fetches one at a time, in the order
-//! they came (a FIFO),
-//! paced to at most one POST per `GITHUB_MIN_INTERVAL`. Before each POST it reads the
+//! Role: performs re-run requests and evidence fetches in the order they came (one
+//! FIFO), one at a time per credential ([`Credential`]: `GITHUB_TOKEN`, or one App
+//! installation's token), each credential paced to at most one POST per
+//! `GITHUB_MIN_INTERVAL`. Before each POST it reads the
 //! run and only re-runs it if it is completed, concluded as a failure and still at the
 //! attempt the tracker saw, so a run re-run by hand, or by us before a crash, is never
 //! re-run twice. Transient errors are retried with exponential back-off; a rate limit
-//! pauses the whole queue until GitHub's reset. Evidence for the failure policy (a
+//! pauses the requests of its credential until GitHub's reset, while those of other
+//! credentials go on (GitHub counts its limits per token and per installation). Evidence for the failure policy (a
 //! failed job's annotations and log tail) is fetched here too, never on the webhook
 //! path, so it shares the pacing, the retries and the pauses; what cannot be fetched
 //! is answered as unavailable, never as an error.
 //!
-//! State: the queue, the pacing (pause deadline, time of the last POST) and the awc
-//! client (built inside the actor: awc is not `Send`).
+//! State: the queue, the pacing of each credential (pause deadline, time of the last
+//! POST; taken by its request under way), the credentials with the installation token
+//! cache (`github::credentials`) and the awc client (built inside the actor: awc is
+//! not `Send`).
 //!
 //! Messages: [`RerunRequest`] (answered with a [`RerunOutcome`] once performed),
 //! [`FetchEvidence`] (answered with a [`JobEvidence`] per job) and [`QueueDepth`].
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,12 +33,14 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::actors::run_tracker::now_ms;
 use crate::github::{Answer, LogTail};
+use crate::github::credentials::NO_CREDENTIAL;
+use crate::github::{Credential, Credentials, RequestAuth};
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
-use crate::ids::{JobId, RunKey};
+use crate::ids::{InstallationId, JobId, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched, JobEvidence, JobRef};
 use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
-use crate::settings::GitHubSettings;
+use crate::settings::{GitHubSettings, Secret};
 use crate::store::Store;
 
 /// Longest pause of the queue, whatever a rate limit asks.
@@ -80,6 +86,8 @@ pub struct FetchEvidence {
     pub attempt: u32,
     /// The delivery that completed the attempt (for the log lines).
     pub delivery: Option<String>,
+    /// The App installation the run belongs to: fetched with the credential its re-run uses.
+    pub installation: Option<InstallationId>,
     /// The failed jobs to fetch the evidence of.
     pub jobs: Vec<JobRef>,
 }
@@ -100,7 +108,20 @@ enum Queued {
     },
 }
 
-/// Pacing shared by all requests: the queue's pause and the last POST.
+impl Queued {
+    fn installation(&self) -> Option<InstallationId> {
+        match self {
+            Queued::Rerun { request, .. } => request.claimed.installation,
+            Queued::Evidence { request, .. } => request.installation,
+        }
+    }
+}
+
+/// Whose requests share a pacing: one credential's (`None`: no credential applies;
+/// such requests are answered at once).
+type Lane = Option<Credential>;
+
+/// Pacing shared by one credential's requests: its pause and its last POST.
 #[derive(Default)]
 struct Pacing {
     paused_until: Option<Instant>,
@@ -149,9 +170,11 @@ pub struct GitHubActor {
     dry_run: bool,
     log: Logger,
     client: Option<Rc<GitHubClient>>,
+    credentials: Arc<Credentials>,
     queue: VecDeque<Queued>,
-    /// Taken by the request under way, given back when it finishes.
-    pacing: Option<Pacing>,
+    /// Each credential's pacing; `None` while its request under way has it (given
+    /// back when it finishes). One entry per credential used since start-up.
+    lanes: HashMap<Lane, Option<Pacing>>,
 }
 
 impl GitHubActor {
@@ -166,6 +189,7 @@ impl GitHubActor {
         log: &Logger,
     ) -> Self {
         Self {
+            credentials: Arc::new(Credentials::new(&settings)),
             settings,
             store,
             claim,
@@ -174,30 +198,59 @@ impl GitHubActor {
             log: log.new(o!("actor" => "github")),
             client: None,
             queue: VecDeque::new(),
-            pacing: Some(Pacing::default()),
+            lanes: HashMap::new(),
         }
     }
 
-    /// Starts the next request if none is under way.
+    /// Requests waiting or under way.
+    fn depth(&self) -> usize {
+        self.queue.len() + self.lanes.values().filter(|p| p.is_none()).count()
+    }
+
+    /// Starts the first waiting request of every credential that has none under way.
     fn next(&mut self, ctx: &mut Context<Self>) {
-        if self.queue.is_empty() {
-            return;
+        loop {
+            let credentials = &self.credentials;
+            let lanes = &self.lanes;
+            let Some(index) = self.queue.iter().position(|queued| {
+                let lane = credentials.choose(queued.installation()).ok();
+                !matches!(lanes.get(&lane), Some(None))
+            }) else {
+                return; // each one waiting is behind its credential's request under way
+            };
+            let Some(queued) = self.queue.remove(index) else {
+                return;
+            };
+            let lane = self.credentials.choose(queued.installation());
+            let pacing = self
+                .lanes
+                .insert(lane.ok(), None)
+                .flatten()
+                .unwrap_or_default();
+            self.metrics.github_queue.set(self.depth() as i64);
+            let auth = lane.map(|credential| RequestAuth::new(Arc::clone(&self.credentials), credential));
+            match queued {
+                Queued::Rerun { request, reply } => self.rerun(request, reply, auth, pacing, ctx),
+                Queued::Evidence { request, reply } => self.fetch(request, reply, auth, pacing, ctx),
+            }
         }
-        let Some(pacing) = self.pacing.take() else {
-            return; // one under way; it calls `next` when it finishes
-        };
-        let Some(queued) = self.queue.pop_front() else {
-            return;
-        };
-        self.metrics.github_queue.set(self.queue.len() as i64 + 1);
-        let (request, reply) = match queued {
-            Queued::Rerun { request, reply } => (request, reply),
-            Queued::Evidence { request, reply } => return self.fetch(request, reply, pacing, ctx),
-        };
+    }
+
+    /// Starts performing a re-run (its credential's turn and pacing are taken).
+    fn rerun(
+        &mut self,
+        request: RerunRequest,
+        reply: oneshot::Sender<RerunOutcome>,
+        auth: Result<RequestAuth, &'static str>,
+        pacing: Pacing,
+        ctx: &mut Context<Self>,
+    ) {
+        let lane = auth.as_ref().ok().map(|auth| auth.credential);
         let log = self.log.new(o!("repo" => request.run.repo.to_string(),
             "run_id" => request.run.run_id.0, "run_attempt" => request.claimed.attempt,
-            "delivery" => request.claimed.decided_by.clone().unwrap_or_default()));
-        info!(log, "re-run started"; "queue" => self.queue.len() + 1);
+            "delivery" => request.claimed.decided_by.clone().unwrap_or_default(),
+            "credential" => lane.map_or_else(|| "none".to_owned(), Credential::describe)));
+        info!(log, "re-run started"; "queue" => self.depth());
         let performer = Performer {
             client: self.client.clone(),
             dry_run: self.dry_run,
@@ -206,35 +259,38 @@ impl GitHubActor {
             claim: self.claim,
             log: log.clone(),
         };
-        let work = perform(performer, pacing, request);
+        let work = perform(performer, auth, pacing, request);
         ctx.spawn(work.into_actor(self).map(move |(outcome, pacing), act, ctx| {
             info!(log, "re-run finished"; "outcome" => outcome.label(), "detail" => ?outcome,
                 "queue" => act.queue.len());
             let _ = reply.send(outcome);
-            act.finished(pacing, ctx);
+            act.finished(lane, pacing, ctx);
         }));
     }
 
-    /// Starts fetching evidence (the queue's turn and the pacing are taken).
+    /// Starts fetching evidence (its credential's turn and pacing are taken).
     fn fetch(
         &mut self,
         request: FetchEvidence,
         reply: oneshot::Sender<Vec<JobEvidence>>,
+        auth: Result<RequestAuth, &'static str>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
     ) {
+        let lane = auth.as_ref().ok().map(|auth| auth.credential);
         let log = self.log.new(o!("repo" => request.run.repo.to_string(),
             "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
-            "delivery" => request.delivery.clone().unwrap_or_default()));
+            "delivery" => request.delivery.clone().unwrap_or_default(),
+            "credential" => lane.map_or_else(|| "none".to_owned(), Credential::describe)));
         info!(log, "evidence fetch started"; "jobs" => request.jobs.len(),
-            "queue" => self.queue.len() + 1);
+            "queue" => self.depth());
         let fetcher = Fetcher {
             client: self.client.clone(),
             settings: self.settings.clone(),
             metrics: Arc::clone(&self.metrics),
             log: log.clone(),
         };
-        let work = gather(fetcher, pacing, request);
+        let work = gather(fetcher, auth, pacing, request);
         ctx.spawn(
             work.into_actor(self)
                 .map(move |(evidence, pacing), act, ctx| {
@@ -248,15 +304,15 @@ impl GitHubActor {
                     info!(log, "evidence fetch finished"; "jobs" => evidence.len(),
                 "unavailable" => unavailable, "queue" => act.queue.len());
                     let _ = reply.send(evidence);
-                    act.finished(pacing, ctx);
+                    act.finished(lane, pacing, ctx);
                 }),
         );
     }
 
-    /// The request under way is done: give the pacing back and start the next.
-    fn finished(&mut self, pacing: Pacing, ctx: &mut Context<Self>) {
-        self.pacing = Some(pacing);
-        self.metrics.github_queue.set(self.queue.len() as i64);
+    /// A request of `lane` is done: give its pacing back and start what can start.
+    fn finished(&mut self, lane: Lane, pacing: Pacing, ctx: &mut Context<Self>) {
+        self.lanes.insert(lane, Some(pacing));
+        self.metrics.github_queue.set(self.depth() as i64);
         self.next(ctx);
     }
 }
@@ -265,21 +321,24 @@ impl Actor for GitHubActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _ctx: &mut Self::Context) {
-        let metrics = &self.metrics;
-        self.client = self.settings.token.as_ref().map(|token| {
+        self.client = self.credentials.any().then(|| {
             Rc::new(GitHubClient::new(
                 &self.settings,
-                token,
-                Arc::clone(metrics),
+                Arc::clone(&self.metrics),
             ))
         });
-        let token = if self.client.is_some() {
-            "set"
-        } else {
-            "unset: re-runs are refused"
+        let token = match (&self.settings.token, &self.settings.app) {
+            (Some(_), _) => "set",
+            (None, Some(_)) => "unset: runs of no App installation are refused",
+            (None, None) => "unset: re-runs are refused",
         };
+        let app = self
+            .settings
+            .app
+            .as_ref()
+            .map_or_else(|| "unset".to_owned(), |app| app.id.to_string());
         info!(self.log, "actor started"; "api_url" => crate::redact::url(&self.settings.api_url), "token" => token,
-            "dry_run" => self.dry_run);
+            "app_id" => app, "dry_run" => self.dry_run);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -296,9 +355,7 @@ impl Handler<RerunRequest> for GitHubActor {
             "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
             "run_attempt" => request.claimed.attempt, "queue" => self.queue.len() + 1);
         self.queue.push_back(Queued::Rerun { request, reply });
-        self.metrics
-            .github_queue
-            .set(self.queue.len() as i64 + i64::from(self.pacing.is_none()));
+        self.metrics.github_queue.set(self.depth() as i64);
         self.next(ctx);
         Box::pin(async move {
             outcome.await.unwrap_or_else(|_| RerunOutcome::GaveUp {
@@ -319,9 +376,7 @@ impl Handler<FetchEvidence> for GitHubActor {
             "jobs" => request.jobs.len(), "queue" => self.queue.len() + 1);
         let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
         self.queue.push_back(Queued::Evidence { request, reply });
-        self.metrics
-            .github_queue
-            .set(self.queue.len() as i64 + i64::from(self.pacing.is_none()));
+        self.metrics.github_queue.set(self.depth() as i64);
         self.next(ctx);
         Box::pin(async move {
             evidence
@@ -335,7 +390,7 @@ impl Handler<QueueDepth> for GitHubActor {
     type Result = usize;
 
     fn handle(&mut self, _: QueueDepth, _ctx: &mut Self::Context) -> usize {
-        self.queue.len() + usize::from(self.pacing.is_none())
+        self.depth()
     }
 }
 
@@ -455,6 +510,7 @@ impl Performer {
 /// wait as GitHub asks. Hands the pacing back with the outcome.
 async fn perform(
     performer: Performer,
+    auth: Result<RequestAuth, &'static str>,
     mut pacing: Pacing,
     request: RerunRequest,
 ) -> (RerunOutcome, Pacing) {
@@ -464,12 +520,15 @@ async fn perform(
         log,
         ..
     } = &performer;
-    let Some(client) = client else {
-        let refused = RerunOutcome::Refused {
-            status: 0,
-            message: "GITHUB_TOKEN is not set".into(),
-        };
-        return (refused, pacing);
+    let (client, mut auth) = match (client, auth) {
+        (Some(client), Ok(auth)) => (client, auth),
+        (_, auth) => {
+            let refused = RerunOutcome::Refused {
+                status: 0,
+                message: auth.err().unwrap_or(NO_CREDENTIAL).into(),
+            };
+            return (refused, pacing);
+        }
     };
     let attempt = request.claimed.attempt;
     let mut tries = Tries {
@@ -481,7 +540,11 @@ async fn perform(
     };
     loop {
         pacing.wait_for_pause().await;
-        let run = match client.get_run(&request.run, log).await {
+        let run_key = &request.run;
+        let read = auth.call(client, log, |header| async move {
+            client.get_run(&header, run_key, log).await
+        });
+        let run = match read.await {
             Ok(answer) => {
                 if let Some(wait) = answer.quota_wait {
                     pacing.pause(wait);
@@ -518,10 +581,14 @@ async fn perform(
             },
         }
         pacing.posted();
-        match client
-            .rerun_failed_jobs(&request.run, request.claimed.debug_logging, log)
-            .await
-        {
+        let debug_logging = request.claimed.debug_logging;
+        let run_key = &request.run;
+        let posted = auth.call(client, log, |header| async move {
+            client
+                .rerun_failed_jobs(&header, run_key, debug_logging, log)
+                .await
+        });
+        match posted.await {
             Ok(answer) => {
                 if let Some(wait) = answer.quota_wait {
                     pacing.pause(wait);
@@ -570,16 +637,17 @@ fn stopped_why(outcome: &RerunOutcome) -> String {
     }
 }
 
-/// One evidence call, retried and paused as a re-run's calls are; `Err` is the
-/// outcome that stopped it.
+/// One evidence call with the request's credential, retried and paused as a re-run's
+/// calls are; `Err` is the outcome that stopped it.
 async fn with_tries<T, F, Fut>(
     pacing: &mut Pacing,
     settings: &GitHubSettings,
     log: &Logger,
-    mut call: F,
+    (client, auth): (&GitHubClient, &mut RequestAuth),
+    call: F,
 ) -> Result<T, RerunOutcome>
 where
-    F: FnMut() -> Fut,
+    F: Fn(Secret) -> Fut,
     Fut: Future<Output = Result<Answer<T>, GitHubError>>,
 {
     let mut tries = Tries {
@@ -591,7 +659,7 @@ where
     };
     loop {
         pacing.wait_for_pause().await;
-        match call().await {
+        match auth.call(client, log, &call).await {
             Ok(answer) => {
                 if let Some(wait) = answer.quota_wait {
                     pacing.pause(wait);
@@ -609,13 +677,19 @@ where
 /// Fetches each job's annotations and log tail, in order.
 async fn gather(
     fetcher: Fetcher,
+    auth: Result<RequestAuth, &'static str>,
     mut pacing: Pacing,
     request: FetchEvidence,
 ) -> (Vec<JobEvidence>, Pacing) {
     let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
-    let Some(client) = &fetcher.client else {
-        return (all_unavailable(&jobs, "GITHUB_TOKEN is not set"), pacing);
+    let (client, mut auth) = match (fetcher.client.clone(), auth) {
+        (Some(client), Ok(auth)) => (client, auth),
+        (_, auth) => {
+            let why = auth.err().unwrap_or(NO_CREDENTIAL);
+            return (all_unavailable(&jobs, why), pacing);
+        }
     };
+    let client = &*client;
     let mut evidence = Vec::with_capacity(jobs.len());
     for (index, &job) in jobs.iter().enumerate() {
         if index >= MAX_EVIDENCE_JOBS {
@@ -624,9 +698,11 @@ async fn gather(
             break;
         }
         let log = fetcher.log.new(o!("job_id" => job.0));
-        let annotations = fetch_annotations(&fetcher, client, &mut pacing, &request, job, &log);
+        let on = (client, &mut auth);
+        let annotations = fetch_annotations(&fetcher, on, &mut pacing, &request, job, &log);
         let annotations = annotations.await;
-        let tail = fetch_log(&fetcher, client, &mut pacing, &request, job, &log).await;
+        let on = (client, &mut auth);
+        let tail = fetch_log(&fetcher, on, &mut pacing, &request, job, &log).await;
         evidence.push(JobEvidence {
             job,
             annotations,
@@ -638,15 +714,16 @@ async fn gather(
 
 async fn fetch_annotations(
     fetcher: &Fetcher,
-    client: &GitHubClient,
+    (client, auth): (&GitHubClient, &mut RequestAuth),
     pacing: &mut Pacing,
     request: &FetchEvidence,
     job: JobId,
     log: &Logger,
 ) -> Fetched<Vec<Annotation>> {
     let repo = &request.run.repo;
-    let call = || client.job_annotations(repo, job, log);
-    let fetched = match with_tries(pacing, &fetcher.settings, log, call).await {
+    let call = |header: Secret| async move { client.job_annotations(&header, repo, job, log).await };
+    let on = (client, auth);
+    let fetched = match with_tries(pacing, &fetcher.settings, log, on, call).await {
         Ok(fetched) => fetched,
         Err(stopped) => Fetched::Unavailable {
             why: stopped_why(&stopped),
@@ -669,7 +746,7 @@ async fn fetch_annotations(
 
 async fn fetch_log(
     fetcher: &Fetcher,
-    client: &GitHubClient,
+    (client, auth): (&GitHubClient, &mut RequestAuth),
     pacing: &mut Pacing,
     request: &FetchEvidence,
     job: JobId,
@@ -679,16 +756,19 @@ async fn fetch_log(
     let repo = &request.run.repo;
     let mut not_ready = 0;
     let read: Result<LogTail, String> = loop {
-        let call = || {
-            client.job_log_tail(
-                repo,
-                job,
-                settings.log_tail_bytes,
-                settings.log_read_max_bytes,
-                log,
-            )
+        let call = |header: Secret| async move {
+            client
+                .job_log_tail(
+                    &header,
+                    repo,
+                    job,
+                    settings.log_tail_bytes,
+                    settings.log_read_max_bytes,
+                    log,
+                )
+                .await
         };
-        match with_tries(pacing, settings, log, call).await {
+        match with_tries(pacing, settings, log, (client, &mut *auth), call).await {
             Ok(tail) => break Ok(tail),
             Err(RerunOutcome::Refused { status: 404, .. })
                 if not_ready + 1 < LOG_NOT_READY_TRIES =>

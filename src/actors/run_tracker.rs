@@ -340,6 +340,7 @@ impl RunTracker {
             run: self.key.clone(),
             attempt: claimed.attempt,
             delivery: claimed.decided_by.clone(),
+            installation: claimed.installation,
             jobs: claimed.evidence_jobs.clone(),
         };
         let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();

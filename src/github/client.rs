@@ -21,6 +21,8 @@ use super::redirect;
 use crate::ids::{JobId, RepoName, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched};
+use super::app_auth::{self, InstallationToken};
+use crate::ids::InstallationId;
 use crate::settings::{GitHubSettings, Secret};
 
 /// Largest API answer read; a workflow run's JSON is a few KB.
@@ -55,13 +57,14 @@ pub struct GitHubClient {
     blob: awc::Client,
     log_deadline: Duration,
     api_url: String,
-    authorization: String,
     metrics: Arc<Metrics>,
 }
 
 impl GitHubClient {
-    /// A client for `settings.api_url`, authenticated with `token`, counting its calls.
-    pub fn new(settings: &GitHubSettings, token: &Secret, metrics: Arc<Metrics>) -> Self {
+    /// A client for `settings.api_url`, counting its calls. Each call is given its
+    /// `Authorization` header (`auth`: `Bearer …`), which depends on the run
+    /// ([`super::credentials`]).
+    pub fn new(settings: &GitHubSettings, metrics: Arc<Metrics>) -> Self {
         let user_agent = concat!("job-rerunner/", env!("CARGO_PKG_VERSION"));
         let http = awc::Client::builder()
             .timeout(settings.request_timeout)
@@ -81,7 +84,6 @@ impl GitHubClient {
             blob,
             log_deadline: settings.log_read_timeout,
             api_url: settings.api_url.clone(),
-            authorization: format!("Bearer {}", token.expose()),
             metrics,
         }
     }
@@ -94,12 +96,15 @@ impl GitHubClient {
     /// Reads a workflow run.
     pub async fn get_run(
         &self,
+        auth: &Secret,
         run: &RunKey,
         log: &Logger,
     ) -> Result<Answer<WorkflowRun>, GitHubError> {
         let path = Self::run_path(run);
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let answer = self.call(request, None, Call::ReadRun, &path, log).await?;
+        let answer = self
+            .call(auth, request, None, Call::ReadRun, &path, log)
+            .await?;
         // serde quotes the value it could not read: `transient` makes that safe.
         let value = serde_json::from_slice(&answer.value).map_err(|err| {
             GitHubError::transient(format!("GET {path}: unreadable answer: {err}"))
@@ -115,6 +120,7 @@ impl GitHubClient {
     /// `debug_last_attempt`); otherwise no body is sent, as GitHub's default.
     pub async fn rerun_failed_jobs(
         &self,
+        auth: &Secret,
         run: &RunKey,
         debug_logging: bool,
         log: &Logger,
@@ -122,11 +128,37 @@ impl GitHubClient {
         let path = format!("{}/rerun-failed-jobs", Self::run_path(run));
         let request = self.http.post(format!("{}{path}", self.api_url));
         let body = debug_logging.then_some(DEBUG_LOGGING_BODY);
-        let answer = self.call(request, body, Call::Rerun, &path, log).await?;
+        let answer = self
+            .call(auth, request, body, Call::Rerun, &path, log)
+            .await?;
         Ok(Answer {
             value: (),
             quota_wait: answer.quota_wait,
         })
+    }
+
+    /// Asks for an installation token of the App (`jwt`: `Bearer <the App's JWT>`):
+    /// `POST /app/installations/{id}/access_tokens`. A refusal names the call, never
+    /// the answer (it holds the token when it is a success).
+    pub async fn installation_token(
+        &self,
+        jwt: &Secret,
+        installation: InstallationId,
+        log: &Logger,
+    ) -> Result<InstallationToken, GitHubError> {
+        let path = format!("/app/installations/{installation}/access_tokens");
+        let request = self.http.post(format!("{}{path}", self.api_url));
+        let answer = self
+            .call(jwt, request, None, Call::InstallationToken, &path, log)
+            .await
+            .map_err(|err| match err {
+                GitHubError::Rejected { status, message } => GitHubError::Rejected {
+                    status,
+                    message: format!("installation token of installation {installation}: {message}"),
+                },
+                other => other,
+            })?;
+        app_auth::parse_access_token(&answer.value).map_err(GitHubError::transient)
     }
 
     /// Reads a job's check-run annotations (a workflow job's id is its check run's id),
@@ -135,6 +167,7 @@ impl GitHubClient {
     /// it. `Err` is what the actor retries or gives up on (a refusal included).
     pub async fn job_annotations(
         &self,
+        auth: &Secret,
         repo: &RepoName,
         job: JobId,
         log: &Logger,
@@ -148,7 +181,7 @@ impl GitHubClient {
                 self.api_url
             );
             let answer = self
-                .call(self.http.get(url), None, Call::ReadAnnotations, &path, log)
+                .call(auth, self.http.get(url), None, Call::ReadAnnotations, &path, log)
                 .await?;
             quota_wait = answer.quota_wait.or(quota_wait);
             let annotations = match logs::parse_annotations(&answer.value) {
@@ -185,6 +218,7 @@ impl GitHubClient {
     /// 404 (not ready yet) is `Err(Rejected { status: 404 })`: the actor asks again.
     pub async fn job_log_tail(
         &self,
+        auth: &Secret,
         repo: &RepoName,
         job: JobId,
         tail_bytes: usize,
@@ -195,7 +229,9 @@ impl GitHubClient {
         const DOWNLOAD: &str = "job_log_download";
         let path = format!("/repos/{repo}/actions/jobs/{job}/logs");
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let (mut response, started) = self.send(request, None, ENDPOINT, &path, log).await?;
+        let (mut response, started) = self
+            .send(auth, request, None, ENDPOINT, &path, log)
+            .await?;
         self.observe(ENDPOINT, &path, &response, started, log);
         let status = response.status();
         let now_epoch = now_epoch();
@@ -290,10 +326,11 @@ impl GitHubClient {
         })
     }
 
-    /// Sends an API request with the token; a request that got no answer is logged
+    /// Sends an API request with `auth`; a request that got no answer is logged
     /// and counted here.
     async fn send(
         &self,
+        auth: &Secret,
         request: awc::ClientRequest,
         json: Option<&'static str>,
         endpoint: &'static str,
@@ -301,7 +338,7 @@ impl GitHubClient {
         log: &Logger,
     ) -> Result<(awc::ClientResponse<impl BodyStream>, Instant), GitHubError> {
         let started = Instant::now();
-        let request = request.insert_header(("Authorization", self.authorization.as_str()));
+        let request = request.insert_header(("Authorization", auth.expose()));
         let sent = match json {
             Some(body) => {
                 request
@@ -352,6 +389,7 @@ impl GitHubClient {
     /// [`redirect::MAX_HOPS`].
     async fn call(
         &self,
+        auth: &Secret,
         request: awc::ClientRequest,
         json: Option<&'static str>,
         call: Call,
@@ -363,7 +401,7 @@ impl GitHubClient {
         let mut request = request;
         let mut path = path.to_owned();
         for hop in 0..=redirect::MAX_HOPS {
-            let next = match self.call_once(request, json, call, &path, log).await? {
+            let next = match self.call_once(auth, request, json, call, &path, log).await? {
                 Sent::Answer(answer) => return Ok(answer),
                 Sent::Redirect(next) if hop < redirect::MAX_HOPS => next,
                 Sent::Redirect(_) => break,
@@ -382,6 +420,7 @@ impl GitHubClient {
     /// One request: its answer, or where a redirect to follow points.
     async fn call_once(
         &self,
+        auth: &Secret,
         request: awc::ClientRequest,
         json: Option<&'static str>,
         call: Call,
@@ -394,8 +433,9 @@ impl GitHubClient {
             Call::ReadRun => "get_run",
             Call::Rerun => "rerun_failed_jobs",
             Call::ReadAnnotations => "job_annotations",
+            Call::InstallationToken => "installation_token",
         };
-        let (mut response, started) = self.send(request, json, endpoint, path, log).await?;
+        let (mut response, started) = self.send(auth, request, json, endpoint, path, log).await?;
         let status = response.status();
         let body = response
             .body()

@@ -48,6 +48,9 @@ pub enum Call {
     Rerun,
     /// `GET …/check-runs/{job}/annotations`: a read, judged as [`Call::ReadRun`].
     ReadAnnotations,
+    /// `POST /app/installations/{id}/access_tokens`: any 2xx carries the token; judged
+    /// as a read (asking again for a token harms nothing).
+    InstallationToken,
 }
 
 impl GitHubError {

@@ -1,12 +1,16 @@
 //! The GitHub REST API as the service uses it: read a workflow run, re-run its failed
-//! jobs, read a failed job's annotations and log tail (the policy's evidence). Responses are classified into typed errors that know what is retryable and
+//! jobs, read a failed job's annotations and log tail (the policy's evidence), with
+//! `GITHUB_TOKEN` or a GitHub App's installation tokens (`app_auth`, `credentials`). Responses are classified into typed errors that know what is retryable and
 //! what is a rate limit; pacing and retries live in the GitHub actor.
 
+pub mod app_auth;
 mod client;
+pub mod credentials;
 mod error;
 pub mod logs;
 mod redirect;
 
 pub use client::{Answer, GitHubClient, WorkflowRun};
+pub use credentials::{Credential, Credentials, RequestAuth};
 pub use error::{GitHubError, RateLimit, exhausted_quota_wait};
 pub use logs::LogTail;

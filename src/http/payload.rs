@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::picked::{FieldName, Picked, Text};
-use crate::ids::{JobId, RepoName, RunId, RunKey};
+use crate::ids::{InstallationId, JobId, RepoName, RunId, RunKey};
 use crate::run::{Conclusion, JobAction, JobEvent, Name};
 use crate::settings::Settings;
 
@@ -19,6 +19,13 @@ struct Envelope<'a> {
     repository: Option<Picked<'a, FullName>>,
     #[serde(borrow)]
     workflow_job: Option<WorkflowJob<'a>>,
+    installation: Option<Installation>,
+}
+
+/// `installation`, in a GitHub App's deliveries.
+#[derive(Deserialize)]
+struct Installation {
+    id: Option<u64>,
 }
 
 /// `sender.login`.
@@ -213,6 +220,10 @@ pub fn classify_with(
         // job GitHub never started.
         ran_steps: job.steps.as_ref().is_none_or(|steps| steps.any),
         failed_steps: job.steps.map(|steps| steps.failed).unwrap_or_default(),
+        installation: envelope
+            .installation
+            .and_then(|installation| installation.id)
+            .map(InstallationId),
     }))
 }
 
@@ -265,6 +276,20 @@ mod tests {
         assert_eq!(event.job_id, JobId(11));
         assert_eq!(event.action, JobAction::Completed(Conclusion::Failure));
         assert_eq!(event.delivery.as_deref(), Some("d-1"));
+    }
+
+    #[test]
+    fn an_apps_delivery_carries_its_installation_and_a_webhooks_none() {
+        let mut from_app = payload("completed", 1);
+        from_app["installation"] = json!({"id": 4242, "node_id": "MDIz"});
+        let Ok(Classified::Job(event)) = classify_json(&from_app) else {
+            panic!("not a job event");
+        };
+        assert_eq!(event.installation, Some(InstallationId(4242)));
+        let Ok(Classified::Job(event)) = classify_json(&payload("completed", 1)) else {
+            panic!("not a job event");
+        };
+        assert_eq!(event.installation, None);
     }
 
     #[test]

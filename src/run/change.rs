@@ -563,6 +563,7 @@ mod tests {
             action,
             ran_steps: true,
             failed_steps: Vec::new(),
+            installation: None,
         };
         RunChange::Event {
             event: Arc::new(event),

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{JobId, RunKey};
+use crate::ids::{InstallationId, JobId, RunKey};
 
 /// A branch, workflow or job name. Such names are short: up to 24 bytes are kept
 /// inline, so that a live run's names cost no allocation each (a whole organisation's
@@ -93,4 +93,7 @@ pub struct JobEvent {
     pub ran_steps: bool,
     /// The names of the steps whose conclusion is `failure` (empty for an unfinished job).
     pub failed_steps: Vec<Name>,
+    /// `installation.id`: the GitHub App installation the delivery came from (`None`
+    /// for a repository or organisation webhook).
+    pub installation: Option<InstallationId>,
 }

@@ -241,6 +241,7 @@ impl Checker {
                     action: *action,
                     ran_steps: job % 5 != 4,
                     failed_steps: Vec::new(),
+                    installation: None,
                 };
                 self.sent.push(Sent {
                     event: Arc::new(event),
@@ -525,6 +526,7 @@ impl Checker {
                 evidence_jobs: Vec::new(),
                 needs_evidence: false,
                 debug_logging: false,
+                installation: None,
             },
         };
         let before = self.state.as_ref().map(|state| state.rerun.clone());

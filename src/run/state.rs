@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Conclusion, JobAction, JobEvent, Name, RerunOutcome};
-use crate::ids::JobId;
+use crate::ids::{InstallationId, JobId};
 use crate::policy::{self, AtCompletion, Decision, History, Ineligible, JobFacts, RunFacts};
 
 /// One job of the current attempt.
@@ -205,6 +205,9 @@ pub struct ClaimedRerun {
     pub needs_evidence: bool,
     /// Send `{"enable_debug_logging": true}` with the POST.
     pub debug_logging: bool,
+    /// The App installation whose token re-runs it (and fetches its evidence);
+    /// `None`: `GITHUB_TOKEN`.
+    pub installation: Option<InstallationId>,
 }
 
 /// When a re-run whose answer settled nothing is tried again.
@@ -314,6 +317,12 @@ pub struct RunState {
     /// base64 string (11 characters a delivery).
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "tokens")]
     pub answered: Vec<u64>,
+    /// The GitHub App installation the run's deliveries came from (the latest that
+    /// named one), so that its re-run uses that installation's token whoever performs
+    /// it, after a restart too. `None` (rows written before it was kept, repository
+    /// webhooks): `GITHUB_TOKEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<InstallationId>,
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
@@ -436,6 +445,7 @@ impl RunState {
             first_seen_at: now,
             last_event_at: now,
             answered: Vec::new(),
+            installation: event.installation,
         };
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;
@@ -476,6 +486,13 @@ impl RunState {
         }
         self.last_event_at = now;
         let mut changed = false;
+        // Kept apart from `changed` until the end: a new installation is no new fact
+        // about the jobs (it confirms nothing, makes nothing flaky).
+        let installation_changed =
+            event.installation.is_some() && event.installation != self.installation;
+        if installation_changed {
+            self.installation = event.installation;
+        }
         let mut timer = TimerChange::Keep;
         if event.run_attempt > self.attempt {
             if matches!(self.rerun, RerunState::Scheduled { .. }) {
@@ -588,7 +605,7 @@ impl RunState {
         };
         Verdict {
             reply,
-            changed,
+            changed: changed || installation_changed,
             timer,
             flaky,
             failed_again,
@@ -828,6 +845,7 @@ impl RunState {
             },
             needs_evidence,
             debug_logging,
+            installation: self.installation,
         })
     }
 
@@ -905,6 +923,7 @@ impl RunState {
             evidence_jobs: Vec::new(),
             needs_evidence: false,
             debug_logging,
+            installation: self.installation,
         };
         Some((decision, Some(claimed)))
     }
@@ -1088,6 +1107,7 @@ mod tests {
             action,
             ran_steps: true,
             failed_steps: Vec::new(),
+            installation: None,
         }
     }
 
@@ -1106,6 +1126,31 @@ mod tests {
             state.apply(&queued(job), 0, &policy());
         }
         state
+    }
+
+    #[test]
+    fn the_runs_installation_is_kept_and_goes_with_its_claimed_rerun() {
+        let from = |event: JobEvent, id| JobEvent {
+            installation: Some(InstallationId(id)),
+            ..event
+        };
+        let (mut run, _) = RunState::first_event(&from(queued(1), 7), 0, &policy());
+        assert_eq!(run.installation, Some(InstallationId(7)));
+        // A delivery without one (say, a repository webhook as well) leaves it.
+        let verdict = run.apply(&completed(1, Conclusion::Failure), 10, &policy());
+        assert_eq!(verdict.reply.status, 201);
+        assert_eq!(run.installation, Some(InstallationId(7)));
+        let claim = Claim {
+            owner: 1,
+            lease_ms: 1000,
+        };
+        let claimed = run.claim(u64::MAX / 2, &claim).expect("due");
+        assert_eq!(claimed.installation, Some(InstallationId(7)));
+        let json = serde_json::to_string(&run).expect("encodes");
+        assert!(json.contains(r#""installation":7"#), "{json}");
+        let old_row: RunState =
+            serde_json::from_str(&json.replace(r#","installation":7"#, "")).expect("decodes");
+        assert_eq!(old_row.installation, None, "rows written before it was kept");
     }
 
     #[test]

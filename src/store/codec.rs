@@ -233,6 +233,7 @@ mod tests {
             confirmed in any::<bool>(),
             times in (any::<u64>(), any::<u64>()),
             answered in vec(any::<u64>(), 0..8),
+            installation in any::<Option<u64>>(),
         ) -> RunState {
             RunState {
                 branch: names.0.into(),
@@ -257,6 +258,7 @@ mod tests {
                 first_seen_at: times.0,
                 last_event_at: times.1,
                 answered,
+                installation: installation.map(crate::ids::InstallationId),
             }
         }
     }

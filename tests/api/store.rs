@@ -121,6 +121,7 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         action,
         ran_steps: true,
         failed_steps: Vec::new(),
+        installation: None,
     };
     RunChange::Event {
         event: Arc::new(event),
