@@ -28,11 +28,23 @@ impl fmt::Debug for Secret {
 }
 
 /// Where the redelivery sweep gets a fresh GitHub App JWT (`/app/…` endpoints take the
-/// App's JWT, not an installation token). A seam: the App's authentication makes it.
+/// App's JWT, not an installation token): [`AppJwt::for_app`] with App authentication;
+/// tests may put in another.
 #[derive(Clone)]
 pub struct AppJwt(pub std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>);
 
 impl AppJwt {
+    /// Signs a fresh JWT for `app` on each call: one lives 10 minutes, a sweep may last
+    /// longer.
+    pub fn for_app(app: crate::github::app_auth::AppCredentials) -> Self {
+        Self(std::sync::Arc::new(move || {
+            let now_epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            crate::github::app_auth::app_jwt(&app, now_epoch)
+        }))
+    }
+
     /// A fresh JWT, or why none can be made (never the key).
     pub fn make(&self) -> Result<Secret, String> {
         (self.0)()
@@ -286,6 +298,7 @@ impl Settings {
         };
         let token = env.get("GITHUB_TOKEN").map(Secret::new);
         let app = app_credentials(&env)?;
+        let app_jwt = app.clone().map(AppJwt::for_app);
         let run_attempts = env.number("RUN_ATTEMPTS", 4u32)?;
         if run_attempts < 2 {
             return Err(env.problem("RUN_ATTEMPTS", "must be at least 2 (1 would never re-run)"));
@@ -453,7 +466,7 @@ impl Settings {
                 log_read_timeout,
             },
             redeliver_every: env.seconds("REDELIVER_EVERY", 600.0)?,
-            app_jwt: None,
+            app_jwt,
         })
     }
 
@@ -937,18 +950,38 @@ mod tests {
 
     #[test]
     fn a_bad_or_missing_app_key_names_its_variable_and_never_quotes_it() {
-        let garbage = "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LWtleS10ZXh0\n-----END RSA PRIVATE KEY-----";
+        let garbage =
+            "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LWtleS10ZXh0\n-----END RSA PRIVATE KEY-----";
         for (pairs, variable) in [
-            (&[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", garbage)][..], "GITHUB_APP_PRIVATE_KEY"),
-            (&[("GITHUB_APP_ID", "1")][..], "GITHUB_APP_PRIVATE_KEY"),
-            (&[("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..], "GITHUB_APP_PRIVATE_KEY"),
-            (&[("GITHUB_APP_ID", "app"), ("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..], "GITHUB_APP_ID"),
             (
-                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY_FILE", "/nonexistent/app.pem")][..],
+                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", garbage)][..],
+                "GITHUB_APP_PRIVATE_KEY",
+            ),
+            (&[("GITHUB_APP_ID", "1")][..], "GITHUB_APP_PRIVATE_KEY"),
+            (
+                &[("GITHUB_APP_PRIVATE_KEY", TEST_KEY)][..],
+                "GITHUB_APP_PRIVATE_KEY",
+            ),
+            (
+                &[
+                    ("GITHUB_APP_ID", "app"),
+                    ("GITHUB_APP_PRIVATE_KEY", TEST_KEY),
+                ][..],
+                "GITHUB_APP_ID",
+            ),
+            (
+                &[
+                    ("GITHUB_APP_ID", "1"),
+                    ("GITHUB_APP_PRIVATE_KEY_FILE", "/nonexistent/app.pem"),
+                ][..],
                 "GITHUB_APP_PRIVATE_KEY_FILE",
             ),
             (
-                &[("GITHUB_APP_ID", "1"), ("GITHUB_APP_PRIVATE_KEY", TEST_KEY), ("GITHUB_APP_PRIVATE_KEY_FILE", "/x")][..],
+                &[
+                    ("GITHUB_APP_ID", "1"),
+                    ("GITHUB_APP_PRIVATE_KEY", TEST_KEY),
+                    ("GITHUB_APP_PRIVATE_KEY_FILE", "/x"),
+                ][..],
                 "GITHUB_APP_PRIVATE_KEY",
             ),
         ] {
@@ -957,7 +990,10 @@ mod tests {
             let err = Settings::from_vars(vars(&all)).expect_err(variable);
             assert_eq!(err.variable, variable, "{pairs:?}");
             let shown = err.to_string();
-            assert!(!shown.contains("c2VjcmV0") && !shown.contains("MII"), "{shown}");
+            assert!(
+                !shown.contains("c2VjcmV0") && !shown.contains("MII"),
+                "{shown}"
+            );
             assert_eq!(shown.lines().count(), 1, "{shown}");
         }
     }

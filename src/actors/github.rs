@@ -32,8 +32,8 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::actors::run_tracker::now_ms;
-use crate::github::{Answer, LogTail};
 use crate::github::credentials::NO_CREDENTIAL;
+use crate::github::{Answer, LogTail};
 use crate::github::{Credential, Credentials, RequestAuth};
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
 use crate::ids::{InstallationId, JobId, RunKey};
@@ -228,10 +228,13 @@ impl GitHubActor {
                 .flatten()
                 .unwrap_or_default();
             self.metrics.github_queue.set(self.depth() as i64);
-            let auth = lane.map(|credential| RequestAuth::new(Arc::clone(&self.credentials), credential));
+            let auth =
+                lane.map(|credential| RequestAuth::new(Arc::clone(&self.credentials), credential));
             match queued {
                 Queued::Rerun { request, reply } => self.rerun(request, reply, auth, pacing, ctx),
-                Queued::Evidence { request, reply } => self.fetch(request, reply, auth, pacing, ctx),
+                Queued::Evidence { request, reply } => {
+                    self.fetch(request, reply, auth, pacing, ctx)
+                }
             }
         }
     }
@@ -321,12 +324,10 @@ impl Actor for GitHubActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _ctx: &mut Self::Context) {
-        self.client = self.credentials.any().then(|| {
-            Rc::new(GitHubClient::new(
-                &self.settings,
-                Arc::clone(&self.metrics),
-            ))
-        });
+        self.client = self
+            .credentials
+            .any()
+            .then(|| Rc::new(GitHubClient::new(&self.settings, Arc::clone(&self.metrics))));
         let token = match (&self.settings.token, &self.settings.app) {
             (Some(_), _) => "set",
             (None, Some(_)) => "unset: runs of no App installation are refused",
@@ -721,7 +722,8 @@ async fn fetch_annotations(
     log: &Logger,
 ) -> Fetched<Vec<Annotation>> {
     let repo = &request.run.repo;
-    let call = |header: Secret| async move { client.job_annotations(&header, repo, job, log).await };
+    let call =
+        |header: Secret| async move { client.job_annotations(&header, repo, job, log).await };
     let on = (client, auth);
     let fetched = match with_tries(pacing, &fetcher.settings, log, on, call).await {
         Ok(fetched) => fetched,

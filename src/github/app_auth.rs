@@ -187,7 +187,10 @@ mod tests {
         assert_eq!(claims.iat, 1_700_000_000 - 60);
         assert_eq!(claims.exp, 1_700_000_000 + 540);
         assert_eq!(claims.iss, "12345");
-        assert!(claims.exp - claims.iat <= 600, "GitHub refuses more than 10 minutes");
+        assert!(
+            claims.exp - claims.iat <= 600,
+            "GitHub refuses more than 10 minutes"
+        );
     }
 
     #[test]
@@ -243,9 +246,18 @@ mod tests {
         };
         cache.keep(InstallationId(1), token("one", 4000), 0);
         cache.keep(InstallationId(2), token("two", 8000), 0);
-        assert_eq!(cache.fresh(InstallationId(1), 0).map(Secret::expose), Some("one"));
-        assert_eq!(cache.fresh(InstallationId(2), 0).map(Secret::expose), Some("two"));
-        assert!(cache.fresh(InstallationId(1), 3700).is_none(), "within the margin");
+        assert_eq!(
+            cache.fresh(InstallationId(1), 0).map(Secret::expose),
+            Some("one")
+        );
+        assert_eq!(
+            cache.fresh(InstallationId(2), 0).map(Secret::expose),
+            Some("two")
+        );
+        assert!(
+            cache.fresh(InstallationId(1), 3700).is_none(),
+            "within the margin"
+        );
         assert!(cache.fresh(InstallationId(3), 0).is_none());
         cache.forget(InstallationId(2));
         assert!(cache.fresh(InstallationId(2), 0).is_none());
@@ -255,13 +267,18 @@ mod tests {
 
     #[test]
     fn the_access_token_answer_gives_the_token_and_its_expiry_and_errors_never_quote_it() {
-        let answer = br#"{"token":"ghs_secret","expires_at":"2016-07-11T22:14:10Z","permissions":{}}"#;
+        let answer =
+            br#"{"token":"ghs_secret","expires_at":"2016-07-11T22:14:10Z","permissions":{}}"#;
         let token = parse_access_token(answer).expect("readable");
         assert_eq!(token.token.expose(), "ghs_secret");
         assert_eq!(token.expires_at, 1_468_275_250);
         let no_expiry = parse_access_token(br#"{"token":"ghs_x"}"#).expect("readable");
         assert_eq!(no_expiry.expires_at, 0, "used once, never cached as fresh");
-        for bad in [&br#"{"token":42}"#[..], br#"{"expires_at":"x"}"#, b"ghs_secret"] {
+        for bad in [
+            &br#"{"token":42}"#[..],
+            br#"{"expires_at":"x"}"#,
+            b"ghs_secret",
+        ] {
             let err = parse_access_token(bad).expect_err("unreadable");
             assert!(!err.contains("ghs_") && !err.contains("42"), "{err}");
         }

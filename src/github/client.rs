@@ -15,14 +15,14 @@ use serde::Deserialize;
 use slog::{Logger, info, warn};
 
 use super::GitHubError;
+use super::app_auth::{self, InstallationToken};
 use super::error::{Call, exhausted_quota_wait};
 use super::logs::{self, ANNOTATIONS_PER_PAGE, LogTail, MAX_ANNOTATION_PAGES, ReadError};
 use super::redirect;
+use crate::ids::InstallationId;
 use crate::ids::{JobId, RepoName, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched};
-use super::app_auth::{self, InstallationToken};
-use crate::ids::InstallationId;
 use crate::settings::{GitHubSettings, Secret};
 
 /// Largest API answer read; a workflow run's JSON is a few KB.
@@ -154,7 +154,9 @@ impl GitHubClient {
             .map_err(|err| match err {
                 GitHubError::Rejected { status, message } => GitHubError::Rejected {
                     status,
-                    message: format!("installation token of installation {installation}: {message}"),
+                    message: format!(
+                        "installation token of installation {installation}: {message}"
+                    ),
                 },
                 other => other,
             })?;
@@ -181,7 +183,14 @@ impl GitHubClient {
                 self.api_url
             );
             let answer = self
-                .call(auth, self.http.get(url), None, Call::ReadAnnotations, &path, log)
+                .call(
+                    auth,
+                    self.http.get(url),
+                    None,
+                    Call::ReadAnnotations,
+                    &path,
+                    log,
+                )
                 .await?;
             quota_wait = answer.quota_wait.or(quota_wait);
             let annotations = match logs::parse_annotations(&answer.value) {
@@ -229,9 +238,7 @@ impl GitHubClient {
         const DOWNLOAD: &str = "job_log_download";
         let path = format!("/repos/{repo}/actions/jobs/{job}/logs");
         let request = self.http.get(format!("{}{path}", self.api_url));
-        let (mut response, started) = self
-            .send(auth, request, None, ENDPOINT, &path, log)
-            .await?;
+        let (mut response, started) = self.send(auth, request, None, ENDPOINT, &path, log).await?;
         self.observe(ENDPOINT, &path, &response, started, log);
         let status = response.status();
         let now_epoch = now_epoch();
@@ -401,7 +408,10 @@ impl GitHubClient {
         let mut request = request;
         let mut path = path.to_owned();
         for hop in 0..=redirect::MAX_HOPS {
-            let next = match self.call_once(auth, request, json, call, &path, log).await? {
+            let next = match self
+                .call_once(auth, request, json, call, &path, log)
+                .await?
+            {
                 Sent::Answer(answer) => return Ok(answer),
                 Sent::Redirect(next) if hop < redirect::MAX_HOPS => next,
                 Sent::Redirect(_) => break,

@@ -177,7 +177,8 @@ impl RequestAuth {
             };
             match call(header).await {
                 Err(GitHubError::Rejected { status: 401, .. })
-                    if !self.refreshed && matches!(self.credential, Credential::Installation(_)) =>
+                    if !self.refreshed
+                        && matches!(self.credential, Credential::Installation(_)) =>
                 {
                     info!(log, "installation token refused (401): fetching a new one";
                         "credential" => self.credential.describe());

@@ -1150,7 +1150,10 @@ mod tests {
         assert!(json.contains(r#""installation":7"#), "{json}");
         let old_row: RunState =
             serde_json::from_str(&json.replace(r#","installation":7"#, "")).expect("decodes");
-        assert_eq!(old_row.installation, None, "rows written before it was kept");
+        assert_eq!(
+            old_row.installation, None,
+            "rows written before it was kept"
+        );
     }
 
     #[test]

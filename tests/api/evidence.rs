@@ -117,6 +117,7 @@ impl Harness {
             attempt: 1,
             delivery: Some("delivery-evidence".into()),
             jobs,
+            installation: None,
         };
         self.actor.send(request).await.expect("the actor answers")
     }

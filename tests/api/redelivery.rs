@@ -31,12 +31,35 @@ struct Sweeping {
 }
 
 async fn start(github: &MockServer, database: &str, every: &str) -> Sweeping {
+    start_with(
+        github,
+        database,
+        every,
+        &[],
+        Some(AppJwt(Arc::new(|| Ok(Secret::new(JWT))))),
+    )
+    .await
+}
+
+/// As [`start`], with more settings, and the JWT source `jwt` (`None`: the settings').
+async fn start_with(
+    github: &MockServer,
+    database: &str,
+    every: &str,
+    more: &[(&str, &str)],
+    jwt: Option<AppJwt>,
+) -> Sweeping {
     let mut vars = test_vars(github, std::path::Path::new("unused.db"));
     vars.insert("DATABASE_URL".into(), database.to_owned());
     vars.insert("REDELIVER_EVERY".into(), every.to_owned());
     vars.insert("STATUS_TOKEN".into(), STATUS_TOKEN.to_owned());
+    for (name, value) in more {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
     let mut settings = Settings::from_vars(vars).expect("test settings are valid");
-    settings.app_jwt = Some(AppJwt(Arc::new(|| Ok(Secret::new(JWT)))));
+    if jwt.is_some() {
+        settings.app_jwt = jwt;
+    }
     let app = Application::build(settings, test_logger())
         .await
         .expect("service starts");
@@ -241,6 +264,62 @@ async fn the_sweep_asks_exactly_for_the_never_delivered_guid_once_over_several_s
         page.contains("1 redeliveries asked for in the last 3 days"),
         "{page}"
     );
+    app.handle.stop(true).await;
+}
+
+#[actix_web::test]
+async fn with_app_authentication_the_sweep_signs_its_calls_with_the_apps_jwt() {
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(DELIVERIES))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([delivery(
+            400,
+            &format!("lost-{}", unique()),
+            MINUTE,
+            500,
+            false
+        )])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(attempts_path(400)))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&github)
+        .await;
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github-app-test-key.pem"
+    );
+    let app_settings = [
+        ("GITHUB_APP_ID", "4242"),
+        ("GITHUB_APP_PRIVATE_KEY_FILE", key),
+    ];
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = start_with(&github, &sqlite_url(&dir), "0.1", &app_settings, None).await;
+    eventually("the redelivery asked for", || async {
+        (!redeliveries(&github).await.is_empty()).then_some(())
+    })
+    .await;
+    let public = include_bytes!("../fixtures/github-app-test-key.pub.pem");
+    let public = jsonwebtoken::DecodingKey::from_rsa_pem(public).expect("the test public key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&["4242"]);
+    for request in github.received_requests().await.unwrap_or_default() {
+        let bearer = request
+            .headers
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .expect("a bearer JWT");
+        let claims = jsonwebtoken::decode::<Value>(bearer, &public, &validation)
+            .expect("signed by the App's key")
+            .claims;
+        let (iat, exp) = (claims["iat"].as_u64(), claims["exp"].as_u64());
+        assert!(
+            iat.zip(exp).is_some_and(|(iat, exp)| exp - iat <= 660),
+            "{claims}"
+        );
+    }
     app.handle.stop(true).await;
 }
 
