@@ -116,6 +116,7 @@ impl Harness {
             run,
             attempt: 1,
             delivery: Some("delivery-evidence".into()),
+            installation: None,
             jobs,
             installation: None,
         };

@@ -54,7 +54,11 @@ pub fn test_vars(github: &MockServer, db_path: &std::path::Path) -> HashMap<Stri
 
 /// Starts the service with the test settings, changed by `overrides`.
 pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
-    let github = MockServer::start().await;
+    spawn_app_with_github(MockServer::start().await, overrides).await
+}
+
+/// As [`spawn_app`], with a fake GitHub the test started (to name its URL in `overrides`).
+pub async fn spawn_app_with_github(github: MockServer, overrides: &[(&str, &str)]) -> TestApp {
     let db_dir = tempfile::tempdir().expect("temp dir");
     let db_path = db_dir.path().join("db").join("job-rerunner.db");
     let settings = test_settings(&github, &db_path, overrides);
@@ -123,6 +127,8 @@ pub struct Job {
     pub name: Option<String>,
     /// `workflow_name`.
     pub workflow: String,
+    /// `installation.id`: the delivery comes from a GitHub App's installation.
+    pub installation: Option<u64>,
 }
 
 impl Job {
@@ -138,7 +144,14 @@ impl Job {
             step: "test".to_owned(),
             name: None,
             workflow: "CI".to_owned(),
+            installation: None,
         }
+    }
+
+    /// Delivered by a GitHub App installed as `id`.
+    pub fn installation(mut self, id: u64) -> Self {
+        self.installation = Some(id);
+        self
     }
 
     /// Its completion lists no step: GitHub never started it.
@@ -208,7 +221,7 @@ impl Job {
             .name
             .clone()
             .unwrap_or_else(|| format!("job-{}", self.job_id));
-        json!({
+        let mut payload = json!({
             "action": action,
             "workflow_job": {
                 "id": self.job_id,
@@ -233,7 +246,12 @@ impl Job {
             },
             "organization": {"login": owner},
             "sender": {"login": self.sender, "type": "User"},
-        })
+        });
+        if let Some(id) = self.installation {
+            payload["installation"] =
+                json!({"id": id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u"});
+        }
+        payload
     }
 }
 

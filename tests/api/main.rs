@@ -5,6 +5,7 @@ mod cli;
 mod evidence;
 mod evidence_policy;
 mod faults;
+mod github_app;
 mod github_trouble;
 mod hardening_http;
 mod helpers;
