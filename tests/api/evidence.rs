@@ -118,7 +118,6 @@ impl Harness {
             delivery: Some("delivery-evidence".into()),
             installation: None,
             jobs,
-            installation: None,
         };
         self.actor.send(request).await.expect("the actor answers")
     }
