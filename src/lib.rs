@@ -14,6 +14,7 @@ pub mod ids;
 pub mod logging;
 pub mod metrics;
 pub mod policy;
+pub mod recovery;
 pub mod redact;
 pub mod rules;
 pub mod run;

@@ -69,6 +69,10 @@ pub struct Metrics {
     /// How long the oldest overdue re-run has been due (a scheduled one not claimed, or
     /// a claim that ran out), 0 when none is; set with `reruns_pending`.
     pub oldest_overdue_rerun_seconds: Gauge,
+    /// Redeliveries GitHub was asked for (and accepted) by the redelivery sweep.
+    pub redeliveries_requested: IntCounter,
+    /// Redelivery sweeps (timer ticks) by `outcome`: the labels of `recovery::sweep`.
+    pub redelivery_sweeps: IntCounterVec,
     /// Always 1, labelled with this build's `version`.
     pub build_info: IntGaugeVec,
     /// The `webhooks` counters of tracked `workflow_job` deliveries, resolved once: they
@@ -209,6 +213,16 @@ impl Metrics {
                 "Seconds the oldest overdue re-run has been due (0: none overdue)",
             )
             .expect("valid metric"),
+            redeliveries_requested: IntCounter::new(
+                "redeliveries_requested_total",
+                "Missed deliveries GitHub was asked to redeliver (and accepted)",
+            )
+            .expect("valid metric"),
+            redelivery_sweeps: IntCounterVec::new(
+                Opts::new("redelivery_sweeps_total", "Redelivery sweeps by outcome"),
+                &["outcome"],
+            )
+            .expect("valid metric"),
             build_info: IntGaugeVec::new(
                 Opts::new("build_info", "Always 1; the version of the running build"),
                 &["version"],
@@ -265,6 +279,8 @@ impl Metrics {
             Box::new(metrics.decisions.clone()),
             Box::new(metrics.reruns_pending.clone()),
             Box::new(metrics.oldest_overdue_rerun_seconds.clone()),
+            Box::new(metrics.redeliveries_requested.clone()),
+            Box::new(metrics.redelivery_sweeps.clone()),
             Box::new(metrics.build_info.clone()),
         ];
         for collector in collectors {

@@ -27,6 +27,36 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Where the redelivery sweep gets a fresh GitHub App JWT (`/app/…` endpoints take the
+/// App's JWT, not an installation token): [`AppJwt::for_app`] with App authentication;
+/// tests may put in another.
+#[derive(Clone)]
+pub struct AppJwt(pub std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>);
+
+impl AppJwt {
+    /// Signs a fresh JWT for `app` on each call: one lives 10 minutes, a sweep may last
+    /// longer.
+    pub fn for_app(app: crate::github::app_auth::AppCredentials) -> Self {
+        Self(std::sync::Arc::new(move || {
+            let now_epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            crate::github::app_auth::app_jwt(&app, now_epoch)
+        }))
+    }
+
+    /// A fresh JWT, or why none can be made (never the key).
+    pub fn make(&self) -> Result<Secret, String> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for AppJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppJwt([redacted])")
+    }
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -184,6 +214,10 @@ pub struct Settings {
     pub log_level: slog::Level,
     /// GitHub API client settings.
     pub github: GitHubSettings,
+    /// How often missed deliveries are looked for and redelivered; zero: never.
+    pub redeliver_every: Duration,
+    /// The GitHub App's JWT source; `None` without App authentication (no sweep then).
+    pub app_jwt: Option<AppJwt>,
 }
 
 /// A configuration error: names the variable and what is wrong with it.
@@ -254,6 +288,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("TRUST_FORWARDED_FOR", "false", "true behind one reverse proxy that sets X-Forwarded-For (Dokku's nginx): the status page's failure limit counts per its last address"),
     ("RULES", "unset", "the re-run policy itself, TOML (README's Re-run policy); not with RULES_FILE"),
     ("RULES_FILE", "unset", "path to the re-run policy's TOML file, read again on SIGHUP; not with RULES"),
+    ("REDELIVER_EVERY", "600", "seconds between two looks for deliveries GitHub failed to make, which it is asked to redeliver (GitHub App only); 0: off"),
 ];
 
 impl Settings {
@@ -286,6 +321,7 @@ impl Settings {
         {
             return Err(env.problem("PUBLIC_URL", "must start with https:// or http://"));
         }
+        let app_jwt = app.clone().map(AppJwt::for_app);
         let run_attempts = env
             .number("RUN_ATTEMPTS", 4u32, 2..=u32::MAX)
             .map_err(|mut err| {
@@ -444,6 +480,8 @@ impl Settings {
                 log_read_max_bytes,
                 log_read_timeout,
             },
+            redeliver_every: env.seconds("REDELIVER_EVERY", 600.0)?,
+            app_jwt,
         })
     }
 
@@ -535,6 +573,7 @@ impl Settings {
                     .rules_file
                     .as_ref()
                     .map_or_else(|| "unset".into(), |path| path.display().to_string()),
+                "REDELIVER_EVERY" => seconds(self.redeliver_every),
                 _ => "?".into(),
             }
         };
@@ -1087,6 +1126,7 @@ mod tests {
         "SUMMARY_EVERY",
         "BODY_TIMEOUT",
         "LOG_READ_TIMEOUT",
+        "REDELIVER_EVERY",
     ];
 
     #[test]

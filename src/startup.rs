@@ -161,6 +161,7 @@ impl Application {
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
         spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
         spawn_policy_reloader(Arc::clone(&policy), log.clone());
+        spawn_redelivery_sweep(&settings, &store, claim.owner, &metrics, &log);
         let github_for_http = github.clone();
         let github_for_shutdown = github.clone();
         let summary = Summary {
@@ -327,6 +328,38 @@ fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
             }
         }
     });
+}
+
+/// Starts the redelivery sweep (`src/recovery/`) when `REDELIVER_EVERY` is not zero and
+/// the GitHub App's JWT is at hand: the `/app/hook/deliveries` endpoints take no token.
+fn spawn_redelivery_sweep(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    owner: u64,
+    metrics: &Arc<Metrics>,
+    log: &Logger,
+) {
+    if settings.redeliver_every.is_zero() {
+        return;
+    }
+    let Some(jwt) = settings.app_jwt.clone() else {
+        info!(
+            log,
+            "redelivery sweep off: it needs GitHub App authentication"
+        );
+        return;
+    };
+    info!(log, "redelivery sweep on"; "every_s" => settings.redeliver_every.as_secs_f64());
+    crate::recovery::Sweeper {
+        store: Arc::clone(store),
+        github: settings.github.clone(),
+        jwt,
+        owner,
+        every: settings.redeliver_every,
+        metrics: Arc::clone(metrics),
+        log: log.clone(),
+    }
+    .spawn();
 }
 
 /// Reloads the failure policy on each `SIGHUP`: a valid one replaces the policy in

@@ -11,7 +11,7 @@ use super::auth::refusal;
 use crate::actors::run_tracker::now_ms;
 use crate::ids::RunKey;
 use crate::run::{RerunOutcome, RerunRecord, RerunState, RunState};
-use crate::store::{FlakyJob, RerunHelp, StoreError};
+use crate::store::{FlakyJob, RerunHelp, StoreError, SweepRecord};
 
 /// Runs, re-runs and flaky jobs shown at most.
 const ROWS: u32 = 200;
@@ -70,6 +70,9 @@ pub struct Status {
     help: Vec<HelpRow>,
     /// Why attempts were not re-run (skip and shadow decisions), last 24 h.
     skip_reasons: Vec<SkipReason>,
+    /// The redelivery sweep's last run and what it asked for; `None` when it is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redeliveries: Option<SweepRecord>,
 }
 
 /// A row of "do re-runs help?": a job's automatic re-runs of the last 24 h.
@@ -190,6 +193,11 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         .into_iter()
         .map(|(reason, count)| SkipReason { reason, count })
         .collect();
+    let sweeping = !app.settings.redeliver_every.is_zero() && app.settings.app_jwt.is_some();
+    let redeliveries = match app.store.recovery().filter(|_| sweeping) {
+        Some(recovery) => Some(recovery.sweep_record().await?),
+        None => None,
+    };
     Ok(Status {
         now,
         runs,
@@ -198,6 +206,7 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         flaky_jobs,
         help,
         skip_reasons,
+        redeliveries,
     })
 }
 
@@ -313,6 +322,23 @@ fn chart(per_hour: &[u32]) -> String {
     svg
 }
 
+/// The redelivery sweep in one paragraph: its last run and what it asked for.
+fn redeliveries_line(sweep: &SweepRecord, now: u64) -> String {
+    let last = match (sweep.last_sweep_at, &sweep.last_outcome) {
+        (Some(at), Some(outcome)) => format!(
+            "last sweep {} ago ({}), {} asked for then",
+            age(now.saturating_sub(at) / 1000),
+            escape(outcome),
+            sweep.last_asked
+        ),
+        _ => "no sweep yet".to_owned(),
+    };
+    format!(
+        "<h2>Missed deliveries</h2><p>{last}; {} redeliveries asked for in the last 3 days.</p>",
+        sweep.asked_in_window
+    )
+}
+
 fn render(status: &Status) -> String {
     let mut html = String::from(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>job-rerunner status</title><style>
@@ -389,6 +415,10 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
             );
         }
         html.push_str("</table></div>");
+    }
+
+    if let Some(sweep) = &status.redeliveries {
+        html.push_str(&redeliveries_line(sweep, status.now));
     }
 
     html.push_str("<h2>Runs tracked now</h2>");

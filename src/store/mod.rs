@@ -10,14 +10,18 @@
 pub mod codec;
 mod pg_error;
 mod postgres;
+mod postgres_recovery;
+mod recovery;
 mod schema;
 mod sqlite;
+mod sqlite_recovery;
 mod watch;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use postgres::PostgresStore;
+pub use recovery::{FinishedSweep, RecoveryStore, SweepRecord};
 pub use sqlite::SqliteStore;
 pub use watch::StoreWatch;
 
@@ -99,6 +103,11 @@ pub trait Store: Send + Sync + 'static {
     /// version migrated it; tolerated at start-up, see `schema`). Empty normally.
     fn newer_migrations(&self) -> &[String] {
         &[]
+    }
+    /// The redelivery sweep's bookkeeping; `None` for a store that keeps none (a
+    /// test's wrapper): the sweep is then off.
+    fn recovery(&self) -> Option<&dyn RecoveryStore> {
+        None
     }
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;

@@ -37,7 +37,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A PostgreSQL-backed [`Store`].
 pub struct PostgresStore {
-    pool: Pool,
+    pub(super) pool: Pool,
     runtime: OwnRuntime,
     watch: Arc<StoreWatch>,
     newer_migrations: Vec<String>,
@@ -45,7 +45,7 @@ pub struct PostgresStore {
 
 /// `value` as PostgreSQL takes it: NUL, which `TEXT` refuses, replaced by U+FFFD. The
 /// one place text goes through on its way into a statement.
-fn text(value: &str) -> Cow<'_, str> {
+pub(super) fn text(value: &str) -> Cow<'_, str> {
     if value.contains('\0') {
         Cow::Owned(value.replace('\0', "\u{FFFD}"))
     } else {
@@ -118,7 +118,7 @@ impl PostgresStore {
     }
 
     /// Runs `work` on the store's runtime and awaits it from any other.
-    fn on_runtime<T, F>(&self, work: F) -> StoreFuture<T>
+    pub(super) fn on_runtime<T, F>(&self, work: F) -> StoreFuture<T>
     where
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
@@ -151,7 +151,7 @@ fn row_name(row: &tokio_postgres::Row) -> String {
     format!("{repo}#{run_id}")
 }
 
-fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
+pub(super) fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
     StoreError(format!("PostgreSQL unavailable: {}", Cause::of_pool(&err)))
 }
 
@@ -163,7 +163,7 @@ fn cannot_connect(target: &str, err: &deadpool_postgres::PoolError) -> StoreErro
     ))
 }
 
-fn sql_error(err: tokio_postgres::Error) -> StoreError {
+pub(super) fn sql_error(err: tokio_postgres::Error) -> StoreError {
     StoreError(format!("PostgreSQL: {}", Cause::of(&err)))
 }
 
@@ -626,6 +626,10 @@ impl Store for PostgresStore {
 
     fn newer_migrations(&self) -> &[String] {
         &self.newer_migrations
+    }
+
+    fn recovery(&self) -> Option<&dyn super::RecoveryStore> {
+        Some(self)
     }
 
     fn backend(&self) -> &'static str {

@@ -155,7 +155,7 @@ fn unix_ms() -> u64 {
 
 /// What a request to the store thread does, for [`WriteHealth`].
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     /// Reads only.
     Read,
     /// Changes rows (transitions, purges).
@@ -219,7 +219,7 @@ impl SqliteStore {
     }
 
     /// Sends `work` to the store thread; resolves with its result once committed.
-    fn ask<T, F>(&self, kind: Kind, work: F) -> StoreFuture<T>
+    pub(super) fn ask<T, F>(&self, kind: Kind, work: F) -> StoreFuture<T>
     where
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -325,6 +325,10 @@ impl Store for SqliteStore {
 
     fn newer_migrations(&self) -> &[String] {
         &self.newer_migrations
+    }
+
+    fn recovery(&self) -> Option<&dyn super::RecoveryStore> {
+        Some(self)
     }
 
     fn backend(&self) -> &'static str {
@@ -520,7 +524,7 @@ fn checkpoint(conn: &Connection, mode: &str) -> Option<(i64, i64)> {
     .ok()
 }
 
-fn sql_error(err: rusqlite::Error) -> StoreError {
+pub(super) fn sql_error(err: rusqlite::Error) -> StoreError {
     StoreError(err.to_string())
 }
 

@@ -17,6 +17,7 @@ mod operate;
 mod policy;
 mod postgres;
 mod process;
+mod redelivery;
 mod reruns;
 mod restart;
 mod status_codes;

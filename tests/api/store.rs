@@ -810,3 +810,106 @@ async fn rerun_help_and_skip_reasons_count_the_window_per_job_and_reason(backend
     );
     backend.finish().await;
 }
+
+async fn the_sweep_lease_and_the_asked_guids_hold_for_one_owner_at_a_time(backend: Backend) {
+    use job_rerunner::store::FinishedSweep;
+    let recovery = backend
+        .store
+        .recovery()
+        .expect("the store keeps the sweep's rows");
+    let lease = |owner, now, until| recovery.take_sweep_lease(owner, now, until);
+    assert!(
+        lease(1, 1_000, 2_000).await.expect("lease"),
+        "free at first"
+    );
+    assert!(!lease(2, 1_500, 2_500).await.expect("lease"), "held by 1");
+    assert!(
+        lease(1, 1_500, 2_500).await.expect("lease"),
+        "renewed by its owner"
+    );
+    assert!(
+        lease(2, 2_500, 3_500).await.expect("lease"),
+        "taken over once run out"
+    );
+    let finished = |owner, seen_until| FinishedSweep {
+        owner,
+        now: 3_000,
+        seen_until,
+        outcome: "ok",
+        asked: 1,
+        forget_before: 0,
+    };
+    recovery
+        .finish_sweep(finished(1, Some(5)))
+        .await
+        .expect("finish");
+    let record = recovery.sweep_record().await.expect("record");
+    assert_eq!(
+        record.seen_until, None,
+        "{}: a former owner writes nothing",
+        backend.name
+    );
+    recovery
+        .finish_sweep(finished(2, Some(7)))
+        .await
+        .expect("finish");
+    let record = recovery.sweep_record().await.expect("record");
+    assert_eq!(record.seen_until, Some(7));
+    assert_eq!(record.last_sweep_at, Some(3_000));
+    assert_eq!(record.last_outcome.as_deref(), Some("ok"));
+    assert!(
+        lease(3, 3_000, 4_000).await.expect("lease"),
+        "given back when finished"
+    );
+
+    assert!(
+        recovery
+            .claim_guid("g-1".into(), 11, 100)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !recovery
+            .claim_guid("g-1".into(), 12, 100)
+            .await
+            .expect("claim"),
+        "once"
+    );
+    assert_eq!(
+        recovery.asked_guids().await.expect("asked"),
+        vec!["g-1".to_owned()]
+    );
+    recovery.release_guid("g-1".into()).await.expect("release");
+    assert!(
+        recovery
+            .claim_guid("g-1".into(), 11, 100)
+            .await
+            .expect("claim"),
+        "given back"
+    );
+    assert_eq!(
+        recovery
+            .sweep_record()
+            .await
+            .expect("record")
+            .asked_in_window,
+        1
+    );
+    let forget = FinishedSweep {
+        forget_before: 101,
+        ..finished(3, None)
+    };
+    recovery.finish_sweep(forget).await.expect("finish");
+    assert!(
+        recovery.asked_guids().await.expect("asked").is_empty(),
+        "forgotten"
+    );
+    assert_eq!(
+        recovery.sweep_record().await.expect("record").seen_until,
+        Some(7),
+        "kept"
+    );
+    backend.finish().await;
+}
+
+on_every_backend!(the_sweep_lease_and_the_asked_guids_hold_for_one_owner_at_a_time);
