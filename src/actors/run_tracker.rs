@@ -620,7 +620,8 @@ impl RunTracker {
                 let rules = self.shared.deps.policy.current();
                 let rule = rules.rule_for(self.key.repo.as_str(), &state.workflow);
                 let allowed = rule.attempts.saturating_sub(1);
-                check_run::started(head_sha, attempt, allowed, failed_jobs)
+                let evidence = state.rerun_evidence.as_deref();
+                check_run::started(head_sha, attempt, allowed, failed_jobs, evidence)
             }
             Reported::Decided(Decided::Now(decision))
                 if matches!(decision.verdict, crate::policy::Verdict::Skip { .. }) =>

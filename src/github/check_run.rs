@@ -22,12 +22,14 @@ pub struct Report {
     pub summary: String,
 }
 
-/// A re-run started: `re-run 1 of 3 started: job `test` failed`.
+/// A re-run started: `re-run 1 of 3 started: job `test` failed`, and the line it was
+/// decided on when the policy gave one (`…, The runner has lost communication …`).
 pub fn started(
     head_sha: CommitSha,
     attempt: u32,
     reruns_allowed: u32,
     failed_jobs: &[String],
+    evidence: Option<&str>,
 ) -> Report {
     let jobs = match failed_jobs {
         [] => "a job failed".to_owned(),
@@ -40,7 +42,10 @@ pub fn started(
                 .join(", ")
         ),
     };
-    let title = format!("re-run {attempt} of {reruns_allowed} started: {jobs}");
+    let title = match evidence {
+        Some(line) => format!("re-run {attempt} of {reruns_allowed} started: {jobs}, {line}"),
+        None => format!("re-run {attempt} of {reruns_allowed} started: {jobs}"),
+    };
     Report {
         head_sha,
         summary: format!("{title}.\n\njob-rerunner re-ran the failed jobs of attempt {attempt}."),
@@ -85,13 +90,23 @@ mod tests {
 
     #[test]
     fn a_started_rerun_names_its_number_the_allowed_reruns_and_the_failed_jobs() {
-        let report = started(SHA, 1, 3, &["test (5, 1)".to_owned()]);
+        let report = started(SHA, 1, 3, &["test (5, 1)".to_owned()], None);
         assert_eq!(
             report.title,
             "re-run 1 of 3 started: job `test (5, 1)` failed"
         );
-        let two = started(SHA, 2, 3, &["a".to_owned(), "b".to_owned()]);
+        let two = started(SHA, 2, 3, &["a".to_owned(), "b".to_owned()], None);
         assert_eq!(two.title, "re-run 2 of 3 started: jobs `a`, `b` failed");
+    }
+
+    #[test]
+    fn a_started_rerun_decided_on_a_line_says_that_line() {
+        let line = "The runner has lost communication with the server";
+        let report = started(SHA, 1, 3, &["test (5, 1)".to_owned()], Some(line));
+        assert_eq!(
+            report.title,
+            format!("re-run 1 of 3 started: job `test (5, 1)` failed, {line}")
+        );
     }
 
     #[test]

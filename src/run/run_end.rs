@@ -32,6 +32,7 @@ impl RunState {
             needs_jobs: false,
             installation: event.installation,
             head_sha: event.head_sha,
+            rerun_evidence: None,
         };
         let mut verdict = state.apply_run_end(event, now, policy);
         // The run is kept: GitHub's word must outlast the job deliveries still to come.

@@ -342,6 +342,11 @@ pub struct RunState {
     /// The run's commit (`head_sha`), where its decisions are reported as check runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_sha: Option<CommitSha>,
+    /// The line a re-run of the current attempt was decided on, when the policy gave
+    /// one (an `only_when` or `@infra` match, masked, at most 200 characters), so that
+    /// the check run of the started re-run says why, whoever performs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_evidence: Option<String>,
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
@@ -468,6 +473,7 @@ impl RunState {
             needs_jobs: false,
             installation: event.installation,
             head_sha: event.head_sha,
+            rerun_evidence: None,
         };
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;
@@ -630,6 +636,7 @@ impl RunState {
         self.confirmed = true;
         self.run_conclusion = None;
         self.needs_jobs = false;
+        self.rerun_evidence = None;
         timer
     }
 
@@ -777,6 +784,7 @@ impl RunState {
                         }
                         AtCompletion::Decided(decision) => match decision.verdict {
                             policy::Verdict::Rerun(plan) => {
+                                self.rerun_evidence = decision.evidence.clone();
                                 *decided = Some(Decided::Now(decision));
                                 (plan.delay_ms, false, plan.debug_logging)
                             }
@@ -950,7 +958,10 @@ impl RunState {
         // completed): the decision made at completion stands, the re-run goes ahead.
         let decision = policy::decide_with_evidence(&facts, history, rule, evidence).ok();
         let debug_logging = match decision.as_ref().map(|d| &d.verdict) {
-            Some(policy::Verdict::Rerun(plan)) => plan.debug_logging,
+            Some(policy::Verdict::Rerun(plan)) => {
+                self.rerun_evidence = decision.as_ref().and_then(|d| d.evidence.clone());
+                plan.debug_logging
+            }
             None => false,
             Some(policy::Verdict::Skip { .. } | policy::Verdict::Shadow(_)) => {
                 let decision = decision.clone()?;

@@ -263,6 +263,7 @@ mod tests {
                 needs_jobs: run_end.1,
                 installation: installation.map(crate::ids::InstallationId),
                 head_sha: installation.map(|n| crate::ids::CommitSha([n as u8; 20])),
+                rerun_evidence: installation.map(|n| format!("runner lost {n}")),
             }
         }
     }

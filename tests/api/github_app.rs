@@ -498,16 +498,87 @@ async fn github_takes_check_runs(github: &MockServer, repo: &str, status: u16) {
 }
 
 async fn spawn_reporting_app() -> (TestApp, FakeApp) {
+    spawn_reporting_app_with(&[]).await
+}
+
+/// As [`spawn_reporting_app`], with more settings (a policy).
+async fn spawn_reporting_app_with(more: &[(&str, &str)]) -> (TestApp, FakeApp) {
     let key = key_file();
     let [id, key_path] = app_settings(&key);
-    let app = spawn_app(&[
+    let mut settings = vec![
         (id.0, id.1.as_str()),
         (key_path.0, key_path.1.as_str()),
         ("PUBLIC_URL", "https://rerun.example/"),
-    ])
-    .await;
+    ];
+    settings.extend_from_slice(more);
+    let app = spawn_app(&settings).await;
     let fake = FakeApp::mount(&app.github, 3600).await;
     (app, fake)
+}
+
+/// GitHub serves `annotations` and `log` for `job` of `repo` (the log without a
+/// redirect: the fake GitHub is its own blob store here).
+async fn github_serves_evidence(
+    github: &MockServer,
+    repo: &str,
+    job: u64,
+    annotations: serde_json::Value,
+    log: &str,
+) {
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{repo}/check-runs/{job}/annotations")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(annotations))
+        .mount(github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{repo}/actions/jobs/{job}/logs")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(log.to_owned()))
+        .mount(github)
+        .await;
+}
+
+#[actix_web::test]
+async fn decisions_taken_on_evidence_are_reported_with_the_line_they_rest_on() {
+    let rules = "[defaults]\nonly_when = [\"@infra\"]\nnever_when = ['error\\[E\\d+\\]']\n";
+    let (app, _fake) = spawn_reporting_app_with(&[("RULES", rules)]).await;
+    let (flaky, broken) = (unique(), unique());
+    github_takes_check_runs(&app.github, "org/flaky", 201).await;
+    github_takes_check_runs(&app.github, "org/broken", 201).await;
+    github_expects_rerun(&app.github, "org/flaky", flaky).await;
+    github_expects_rerun(&app.github, "org/broken", broken).await;
+    let lost = "The self-hosted runner: box-7 lost communication with the server.";
+    let annotations = json!([{"annotation_level": "failure", "message": lost}]);
+    github_serves_evidence(&app.github, "org/flaky", 71, annotations, "Running tests\n").await;
+    let log = "Compiling app\nerror[E0308]: mismatched types\n";
+    github_serves_evidence(&app.github, "org/broken", 72, json!([]), log).await;
+
+    let job = Job::new("org/flaky", flaky, 71)
+        .name("test (5, 1)")
+        .installation(51);
+    assert_eq!(rerun_one(&app, &job).await, "started");
+    let (body, _) = eventually("the started re-run's check run", || async {
+        check_runs(&app, "org/flaky").await.pop()
+    })
+    .await;
+    let title = body["output"]["title"].as_str().unwrap_or_default();
+    assert_eq!(
+        title,
+        format!("re-run 1 of 3 started: job `test (5, 1)` failed, {lost}")
+    );
+
+    let job = Job::new("org/broken", broken, 72)
+        .name("build")
+        .installation(51);
+    assert_eq!(rerun_one(&app, &job).await, "skipped");
+    let (body, _) = eventually("the skip's check run", || async {
+        check_runs(&app, "org/broken").await.pop()
+    })
+    .await;
+    let title = body["output"]["title"].as_str().unwrap_or_default();
+    assert!(title.starts_with("not re-run: job build: "), "{title}");
+    assert!(title.contains("error[E0308]"), "{title}");
+    assert!(title.ends_with("(broken_log)"), "{title}");
+    assert!(app.rerun_posts("org/broken", broken).await.is_empty());
 }
 
 #[actix_web::test]
