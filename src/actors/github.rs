@@ -270,6 +270,20 @@ impl GitHubActor {
         }
     }
 
+    /// The logger of one request: its run, attempt, deciding delivery and credential.
+    fn request_log(
+        &self,
+        run: &RunKey,
+        attempt: u32,
+        delivery: Option<&str>,
+        lane: Lane,
+    ) -> Logger {
+        self.log
+            .new(o!("repo" => run.repo.to_string(), "run_id" => run.run_id.0,
+            "run_attempt" => attempt, "delivery" => delivery.unwrap_or_default().to_owned(),
+            "credential" => lane.map_or_else(|| "none".to_owned(), Credential::describe)))
+    }
+
     /// Starts performing a re-run (its credential's turn and pacing are taken).
     fn rerun(
         &mut self,
@@ -280,10 +294,8 @@ impl GitHubActor {
         ctx: &mut Context<Self>,
     ) {
         let lane = auth.as_ref().ok().map(|auth| auth.credential);
-        let log = self.log.new(o!("repo" => request.run.repo.to_string(),
-            "run_id" => request.run.run_id.0, "run_attempt" => request.claimed.attempt,
-            "delivery" => request.claimed.decided_by.clone().unwrap_or_default(),
-            "credential" => lane.map_or_else(|| "none".to_owned(), Credential::describe)));
+        let delivery = request.claimed.decided_by.as_deref();
+        let log = self.request_log(&request.run, request.claimed.attempt, delivery, lane);
         info!(log, "re-run started"; "queue" => self.depth());
         let performer = Performer {
             client: self.client.clone(),
@@ -312,10 +324,8 @@ impl GitHubActor {
         ctx: &mut Context<Self>,
     ) {
         let lane = auth.as_ref().ok().map(|auth| auth.credential);
-        let log = self.log.new(o!("repo" => request.run.repo.to_string(),
-            "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
-            "delivery" => request.delivery.clone().unwrap_or_default(),
-            "credential" => lane.map_or_else(|| "none".to_owned(), Credential::describe)));
+        let delivery = request.delivery.as_deref();
+        let log = self.request_log(&request.run, request.attempt, delivery, lane);
         info!(log, "evidence fetch started"; "jobs" => request.jobs.len(),
             "queue" => self.depth());
         let fetcher = Fetcher {

@@ -8,32 +8,22 @@
 
 use std::borrow::Cow;
 
-use super::state::{Claim, ClaimedRerun, Decided, Finish, Policy, Reply, RerunState, TimerChange};
+use super::state::{
+    Claim, ClaimedRerun, Decided, Finish, FirstSeen, Policy, Reply, RerunState, TimerChange,
+};
 use super::{Conclusion, RerunOutcome, RunEvent, RunState, TrackedJob, Verdict};
 
 impl RunState {
     /// The state made by a run's first event when that is its `workflow_run.completed`.
     pub fn first_run_end(event: &RunEvent, now: u64, policy: &Policy) -> (Self, Verdict) {
-        let mut state = RunState {
-            branch: event.branch.clone(),
-            workflow: event.workflow_name.clone(),
+        let seen = FirstSeen {
+            branch: &event.branch,
+            workflow: &event.workflow_name,
             attempt: event.run_attempt,
-            jobs: Vec::new(),
-            rerun: RerunState::Idle,
-            retries: 0,
-            claims: 0,
-            first_unrecorded_claim_at: None,
-            rerun_failed: Vec::new(),
-            confirmed: true,
-            first_seen_at: now,
-            last_event_at: now,
-            answered: Vec::new(),
-            run_conclusion: None,
-            needs_jobs: false,
             installation: event.installation,
             head_sha: event.head_sha,
-            rerun_evidence: None,
         };
+        let mut state = RunState::fresh(seen, now);
         let mut verdict = state.apply_run_end(event, now, policy);
         // The run is kept: GitHub's word must outlast the job deliveries still to come.
         verdict.changed = true;

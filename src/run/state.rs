@@ -273,6 +273,15 @@ pub enum Finish {
     AlreadyRerun,
 }
 
+/// What the first event of a run (a job's or the run's own end) says about it.
+pub(super) struct FirstSeen<'a> {
+    pub(super) branch: &'a Name,
+    pub(super) workflow: &'a Name,
+    pub(super) attempt: u32,
+    pub(super) installation: Option<InstallationId>,
+    pub(super) head_sha: Option<CommitSha>,
+}
+
 /// A tracked workflow run: its current attempt, that attempt's jobs and its re-run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
@@ -453,12 +462,13 @@ impl RunState {
         self.answered.push(answer_token(delivery, status));
     }
 
-    /// The state made by a run's first event, and the verdict on that event.
-    pub fn first_event(event: &JobEvent, now: u64, policy: &Policy) -> (Self, Verdict) {
-        let mut state = RunState {
-            branch: event.branch.clone(),
-            workflow: event.workflow_name.clone(),
-            attempt: event.run_attempt,
+    /// A run first seen at `now`, by an event naming its branch, workflow, attempt,
+    /// installation and commit: no job, no re-run, nothing answered yet.
+    pub(super) fn fresh(seen: FirstSeen<'_>, now: u64) -> Self {
+        RunState {
+            branch: seen.branch.clone(),
+            workflow: seen.workflow.clone(),
+            attempt: seen.attempt,
             jobs: Vec::new(),
             rerun: RerunState::Idle,
             retries: 0,
@@ -471,10 +481,22 @@ impl RunState {
             answered: Vec::new(),
             run_conclusion: None,
             needs_jobs: false,
+            installation: seen.installation,
+            head_sha: seen.head_sha,
+            rerun_evidence: None,
+        }
+    }
+
+    /// The state made by a run's first event, and the verdict on that event.
+    pub fn first_event(event: &JobEvent, now: u64, policy: &Policy) -> (Self, Verdict) {
+        let seen = FirstSeen {
+            branch: &event.branch,
+            workflow: &event.workflow_name,
+            attempt: event.run_attempt,
             installation: event.installation,
             head_sha: event.head_sha,
-            rerun_evidence: None,
         };
+        let mut state = RunState::fresh(seen, now);
         if let JobAction::Completed(conclusion) = event.action {
             state.confirmed = false;
             state.jobs.push(TrackedJob::new(event, Some(conclusion)));

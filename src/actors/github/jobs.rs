@@ -7,12 +7,12 @@
 use std::rc::Rc;
 
 use actix::prelude::*;
-use slog::{Logger, debug, info, o};
+use slog::{Logger, debug, info};
 use tokio::sync::oneshot;
 
 use super::{GitHubActor, Pacing, Queued, with_tries};
 use crate::github::GitHubClient;
-use crate::github::credentials::{Credential, NO_CREDENTIAL, RequestAuth};
+use crate::github::credentials::{NO_CREDENTIAL, RequestAuth};
 use crate::ids::{InstallationId, RunKey};
 use crate::run::{RerunOutcome, TrackedJob};
 use crate::settings::GitHubSettings;
@@ -69,10 +69,8 @@ impl GitHubActor {
         ctx: &mut Context<Self>,
     ) {
         let lane = auth.as_ref().ok().map(|auth| auth.credential);
-        let log = self.log.new(o!("repo" => request.run.repo.to_string(),
-            "run_id" => request.run.run_id.0, "run_attempt" => request.attempt,
-            "delivery" => request.delivery.clone().unwrap_or_default(),
-            "credential" => lane.map_or_else(|| "none".to_owned(), Credential::describe)));
+        let delivery = request.delivery.as_deref();
+        let log = self.request_log(&request.run, request.attempt, delivery, lane);
         info!(log, "jobs listing started"; "queue" => self.depth());
         let work = list(
             self.client.clone(),
