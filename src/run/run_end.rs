@@ -231,27 +231,8 @@ impl RunState {
         match finish {
             Finish::Rerun => {
                 let (needs_evidence, debug_logging) = self.rerun_flags();
-                self.rerun = RerunState::InFlight {
-                    owner: claim.owner,
-                    lease_until: now.saturating_add(claim.lease_ms),
-                    decided_by: decided_by.clone(),
-                    needs_evidence,
-                    debug_logging,
-                };
-                let claimed = ClaimedRerun {
-                    attempt: self.attempt,
-                    decided_by,
-                    failed_jobs: self.failed_job_names(),
-                    evidence_jobs: if needs_evidence {
-                        self.failed_job_refs()
-                    } else {
-                        Vec::new()
-                    },
-                    needs_evidence,
-                    debug_logging,
-                    needs_jobs: false,
-                    installation: self.installation,
-                };
+                // `needs_jobs` was cleared above: the claim goes on to evidence or the POST.
+                let claimed = self.hold(now, claim, decided_by, needs_evidence, debug_logging);
                 Some((decided, Some(claimed)))
             }
             Finish::Skipped => {

@@ -907,6 +907,19 @@ impl RunState {
         if self.first_unrecorded_claim_at.is_none() {
             self.first_unrecorded_claim_at = Some(now);
         }
+        Some(self.hold(now, claim, decided_by, needs_evidence, debug_logging))
+    }
+
+    /// Holds the re-run for `claim.owner` (`InFlight` until its lease ends) and says
+    /// what that owner is to do with it: list the jobs, fetch evidence, or POST.
+    pub(super) fn hold(
+        &mut self,
+        now: u64,
+        claim: &Claim,
+        decided_by: Option<String>,
+        needs_evidence: bool,
+        debug_logging: bool,
+    ) -> ClaimedRerun {
         self.rerun = RerunState::InFlight {
             owner: claim.owner,
             lease_until: now.saturating_add(claim.lease_ms),
@@ -914,7 +927,7 @@ impl RunState {
             needs_evidence,
             debug_logging,
         };
-        Some(ClaimedRerun {
+        ClaimedRerun {
             attempt: self.attempt,
             decided_by,
             failed_jobs: self.failed_job_names(),
@@ -927,7 +940,7 @@ impl RunState {
             debug_logging,
             needs_jobs: self.needs_jobs,
             installation: self.installation,
-        })
+        }
     }
 
     /// The current attempt's failed jobs, id and name.
@@ -994,23 +1007,8 @@ impl RunState {
                 return Some((decided.and_then(Decided::into_decision), None));
             }
         };
-        self.rerun = RerunState::InFlight {
-            owner: claim.owner,
-            lease_until: now.saturating_add(claim.lease_ms),
-            decided_by: decided_by.clone(),
-            needs_evidence: false,
-            debug_logging,
-        };
-        let claimed = ClaimedRerun {
-            attempt: self.attempt,
-            decided_by,
-            failed_jobs: self.failed_job_names(),
-            evidence_jobs: Vec::new(),
-            needs_evidence: false,
-            debug_logging,
-            needs_jobs: false,
-            installation: self.installation,
-        };
+        // `needs_jobs` is false here (checked above): the claim goes on to the POST.
+        let claimed = self.hold(now, claim, decided_by, false, debug_logging);
         Some((decision, Some(claimed)))
     }
 
