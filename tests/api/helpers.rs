@@ -455,6 +455,17 @@ pub async fn send_to(client: &awc::Client, address: &str, payload: &Value) -> An
     send_signed(client, address, payload, "workflow_job", &delivery).await
 }
 
+/// Sends a signed `workflow_job` delivery with the delivery id `delivery` to the service
+/// at `address`.
+pub async fn send_as_to(
+    client: &awc::Client,
+    address: &str,
+    payload: &Value,
+    delivery: &str,
+) -> Answer {
+    send_signed(client, address, payload, "workflow_job", delivery).await
+}
+
 async fn send_signed(
     client: &awc::Client,
     address: &str,

@@ -20,6 +20,7 @@ mod process;
 mod redelivery;
 mod reruns;
 mod restart;
+mod sleeping;
 mod status_codes;
 mod store;
 mod workflow_run;

@@ -133,7 +133,7 @@ async fn promtool_accepts_the_metrics() {
 }
 
 /// The value of the sample `series` (name and labels, as written) in a metrics page.
-fn sample(text: &str, series: &str) -> f64 {
+pub(crate) fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|value| value.parse().ok())
