@@ -303,7 +303,7 @@ async fn a_tracker_whose_only_commit_failed_does_not_stay_in_memory() {
     let app = spawn_app(&[
         ("DATABASE_URL", proxied.as_str()),
         ("RUN_TTL", "1"),
-        ("TRACKER_LINGER", "0.1"),
+        ("TRACKER_IDLE", "0.1"),
     ])
     .await;
     let registry = app.registry.clone().expect("in-process app");

@@ -89,6 +89,10 @@ async fn metrics_count_what_happened() {
         "job_rerunner_store_commit_duration_seconds_count",
         "job_rerunner_github_queue_depth 0",
         "job_rerunner_trackers ",
+        "job_rerunner_trackers_awake ",
+        "job_rerunner_runs_tracked ",
+        "job_rerunner_tracker_starts_total ",
+        "job_rerunner_tracker_sleeps_total ",
         "job_rerunner_tracker_messages_waiting 0",
         "job_rerunner_github_ratelimit_remaining -1",
         // What an operator alerts on: the process, the build, the pending re-runs.

@@ -224,7 +224,7 @@ async fn a_run_that_never_finishes_is_forgotten_after_the_ttl() {
 
 #[actix_web::test]
 async fn settled_runs_leave_memory_but_not_the_store() {
-    let app = spawn_app(&[("TRACKER_LINGER", "0.1")]).await;
+    let app = spawn_app(&[("TRACKER_IDLE", "0.1")]).await;
     let run = unique();
     let job = Job::new("org/repo", run, 1);
     app.send(&job.queued()).await;

@@ -217,7 +217,34 @@ async fn a_decision_redelivered_after_its_tracker_slept_gets_the_same_answer_and
     assert_eq!(app.rerun_posts("org/repo", passed).await.len(), 0);
     assert_eq!(app.rerun_posts("org/repo", sentinel).await.len(), 1);
     assert_eq!(app.all_posts().await.len(), 2, "no other POST");
-    assert_eq!(asleep.answers().await, awake.answers().await);
+    same_answers(&asleep.answers().await, &awake.answers().await);
+}
+
+/// The line of a redelivery the store recognised.
+const REDELIVERY: &str = "redelivery of an answered event\n";
+
+/// Checks that a run that slept got the answers of the one that did not: the same
+/// statuses, and the same lines, except that a redelivery the sleeper's store recognised
+/// may be answered so where an awake tracker answered it from its cache as the event it
+/// repeats (`job recorded`: a redelivery of an event that changes nothing is not looked up).
+fn same_answers(asleep: &Answers, awake: &Answers) {
+    let statuses = |answers: &Answers| {
+        answers
+            .iter()
+            .map(|(status, _)| *status)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        statuses(asleep),
+        statuses(awake),
+        "asleep {asleep:?}\nawake {awake:?}"
+    );
+    for ((_, slept), (_, woke)) in asleep.iter().zip(awake) {
+        assert!(
+            slept == woke || slept == REDELIVERY,
+            "asleep {asleep:?}\nawake {awake:?}"
+        );
+    }
 }
 
 /// A build fails (its re-run due in `RERUN_DELAY`), then a `needs:` job of the same
@@ -275,7 +302,7 @@ async fn a_needs_job_queued_after_the_tracker_slept_delays_the_rerun_as_it_would
         futures_util::future::join(a_late_needs_job(&asleep), a_late_needs_job(&awake)).await;
     assert_eq!(asleep.app.rerun_posts("org/repo", run).await.len(), 1);
     assert_eq!(awake.app.rerun_posts("org/repo", reference).await.len(), 1);
-    assert_eq!(asleep.answers().await, awake.answers().await);
+    same_answers(&asleep.answers().await, &awake.answers().await);
 }
 
 #[actix_web::test]
@@ -434,9 +461,10 @@ async fn two_hundred_runs_whose_trackers_sleep_between_their_events_get_exactly_
     exactly_one_rerun_per_failed_run(&runs, &reruns_per_run(&app.github).await);
     let sleeps = metric(&app.address, "tracker_sleeps_total").await;
     let starts = metric(&app.address, "tracker_starts_total").await;
-    assert!(sleeps >= 400.0, "only {sleeps} sleeps for 200 runs");
+    // Every run pauses at least twice for longer than TRACKER_IDLE, and sleeps at the end.
+    assert!(sleeps >= 600.0, "only {sleeps} sleeps for 200 runs");
     assert!(
-        starts >= 400.0,
+        starts >= 600.0,
         "only {starts} tracker starts for 200 runs: events rarely met a sleeping run"
     );
     assert_eq!(starts, sleeps, "every tracker started went to sleep");
@@ -504,7 +532,7 @@ async fn two_instances_on_one_database_whose_trackers_sleep_between_events_rerun
         .await;
         sleeps += metric(address, "tracker_sleeps_total").await;
     }
-    assert!(sleeps >= 200.0, "only {sleeps} sleeps for 100 runs");
+    assert!(sleeps >= 300.0, "only {sleeps} sleeps for 100 runs");
     let logs = first.kill() + &second.kill();
     assert!(!logs.contains("panicked"), "{logs}");
     database.drop_now().await;
