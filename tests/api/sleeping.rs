@@ -143,10 +143,11 @@ async fn reruns_per_run(github: &MockServer) -> HashMap<String, usize> {
 }
 
 /// The pause before a run's `step`th event: load shaping, so that under load some of a
-/// run's events come at once and others after its tracker slept (or while it falls asleep).
+/// run's events come at once, most of them about when its tracker falls asleep (racing
+/// it), and one after it slept. Every 7 consecutive steps of a run take each pause once.
 async fn pause_before(run_index: usize, step: usize) {
-    const PAUSES_MS: [u64; 6] = [0, 15, 45, 60, 120, 220];
-    let ms = PAUSES_MS[(run_index + step * 5) % PAUSES_MS.len()];
+    const PAUSES_MS: [u64; 7] = [0, 30, 45, 50, 55, 70, 180];
+    let ms = PAUSES_MS[(run_index + step * 3) % PAUSES_MS.len()];
     actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
 }
 
@@ -461,10 +462,10 @@ async fn two_hundred_runs_whose_trackers_sleep_between_their_events_get_exactly_
     exactly_one_rerun_per_failed_run(&runs, &reruns_per_run(&app.github).await);
     let sleeps = metric(&app.address, "tracker_sleeps_total").await;
     let starts = metric(&app.address, "tracker_starts_total").await;
-    // Every run pauses at least twice for longer than TRACKER_IDLE, and sleeps at the end.
-    assert!(sleeps >= 600.0, "only {sleeps} sleeps for 200 runs");
+    // Every run pauses at least once for much longer than TRACKER_IDLE, and sleeps at the end.
+    assert!(sleeps >= 400.0, "only {sleeps} sleeps for 200 runs");
     assert!(
-        starts >= 600.0,
+        starts >= 400.0,
         "only {starts} tracker starts for 200 runs: events rarely met a sleeping run"
     );
     assert_eq!(starts, sleeps, "every tracker started went to sleep");
@@ -532,7 +533,7 @@ async fn two_instances_on_one_database_whose_trackers_sleep_between_events_rerun
         .await;
         sleeps += metric(address, "tracker_sleeps_total").await;
     }
-    assert!(sleeps >= 300.0, "only {sleeps} sleeps for 100 runs");
+    assert!(sleeps >= 200.0, "only {sleeps} sleeps for 100 runs");
     let logs = first.kill() + &second.kill();
     assert!(!logs.contains("panicked"), "{logs}");
     database.drop_now().await;
