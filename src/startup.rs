@@ -164,7 +164,7 @@ impl Application {
             log.clone(),
         );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
-        spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
+        spawn_quiet_sweeper(Arc::clone(&registry), &settings);
         spawn_memory_keeper(Arc::clone(&registry));
         spawn_policy_reloader(Arc::clone(&policy), log.clone());
         spawn_redelivery_sweep(&settings, &store, claim.owner, &metrics, &log);
@@ -404,17 +404,24 @@ fn spawn_policy_reloader(policy: Arc<LivePolicy>, log: Logger) {
     let _ = (policy, log);
 }
 
-/// Asks the live trackers whether their runs went quiet, a few times per `RUN_TTL` (at
-/// most every 5 minutes, at least every 100 ms): a run is forgotten within a quarter
-/// of `RUN_TTL` (or 5 minutes) after it expired.
-fn spawn_quiet_sweeper(registry: Arc<Registry>, ttl: Duration) {
-    let every = (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(300));
+/// Asks the trackers awake whether their runs went quiet: every half `TRACKER_IDLE`
+/// (they sleep after it) or quarter `RUN_TTL` (they expire the run after it),
+/// whichever is shorter, at least every 5 minutes and at most every 10 ms.
+fn spawn_quiet_sweeper(registry: Arc<Registry>, settings: &Settings) {
+    let every = quiet_sweep_every(settings.tracker_idle, settings.run_ttl);
     actix_web::rt::spawn(async move {
         loop {
             actix_web::rt::time::sleep(every).await;
             registry.sweep_quiet();
         }
     });
+}
+
+/// See [`spawn_quiet_sweeper`].
+fn quiet_sweep_every(idle: Duration, ttl: Duration) -> Duration {
+    (idle / 2)
+        .min(ttl / 4)
+        .clamp(Duration::from_millis(10), Duration::from_secs(300))
 }
 
 /// Shrinks the registry and gives the allocator's free memory back once many trackers
@@ -521,4 +528,32 @@ async fn pending_reruns(store: &Arc<dyn Store>, now: u64) -> Result<Pending, Sto
         }
     }
     Ok(pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quiet_sweep_comes_every_half_idle_time_within_its_bounds() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(
+            quiet_sweep_every(Duration::from_secs(30), day),
+            Duration::from_secs(15)
+        );
+        assert_eq!(
+            quiet_sweep_every(Duration::from_millis(50), day),
+            Duration::from_millis(25)
+        );
+        assert_eq!(
+            quiet_sweep_every(Duration::ZERO, day),
+            Duration::from_millis(10)
+        );
+        assert_eq!(quiet_sweep_every(day, day), Duration::from_secs(300));
+        assert_eq!(
+            quiet_sweep_every(Duration::from_secs(30), Duration::from_secs(1)),
+            Duration::from_millis(250),
+            "a short RUN_TTL is checked at its own pace"
+        );
+    }
 }

@@ -197,8 +197,10 @@ impl Registry {
         use_it(&handle)
     }
 
-    /// Asks every live tracker whether its run went quiet for `RUN_TTL`. One sweep
-    /// instead of a timer per tracker: a timer costs each live run a few hundred bytes.
+    /// Asks every tracker awake whether its run went quiet: for `TRACKER_IDLE` (it
+    /// sleeps) or `RUN_TTL` (it expires the run). One sweep instead of a timer per
+    /// tracker: a timer costs each awake run a few hundred bytes and its start a
+    /// timer's set-up.
     pub fn sweep_quiet(&self) {
         for entry in self.trackers.iter() {
             entry.value().addr.do_send(CheckQuiet);

@@ -100,7 +100,8 @@ struct Evidenced {
     evidence: Vec<crate::policy::JobEvidence>,
 }
 
-/// See whether the run went quiet for `RUN_TTL` (sent by the registry's sweep).
+/// See whether the run has been quiet for `TRACKER_IDLE` (sleep) or for `RUN_TTL`
+/// (expire it); sent by the registry's sweep.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CheckQuiet;
@@ -544,7 +545,10 @@ impl RunTracker {
     /// Forgets a run that went quiet for `RUN_TTL` (its deliveries were lost).
     fn check_quiet(&mut self, ctx: &mut Context<Self>) {
         let ttl_ms = self.shared.deps.settings.run_ttl.as_millis() as u64;
-        if self.awaiting_github {
+        // A claim retry is pending even when the state is not known (the claim that
+        // failed was the tracker's first change): retiring would lose its backoff,
+        // and the next poll would claim again at once.
+        if self.pending() {
             return;
         }
         // A tracker that does not know its state (its only commits failed, or it has none)
@@ -696,11 +700,10 @@ impl Actor for RunTracker {
     // The state is not read when the actor starts: the first change (an event, or a
     // claim when a poll woke the tracker) reads it inside its own transaction, one store
     // trip instead of two for every new run.
-    fn started(&mut self, ctx: &mut Self::Context) {
+    fn started(&mut self, _ctx: &mut Self::Context) {
         if self.debugging() {
             debug!(self.log(), "actor started"; "tracker" => self.id);
         }
-        self.arm_idle_timer(self.idle(), ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -750,7 +753,9 @@ impl Handler<CheckQuiet> for RunTracker {
     type Result = ();
 
     fn handle(&mut self, _: CheckQuiet, ctx: &mut Self::Context) {
-        self.check_quiet(ctx);
+        if !self.sleep_if_quiet(ctx) {
+            self.check_quiet(ctx);
+        }
     }
 }
 
