@@ -153,6 +153,59 @@ impl Script for HotScript<'_> {
     }
 }
 
+/// Reactivations: `in_progress` for a job of stored runs, every request a different run,
+/// round robin over `runs` runs with one cursor shared by every connection and every load
+/// this workload is used for (warm-up, full speed, paced), so that a run comes back only
+/// after all the others did: with trackers that sleep after a short idle time, each
+/// request meets a sleeping run. The job goes round too (job `k / runs % jobs` on the
+/// `k`-th request); every job is `queued` in the store, so `in_progress` changes nothing.
+pub struct Reactivation {
+    ids: RunIds,
+    runs: u64,
+    jobs: u64,
+    next: AtomicU64,
+}
+
+impl Reactivation {
+    /// `in_progress` events over runs `0..runs` of `jobs` jobs each.
+    pub fn new(ids: RunIds, runs: u64, jobs: u64) -> Self {
+        Self {
+            ids,
+            runs: runs.max(1),
+            jobs: jobs.max(1),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Requests handed out so far, over every load.
+    pub fn sent(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
+    }
+}
+
+impl Workload for Reactivation {
+    fn script(&self, _: usize, _: usize) -> Box<dyn Script + Send + '_> {
+        Box::new(ReactivationScript(self))
+    }
+}
+
+struct ReactivationScript<'a>(&'a Reactivation);
+
+impl Script for ReactivationScript<'_> {
+    fn next(&mut self, over: bool) -> Option<Step> {
+        if over {
+            return None;
+        }
+        let w = self.0;
+        let k = w.next.fetch_add(1, Ordering::Relaxed);
+        let (run, job) = (k % w.runs, k / w.runs % w.jobs);
+        Some(Step {
+            event: w.ids.event(run, job, Action::InProgress),
+            expect: 202,
+        })
+    }
+}
+
 /// Every request a new run (`queued`, job 0): the state-creating, durable path.
 pub struct Queued {
     ids: RunIds,
@@ -338,6 +391,50 @@ mod tests {
         assert_eq!(runs, 50);
         assert_eq!(life.finished_runs().len(), 50);
         assert!((3..=20).contains(&failing), "{failing} of 50 runs fail");
+    }
+
+    #[test]
+    fn reactivations_visit_every_run_before_any_comes_back_even_across_loads() {
+        let ids = RunIds::new(1, 3, 4);
+        let react = Reactivation::new(ids, 5, 4);
+        let mut runs = Vec::new();
+        let mut jobs = Vec::new();
+        // Two "loads": the cursor goes on where the first stopped.
+        for _ in 0..2 {
+            let (mut a, mut b) = (react.script(0, 2), react.script(1, 2));
+            for _ in 0..4 {
+                for script in [&mut a, &mut b] {
+                    let step = script.next(false).expect("goes on until time is up");
+                    assert_eq!(step.event.action, Action::InProgress);
+                    assert_eq!(step.expect, 202);
+                    runs.push(step.event.run_id - 1);
+                    jobs.push(step.event.job_id);
+                }
+            }
+            assert!(a.next(true).is_none());
+        }
+        assert_eq!(react.sent(), 16);
+        for window in runs.windows(5) {
+            let distinct: std::collections::HashSet<_> = window.iter().collect();
+            assert_eq!(distinct.len(), 5, "{runs:?}");
+        }
+        let fill: std::collections::HashSet<u64> = {
+            let fill = Fill::new(ids, 5, 4);
+            let mut script = fill.script(0, 1);
+            std::iter::from_fn(|| script.next(true).map(|s| s.event.job_id)).collect()
+        };
+        assert!(
+            jobs.iter().all(|job| fill.contains(job)),
+            "only stored jobs"
+        );
+        assert_eq!(
+            jobs[0..5]
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            5
+        );
+        assert_ne!(jobs[0], jobs[5], "the next round takes the next job");
     }
 
     #[test]
