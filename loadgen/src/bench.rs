@@ -301,6 +301,7 @@ impl Bench {
                     db_bytes,
                     wal_bytes,
                     bytes_per_run: (db_bytes + wal_bytes) as f64 / runs as f64,
+                    db_bytes_per_run: db_bytes as f64 / runs as f64,
                 })
             }
         };

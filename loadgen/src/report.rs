@@ -163,6 +163,8 @@ pub struct StoreSize {
     pub wal_bytes: u64,
     /// Both, per live run.
     pub bytes_per_run: f64,
+    /// The main file alone, per live run (the WAL is emptied by checkpoints).
+    pub db_bytes_per_run: f64,
 }
 
 /// A figure against its target in the issue.
@@ -296,19 +298,27 @@ impl Summary {
             c.phase_seconds,
             c.body_bytes
         );
+        // The phase column fits the longest name.
+        let w = self
+            .phases
+            .iter()
+            .map(|p| p.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(26);
         let _ = writeln!(
             out,
-            "\n{:<26} {:>9} {:>10} {:>8} {:>8} {:>9} {:>8} {:>7}",
+            "\n{:<w$} {:>9} {:>10} {:>8} {:>8} {:>9} {:>8} {:>7}",
             "phase", "requests", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors"
         );
         for p in &self.phases {
             let _ = writeln!(
                 out,
-                "{:<26} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8.1} {:>7}",
+                "{:<w$} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8.1} {:>7}",
                 p.name, p.requests, p.rate, p.p50_ms, p.p99_ms, p.p999_ms, p.max_ms, p.errors
             );
             for (kind, count) in &p.error_kinds {
-                let _ = writeln!(out, "{:<26}   {count} × {kind}", "");
+                let _ = writeln!(out, "{:<w$}   {count} × {kind}", "");
             }
         }
         if !self.ratios.is_empty() {
@@ -434,8 +444,12 @@ fn scale_lines(out: &mut String, s: &Scale) {
     if let Some(store) = &s.store {
         let _ = writeln!(
             out,
-            "SQLite file with {} runs: {} B + {} B WAL = {:.0} B per run",
-            s.live_runs, store.db_bytes, store.wal_bytes, store.bytes_per_run
+            "SQLite file with {} runs: {} B + {} B WAL = {:.0} B per run ({:.0} B per run in the main file)",
+            s.live_runs,
+            store.db_bytes,
+            store.wal_bytes,
+            store.bytes_per_run,
+            store.db_bytes_per_run
         );
     }
     let tracked = s
@@ -514,6 +528,7 @@ mod tests {
             db_bytes: 1000,
             wal_bytes: 24,
             bytes_per_run: 0.01,
+            db_bytes_per_run: 0.01,
         });
         summary.targets = s.targets(Some(1.0));
         summary.scale = Some(s);
