@@ -12,6 +12,7 @@ pub mod github;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod policy;
 pub mod recovery;

@@ -31,8 +31,16 @@ pub struct Metrics {
     pub signature_failures: IntCounter,
     /// Time from reading the request to the answer.
     pub webhook_seconds: Histogram,
-    /// Live run trackers in this process.
+    /// Run trackers awake (in memory) in this process.
+    pub trackers_awake: IntGauge,
+    /// The same, under its name from before trackers slept (kept for dashboards).
     pub trackers: IntGauge,
+    /// Runs the store holds (awake or asleep), counted by the mailbox summary.
+    pub runs_tracked: IntGauge,
+    /// Trackers started: a run's first event here, or its first after sleeping.
+    pub tracker_starts: IntCounter,
+    /// Trackers that went to sleep (quiet for `TRACKER_IDLE` with nothing due soon).
+    pub tracker_sleeps: IntCounter,
     /// Messages sent to trackers and not handled yet.
     pub tracker_messages_waiting: IntGauge,
     /// Re-runs waiting in the GitHub actor's queue (the one under way included).
@@ -114,8 +122,31 @@ impl Metrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
             )
             .expect("valid metric"),
-            trackers: IntGauge::new("trackers", "Run trackers alive in this process")
-                .expect("valid metric"),
+            trackers_awake: IntGauge::new(
+                "trackers_awake",
+                "Run trackers awake (in memory) in this process",
+            )
+            .expect("valid metric"),
+            trackers: IntGauge::new(
+                "trackers",
+                "Run trackers awake in this process (deprecated: trackers_awake)",
+            )
+            .expect("valid metric"),
+            runs_tracked: IntGauge::new(
+                "runs_tracked",
+                "Runs held in the store, awake or asleep (counted by the mailbox summary)",
+            )
+            .expect("valid metric"),
+            tracker_starts: IntCounter::new(
+                "tracker_starts_total",
+                "Run trackers started (a run's first event here, or its first after sleeping)",
+            )
+            .expect("valid metric"),
+            tracker_sleeps: IntCounter::new(
+                "tracker_sleeps_total",
+                "Run trackers that went to sleep (quiet for TRACKER_IDLE, nothing due soon)",
+            )
+            .expect("valid metric"),
             tracker_messages_waiting: IntGauge::new(
                 "tracker_messages_waiting",
                 "Messages sent to run trackers and not handled yet",
@@ -263,7 +294,11 @@ impl Metrics {
             Box::new(metrics.webhooks.clone()),
             Box::new(metrics.signature_failures.clone()),
             Box::new(metrics.webhook_seconds.clone()),
+            Box::new(metrics.trackers_awake.clone()),
             Box::new(metrics.trackers.clone()),
+            Box::new(metrics.runs_tracked.clone()),
+            Box::new(metrics.tracker_starts.clone()),
+            Box::new(metrics.tracker_sleeps.clone()),
             Box::new(metrics.tracker_messages_waiting.clone()),
             Box::new(metrics.github_queue.clone()),
             Box::new(metrics.reruns.clone()),

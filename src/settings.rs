@@ -191,8 +191,9 @@ pub struct Settings {
     pub outbox_poll: Duration,
     /// A run with no event for this long is forgotten (lost deliveries).
     pub run_ttl: Duration,
-    /// How long a finished run's tracker stays in memory for late events.
-    pub tracker_linger: Duration,
+    /// How long a tracker with nothing due soon stays in memory after its run's last
+    /// message before it sleeps (leaves memory; the run stays in the store).
+    pub tracker_idle: Duration,
     /// How often the mailbox summary is logged.
     pub summary_every: Duration,
     /// Waiting messages (tracker mailboxes, GitHub queue) above which a warning is logged.
@@ -263,7 +264,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("DATABASE_URL", "sqlite://db/job-rerunner.db", "where tracked runs live: sqlite://PATH, or postgres://… to share them between instances"),
     ("MAX_BODY_BYTES", "1048576", "largest webhook body accepted (413 above)"),
     ("RUN_TTL", "86400", "seconds without events after which an unfinished run is forgotten"),
-    ("TRACKER_LINGER", "30", "seconds a finished run stays in memory for late events"),
+    ("TRACKER_IDLE", "30", "seconds a quiet run's tracker stays in memory before it sleeps (the run stays in the store; its next event or due re-run wakes it); TRACKER_LINGER is its former name"),
     ("CLAIM_LEASE", "60", "seconds an instance's claim on a due re-run holds; another instance takes it over after"),
     ("OUTBOX_POLL", "1", "seconds between looks in the store for due re-runs (after a restart, or left by a dead instance)"),
     ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API made with the same credential (the token, or one App installation)"),
@@ -452,7 +453,7 @@ impl Settings {
             run_ttl: env.seconds("RUN_TTL", 86_400.0)?,
             claim_lease: env.seconds("CLAIM_LEASE", 60.0)?,
             outbox_poll: env.seconds("OUTBOX_POLL", 1.0)?,
-            tracker_linger: env.seconds("TRACKER_LINGER", 30.0)?,
+            tracker_idle: env.tracker_idle()?,
             summary_every: env.seconds("SUMMARY_EVERY", 60.0)?,
             backlog_warning: env.number("BACKLOG_WARNING", 1000usize, 0..=usize::MAX)?,
             dry_run: env.flag("DRY_RUN")?,
@@ -537,7 +538,7 @@ impl Settings {
                 "DATABASE_URL" => self.database.describe(),
                 "MAX_BODY_BYTES" => self.max_body_bytes.to_string(),
                 "RUN_TTL" => seconds(self.run_ttl),
-                "TRACKER_LINGER" => seconds(self.tracker_linger),
+                "TRACKER_IDLE" => seconds(self.tracker_idle),
                 "CLAIM_LEASE" => seconds(self.claim_lease),
                 "OUTBOX_POLL" => seconds(self.outbox_poll),
                 "GITHUB_MIN_INTERVAL" => seconds(github.min_interval),
@@ -779,6 +780,15 @@ impl Env {
                 variable: name,
                 problem: format!("{other:?} is not true or false"),
             }),
+        }
+    }
+
+    /// `TRACKER_IDLE`, or `TRACKER_LINGER` (its name before trackers slept with their
+    /// runs unfinished) when only that is set, so that existing deployments keep theirs.
+    fn tracker_idle(&self) -> Result<Duration, SettingsError> {
+        match (self.get("TRACKER_IDLE"), self.get("TRACKER_LINGER")) {
+            (None, Some(_)) => self.seconds("TRACKER_LINGER", 30.0),
+            _ => self.seconds("TRACKER_IDLE", 30.0),
         }
     }
 
@@ -1114,6 +1124,7 @@ mod tests {
     const DURATION_VARIABLES: &[&str] = &[
         "RERUN_DELAY",
         "RUN_TTL",
+        "TRACKER_IDLE",
         "TRACKER_LINGER",
         "CLAIM_LEASE",
         "OUTBOX_POLL",
@@ -1158,6 +1169,27 @@ mod tests {
         .expect("the bounds themselves are allowed");
         assert_eq!(settings.run_ttl, MAX_DURATION);
         assert_eq!(settings.body_timeout, MAX_BODY_TIMEOUT);
+    }
+
+    #[test]
+    fn tracker_idle_takes_fractions_and_reads_its_former_name_only_when_unset() {
+        let idle = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("GITHUB_SIGN_KEY", "k")];
+            all.extend_from_slice(pairs);
+            Settings::from_vars(vars(&all)).map(|s| s.tracker_idle)
+        };
+        assert_eq!(idle(&[]), Ok(Duration::from_secs(30)));
+        assert_eq!(
+            idle(&[("TRACKER_IDLE", "0.05")]),
+            Ok(Duration::from_millis(50))
+        );
+        assert_eq!(idle(&[("TRACKER_LINGER", "2")]), Ok(Duration::from_secs(2)));
+        assert_eq!(
+            idle(&[("TRACKER_IDLE", "1"), ("TRACKER_LINGER", "2")]),
+            Ok(Duration::from_secs(1))
+        );
+        let err = idle(&[("TRACKER_IDLE", "soon")]).expect_err("not a number");
+        assert_eq!(err.variable, "TRACKER_IDLE");
     }
 
     /// The variables whose value is a number: their default is one (`WORKERS`' is the

@@ -24,8 +24,13 @@ use crate::run::{Claim, RerunState};
 use crate::settings::{BranchFilter, DatabaseUrl, Settings};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
 
-/// How often runs that went quiet without a tracker are purged from the store.
+/// How often, at most, runs quiet for `RUN_TTL` are purged from the store (a quarter
+/// of `RUN_TTL` when that is shorter): sleeping runs have no tracker to expire them.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the registry and the allocator are asked to give back what trackers that
+/// slept left (`src/memory.rs`), and the fall in trackers awake that is worth it.
+const MEMORY_LOOK_EVERY: Duration = Duration::from_secs(1);
+const MEMORY_LEAST_FALL: usize = 1000;
 /// Due re-runs woken per poll.
 const DUE_PER_POLL: u32 = 256;
 /// Pending re-runs the mailbox summary looks at: the pending gauges stop counting there
@@ -160,6 +165,7 @@ impl Application {
         );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
         spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
+        spawn_memory_keeper(Arc::clone(&registry));
         spawn_policy_reloader(Arc::clone(&policy), log.clone());
         spawn_redelivery_sweep(&settings, &store, claim.owner, &metrics, &log);
         let github_for_http = github.clone();
@@ -279,7 +285,7 @@ async fn log_shutdown(
     let github_queue = github.send(QueueDepth).await.unwrap_or(0);
     let pending = pending_reruns(store, now_ms()).await.unwrap_or_default();
     info!(log, "stopped cleanly; pending re-runs stay in the store and resume at the next start";
-        "trackers" => registry.len(), "github_queue" => github_queue,
+        "trackers_awake" => registry.len(), "github_queue" => github_queue,
         "reruns_scheduled" => pending.scheduled, "reruns_in_flight" => pending.in_flight);
 }
 
@@ -318,11 +324,13 @@ fn spawn_outbox_poller(
 }
 
 fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
+    let every = (ttl / 4).clamp(Duration::from_millis(100), PURGE_EVERY);
     actix_web::rt::spawn(async move {
         loop {
-            actix_web::rt::time::sleep(PURGE_EVERY).await;
+            actix_web::rt::time::sleep(every).await;
             let before = now_ms().saturating_sub(ttl.as_millis() as u64);
             match store.purge_idle(before).await {
+                Ok(0) => {}
                 Ok(purged) => info!(log, "purged quiet runs"; "purged_runs" => purged),
                 Err(err) => error!(log, "purging quiet runs failed"; "error" => %err),
             }
@@ -409,6 +417,21 @@ fn spawn_quiet_sweeper(registry: Arc<Registry>, ttl: Duration) {
     });
 }
 
+/// Shrinks the registry and gives the allocator's free memory back once many trackers
+/// slept (`src/memory.rs`); the trim runs on a blocking thread.
+fn spawn_memory_keeper(registry: Arc<Registry>) {
+    actix_web::rt::spawn(async move {
+        let mut watch = crate::memory::TrimWatch::new(MEMORY_LEAST_FALL);
+        loop {
+            actix_web::rt::time::sleep(MEMORY_LOOK_EVERY).await;
+            let shrunk = registry.shrink_if_sparse();
+            if watch.observe(registry.len()) || shrunk {
+                let _ = actix_web::rt::task::spawn_blocking(crate::memory::give_back).await;
+            }
+        }
+    });
+}
+
 /// When the mailbox summary is logged, and when it warns.
 struct Summary {
     every: Duration,
@@ -440,7 +463,17 @@ fn spawn_summary(
                 );
             }
             let pending = pending.unwrap_or_default();
-            info!(log, "mailboxes"; "actor" => "summary", "trackers" => registry.len(),
+            // Unknown (the store did not answer): the gauge keeps its last value, the
+            // line says -1.
+            let runs_tracked = match store.count_runs().await {
+                Ok(runs) => {
+                    metrics.runs_tracked.set(runs as i64);
+                    runs as i64
+                }
+                Err(_) => -1,
+            };
+            info!(log, "mailboxes"; "actor" => "summary", "trackers_awake" => registry.len(),
+                "runs_tracked" => runs_tracked,
                 "tracker_messages_waiting" => waiting, "github_queue" => github_queue,
                 "pending_reruns" => pending.scheduled + pending.in_flight,
                 "oldest_pending_overdue_s" => pending.oldest_overdue.as_secs());

@@ -2,8 +2,10 @@
 //!
 //! A `DashMap` from run key to the tracker's address, with an atomic get-or-create, so
 //! two events of a new run arriving on two HTTP workers make exactly one tracker.
-//! Trackers remove themselves when they retire; an event that reaches a tracker just as
-//! it retires is sent again to its successor, which reads the run back from the store.
+//! Trackers remove themselves when they sleep or retire; an event that reaches a
+//! tracker just as it stops is sent again to its successor, which reads the run back
+//! from the store. The map holds the trackers awake only, so it is shrunk after many
+//! of them slept: a hash table keeps its largest size otherwise.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -76,11 +78,16 @@ pub struct Registry {
     next_id: AtomicU64,
 }
 
+/// Below this room the registry's map is never shrunk: it is small anyway.
+const SHRINK_ABOVE: usize = 4096;
+
 /// How long a webhook waits for its tracker; GitHub gives up on a delivery after 10 s.
 const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
-/// How many times an event is offered to a new tracker when the old one retired under it.
-const DELIVERY_TRIES: usize = 3;
+/// How many times an event is offered to a new tracker when the old one stopped under
+/// it. A tracker started for an event handles it before it can sleep, so only events
+/// racing others for the same run ever need a second try; a few more cost nothing.
+const DELIVERY_TRIES: usize = 8;
 
 impl Registry {
     /// An empty registry whose trackers use `deps`.
@@ -172,6 +179,7 @@ impl Registry {
             return use_it(&handle);
         }
         let handle = self.trackers.entry(key.clone()).or_insert_with(|| {
+            self.shared.deps.metrics.tracker_starts.inc();
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let mailbox = Arc::new(AtomicUsize::new(0));
             let tracker = RunTracker::new(
@@ -202,12 +210,24 @@ impl Registry {
         self.trackers.remove_if(key, |_, handle| handle.id == id);
     }
 
-    /// Live trackers.
+    /// Gives back the map's room for trackers that slept, once it holds less than a
+    /// quarter of what it has room for (a rehash of the awake ones: cheap then, and
+    /// rare, as the room only shrinks by that much). Whether it shrank.
+    pub fn shrink_if_sparse(&self) -> bool {
+        let room = self.trackers.capacity();
+        if room < SHRINK_ABOVE || self.trackers.len() > room / 4 {
+            return false;
+        }
+        self.trackers.shrink_to_fit();
+        true
+    }
+
+    /// Trackers awake.
     pub fn len(&self) -> usize {
         self.trackers.len()
     }
 
-    /// Whether no tracker is live.
+    /// Whether no tracker is awake.
     pub fn is_empty(&self) -> bool {
         self.trackers.is_empty()
     }

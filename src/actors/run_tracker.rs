@@ -18,8 +18,9 @@
 //! Messages: [`Track`] (one webhook event, answered with the HTTP reply), [`TrackRun`]
 //! (a `workflow_run.completed` event, and the jobs listing it may lead to: `run_end.rs`), [`Wake`]
 //! (a poll found the run's re-run due) and [`CheckQuiet`] (the registry's periodic
-//! sweep). The tracker retires (leaves the registry and stops) once its run is settled
-//! for `TRACKER_LINGER`, or expires after `RUN_TTL` without events.
+//! sweep). The tracker sleeps (leaves the registry and stops; `sleep.rs`) once its run
+//! has been quiet for `TRACKER_IDLE` with nothing due soon, and expires the run after
+//! `RUN_TTL` without events if it is still awake then.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +30,7 @@ use actix::prelude::*;
 use slog::{Logger, debug, error, info, o, warn};
 
 mod run_end;
+mod sleep;
 
 pub use run_end::TrackRun;
 
@@ -98,11 +100,6 @@ struct Evidenced {
     evidence: Vec<crate::policy::JobEvidence>,
 }
 
-/// The linger countdown ran out.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Linger;
-
 /// See whether the run went quiet for `RUN_TTL` (sent by the registry's sweep).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -122,7 +119,9 @@ pub struct RunTracker {
     rerun_timer: Option<SpawnHandle>,
     /// How many times the re-run timer was armed; `RerunDue` carries it.
     rerun_timer_armed: u32,
-    linger_timer: Option<SpawnHandle>,
+    /// When the tracker last handled a message that touched its run (Unix ms): the
+    /// start of its quiet time, which sends it to sleep after `TRACKER_IDLE`.
+    last_active_ms: u64,
     /// A re-run this tracker claimed is with the GitHub actor.
     awaiting_github: bool,
     /// Claims that failed in a row (the store did not commit them). While it is not
@@ -149,7 +148,7 @@ impl RunTracker {
             known: false,
             rerun_timer: None,
             rerun_timer_armed: 0,
-            linger_timer: None,
+            last_active_ms: now_ms(),
             awaiting_github: false,
             claim_failures: 0,
         }
@@ -241,9 +240,9 @@ impl RunTracker {
         AtomicResponse::new(Box::pin(fut::ready(Ok(reply))))
     }
 
-    /// Takes `state` (fresh from the store) as the cache and sets the timers by it: the
-    /// re-run timer for when a decided re-run is due or its claim runs out, and the
-    /// linger countdown once the run is settled.
+    /// Takes `state` (fresh from the store) as the cache and sets the re-run timer by it:
+    /// for when a decided re-run is due or its claim runs out, if that is within
+    /// `TRACKER_IDLE` (further away, the outbox poller wakes the run: `sleep.rs`).
     ///
     /// The cache keeps neither the delivery tokens (redeliveries are recognised by the
     /// store) nor spare capacity: a whole organisation's live runs are in memory.
@@ -254,31 +253,20 @@ impl RunTracker {
         }
         self.state = state;
         self.known = true;
+        let now = now_ms();
+        self.last_active_ms = now;
         // A pending claim retry stays: it claims whatever is due when it fires, and
         // re-arming for a due time already past would undo its backoff.
         if !self.retry_armed() {
+            let idle_ms = self.idle().as_millis() as u64;
             let due = self.state.as_ref().and_then(RunState::pending_rerun_at);
             match (due, self.awaiting_github) {
-                (Some(due_at), false) => {
-                    let delay = Duration::from_millis(due_at.saturating_sub(now_ms()));
+                (Some(due_at), false) if sleep::timer_in_memory(due_at, now, idle_ms) => {
+                    let delay = Duration::from_millis(due_at.saturating_sub(now));
                     self.arm_rerun_timer(delay, ctx);
                 }
                 _ => self.disarm_rerun_timer(ctx),
             }
-        }
-        let settled = !self.awaiting_github && self.state.as_ref().is_none_or(RunState::is_settled);
-        match (settled, self.linger_timer.is_some()) {
-            (true, false) => {
-                let linger = self.shared.deps.settings.tracker_linger;
-                self.linger_timer =
-                    Some(ctx.run_later(linger, |_, ctx| ctx.address().do_send(Linger)));
-            }
-            (false, true) => {
-                if let Some(timer) = self.linger_timer.take() {
-                    ctx.cancel_future(timer);
-                }
-            }
-            _ => {}
         }
     }
 
@@ -708,10 +696,11 @@ impl Actor for RunTracker {
     // The state is not read when the actor starts: the first change (an event, or a
     // claim when a poll woke the tracker) reads it inside its own transaction, one store
     // trip instead of two for every new run.
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
         if self.debugging() {
             debug!(self.log(), "actor started"; "tracker" => self.id);
         }
+        self.arm_idle_timer(self.idle(), ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -757,18 +746,6 @@ impl Handler<Evidenced> for RunTracker {
     }
 }
 
-impl Handler<Linger> for RunTracker {
-    type Result = ();
-
-    fn handle(&mut self, _: Linger, ctx: &mut Self::Context) {
-        self.linger_timer = None;
-        let settled = !self.awaiting_github && self.state.as_ref().is_none_or(RunState::is_settled);
-        if settled {
-            self.retire(ctx, "settled");
-        }
-    }
-}
-
 impl Handler<CheckQuiet> for RunTracker {
     type Result = ();
 
@@ -785,6 +762,7 @@ impl Handler<Track> for RunTracker {
     fn handle(&mut self, Track(event): Track, _ctx: &mut Self::Context) -> Self::Result {
         let mailbox = self.count_off();
         let now = now_ms();
+        self.last_active_ms = now;
         let policy = self.policy();
         if let (true, Some(state)) = (self.known, &mut self.state) {
             // A run only moves forward, so an event that changes nothing in the cache

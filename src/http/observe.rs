@@ -13,7 +13,9 @@ const READY_WITHIN: Duration = Duration::from_secs(2);
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(app: web::Data<AppState>) -> HttpResponse {
     // Gauges that are cheaper to read at scrape time than to keep up to date.
-    app.metrics.trackers.set(app.registry.len() as i64);
+    let awake = app.registry.len() as i64;
+    app.metrics.trackers_awake.set(awake);
+    app.metrics.trackers.set(awake);
     app.metrics
         .tracker_messages_waiting
         .set(app.registry.waiting_messages() as i64);

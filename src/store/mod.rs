@@ -83,6 +83,10 @@ pub trait Store: Send + Sync + 'static {
     fn due_reruns(&self, now: u64, limit: u32) -> StoreFuture<Vec<RunKey>>;
     /// Deletes runs with no pending re-run older than `before` (unix ms); returns how many.
     fn purge_idle(&self, before: u64) -> StoreFuture<u64>;
+    /// How many runs the store holds (awake or asleep, settled ones until purged): the
+    /// `runs_tracked` figure. Never delays changes: SQLite counts on a read connection
+    /// of its own.
+    fn count_runs(&self) -> StoreFuture<u64>;
     /// Answered re-runs, newest first.
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>>;
     /// The most recently changed runs, newest first.

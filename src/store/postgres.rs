@@ -484,6 +484,18 @@ impl Store for PostgresStore {
         })
     }
 
+    fn count_runs(&self) -> StoreFuture<u64> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let row = client
+                .query_one("SELECT COUNT(*) FROM runs", &[])
+                .await
+                .map_err(sql_error)?;
+            Ok(column::<i64>(&row, 0)?.max(0) as u64)
+        })
+    }
+
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
         let (pool, watch) = (self.pool.clone(), Arc::clone(&self.watch));
         self.on_runtime(async move {

@@ -86,6 +86,9 @@ impl Store for Refusing {
     fn purge_idle(&self, before: u64) -> StoreFuture<u64> {
         self.inner.purge_idle(before)
     }
+    fn count_runs(&self) -> StoreFuture<u64> {
+        self.inner.count_runs()
+    }
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
         self.inner.recent_reruns(limit)
     }

@@ -194,7 +194,7 @@ async fn term_lines_put_their_fields_in_the_documented_order_and_hold_no_debug_t
     );
     let stopped = line_with(&[" INFO stopped cleanly"]);
     for field in [
-        "trackers=",
+        "trackers_awake=",
         "github_queue=",
         "reruns_scheduled=0",
         "reruns_in_flight=0",
@@ -214,7 +214,8 @@ const NUMBERS: &[&str] = &[
     "mailbox",
     "queue",
     "github_queue",
-    "trackers",
+    "trackers_awake",
+    "runs_tracked",
     "tracker_messages_waiting",
     "pending_reruns",
     "oldest_pending_overdue_s",
@@ -277,7 +278,7 @@ async fn json_lines_carry_numbers_as_json_numbers() {
         })
         .unwrap_or_else(|| panic!("no shutdown line:\n{logs}"));
     assert!(
-        stopped["trackers"].is_u64() && stopped["github_queue"].is_u64(),
+        stopped["trackers_awake"].is_u64() && stopped["github_queue"].is_u64(),
         "{stopped}"
     );
 }

@@ -414,8 +414,12 @@ async fn the_logs_summarise_the_mailboxes_and_warn_of_a_backlog() {
         .find(|line| line["msg"] == "mailboxes" && line["github_queue"] == 1)
         .unwrap_or_else(|| panic!("no summary with the queued re-run in:\n{logs}"));
     assert!(
-        summary["trackers"].as_u64().is_some_and(|n| n >= 1),
+        summary["trackers_awake"].as_u64().is_some_and(|n| n >= 1),
         "{summary}"
+    );
+    assert!(
+        summary["runs_tracked"].as_u64().is_some_and(|n| n >= 1),
+        "the run is in the store: {summary}"
     );
     assert_eq!(summary["tracker_messages_waiting"], 0);
     service.kill();
