@@ -15,7 +15,7 @@ use crate::child::{Rss, ServerProcess, wait_until_answering};
 use crate::cli::{Mode, Options};
 use crate::engine::{self, Load};
 use crate::fake_github::FakeGitHub;
-use crate::metrics::Snapshot;
+use crate::metrics::{Snapshot, wait_until};
 use crate::payload::{Action, Payloads};
 use crate::report::{
     Asleep, Awake, Config, Reactivations, RerunCheck, Scale, Share, StoreSize, Summary,
@@ -31,6 +31,8 @@ const SIGN_KEY: &str = "loadgen-webhook-secret";
 const RERUN_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a server may take to answer `GET /` once it announced its port.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a restarted service may take to count the runs in its store.
+const COUNT_DEADLINE: Duration = Duration::from_secs(30);
 /// `TRACKER_IDLE` of the service whose trackers stay awake: longer than the whole part.
 const AWAKE_IDLE_SECS: f64 = 3600.0;
 /// How long every tracker may take to sleep once the load stopped, beyond ten times
@@ -313,7 +315,11 @@ impl Bench {
         let restarted = self.start_service_with(&scratch, &sleepy)?;
         let startup = spawned.elapsed();
         let rss_restarted = restarted.rss_kib().unwrap_or(0);
-        let runs_tracked_after_restart = Snapshot::read(restarted.addr())?.runs_tracked;
+        // The summary loop counts the runs right after start, not before `GET /` answers.
+        let counted = wait_until(restarted.addr(), COUNT_DEADLINE, |s| {
+            s.runs_tracked.is_some_and(|n| n >= runs)
+        })?;
+        let runs_tracked_after_restart = counted.snapshot.runs_tracked;
         restarted.stop();
         let (awake, stop_ms, rss_idle_first) = match awake {
             Some((awake, stop, idle_kib)) => (Some(awake), Some(ms(stop)), idle_kib),
@@ -370,7 +376,7 @@ impl Bench {
         let deadline = SLEEP_DEADLINE + self.opts.tracker_idle * 10;
         let wait = crate::metrics::wait_until_asleep(server.addr(), deadline)?;
         let rss = server.rss().unwrap_or_default();
-        if !wait.all_asleep {
+        if !wait.held {
             self.summary.notes.push(format!(
                 "scale: trackers_awake was {:?} {when}, still not 0 after {:.1} s",
                 wait.snapshot.awake,
@@ -378,8 +384,8 @@ impl Bench {
             ));
         }
         eprintln!(
-            "loadgen: {when}: trackers awake {:?} after {:.0} ms, RSS {:.1} MiB (pid {})",
-            wait.snapshot.awake,
+            "loadgen: {when}: {:?} after {:.0} ms, RSS {:.1} MiB (pid {})",
+            wait.snapshot,
             ms(wait.waited),
             mib(rss.total_kib),
             server.pid()

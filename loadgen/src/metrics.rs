@@ -76,33 +76,42 @@ impl Snapshot {
     }
 }
 
-/// How a wait for the trackers to sleep ended.
+/// How a wait on the service's samples ended.
 #[derive(Clone, Copy, Debug)]
-pub struct Asleep {
+pub struct Waited {
     /// The last snapshot read.
     pub snapshot: Snapshot,
-    /// Time from the start of the wait until `trackers_awake` was 0 (or the deadline).
+    /// Time from the start of the wait until the condition held (or the deadline).
     pub waited: Duration,
-    /// `trackers_awake` was 0 before the deadline.
-    pub all_asleep: bool,
+    /// The condition held before the deadline.
+    pub held: bool,
 }
 
-/// Polls `/metrics` until `trackers_awake` is 0 or `deadline` has passed. A service that
-/// does not export the gauge never counts as asleep (the wait runs to its deadline).
-pub fn wait_until_asleep(addr: SocketAddr, deadline: Duration) -> io::Result<Asleep> {
+/// Polls `/metrics` until `condition` holds for a snapshot or `deadline` has passed.
+pub fn wait_until(
+    addr: SocketAddr,
+    deadline: Duration,
+    condition: impl Fn(&Snapshot) -> bool,
+) -> io::Result<Waited> {
     let started = Instant::now();
     loop {
         let snapshot = Snapshot::read(addr)?;
-        let all_asleep = snapshot.awake == Some(0);
-        if all_asleep || started.elapsed() >= deadline {
-            return Ok(Asleep {
+        let held = condition(&snapshot);
+        if held || started.elapsed() >= deadline {
+            return Ok(Waited {
                 snapshot,
                 waited: started.elapsed(),
-                all_asleep,
+                held,
             });
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Waits until `trackers_awake` is 0. A service that does not export the gauge never
+/// counts as asleep (the wait runs to its deadline).
+pub fn wait_until_asleep(addr: SocketAddr, deadline: Duration) -> io::Result<Waited> {
+    wait_until(addr, deadline, |s| s.awake == Some(0))
 }
 
 #[cfg(test)]
