@@ -31,6 +31,13 @@ const SIGN_KEY: &str = "loadgen-webhook-secret";
 const RERUN_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a server may take to answer `GET /` once it announced its port.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+/// Paced load before the reactivation @ 50% phase is measured, beyond `TRACKER_IDLE`:
+/// the service looks whether to give memory back every second.
+const PACED_SETTLE: Duration = Duration::from_secs(3);
+/// How long RSS must not fall before it counts as settled once every tracker slept.
+const RSS_QUIET: Duration = Duration::from_secs(3);
+/// The longest wait for RSS to settle.
+const RSS_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a restarted service may take to count the runs in its store.
 const COUNT_DEADLINE: Duration = Duration::from_secs(30);
 /// `TRACKER_IDLE` of the service whose trackers stay awake: longer than the whole part.
@@ -375,7 +382,8 @@ impl Bench {
     fn wait_asleep(&mut self, server: &ServerProcess, when: &str, idle: Rss) -> io::Result<Asleep> {
         let deadline = SLEEP_DEADLINE + self.opts.tracker_idle * 10;
         let wait = crate::metrics::wait_until_asleep(server.addr(), deadline)?;
-        let rss = server.rss().unwrap_or_default();
+        let at_zero = server.rss().unwrap_or_default();
+        let (rss, settled) = settle_rss(server, at_zero);
         if !wait.held {
             self.summary.notes.push(format!(
                 "scale: trackers_awake was {:?} {when}, still not 0 after {:.1} s",
@@ -384,15 +392,19 @@ impl Bench {
             ));
         }
         eprintln!(
-            "loadgen: {when}: {:?} after {:.0} ms, RSS {:.1} MiB (pid {})",
+            "loadgen: {when}: {:?} after {:.0} ms, RSS {:.1} MiB, settled at {:.1} MiB {:.0} ms later (pid {})",
             wait.snapshot,
             ms(wait.waited),
+            mib(at_zero.total_kib),
             mib(rss.total_kib),
+            ms(settled),
             server.pid()
         );
         Ok(Asleep {
             tracker_idle_s: self.opts.tracker_idle.as_secs_f64(),
             rss_idle_mib: mib(idle.total_kib),
+            rss_at_zero_mib: mib(at_zero.total_kib),
+            settled_ms: ms(settled),
             rss_mib: mib(rss.total_kib),
             rss_anon_mib: mib(rss.anon_kib),
             rss_file_mib: mib(rss.file_kib),
@@ -432,12 +444,18 @@ impl Bench {
             middle.sleeps_since(&before),
         );
         self.record(full.with_name("reactivation"));
+        // Half the rate halves the trackers awake: those woken at full speed sleep and
+        // the service gives their memory back (a trim) in the first seconds. Paced
+        // unmeasured through that first, so the figure is half load's, not the switch's.
+        let settle = self.opts.tracker_idle + PACED_SETTLE;
+        self.load(addr, Arc::clone(&react), settle, Some(rate))?;
+        let settled = Snapshot::read(addr)?;
         let paced = self.load(addr, Arc::clone(&react), self.opts.duration, Some(rate))?;
         let after = Snapshot::read(addr)?;
         let paced_share = Share::new(
             paced.requests,
-            after.starts_since(&middle),
-            after.sleeps_since(&middle),
+            after.starts_since(&settled),
+            after.sleeps_since(&settled),
         );
         let p99 = paced.p99_ms;
         self.record(paced.with_name(&format!("reactivation @ 50% ({rate:.0} req/s)")));
@@ -595,4 +613,21 @@ fn ms(duration: Duration) -> f64 {
 /// Bytes of RSS per run above the idle RSS (both KiB).
 fn per_run(rss_kib: u64, idle_kib: u64, runs: u64) -> f64 {
     (rss_kib.saturating_sub(idle_kib) * 1024) as f64 / runs.max(1) as f64
+}
+
+/// Polls `server`'s RSS (every 100 ms) until it has not fallen for [`RSS_QUIET`] or
+/// [`RSS_DEADLINE`] passed: the service gives freed memory back a little after its
+/// trackers slept. Returns the last reading and how long the wait took.
+fn settle_rss(server: &ServerProcess, first: Rss) -> (Rss, Duration) {
+    let started = Instant::now();
+    let (mut last, mut lowest_since) = (first, Instant::now());
+    while lowest_since.elapsed() < RSS_QUIET && started.elapsed() < RSS_DEADLINE {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some(now) = server.rss() else { break };
+        if now.total_kib < last.total_kib {
+            lowest_since = Instant::now();
+        }
+        last = now;
+    }
+    (last, started.elapsed())
 }

@@ -100,7 +100,11 @@ pub struct Asleep {
     pub tracker_idle_s: f64,
     /// Its RSS right after start, idle.
     pub rss_idle_mib: f64,
-    /// Its RSS once `trackers_awake` was 0 after the fill.
+    /// Its RSS the moment `trackers_awake` was 0 after the fill.
+    pub rss_at_zero_mib: f64,
+    /// Time from then until RSS stopped falling (given back by the service).
+    pub settled_ms: f64,
+    /// Its RSS once settled: the asleep figure.
     pub rss_mib: f64,
     /// Of that, anonymous memory (heap, SQLite's page cache, stacks).
     pub rss_anon_mib: f64,
@@ -396,10 +400,12 @@ fn scale_lines(out: &mut String, s: &Scale) {
     );
     let _ = writeln!(
         out,
-        "  asleep (TRACKER_IDLE {} s, read {:.0} ms after the fill, trackers awake {}): {:.1} MiB ({:.1} MB), {:.0} B per run; anon {:.1} MiB, file {:.1} MiB, shmem {:.1} MiB (fresh service idle {:.1} MiB)",
+        "  asleep (TRACKER_IDLE {} s, trackers awake {} {:.0} ms after the fill, RSS {:.1} MiB then, settled {:.0} ms later): {:.1} MiB ({:.1} MB), {:.0} B per run; anon {:.1} MiB, file {:.1} MiB, shmem {:.1} MiB (fresh service idle {:.1} MiB)",
         a.tracker_idle_s,
-        a.waited_ms,
         awake_left,
+        a.waited_ms,
+        a.rss_at_zero_mib,
+        a.settled_ms,
         a.rss_mib,
         mb(a.rss_mib),
         a.bytes_per_run,
