@@ -23,7 +23,7 @@ use crate::report::{
 use crate::scratch::Scratch;
 use crate::servers::Floor;
 use crate::stats::PhaseResult;
-use crate::workload::{Fill, Hot, Lifecycle, Queued, Reactivation, RunIds, Workload};
+use crate::workload::{Cycle, Fill, Hot, Lifecycle, RunIds, Workload};
 
 /// The webhook secret the servers are started with.
 const SIGN_KEY: &str = "loadgen-webhook-secret";
@@ -199,7 +199,7 @@ impl Bench {
     fn queued(&mut self) -> io::Result<()> {
         let scratch = Scratch::new()?;
         let server = self.start_service(&scratch)?;
-        let queued = Arc::new(Queued::new(RunIds::new(QUEUED_RUNS, self.opts.repos, 1)));
+        let queued = Arc::new(Cycle::queued(RunIds::new(QUEUED_RUNS, self.opts.repos, 1)));
         self.measure("queued", server.addr(), queued, true)?;
         server.stop();
         Ok(())
@@ -426,7 +426,7 @@ impl Bench {
         ids: RunIds,
     ) -> io::Result<(Reactivations, Option<f64>)> {
         let addr = server.addr();
-        let react = Arc::new(Reactivation::new(
+        let react = Arc::new(Cycle::reactivations(
             ids,
             self.opts.live_runs,
             self.opts.live_jobs,
