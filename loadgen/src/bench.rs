@@ -144,6 +144,9 @@ impl Bench {
         summary.add_ratio("queued", "hot");
         summary.add_ratio("lifecycle", "hot");
         summary.add_ratio(&live, "hot, 10 live runs");
+        if let Some(note) = summary.paced_p99_note() {
+            summary.notes.push(note);
+        }
         Ok(self.summary)
     }
 

@@ -276,6 +276,17 @@ impl Summary {
         self.phases.iter().find(|p| p.name == name).map(|p| p.rate)
     }
 
+    /// Reactivation's p99 at half load beside hot's, when both ran: on a shared machine
+    /// the paced p99 moves from run to run, so the two are compared in one run.
+    pub fn paced_p99_note(&self) -> Option<String> {
+        let paced = |prefix: &str| self.phases.iter().find(|p| p.name.starts_with(prefix));
+        let (react, hot) = (paced("reactivation @ 50%")?, paced("hot @ 50%")?);
+        Some(format!(
+            "p99 at half load: reactivation {:.2} ms, hot {:.2} ms in this run (p50 {:.2} ms and {:.2} ms)",
+            react.p99_ms, hot.p99_ms, react.p50_ms, hot.p50_ms
+        ))
+    }
+
     /// Adds "`a` / `b`" when both phases ran.
     pub fn add_ratio(&mut self, a: &str, b: &str) {
         if let (Some(x), Some(y)) = (self.rate(a), self.rate(b))
@@ -510,6 +521,31 @@ mod tests {
     fn no_target_is_claimed_for_what_was_not_measured_or_has_none() {
         let targets = scale(2_000_000, 10.0, 10.0).targets(None);
         assert!(targets.is_empty(), "{targets:?}");
+    }
+
+    #[test]
+    fn the_paced_p99s_of_reactivation_and_hot_are_set_side_by_side_when_both_ran() {
+        let phase = |name: &str, p50: f64, p99: f64| {
+            let mut tally = crate::stats::Tally::new();
+            tally.answer(202, 202, std::time::Duration::from_millis(1));
+            let mut result = tally.result(name, std::time::Duration::from_secs(1));
+            (result.p50_ms, result.p99_ms) = (p50, p99);
+            result
+        };
+        let mut summary = Summary::default();
+        summary
+            .phases
+            .push(phase("reactivation @ 50% (9000 req/s)", 1.5, 3.0));
+        assert_eq!(summary.paced_p99_note(), None);
+        summary
+            .phases
+            .push(phase("hot @ 50% (12000 req/s)", 1.2, 2.0));
+        assert_eq!(
+            summary.paced_p99_note().as_deref(),
+            Some(
+                "p99 at half load: reactivation 3.00 ms, hot 2.00 ms in this run (p50 1.50 ms and 1.20 ms)"
+            )
+        );
     }
 
     #[test]
