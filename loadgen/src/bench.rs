@@ -11,16 +11,19 @@ use std::time::{Duration, Instant};
 
 use job_rerunner::settings::Secret;
 
-use crate::child::{ServerProcess, wait_until_answering};
+use crate::child::{Rss, ServerProcess, wait_until_answering};
 use crate::cli::{Mode, Options};
 use crate::engine::{self, Load};
 use crate::fake_github::FakeGitHub;
+use crate::metrics::{Snapshot, wait_until};
 use crate::payload::{Action, Payloads};
-use crate::report::{Config, RerunCheck, Scale, Summary};
+use crate::report::{
+    Asleep, Awake, Config, Reactivations, RerunCheck, Scale, Share, StoreSize, Summary,
+};
 use crate::scratch::Scratch;
 use crate::servers::Floor;
 use crate::stats::PhaseResult;
-use crate::workload::{Fill, Hot, Lifecycle, Queued, RunIds, Workload};
+use crate::workload::{Cycle, Fill, Hot, Lifecycle, RunIds, Workload};
 
 /// The webhook secret the servers are started with.
 const SIGN_KEY: &str = "loadgen-webhook-secret";
@@ -28,6 +31,20 @@ const SIGN_KEY: &str = "loadgen-webhook-secret";
 const RERUN_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a server may take to answer `GET /` once it announced its port.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+/// Paced load before the reactivation @ 50% phase is measured, beyond `TRACKER_IDLE`:
+/// the service looks whether to give memory back every second.
+const PACED_SETTLE: Duration = Duration::from_secs(3);
+/// How long RSS must not fall before it counts as settled once every tracker slept.
+const RSS_QUIET: Duration = Duration::from_secs(3);
+/// The longest wait for RSS to settle.
+const RSS_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a restarted service may take to count the runs in its store.
+const COUNT_DEADLINE: Duration = Duration::from_secs(30);
+/// `TRACKER_IDLE` of the service whose trackers stay awake: longer than the whole part.
+const AWAKE_IDLE_SECS: f64 = 3600.0;
+/// How long every tracker may take to sleep once the load stopped, beyond ten times
+/// `TRACKER_IDLE`.
+const SLEEP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The floors, with the mode that asks for each and its phase name, in the order they
 /// run (right after `noop`, which they are compared with).
@@ -127,6 +144,9 @@ impl Bench {
         summary.add_ratio("queued", "hot");
         summary.add_ratio("lifecycle", "hot");
         summary.add_ratio(&live, "hot, 10 live runs");
+        if let Some(note) = summary.paced_p99_note() {
+            summary.notes.push(note);
+        }
         Ok(self.summary)
     }
 
@@ -182,7 +202,7 @@ impl Bench {
     fn queued(&mut self) -> io::Result<()> {
         let scratch = Scratch::new()?;
         let server = self.start_service(&scratch)?;
-        let queued = Arc::new(Queued::new(RunIds::new(QUEUED_RUNS, self.opts.repos, 1)));
+        let queued = Arc::new(Cycle::queued(RunIds::new(QUEUED_RUNS, self.opts.repos, 1)));
         self.measure("queued", server.addr(), queued, true)?;
         server.stop();
         Ok(())
@@ -244,8 +264,10 @@ impl Bench {
         }
     }
 
-    /// Scale: hot with 10 live runs; then, on a fresh service, idle RSS, many live runs,
-    /// RSS, hot over them, stop, start again on the same file.
+    /// Scale: hot with 10 live runs; then many live runs on a service whose trackers
+    /// stay awake (RSS, hot over them), and on one whose trackers sleep (RSS once they all
+    /// slept, events for sleeping runs at full speed and at half of it, the file's size);
+    /// then start-up on that file.
     fn scale(&mut self) -> io::Result<()> {
         {
             let scratch = Scratch::new()?;
@@ -257,39 +279,203 @@ impl Bench {
             server.stop();
         }
         let (runs, jobs) = (self.opts.live_runs, self.opts.live_jobs);
-        let scratch = Scratch::new()?;
-        let spawned = Instant::now();
-        let server = self.start_service(&scratch)?;
-        let startup_empty = spawned.elapsed();
-        let rss_idle = server.rss_kib().unwrap_or(0);
         let ids = RunIds::new(LIVE_RUNS, self.opts.repos, jobs);
+        let awake = if self.opts.fills_awake() {
+            Some(self.scale_awake(ids)?)
+        } else {
+            self.summary.notes.push(format!(
+                "scale: no awake fill for {runs} runs (--awake-max-runs); no RSS awake, no hot over them"
+            ));
+            None
+        };
+        let scratch = Scratch::new()?;
+        let idle = self.opts.tracker_idle.as_secs_f64();
+        let sleepy = [("TRACKER_IDLE", idle.to_string())];
+        let spawned = Instant::now();
+        let server = self.start_service_with(&scratch, &sleepy)?;
+        let startup_empty = spawned.elapsed();
+        let rss_idle = server.rss().unwrap_or_default();
+        eprintln!(
+            "loadgen: creating {runs} live runs x {jobs} jobs (queued events, TRACKER_IDLE {idle} s) ..."
+        );
+        let fill = Arc::new(Fill::new(ids, runs, jobs));
+        let result = self.load(server.addr(), fill, Duration::ZERO, None)?;
+        let name = format!("create {runs} runs x {jobs} jobs, TRACKER_IDLE {idle} s");
+        self.record(result.with_name(&name));
+        let mut asleep = self.wait_asleep(&server, "after the fill", rss_idle)?;
+        asleep.tracker_idle_s = idle;
+        let store = match self.opts.database_url {
+            Some(_) => None,
+            None => {
+                let (db_bytes, wal_bytes) =
+                    crate::database::sqlite_bytes(&crate::database::sqlite_file(scratch.path()))?;
+                Some(StoreSize {
+                    db_bytes,
+                    wal_bytes,
+                    bytes_per_run: (db_bytes + wal_bytes) as f64 / runs as f64,
+                    db_bytes_per_run: db_bytes as f64 / runs as f64,
+                })
+            }
+        };
+        let (reactivation, paced_p99) = self.reactivations(&server, ids)?;
+        let again = self.wait_asleep(&server, "after the reactivations", rss_idle)?;
+        asleep.rss_after_reactivation_mib = Some(again.rss_mib);
+        server.stop();
+        let spawned = Instant::now();
+        let restarted = self.start_service_with(&scratch, &sleepy)?;
+        let startup = spawned.elapsed();
+        let rss_restarted = restarted.rss_kib().unwrap_or(0);
+        // The summary loop counts the runs right after start, not before `GET /` answers.
+        let counted = wait_until(restarted.addr(), COUNT_DEADLINE, |s| {
+            s.runs_tracked.is_some_and(|n| n >= runs)
+        })?;
+        let runs_tracked_after_restart = counted.snapshot.runs_tracked;
+        restarted.stop();
+        let (awake, stop_ms, rss_idle_first) = match awake {
+            Some((awake, stop, idle_kib)) => (Some(awake), Some(ms(stop)), idle_kib),
+            None => (None, None, rss_idle.total_kib),
+        };
+        let scale = Scale {
+            live_runs: runs,
+            live_jobs: jobs,
+            rss_idle_mib: mib(rss_idle_first),
+            awake,
+            asleep,
+            reactivation,
+            store,
+            stop_ms,
+            startup_ms: ms(startup),
+            startup_empty_ms: ms(startup_empty),
+            rss_restarted_mib: mib(rss_restarted),
+            runs_tracked_after_restart,
+        };
+        self.summary.targets = scale.targets(paced_p99);
+        self.summary.scale = Some(scale);
+        Ok(())
+    }
+
+    /// The awake half of the scale part: a fresh service whose trackers never sleep in
+    /// the part's time, its idle RSS, the fill, its RSS, hot over every live run, its
+    /// SIGTERM stop. Returns the memory figures, the stop's duration and the idle RSS.
+    fn scale_awake(&mut self, ids: RunIds) -> io::Result<(Awake, Duration, u64)> {
+        let (runs, jobs) = (self.opts.live_runs, self.opts.live_jobs);
+        let scratch = Scratch::new()?;
+        let awake_env = [("TRACKER_IDLE", AWAKE_IDLE_SECS.to_string())];
+        let server = self.start_service_with(&scratch, &awake_env)?;
+        let rss_idle = server.rss_kib().unwrap_or(0);
         eprintln!("loadgen: creating {runs} live runs x {jobs} jobs (queued events) ...");
         let fill = Arc::new(Fill::new(ids, runs, jobs));
         let result = self.load(server.addr(), fill, Duration::ZERO, None)?;
         self.record(result.with_name(&format!("create {runs} runs x {jobs} jobs")));
-        let rss_loaded = server.rss_kib().unwrap_or(0);
+        let rss = server.rss_kib().unwrap_or(0);
         let hot = Arc::new(Hot::new(ids, runs));
         let name = self.live_name();
         self.measure(&name, server.addr(), hot, true)?;
         let stop = server.stop();
-        let spawned = Instant::now();
-        let restarted = self.start_service(&scratch)?;
-        let startup = spawned.elapsed();
-        let rss_restarted = restarted.rss_kib().unwrap_or(0);
-        restarted.stop();
-        let mib = |kib: u64| kib as f64 / 1024.0;
-        self.summary.scale = Some(Scale {
-            live_runs: runs,
-            live_jobs: jobs,
-            rss_idle_mib: mib(rss_idle),
-            rss_loaded_mib: mib(rss_loaded),
-            bytes_per_run: (rss_loaded.saturating_sub(rss_idle) * 1024) as f64 / runs as f64,
-            stop_ms: stop.as_secs_f64() * 1000.0,
-            startup_ms: startup.as_secs_f64() * 1000.0,
-            startup_empty_ms: startup_empty.as_secs_f64() * 1000.0,
-            rss_restarted_mib: mib(rss_restarted),
-        });
-        Ok(())
+        let awake = Awake {
+            tracker_idle_s: AWAKE_IDLE_SECS,
+            rss_mib: mib(rss),
+            bytes_per_run: per_run(rss, rss_idle, runs),
+        };
+        Ok((awake, stop, rss_idle))
+    }
+
+    /// Waits (polling `/metrics`, with a deadline) until every tracker of `server` slept,
+    /// then reads its RSS; a deadline passed is noted, and the RSS read all the same.
+    fn wait_asleep(&mut self, server: &ServerProcess, when: &str, idle: Rss) -> io::Result<Asleep> {
+        let deadline = SLEEP_DEADLINE + self.opts.tracker_idle * 10;
+        let wait = crate::metrics::wait_until_asleep(server.addr(), deadline)?;
+        let at_zero = server.rss().unwrap_or_default();
+        let (rss, settled) = settle_rss(server, at_zero);
+        if !wait.held {
+            self.summary.notes.push(format!(
+                "scale: trackers_awake was {:?} {when}, still not 0 after {:.1} s",
+                wait.snapshot.awake,
+                wait.waited.as_secs_f64()
+            ));
+        }
+        eprintln!(
+            "loadgen: {when}: {:?} after {:.0} ms, RSS {:.1} MiB, settled at {:.1} MiB {:.0} ms later (pid {})",
+            wait.snapshot,
+            ms(wait.waited),
+            mib(at_zero.total_kib),
+            mib(rss.total_kib),
+            ms(settled),
+            server.pid()
+        );
+        Ok(Asleep {
+            tracker_idle_s: self.opts.tracker_idle.as_secs_f64(),
+            rss_idle_mib: mib(idle.total_kib),
+            rss_at_zero_mib: mib(at_zero.total_kib),
+            settled_ms: ms(settled),
+            rss_mib: mib(rss.total_kib),
+            rss_anon_mib: mib(rss.anon_kib),
+            rss_file_mib: mib(rss.file_kib),
+            rss_shmem_mib: mib(rss.shmem_kib),
+            bytes_per_run: per_run(rss.total_kib, idle.total_kib, self.opts.live_runs),
+            waited_ms: ms(wait.waited),
+            trackers_awake: wait.snapshot.awake,
+            rss_after_reactivation_mib: None,
+        })
+    }
+
+    /// Events for sleeping runs (each request a different run, round robin over every live
+    /// run): at full speed, then paced at half of that rate as hot @ 50% is. Each phase's
+    /// share of requests that really started a tracker comes from `tracker_starts_total`
+    /// before and after it. Returns the shares and the paced phase's p99.
+    fn reactivations(
+        &mut self,
+        server: &ServerProcess,
+        ids: RunIds,
+    ) -> io::Result<(Reactivations, Option<f64>)> {
+        let addr = server.addr();
+        let react = Arc::new(Cycle::reactivations(
+            ids,
+            self.opts.live_runs,
+            self.opts.live_jobs,
+        ));
+        if !self.opts.warmup.is_zero() {
+            self.load(addr, Arc::clone(&react), self.opts.warmup, None)?;
+        }
+        let before = Snapshot::read(addr)?;
+        let full = self.load(addr, Arc::clone(&react), self.opts.duration, None)?;
+        let middle = Snapshot::read(addr)?;
+        let rate = full.rate / 2.0;
+        let full_share = Share::new(
+            full.requests,
+            middle.starts_since(&before),
+            middle.sleeps_since(&before),
+        );
+        self.record(full.with_name("reactivation"));
+        // Half the rate halves the trackers awake: those woken at full speed sleep and
+        // the service gives their memory back (a trim) in the first seconds. Paced
+        // unmeasured through that first, so the figure is half load's, not the switch's.
+        let settle = self.opts.tracker_idle + PACED_SETTLE;
+        self.load(addr, Arc::clone(&react), settle, Some(rate))?;
+        let settled = Snapshot::read(addr)?;
+        let paced = self.load(addr, Arc::clone(&react), self.opts.duration, Some(rate))?;
+        let after = Snapshot::read(addr)?;
+        let paced_share = Share::new(
+            paced.requests,
+            after.starts_since(&settled),
+            after.sleeps_since(&settled),
+        );
+        let p99 = paced.p99_ms;
+        self.record(paced.with_name(&format!("reactivation @ 50% ({rate:.0} req/s)")));
+        if react.sent() > self.opts.live_runs {
+            eprintln!(
+                "loadgen: the reactivations went round the {} runs {:.1} times",
+                self.opts.live_runs,
+                react.sent() as f64 / self.opts.live_runs as f64
+            );
+        }
+        Ok((
+            Reactivations {
+                full: full_share,
+                paced: paced_share,
+            },
+            Some(p99),
+        ))
     }
 
     /// `WORKERS` for the servers, when the flag sets it.
@@ -302,7 +488,18 @@ impl Bench {
 
     /// Starts the real service on `scratch`'s database and waits until `GET /` is 200.
     fn start_service(&self, scratch: &Scratch) -> io::Result<ServerProcess> {
-        let server = ServerProcess::start("serve-service", &self.service_env(scratch.path())?)?;
+        self.start_service_with(scratch, &[])
+    }
+
+    /// [`Self::start_service`] with `extra` variables set too.
+    fn start_service_with(
+        &self,
+        scratch: &Scratch,
+        extra: &[(&str, String)],
+    ) -> io::Result<ServerProcess> {
+        let mut env = self.service_env(scratch.path())?;
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        let server = ServerProcess::start("serve-service", &env)?;
         wait_until_answering(server.addr(), ANSWER_DEADLINE)
             .map_err(|err| io::Error::other(format!("{err}; output: {}", server.output())))?;
         Ok(server)
@@ -404,4 +601,36 @@ impl Bench {
         );
         self.summary.phases.push(result);
     }
+}
+
+/// KiB as MiB.
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// A duration in milliseconds.
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Bytes of RSS per run above the idle RSS (both KiB).
+fn per_run(rss_kib: u64, idle_kib: u64, runs: u64) -> f64 {
+    (rss_kib.saturating_sub(idle_kib) * 1024) as f64 / runs.max(1) as f64
+}
+
+/// Polls `server`'s RSS (every 100 ms) until it has not fallen for [`RSS_QUIET`] or
+/// [`RSS_DEADLINE`] passed: the service gives freed memory back a little after its
+/// trackers slept. Returns the last reading and how long the wait took.
+fn settle_rss(server: &ServerProcess, first: Rss) -> (Rss, Duration) {
+    let started = Instant::now();
+    let (mut last, mut lowest_since) = (first, Instant::now());
+    while lowest_since.elapsed() < RSS_QUIET && started.elapsed() < RSS_DEADLINE {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some(now) = server.rss() else { break };
+        if now.total_kib < last.total_kib {
+            lowest_since = Instant::now();
+        }
+        last = now;
+    }
+    (last, started.elapsed())
 }

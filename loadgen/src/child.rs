@@ -67,11 +67,18 @@ impl ServerProcess {
 
     /// Its resident set size in KiB (`VmRSS` of /proc/PID/status).
     pub fn rss_kib(&self) -> Option<u64> {
+        self.rss().map(|rss| rss.total_kib)
+    }
+
+    /// Its resident set and what it is made of, from /proc/PID/status.
+    pub fn rss(&self) -> Option<Rss> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        Rss::parse(&status)
+    }
+
+    /// Its process id (for /proc/PID/smaps_rollup and the like in messages).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Its last lines of output (for error messages).
@@ -106,6 +113,39 @@ impl Drop for ServerProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A process's resident set, in KiB, as /proc/PID/status splits it: anonymous memory
+/// (the heap, SQLite's page cache, thread stacks), file-backed pages (the binary, shared
+/// libraries, mmap'ed files) and shared memory (SQLite's `-shm` index of the WAL).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rss {
+    /// `VmRSS`.
+    pub total_kib: u64,
+    /// `RssAnon`.
+    pub anon_kib: u64,
+    /// `RssFile`.
+    pub file_kib: u64,
+    /// `RssShmem`.
+    pub shmem_kib: u64,
+}
+
+impl Rss {
+    /// Reads the four lines from the text of /proc/PID/status; `None` without `VmRSS`.
+    pub fn parse(status: &str) -> Option<Self> {
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        };
+        Some(Self {
+            total_kib: field("VmRSS")?,
+            anon_kib: field("RssAnon").unwrap_or(0),
+            file_kib: field("RssFile").unwrap_or(0),
+            shmem_kib: field("RssShmem").unwrap_or(0),
+        })
     }
 }
 
@@ -151,16 +191,70 @@ pub fn wait_until_answering(addr: SocketAddr, deadline: Duration) -> io::Result<
 
 /// One `GET /`; returns the status code.
 fn get_root(addr: SocketAddr) -> io::Result<u16> {
+    let mut stream = send_get(addr, "/")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    status_of(&head)
+}
+
+/// One `GET path` on a fresh connection; returns the status code and the body (read until
+/// the server closes, which `Connection: close` asks it to do), as text.
+pub fn get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
+    let mut stream = send_get(addr, path)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let status = status_of(&response)?;
+    let body = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(&[][..], |end| &response[end + 4..]);
+    Ok((status, String::from_utf8_lossy(body).into_owned()))
+}
+
+/// Connects to `addr` and writes `GET path` asking the server to close afterwards.
+fn send_get(addr: SocketAddr, path: &str) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
         stream,
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head)?;
-    std::str::from_utf8(&head[9..12])
-        .ok()
+    Ok(stream)
+}
+
+/// The status code of a response that starts with `HTTP/1.x NNN`.
+fn status_of(response: &[u8]) -> io::Result<u16> {
+    response
+        .get(9..12)
+        .and_then(|code| std::str::from_utf8(code).ok())
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| io::Error::other("bad status line"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resident_set_is_read_with_its_parts() {
+        let status = "Name:\tloadgen\nVmRSS:\t   40960 kB\nRssAnon:\t   30720 kB\n\
+                      RssFile:\t    8192 kB\nRssShmem:\t    2048 kB\nThreads:\t5\n";
+        assert_eq!(
+            Rss::parse(status),
+            Some(Rss {
+                total_kib: 40960,
+                anon_kib: 30720,
+                file_kib: 8192,
+                shmem_kib: 2048
+            })
+        );
+        assert_eq!(Rss::parse("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn a_status_line_gives_its_code() {
+        assert_eq!(status_of(b"HTTP/1.1 200 OK\r\n").expect("valid"), 200);
+        assert!(status_of(b"HTTP/1.1").is_err());
+        assert!(status_of(b"garbage line").is_err());
+    }
 }

@@ -22,7 +22,8 @@ pub enum Mode {
     Queued,
     /// Whole runs, with re-runs of the failed ones checked against the fake GitHub.
     Lifecycle,
-    /// Memory with many live runs, start-up time on their file, hot cost 10 vs many runs.
+    /// Memory with many live runs awake and asleep, their reactivation, start-up time on
+    /// their file, hot cost 10 vs many runs.
     Scale,
 }
 
@@ -66,6 +67,12 @@ pub struct Options {
     pub live_runs: u64,
     /// Jobs of each of those runs.
     pub live_jobs: u64,
+    /// `TRACKER_IDLE` of the service whose trackers are to sleep (the asleep figures and
+    /// the reactivations).
+    pub tracker_idle: Duration,
+    /// The awake fill (RSS with every tracker in memory, hot over them) runs only when
+    /// `live_runs` is at most this; `None`: always.
+    pub awake_max_runs: Option<u64>,
     /// Print the summary as JSON instead of a table.
     pub json: bool,
     /// An admin URL of a PostgreSQL server: measure the service on PostgreSQL.
@@ -87,6 +94,8 @@ impl Default for Options {
             lifecycle_runs: 1_000_000,
             live_runs: 100_000,
             live_jobs: 4,
+            tracker_idle: Duration::from_secs(1),
+            awake_max_runs: None,
             json: false,
             database_url: None,
         }
@@ -97,6 +106,11 @@ impl Options {
     /// Whether `mode` is to run.
     pub fn runs(&self, mode: Mode) -> bool {
         self.modes.contains(&mode)
+    }
+
+    /// Whether the scale part fills a service whose trackers stay awake.
+    pub fn fills_awake(&self) -> bool {
+        self.awake_max_runs.is_none_or(|max| self.live_runs <= max)
     }
 }
 
@@ -119,6 +133,9 @@ Usage: cargo run --release -p loadgen -- [flags]
   --lifecycle-runs N     most runs the lifecycle phase starts (default 1000000; time bounds it first)
   --live-runs N          live runs for the memory / start-up / flat-cost part (default 100000)
   --live-jobs N          jobs per live run (default 4)
+  --tracker-idle SECS    TRACKER_IDLE of the service whose trackers sleep (default 1)
+  --awake-max-runs N     fill a service whose trackers stay awake (TRACKER_IDLE 3600) only
+                         when --live-runs is at most N (default: always)
   --database-url URL     run the service on PostgreSQL (a fresh database per service on
                          that server, e.g. postgres://postgres@127.0.0.1:5432/test)
   --json                 print the summary as JSON
@@ -151,6 +168,8 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--lifecycle-runs" => options.lifecycle_runs = positive(flag, value()?)?,
             "--live-runs" => options.live_runs = positive(flag, value()?)?,
             "--live-jobs" => options.live_jobs = positive(flag, value()?)?,
+            "--tracker-idle" => options.tracker_idle = seconds(flag, value()?)?,
+            "--awake-max-runs" => options.awake_max_runs = Some(number(flag, value()?)?),
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }
@@ -242,6 +261,34 @@ mod tests {
             [Mode::Noop, Mode::NoopHmac, Mode::NoopHmacParse]
         );
         assert!(parse(&args(&["--mode", "noop+parse"])).is_err());
+    }
+
+    #[test]
+    fn the_awake_fill_is_skipped_only_above_the_limit_asked_for() {
+        let default = parse(&[]).expect("valid").expect("not --help");
+        assert!(default.fills_awake());
+        assert_eq!(default.tracker_idle, Duration::from_secs(1));
+        let big = parse(&args(&[
+            "--live-runs",
+            "1_000_000",
+            "--awake-max-runs",
+            "100000",
+            "--tracker-idle",
+            "0.5",
+        ]))
+        .expect("valid")
+        .expect("not --help");
+        assert!(!big.fills_awake());
+        assert_eq!(big.tracker_idle, Duration::from_millis(500));
+        let small = parse(&args(&[
+            "--live-runs",
+            "100000",
+            "--awake-max-runs",
+            "100000",
+        ]))
+        .expect("valid")
+        .expect("not --help");
+        assert!(small.fills_awake());
     }
 
     #[test]

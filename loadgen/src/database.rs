@@ -2,20 +2,37 @@
 //! with `--database-url postgres://…`, a PostgreSQL database of its own on that server.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The service's `DATABASE_URL` for a service whose scratch directory is `dir`. The same
 /// directory gives the same database, so a restart finds what the first start stored.
 pub fn url_for(admin: Option<&str>, dir: &Path) -> io::Result<String> {
     let Some(admin) = admin else {
-        return Ok(format!(
-            "sqlite://{}",
-            dir.join("job-rerunner.db").display()
-        ));
+        return Ok(format!("sqlite://{}", sqlite_file(dir).display()));
     };
     let name = database_name(dir);
     create_if_missing(admin, &name)?;
     Ok(with_database(admin, &name))
+}
+
+/// The SQLite file of the service whose scratch directory is `dir` (without
+/// `--database-url`).
+pub fn sqlite_file(dir: &Path) -> PathBuf {
+    dir.join("job-rerunner.db")
+}
+
+/// Bytes on disk of the SQLite database at `file`: the main file and its write-ahead log
+/// (`-wal`, absent or empty once checkpointed and closed).
+pub fn sqlite_bytes(file: &Path) -> io::Result<(u64, u64)> {
+    let main = std::fs::metadata(file)?.len();
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = match std::fs::metadata(&wal) {
+        Ok(meta) => meta.len(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => 0,
+        Err(err) => return Err(err),
+    };
+    Ok((main, wal))
 }
 
 /// A database name derived from the scratch directory (FNV-1a of its path).
@@ -110,6 +127,17 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
         );
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+
+    #[test]
+    fn the_sqlite_size_counts_the_main_file_and_its_write_ahead_log() {
+        let scratch = crate::scratch::Scratch::new().expect("scratch directory");
+        let file = sqlite_file(scratch.path());
+        assert!(sqlite_bytes(&file).is_err(), "no database yet");
+        std::fs::write(&file, [0u8; 4096]).expect("main file");
+        assert_eq!(sqlite_bytes(&file).expect("sized"), (4096, 0));
+        std::fs::write(scratch.path().join("job-rerunner.db-wal"), [0u8; 100]).expect("wal");
+        assert_eq!(sqlite_bytes(&file).expect("sized"), (4096, 100));
     }
 
     #[test]

@@ -68,6 +68,32 @@ pub async fn run<W: Workload + 'static>(
     Ok((total, start.elapsed()))
 }
 
+/// When a paced connection sends: `rate` requests a second in all, spread evenly over
+/// the connections, so connection `index` sends every `connections / rate` seconds, its
+/// first request `index / connections` of that interval after the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pacing {
+    interval: Duration,
+    offset: Duration,
+}
+
+impl Pacing {
+    /// The schedule of connection `index` out of `connections` for `rate` req/s in all.
+    pub fn new(rate: f64, connections: usize, index: usize) -> Self {
+        let connections = connections.max(1);
+        let interval = Duration::from_secs_f64(connections as f64 / rate.max(1e-3));
+        Self {
+            interval,
+            offset: interval * index as u32 / connections as u32,
+        }
+    }
+
+    /// How long after the start request `seq` (0-based) of this connection is due.
+    pub fn due(&self, seq: u64) -> Duration {
+        self.offset + self.interval * seq as u32
+    }
+}
+
 /// One connection's loop.
 async fn drive(
     load: Load,
@@ -80,19 +106,15 @@ async fn drive(
     let mut tally = Tally::new();
     let host = load.addr.to_string();
     let deadline = start + load.duration;
-    let interval = load
+    let pacing = load
         .pace
-        .map(|rate| Duration::from_secs_f64(load.connections as f64 / rate.max(1e-3)));
-    // Spread the connections' send instants evenly over one interval.
-    let offset = interval.map_or(Duration::ZERO, |i| {
-        i * index as u32 / load.connections as u32
-    });
+        .map(|rate| Pacing::new(rate, load.connections, index));
     let delivery_high = u128::from(splitmix(load.salt ^ ((index as u64) << 32))) << 64;
     let (mut body, mut request) = (Vec::with_capacity(12_288), Vec::with_capacity(12_288));
     for seq in 0u64.. {
         // Paced: the request is due at its slot whether or not the server kept up, and
         // its latency counts from that slot (no coordinated omission).
-        let due = interval.map(|i| start + offset + i * seq as u32);
+        let due = pacing.map(|p| start + p.due(seq));
         let Some(step) = script.next(due.unwrap_or_else(Instant::now) >= deadline) else {
             break;
         };
@@ -131,4 +153,39 @@ async fn drive(
         }
     }
     tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paced_connections_together_send_evenly_at_the_rate_asked_for() {
+        let (rate, connections) = (1000.0, 4);
+        let mut dues: Vec<Duration> = (0..connections)
+            .flat_map(|index| {
+                let pacing = Pacing::new(rate, connections, index);
+                (0..25).map(move |seq| pacing.due(seq))
+            })
+            .collect();
+        dues.sort();
+        assert_eq!(dues.len(), 100);
+        for (k, due) in dues.iter().enumerate() {
+            let expected = Duration::from_millis(k as u64);
+            let off = due.abs_diff(expected);
+            assert!(off < Duration::from_micros(1), "request {k} due at {due:?}");
+        }
+    }
+
+    #[test]
+    fn half_of_a_measured_rate_doubles_each_connections_interval() {
+        let full = Pacing::new(20_000.0, 32, 0);
+        let half = Pacing::new(10_000.0, 32, 0);
+        assert_eq!(full.due(1), Duration::from_micros(1600));
+        assert_eq!(half.due(1), full.due(2));
+        assert_eq!(
+            Pacing::new(10_000.0, 32, 16).due(0),
+            Duration::from_micros(1600)
+        );
+    }
 }

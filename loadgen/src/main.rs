@@ -22,6 +22,7 @@ mod client;
 mod database;
 mod engine;
 mod fake_github;
+mod metrics;
 mod payload;
 mod report;
 mod scratch;

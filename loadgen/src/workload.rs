@@ -153,38 +153,69 @@ impl Script for HotScript<'_> {
     }
 }
 
-/// Every request a new run (`queued`, job 0): the state-creating, durable path.
-pub struct Queued {
+/// One event per request, numbered by one counter shared by every connection and every
+/// load the workload is used for: request `k` is for run `k % runs`, job
+/// `k / runs % jobs`. Two uses:
+/// - [`Cycle::queued`]: every request `queued` for a new run (job 0): the
+///   state-creating, durable path;
+/// - [`Cycle::reactivations`]: `in_progress` for a job of stored runs, every request a
+///   different run, round robin, and the cursor goes on across warm-up, full speed and
+///   paced loads, so a run comes back only after all the others did: with trackers
+///   that sleep after a short idle time, each request meets a sleeping run. Every job
+///   is `queued` in the store, so `in_progress` changes nothing.
+pub struct Cycle {
     ids: RunIds,
+    runs: u64,
+    jobs: u64,
+    action: Action,
     next: AtomicU64,
 }
 
-impl Queued {
-    /// New runs numbered from `ids.base`.
-    pub fn new(ids: RunIds) -> Self {
+impl Cycle {
+    /// Every request `queued` for a new run numbered from `ids.base`.
+    pub fn queued(ids: RunIds) -> Self {
+        Self::new(ids, u64::MAX, 1, Action::Queued)
+    }
+
+    /// `in_progress` events over runs `0..runs` of `jobs` jobs each.
+    pub fn reactivations(ids: RunIds, runs: u64, jobs: u64) -> Self {
+        Self::new(ids, runs, jobs, Action::InProgress)
+    }
+
+    fn new(ids: RunIds, runs: u64, jobs: u64, action: Action) -> Self {
         Self {
             ids,
+            runs: runs.max(1),
+            jobs: jobs.max(1),
+            action,
             next: AtomicU64::new(0),
         }
     }
-}
 
-impl Workload for Queued {
-    fn script(&self, _: usize, _: usize) -> Box<dyn Script + Send + '_> {
-        Box::new(QueuedScript(self))
+    /// Requests handed out so far, over every load.
+    pub fn sent(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
     }
 }
 
-struct QueuedScript<'a>(&'a Queued);
+impl Workload for Cycle {
+    fn script(&self, _: usize, _: usize) -> Box<dyn Script + Send + '_> {
+        Box::new(CycleScript(self))
+    }
+}
 
-impl Script for QueuedScript<'_> {
+struct CycleScript<'a>(&'a Cycle);
+
+impl Script for CycleScript<'_> {
     fn next(&mut self, over: bool) -> Option<Step> {
         if over {
             return None;
         }
-        let run = self.0.next.fetch_add(1, Ordering::Relaxed);
+        let w = self.0;
+        let k = w.next.fetch_add(1, Ordering::Relaxed);
+        let (run, job) = (k % w.runs, k / w.runs % w.jobs);
         Some(Step {
-            event: self.0.ids.event(run, 0, Action::Queued),
+            event: w.ids.event(run, job, w.action),
             expect: 202,
         })
     }
@@ -338,6 +369,65 @@ mod tests {
         assert_eq!(runs, 50);
         assert_eq!(life.finished_runs().len(), 50);
         assert!((3..=20).contains(&failing), "{failing} of 50 runs fail");
+    }
+
+    #[test]
+    fn reactivations_visit_every_run_before_any_comes_back_even_across_loads() {
+        let ids = RunIds::new(1, 3, 4);
+        let react = Cycle::reactivations(ids, 5, 4);
+        let mut runs = Vec::new();
+        let mut jobs = Vec::new();
+        // Two "loads": the cursor goes on where the first stopped.
+        for _ in 0..2 {
+            let (mut a, mut b) = (react.script(0, 2), react.script(1, 2));
+            for _ in 0..4 {
+                for script in [&mut a, &mut b] {
+                    let step = script.next(false).expect("goes on until time is up");
+                    assert_eq!(step.event.action, Action::InProgress);
+                    assert_eq!(step.expect, 202);
+                    runs.push(step.event.run_id - 1);
+                    jobs.push(step.event.job_id);
+                }
+            }
+            assert!(a.next(true).is_none());
+        }
+        assert_eq!(react.sent(), 16);
+        for window in runs.windows(5) {
+            let distinct: std::collections::HashSet<_> = window.iter().collect();
+            assert_eq!(distinct.len(), 5, "{runs:?}");
+        }
+        let fill: std::collections::HashSet<u64> = {
+            let fill = Fill::new(ids, 5, 4);
+            let mut script = fill.script(0, 1);
+            std::iter::from_fn(|| script.next(true).map(|s| s.event.job_id)).collect()
+        };
+        assert!(
+            jobs.iter().all(|job| fill.contains(job)),
+            "only stored jobs"
+        );
+        assert_eq!(
+            jobs[0..5]
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            5
+        );
+        assert_ne!(jobs[0], jobs[5], "the next round takes the next job");
+    }
+
+    #[test]
+    fn queued_requests_are_each_for_a_new_run() {
+        let queued = Cycle::queued(RunIds::new(7, 3, 1));
+        let (mut a, mut b) = (queued.script(0, 2), queued.script(1, 2));
+        let runs: Vec<u64> = (0..3)
+            .flat_map(|_| [a.next(false), b.next(false)])
+            .map(|step| {
+                let step = step.expect("goes on until time is up");
+                assert_eq!(step.event.action, Action::Queued);
+                step.event.run_id
+            })
+            .collect();
+        assert_eq!(runs, [7, 8, 9, 10, 11, 12]);
     }
 
     #[test]

@@ -1,0 +1,170 @@
+//! What the service says about its trackers on `GET /metrics`: the few samples the scale
+//! part needs (trackers awake, trackers started and put to sleep, runs in the store),
+//! picked out of the Prometheus text, and a wait until every tracker sleeps.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::child::get;
+
+/// Trackers in memory.
+pub const AWAKE: &str = "job_rerunner_trackers_awake";
+/// Trackers started, a reactivation of a stored run included.
+pub const STARTS: &str = "job_rerunner_tracker_starts_total";
+/// Trackers that went to sleep (idle).
+pub const SLEEPS: &str = "job_rerunner_tracker_sleeps_total";
+/// Runs in the store (set at start, then every `SUMMARY_EVERY`).
+pub const RUNS_TRACKED: &str = "job_rerunner_runs_tracked";
+
+/// Between two looks at `/metrics` while waiting for the trackers to sleep.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The value of the sample named exactly `name` (no labels) in Prometheus text.
+pub fn value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            (fields.next()? == name).then_some(())?;
+            fields.next()?.parse().ok()
+        })
+}
+
+/// The tracker samples at one moment; each `None` when the service does not export it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// [`AWAKE`].
+    pub awake: Option<u64>,
+    /// [`STARTS`].
+    pub starts: Option<u64>,
+    /// [`SLEEPS`].
+    pub sleeps: Option<u64>,
+    /// [`RUNS_TRACKED`].
+    pub runs_tracked: Option<u64>,
+}
+
+impl Snapshot {
+    /// Picks the samples out of `/metrics` text.
+    pub fn parse(text: &str) -> Self {
+        // Counters and gauges are whole numbers here; Prometheus writes them as floats.
+        let whole = |name| value(text, name).map(|v| v.max(0.0).round() as u64);
+        Self {
+            awake: whole(AWAKE),
+            starts: whole(STARTS),
+            sleeps: whole(SLEEPS),
+            runs_tracked: whole(RUNS_TRACKED),
+        }
+    }
+
+    /// Reads `/metrics` of the service at `addr`.
+    pub fn read(addr: SocketAddr) -> io::Result<Self> {
+        match get(addr, "/metrics")? {
+            (200, text) => Ok(Self::parse(&text)),
+            (status, _) => Err(io::Error::other(format!("GET /metrics answered {status}"))),
+        }
+    }
+
+    /// Trackers started since `earlier`, when both snapshots have the counter.
+    pub fn starts_since(&self, earlier: &Self) -> Option<u64> {
+        Some(self.starts?.saturating_sub(earlier.starts?))
+    }
+
+    /// Trackers put to sleep since `earlier`, when both snapshots have the counter.
+    pub fn sleeps_since(&self, earlier: &Self) -> Option<u64> {
+        Some(self.sleeps?.saturating_sub(earlier.sleeps?))
+    }
+}
+
+/// How a wait on the service's samples ended.
+#[derive(Clone, Copy, Debug)]
+pub struct Waited {
+    /// The last snapshot read.
+    pub snapshot: Snapshot,
+    /// Time from the start of the wait until the condition held (or the deadline).
+    pub waited: Duration,
+    /// The condition held before the deadline.
+    pub held: bool,
+}
+
+/// Polls `/metrics` until `condition` holds for a snapshot or `deadline` has passed.
+pub fn wait_until(
+    addr: SocketAddr,
+    deadline: Duration,
+    condition: impl Fn(&Snapshot) -> bool,
+) -> io::Result<Waited> {
+    let started = Instant::now();
+    loop {
+        let snapshot = Snapshot::read(addr)?;
+        let held = condition(&snapshot);
+        if held || started.elapsed() >= deadline {
+            return Ok(Waited {
+                snapshot,
+                waited: started.elapsed(),
+                held,
+            });
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Waits until `trackers_awake` is 0. A service that does not export the gauge never
+/// counts as asleep (the wait runs to its deadline).
+pub fn wait_until_asleep(addr: SocketAddr, deadline: Duration) -> io::Result<Waited> {
+    wait_until(addr, deadline, |s| s.awake == Some(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+# HELP job_rerunner_trackers_awake Run trackers in memory
+# TYPE job_rerunner_trackers_awake gauge
+job_rerunner_trackers_awake 17
+# HELP job_rerunner_trackers_awake_total not the gauge
+job_rerunner_trackers_awake_total 99
+job_rerunner_tracker_starts_total 400012
+job_rerunner_tracker_sleeps_total 399995
+job_rerunner_webhooks_total{outcome=\"accepted\"} 5
+job_rerunner_runs_tracked 1e6
+";
+
+    #[test]
+    fn a_sample_is_found_by_its_exact_name_and_comments_are_skipped() {
+        assert_eq!(value(TEXT, AWAKE), Some(17.0));
+        assert_eq!(value(TEXT, "job_rerunner_trackers"), None);
+        assert_eq!(value(TEXT, "job_rerunner_webhooks_total"), None);
+        assert_eq!(value("job_rerunner_trackers_awake NaN-ish\n", AWAKE), None);
+    }
+
+    #[test]
+    fn a_snapshot_holds_the_tracker_samples_and_their_deltas() {
+        let now = Snapshot::parse(TEXT);
+        assert_eq!(
+            now,
+            Snapshot {
+                awake: Some(17),
+                starts: Some(400_012),
+                sleeps: Some(399_995),
+                runs_tracked: Some(1_000_000),
+            }
+        );
+        let before = Snapshot {
+            starts: Some(12),
+            sleeps: Some(995),
+            ..Snapshot::default()
+        };
+        assert_eq!(now.starts_since(&before), Some(400_000));
+        assert_eq!(now.sleeps_since(&before), Some(399_000));
+        assert_eq!(now.starts_since(&Snapshot::default()), None);
+    }
+
+    #[test]
+    fn a_service_without_the_samples_gives_an_empty_snapshot() {
+        assert_eq!(
+            Snapshot::parse("job_rerunner_trackers 3\n"),
+            Snapshot::default()
+        );
+    }
+}
