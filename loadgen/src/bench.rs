@@ -15,10 +15,10 @@ use crate::child::{Rss, ServerProcess, wait_until_answering};
 use crate::cli::{Mode, Options};
 use crate::engine::{self, Load};
 use crate::fake_github::FakeGitHub;
-use crate::metrics::{Snapshot, wait_until};
+use crate::metrics::{Buckets, STORE_SECONDS, Snapshot, WEBHOOK_SECONDS, wait_until};
 use crate::payload::{Action, Payloads};
 use crate::report::{
-    Asleep, Awake, Config, Reactivations, RerunCheck, Scale, Share, StoreSize, Summary,
+    Asleep, Awake, Config, Reactivations, RerunCheck, Scale, Share, StoreSize, Summary, WithinBound,
 };
 use crate::scratch::Scratch;
 use crate::servers::Floor;
@@ -453,8 +453,24 @@ impl Bench {
         let settle = self.opts.tracker_idle + PACED_SETTLE;
         self.load(addr, Arc::clone(&react), settle, Some(rate))?;
         let settled = Snapshot::read(addr)?;
+        let histograms = |addr| -> io::Result<(Buckets, Buckets)> {
+            Ok((
+                Buckets::read(addr, WEBHOOK_SECONDS)?,
+                Buckets::read(addr, STORE_SECONDS)?,
+            ))
+        };
+        let (webhook_before, store_before) = histograms(addr)?;
         let paced = self.load(addr, Arc::clone(&react), self.opts.duration, Some(rate))?;
         let after = Snapshot::read(addr)?;
+        let (webhook_after, store_after) = histograms(addr)?;
+        let paced_in_service = [0.001, 0.0025, 0.005, 0.01]
+            .into_iter()
+            .map(|le| WithinBound {
+                le_ms: le * 1000.0,
+                webhook_percent: webhook_after.percent_within(&webhook_before, le),
+                store_percent: store_after.percent_within(&store_before, le),
+            })
+            .collect();
         let paced_share = Share::new(
             paced.requests,
             after.starts_since(&settled),
@@ -473,6 +489,7 @@ impl Bench {
             Reactivations {
                 full: full_share,
                 paced: paced_share,
+                paced_in_service,
             },
             Some(p99),
         ))

@@ -17,6 +17,11 @@ pub const SLEEPS: &str = "job_rerunner_tracker_sleeps_total";
 /// Runs in the store (set at start, then every `SUMMARY_EVERY`).
 pub const RUNS_TRACKED: &str = "job_rerunner_runs_tracked";
 
+/// Time from reading a webhook to its answer, in the service.
+pub const WEBHOOK_SECONDS: &str = "job_rerunner_webhook_duration_seconds";
+/// One store transition, commit included.
+pub const STORE_SECONDS: &str = "job_rerunner_store_commit_duration_seconds";
+
 /// Between two looks at `/metrics` while waiting for the trackers to sleep.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -29,6 +34,59 @@ pub fn value(text: &str, name: &str) -> Option<f64> {
             (fields.next()? == name).then_some(())?;
             fields.next()?.parse().ok()
         })
+}
+
+/// A histogram's cumulative buckets at one moment: upper bound in seconds and count,
+/// from its `NAME_bucket{le="…"}` samples. Two readings tell how a phase's
+/// observations spread: how much of a client-side latency the service itself spent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Buckets(Vec<(f64, u64)>);
+
+impl Buckets {
+    /// Picks the buckets of the histogram `name` out of `/metrics` text.
+    pub fn parse(text: &str, name: &str) -> Self {
+        let prefix = format!("{name}_bucket{{le=\"");
+        let buckets = text
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix(&prefix)?;
+                let (le, count) = rest.split_once("\"} ")?;
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
+                Some((le, count.trim().parse::<f64>().ok()?.max(0.0) as u64))
+            })
+            .collect();
+        Self(buckets)
+    }
+
+    /// Reads the histogram `name` of the service at `addr`.
+    pub fn read(addr: SocketAddr, name: &str) -> io::Result<Self> {
+        match get(addr, "/metrics")? {
+            (200, text) => Ok(Self::parse(&text, name)),
+            (status, _) => Err(io::Error::other(format!("GET /metrics answered {status}"))),
+        }
+    }
+
+    /// Of the observations made since `earlier`, the share (percent) that took at most
+    /// `le` seconds; `None` without such a bucket or without observations.
+    pub fn percent_within(&self, earlier: &Self, le: f64) -> Option<f64> {
+        let count_at = |buckets: &Self, bound: f64| {
+            buckets
+                .0
+                .iter()
+                .find(|(b, _)| {
+                    (*b - bound).abs() < 1e-12 || (b.is_infinite() && bound.is_infinite())
+                })
+                .map(|(_, count)| *count)
+        };
+        let total =
+            count_at(self, f64::INFINITY)?.checked_sub(count_at(earlier, f64::INFINITY)?)?;
+        let within = count_at(self, le)?.checked_sub(count_at(earlier, le)?)?;
+        (total > 0).then(|| within as f64 * 100.0 / total as f64)
+    }
 }
 
 /// The tracker samples at one moment; each `None` when the service does not export it.
@@ -129,6 +187,27 @@ job_rerunner_tracker_sleeps_total 399995
 job_rerunner_webhooks_total{outcome=\"accepted\"} 5
 job_rerunner_runs_tracked 1e6
 ";
+
+    #[test]
+    fn a_phase_share_within_a_bound_comes_from_two_readings_of_the_buckets() {
+        let reading = |fast: u64, all: u64| {
+            Buckets::parse(
+                &format!(
+                    "# TYPE x histogram\nx_bucket{{le=\"0.001\"}} {fast}\nx_bucket{{le=\"+Inf\"}} {all}\nx_sum 1\nx_count {all}\n"
+                ),
+                "x",
+            )
+        };
+        let (before, after) = (reading(10, 10), reading(100, 110));
+        assert_eq!(after.percent_within(&before, 0.001), Some(90.0));
+        assert_eq!(after.percent_within(&before, f64::INFINITY), Some(100.0));
+        assert_eq!(after.percent_within(&before, 0.002), None, "no such bucket");
+        assert_eq!(
+            before.percent_within(&before, 0.001),
+            None,
+            "nothing observed"
+        );
+    }
 
     #[test]
     fn a_sample_is_found_by_its_exact_name_and_comments_are_skipped() {

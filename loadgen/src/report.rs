@@ -129,6 +129,18 @@ pub struct Reactivations {
     pub full: Share,
     /// Paced at half of the full-speed rate.
     pub paced: Share,
+    /// The paced phase seen from the service: per bound, the share answered within it.
+    pub paced_in_service: Vec<WithinBound>,
+}
+
+/// Of a phase's requests, the share (percent) within `le_ms`: answered by the service
+/// (`webhook_duration_seconds`, from reading the request to the answer) and spent in
+/// the store (`store_commit_duration_seconds`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WithinBound {
+    pub le_ms: f64,
+    pub webhook_percent: Option<f64>,
+    pub store_percent: Option<f64>,
 }
 
 /// Trackers started during a phase against the requests it sent.
@@ -458,6 +470,27 @@ fn scale_lines(out: &mut String, s: &Scale) {
         share(&s.reactivation.full),
         share(&s.reactivation.paced)
     );
+    if !s.reactivation.paced_in_service.is_empty() {
+        let percent = |p: Option<f64>| p.map_or_else(|| "?".to_owned(), |p| format!("{p:.2}"));
+        let bounds: Vec<String> = s
+            .reactivation
+            .paced_in_service
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} ms: {} % answered, {} % of store trips",
+                    w.le_ms,
+                    percent(w.webhook_percent),
+                    percent(w.store_percent)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "reactivation @ 50 % inside the service (its histograms): {}",
+            bounds.join("; ")
+        );
+    }
     if let Some(store) = &s.store {
         let _ = writeln!(
             out,
