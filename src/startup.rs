@@ -30,7 +30,7 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the registry and the allocator are asked to give back what trackers that
 /// slept left (`src/memory.rs`), and the fall in trackers awake that is worth it.
 const MEMORY_LOOK_EVERY: Duration = Duration::from_secs(1);
-const MEMORY_LEAST_FALL: usize = 1000;
+const MEMORY_LEAST_FALL: usize = 5_000;
 /// Due re-runs woken per poll.
 const DUE_PER_POLL: u32 = 256;
 /// Pending re-runs the mailbox summary looks at: the pending gauges stop counting there
@@ -404,11 +404,11 @@ fn spawn_policy_reloader(policy: Arc<LivePolicy>, log: Logger) {
     let _ = (policy, log);
 }
 
-/// Asks the trackers awake whether their runs went quiet: every half `TRACKER_IDLE`
-/// (they sleep after it) or quarter `RUN_TTL` (they expire the run after it),
-/// whichever is shorter, at least every 5 minutes and at most every 10 ms.
+/// Asks the trackers awake whether their runs went quiet for `RUN_TTL`, a few times
+/// per `RUN_TTL` (at most every 5 minutes, at least every 100 ms): a run whose tracker
+/// is awake is forgotten within a quarter of `RUN_TTL` (or 5 minutes) after it expired.
 fn spawn_quiet_sweeper(registry: Arc<Registry>, settings: &Settings) {
-    let every = quiet_sweep_every(settings.tracker_idle, settings.run_ttl);
+    let every = quiet_sweep_every(settings.run_ttl);
     actix_web::rt::spawn(async move {
         loop {
             actix_web::rt::time::sleep(every).await;
@@ -418,10 +418,8 @@ fn spawn_quiet_sweeper(registry: Arc<Registry>, settings: &Settings) {
 }
 
 /// See [`spawn_quiet_sweeper`].
-fn quiet_sweep_every(idle: Duration, ttl: Duration) -> Duration {
-    (idle / 2)
-        .min(ttl / 4)
-        .clamp(Duration::from_millis(10), Duration::from_secs(300))
+fn quiet_sweep_every(ttl: Duration) -> Duration {
+    (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(300))
 }
 
 /// Shrinks the registry and gives the allocator's free memory back once many trackers
@@ -535,25 +533,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_quiet_sweep_comes_every_half_idle_time_within_its_bounds() {
-        let day = Duration::from_secs(86_400);
+    fn the_quiet_sweep_comes_four_times_per_ttl_within_its_bounds() {
         assert_eq!(
-            quiet_sweep_every(Duration::from_secs(30), day),
-            Duration::from_secs(15)
+            quiet_sweep_every(Duration::from_secs(86_400)),
+            Duration::from_secs(300)
         );
         assert_eq!(
-            quiet_sweep_every(Duration::from_millis(50), day),
-            Duration::from_millis(25)
+            quiet_sweep_every(Duration::from_secs(1)),
+            Duration::from_millis(250)
         );
         assert_eq!(
-            quiet_sweep_every(Duration::ZERO, day),
-            Duration::from_millis(10)
-        );
-        assert_eq!(quiet_sweep_every(day, day), Duration::from_secs(300));
-        assert_eq!(
-            quiet_sweep_every(Duration::from_secs(30), Duration::from_secs(1)),
-            Duration::from_millis(250),
-            "a short RUN_TTL is checked at its own pace"
+            quiet_sweep_every(Duration::ZERO),
+            Duration::from_millis(100)
         );
     }
 }

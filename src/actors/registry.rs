@@ -197,10 +197,9 @@ impl Registry {
         use_it(&handle)
     }
 
-    /// Asks every tracker awake whether its run went quiet: for `TRACKER_IDLE` (it
-    /// sleeps) or `RUN_TTL` (it expires the run). One sweep instead of a timer per
-    /// tracker: a timer costs each awake run a few hundred bytes and its start a
-    /// timer's set-up.
+    /// Asks every tracker awake whether its run went quiet for `RUN_TTL`. One sweep
+    /// for a rare event instead of a second timer per tracker (each awake tracker has
+    /// one already, for sleeping: `run_tracker/sleep.rs`).
     pub fn sweep_quiet(&self) {
         for entry in self.trackers.iter() {
             entry.value().addr.do_send(CheckQuiet);

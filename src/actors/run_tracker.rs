@@ -100,8 +100,7 @@ struct Evidenced {
     evidence: Vec<crate::policy::JobEvidence>,
 }
 
-/// See whether the run has been quiet for `TRACKER_IDLE` (sleep) or for `RUN_TTL`
-/// (expire it); sent by the registry's sweep.
+/// See whether the run went quiet for `RUN_TTL` (sent by the registry's sweep).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CheckQuiet;
@@ -700,10 +699,11 @@ impl Actor for RunTracker {
     // The state is not read when the actor starts: the first change (an event, or a
     // claim when a poll woke the tracker) reads it inside its own transaction, one store
     // trip instead of two for every new run.
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
         if self.debugging() {
             debug!(self.log(), "actor started"; "tracker" => self.id);
         }
+        self.arm_idle_timer(self.idle(), ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -753,9 +753,7 @@ impl Handler<CheckQuiet> for RunTracker {
     type Result = ();
 
     fn handle(&mut self, _: CheckQuiet, ctx: &mut Self::Context) {
-        if !self.sleep_if_quiet(ctx) {
-            self.check_quiet(ctx);
-        }
+        self.check_quiet(ctx);
     }
 }
 
