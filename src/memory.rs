@@ -7,10 +7,11 @@
 //! arena. It locks each arena while it walks it, and every thread that allocates
 //! meanwhile waits (the store thread among them), so it must stay out of steady load:
 //! a first rule (half the peak, by 1,000) trimmed every few seconds during a steady
-//! stream of reactivations. So it is asked only when the number of trackers awake has fallen to a
-//! quarter of its peak since the last time, by at least 5,000 ([`TrimWatch`]): after
-//! a burst, never in a steady state, where the count swings around its level. It runs on a blocking thread, not on an event loop. Elsewhere than on glibc
-//! it does nothing.
+//! stream of reactivations. So it is asked only when the number of trackers awake has
+//! fallen to a quarter of its peak since the last time, by at least 5,000
+//! ([`TrimWatch`]): after a burst, never in a steady state, where the count swings
+//! around its level. It runs on a blocking thread, not on an event loop. Elsewhere than
+//! on glibc it does nothing.
 
 /// Decides when to give memory back: when the trackers awake fell to a quarter of
 /// their peak since the last time, by at least `least_fall`.

@@ -164,7 +164,7 @@ impl Application {
             log.clone(),
         );
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
-        spawn_quiet_sweeper(Arc::clone(&registry), &settings);
+        spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
         spawn_memory_keeper(Arc::clone(&registry));
         spawn_policy_reloader(Arc::clone(&policy), log.clone());
         spawn_redelivery_sweep(&settings, &store, claim.owner, &metrics, &log);
@@ -407,8 +407,8 @@ fn spawn_policy_reloader(policy: Arc<LivePolicy>, log: Logger) {
 /// Asks the trackers awake whether their runs went quiet for `RUN_TTL`, a few times
 /// per `RUN_TTL` (at most every 5 minutes, at least every 100 ms): a run whose tracker
 /// is awake is forgotten within a quarter of `RUN_TTL` (or 5 minutes) after it expired.
-fn spawn_quiet_sweeper(registry: Arc<Registry>, settings: &Settings) {
-    let every = quiet_sweep_every(settings.run_ttl);
+fn spawn_quiet_sweeper(registry: Arc<Registry>, ttl: Duration) {
+    let every = quiet_sweep_every(ttl);
     actix_web::rt::spawn(async move {
         loop {
             actix_web::rt::time::sleep(every).await;

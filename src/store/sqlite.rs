@@ -60,7 +60,7 @@ const WRITE_TROUBLE_FOR: Duration = Duration::from_secs(30);
 /// An SQLite-backed [`Store`].
 pub struct SqliteStore {
     requests: mpsc::Sender<Box<dyn Work>>,
-    /// The file, for reads that must not wait behind the writer ([`count_runs`]).
+    /// The file, for reads that must not wait behind the writer (`Store::count_runs`).
     path: PathBuf,
     watch: Arc<StoreWatch>,
     health: Arc<WriteHealth>,

@@ -21,8 +21,8 @@
 //! event costs one store of the time, not a timer reset. A sweep of all trackers
 //! instead (every half `TRACKER_IDLE`) saved the timer's ~150 bytes per awake run, but
 //! put thousands of trackers to sleep in one burst: the reactivations' p99 at half load
-//! went from 1.8 times hot's to 8 times (the store's histogram showed the workers
-//! busy, not the store). Timers spread the sleeps as the events came.
+//! went from about 1.8 times hot's to about 8 times. Timers spread the sleeps as the
+//! events came.
 
 use std::time::Duration;
 
