@@ -18,13 +18,13 @@
 //! `no_transient_match`. In shadow mode a re-run becomes `shadow`, carrying what it
 //! would have done.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::decisive::Unbounded;
 use super::evidence;
-use super::patterns::{Hit, Patterns};
+use super::judgement::{JobJudgement, Matched, judge};
 use super::rule::{Mode, Rule};
 use crate::ids::JobId;
 use crate::run::{Conclusion, Name};
@@ -349,62 +349,54 @@ pub fn decide_at_completion(run: &RunFacts<'_>, history: &History, rule: &Rule) 
     AtCompletion::Decided(rerun(rule, plan, None, None))
 }
 
-/// A line that matched, and the name of the pattern that did.
-struct Matched<'e> {
-    line: Cow<'e, str>,
-    pattern: String,
-}
-
-/// Decides with the failed jobs' evidence. Everything [`decide_at_completion`]
-/// checks is checked again (the budget may have been spent meanwhile). A failed job
-/// with no entry in `evidence` counts as one whose log and annotations are unavailable.
+/// Decides with the failed jobs' evidence, read without a budget: what
+/// [`judge`] and [`decide_on_judgements`] do together (tests, `classify`).
 pub fn decide_with_evidence(
     run: &RunFacts<'_>,
     history: &History,
     rule: &Rule,
     evidence: &[JobEvidence],
 ) -> Result<Decision, Ineligible> {
+    let judged = judge(rule, evidence, &mut Unbounded);
+    decide_on_judgements(run, history, rule, &judged)
+}
+
+/// Decides on the failed jobs' judged evidence ([`judge`]). Everything
+/// [`decide_at_completion`] checks is checked again (the budget may have been spent
+/// meanwhile). A failed job with no judgement counts as one whose log and
+/// annotations are unavailable.
+pub fn decide_on_judgements(
+    run: &RunFacts<'_>,
+    history: &History,
+    rule: &Rule,
+    judged: &[JobJudgement],
+) -> Result<Decision, Ineligible> {
     let failed = match prefilter(run, history, rule)? {
         Prefiltered::Failed(failed) => failed,
         Prefiltered::Skip(decision) => return Ok(decision),
     };
     let plan = plan(run, rule);
-    let missing = JobEvidence {
-        job: JobId(0),
-        annotations: Fetched::Unavailable {
-            why: "not fetched".to_owned(),
-        },
-        log: Fetched::Unavailable {
-            why: "not fetched".to_owned(),
-        },
-    };
-    let of = |job: &JobFacts| {
-        evidence
-            .iter()
-            .find(|e| e.job == job.id)
-            .unwrap_or(&missing)
-    };
+    let missing = JobJudgement::unavailable(JobId(0), "not fetched");
+    let of = |job: &JobFacts| judged.iter().find(|j| j.job == job.id).unwrap_or(&missing);
 
     // A broken job anywhere outweighs a job with no transient match: it says more.
-    if !rule.never_when.is_empty() {
-        for job in &failed {
-            if let Some(found) = first_match(&rule.never_when, "never_when", of(job)) {
-                let mut decision = skip(Reason::BrokenLog, Some(job), Some(&found.line));
-                decision.pattern = Some(found.pattern);
-                return Ok(decision);
-            }
+    for job in &failed {
+        if let Some(found) = &of(job).never {
+            let mut decision = skip(Reason::BrokenLog, Some(job), Some(&found.line));
+            decision.pattern = Some(found.pattern.clone());
+            return Ok(decision);
         }
     }
     let mut transient = None;
     if !rule.only_when.is_empty() {
         for job in &failed {
-            let job_evidence = of(job);
-            match first_match(&rule.only_when, "only_when", job_evidence) {
+            let judgement = of(job);
+            match &judgement.only {
                 Some(found) => {
                     transient.get_or_insert((job, found));
                 }
                 None => {
-                    let why = unavailable(job_evidence);
+                    let why = no_match_evidence(judgement);
                     return Ok(skip(Reason::NoTransientMatch, Some(job), why.as_deref()));
                 }
             }
@@ -413,6 +405,19 @@ pub fn decide_with_evidence(
     Ok(match transient {
         Some((job, found)) => rerun(rule, plan, Some(job), Some(found)),
         None => rerun(rule, plan, None, None),
+    })
+}
+
+/// What a skip for no transient match quotes: why the evidence could not be read,
+/// else the decisive line and what knows it.
+fn no_match_evidence(judgement: &JobJudgement) -> Option<String> {
+    if let Some(why) = &judgement.unread {
+        return Some(why.clone());
+    }
+    let decisive = judgement.decisive.as_ref()?;
+    Some(match &decisive.known {
+        Some(known) => format!("{} ({known})", decisive.line),
+        None => decisive.line.clone(),
     })
 }
 
@@ -555,10 +560,10 @@ fn rerun(
     rule: &Rule,
     plan: RerunPlan,
     job: Option<&JobFacts>,
-    found: Option<Matched<'_>>,
+    found: Option<&Matched>,
 ) -> Decision {
     let (evidence, pattern) = match found {
-        Some(m) => (Some(evidence::clean(&m.line)), Some(m.pattern)),
+        Some(m) => (Some(m.line.clone()), Some(m.pattern.clone())),
         None => (None, None),
     };
     Decision {
@@ -569,52 +574,5 @@ fn rerun(
         job: job.map(job_ref),
         evidence,
         pattern,
-    }
-}
-
-/// The first `failure` annotation line, then log line, that one of `patterns`
-/// (the rule's list `field`) matches.
-fn first_match<'e>(
-    patterns: &Patterns,
-    field: &str,
-    evidence: &'e JobEvidence,
-) -> Option<Matched<'e>> {
-    let found = |line: Cow<'e, str>, hit: Hit| Matched {
-        line,
-        pattern: hit.name(field),
-    };
-    if let Fetched::Got(annotations) = &evidence.annotations {
-        let failures = annotations
-            .iter()
-            .filter(|a| a.level == AnnotationLevel::Failure);
-        for line in failures.flat_map(|a| evidence::log_lines(&a.message)) {
-            if let Some(hit) = patterns.matching(&line) {
-                return Some(found(line, hit));
-            }
-        }
-    }
-    if let Fetched::Got(log) = &evidence.log {
-        for line in evidence::log_lines(log) {
-            if let Some(hit) = patterns.matching(&line) {
-                return Some(found(line, hit));
-            }
-        }
-    }
-    None
-}
-
-/// Why nothing could be read, when the log (or the annotations) could not be fetched.
-fn unavailable(evidence: &JobEvidence) -> Option<String> {
-    let log = match &evidence.log {
-        Fetched::Unavailable { why } => Some(format!("log unavailable: {why}")),
-        Fetched::Got(_) => None,
-    };
-    let annotations = match &evidence.annotations {
-        Fetched::Unavailable { why } => Some(format!("annotations unavailable: {why}")),
-        Fetched::Got(_) => None,
-    };
-    match (log, annotations) {
-        (Some(l), Some(a)) => Some(format!("{l}; {a}")),
-        (l, a) => l.or(a),
     }
 }

@@ -12,16 +12,22 @@
 //! environment. The tracker gathers the inputs and acts on the decision; the GitHub
 //! actor fetches the evidence when a decision asks for it.
 
+mod classify;
 mod config;
 mod decision;
+pub mod decisive;
 mod error;
 mod evidence;
-pub mod infra;
+pub mod families;
+mod judgement;
 mod patterns;
 mod raw;
 mod rule;
+mod signature;
 mod view;
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod decision_tests;
 #[cfg(test)]
@@ -29,14 +35,18 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
+pub use classify::{Classification, classify};
 pub use config::{MAX_DURATION, MAX_POLICY_BYTES, load, parse};
 pub use decision::{
     AfterRerun, Annotation, AnnotationLevel, AtCompletion, Decision, EvidenceRequest, Fetched,
     History, Ineligible, JobEvidence, JobFacts, JobRef, Reason, RerunPlan, RunFacts, Verdict,
-    backoff_delay_ms, decide_at_completion, decide_with_evidence,
+    backoff_delay_ms, decide_at_completion, decide_on_judgements, decide_with_evidence,
 };
+pub use decisive::{Budget, Unbounded};
 pub use error::{Location, PolicyError, PolicySource};
 pub use evidence::{EVIDENCE_CHARS, clean as clean_evidence, has_secret, log_lines, mask_secrets};
+pub use judgement::{DecisiveLine, JobJudgement, Matched, judge};
 pub use patterns::{GlobKind, GlobList, Hit, ListError, MAX_PATTERN_CHARS, MAX_PATTERNS, Patterns};
 pub use rule::{DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, RuleRef, ScopedRule};
+pub use signature::{SIGNATURE_CHARS, signature};
 pub use view::{PolicyView, RuleView, ScopedRuleView};

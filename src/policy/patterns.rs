@@ -5,16 +5,14 @@
 //!
 //! A regex list is parsed one pattern at a time (cheap, and the error names the
 //! pattern at fault), then compiled once into a single `RegexSet` with a size limit,
-//! so one pass over a line tries every pattern. The `@infra` built-ins are compiled
-//! once per process, not once per list.
-
-use std::sync::LazyLock;
+//! so one pass over a line tries every pattern. The built-in families a list names
+//! with `@` (`src/policy/families/`) are compiled once per process, not once per list.
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::{RegexSet, RegexSetBuilder};
 
 use super::error::one_line;
-use super::infra::{INFRA, INFRA_TOKEN};
+use super::families::{self, FamilySet, Known};
 
 /// Why a list of globs or regexes was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,45 +128,56 @@ impl PartialEq for GlobList {
 /// patterns are a few words each and need far less.
 const SET_SIZE_LIMIT: usize = 2 << 20;
 
-/// The `@infra` built-ins, compiled once.
-static INFRA_SET: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new(INFRA.iter().map(|p| p.regex)).expect("the built-in patterns compile (tested)")
-});
-
-/// Which pattern of a list matched a line first.
+/// Which entry of a list matched a line first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hit {
-    /// The pattern at this index of the list, as written.
+    /// The regex at this index of the list, as written.
     Written(usize),
-    /// The `@infra` built-in with this name.
-    Infra(&'static str),
+    /// A built-in family's pattern, through the `@word` the list wrote.
+    Family {
+        /// The word as written, without `@` (`network`, `transient`, `infra`).
+        word: &'static str,
+        /// The pattern that matched.
+        known: Known,
+    },
 }
 
 impl Hit {
-    /// The name decisions and metrics use: `@infra:runner_lost`, or `never_when[1]`
-    /// for the list `field`'s pattern 1 (a bounded label, unlike the regex itself).
+    /// The name decisions and metrics use: `@network:connection_reset` (`@infra:…`
+    /// when the list named the runner family by its old name), or `never_when[1]` for
+    /// the list `field`'s regex 1 (a bounded label, unlike the regex itself).
     pub fn name(&self, field: &str) -> String {
         match self {
             Self::Written(index) => format!("{field}[{index}]"),
-            Self::Infra(name) => format!("{INFRA_TOKEN}:{name}"),
+            Self::Family { word, known } => family_name(word, *known),
         }
     }
 }
 
-/// Compiled regexes matched against single lines, with `@infra` expanded.
+fn family_name(word: &str, known: Known) -> String {
+    let family = if word == "infra" {
+        word
+    } else {
+        known.family().name
+    };
+    format!("@{family}:{}", known.pattern().name)
+}
+
+/// Compiled regexes matched against single lines, and the built-in families the list
+/// names with `@`.
 #[derive(Clone, Debug)]
 pub struct Patterns {
     written: Vec<String>,
-    /// The list's own regexes (`@infra` excepted), for one pass per line.
+    /// The list's own regexes (`@` words excepted), for one pass per line.
     set: RegexSet,
     /// For each regex of `set`, its index in `written`.
     index: Vec<usize>,
-    /// Where `@infra` first stands in `written`.
-    infra_at: Option<usize>,
+    /// Each `@` word: its index in `written`, the word, the families it names.
+    words: Vec<(usize, &'static str, FamilySet)>,
 }
 
 impl Patterns {
-    /// Compiles `patterns`; `@infra` stands for the built-in list. The error names the
+    /// Compiles `patterns`; `@word` names built-in families. The error names the
     /// pattern at fault, or the list when only the patterns together are too large.
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, ListError> {
         if patterns.len() > MAX_PATTERNS {
@@ -179,11 +188,16 @@ impl Patterns {
         }
         let mut regexes = Vec::new();
         let mut index = Vec::new();
-        let mut infra_at = None;
+        let mut words = Vec::new();
         for (at, pattern) in patterns.iter().enumerate() {
             let pattern = pattern.as_ref();
-            if pattern == INFRA_TOKEN {
-                infra_at.get_or_insert(at);
+            if let Some((word, set)) = pattern.strip_prefix('@').and_then(|w| {
+                Some((
+                    families::words().into_iter().find(|k| *k == w)?,
+                    families::resolve(w)?,
+                ))
+            }) {
+                words.push((at, word, set));
                 continue;
             }
             check(pattern).map_err(|problem| ListError::at(at, problem))?;
@@ -217,7 +231,7 @@ impl Patterns {
             written: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
             set,
             index,
-            infra_at,
+            words,
         })
     }
 
@@ -227,7 +241,7 @@ impl Patterns {
             written: Vec::new(),
             set: RegexSet::empty(),
             index: Vec::new(),
-            infra_at: None,
+            words: Vec::new(),
         }
     }
 
@@ -236,20 +250,46 @@ impl Patterns {
         self.written.is_empty()
     }
 
-    /// The patterns as written (`@infra` unexpanded).
+    /// The patterns as written (`@` words unexpanded).
     pub fn written(&self) -> &[String] {
         &self.written
     }
 
-    /// The first pattern of the list (in list order) that `line` matches, if any.
+    /// Whether the list names a built-in family.
+    pub fn has_families(&self) -> bool {
+        !self.words.is_empty()
+    }
+
+    /// Whether the list has regexes of its own.
+    pub fn has_regexes(&self) -> bool {
+        !self.index.is_empty()
+    }
+
+    /// The index (in the list as written) of the first own regex `line` matches.
+    pub fn matching_regex(&self, line: &str) -> Option<usize> {
+        self.set.matches(line).iter().next().map(|k| self.index[k])
+    }
+
+    /// The name of the first `@` word of the list whose families hold `known`.
+    pub fn family_hit(&self, known: Known) -> Option<String> {
+        self.words
+            .iter()
+            .find(|(_, _, set)| set.contains(known.family))
+            .map(|(_, word, _)| family_name(word, known))
+    }
+
+    /// The first entry of the list (in list order) that `line` matches, if any: an own
+    /// regex, or a pattern of a family the list names. (Decisions match families
+    /// against the decisive line only; this is for one line on its own.)
     pub fn matching(&self, line: &str) -> Option<Hit> {
-        let own = self.set.matches(line).iter().next().map(|k| self.index[k]);
-        let infra = self
-            .infra_at
-            .and_then(|at| Some((at, INFRA_SET.matches(line).iter().next()?)));
-        match (own, infra) {
-            (Some(at), Some((infra_at, _))) if at < infra_at => Some(Hit::Written(at)),
-            (_, Some((_, builtin))) => Some(Hit::Infra(INFRA[builtin].name)),
+        let own = self.matching_regex(line);
+        let family = self.words.iter().find_map(|(at, word, set)| {
+            let known = families::known_in(line, *set)?;
+            Some((*at, Hit::Family { word, known }))
+        });
+        match (own, family) {
+            (Some(at), Some((family_at, _))) if at < family_at => Some(Hit::Written(at)),
+            (_, Some((_, hit))) => Some(hit),
             (Some(at), None) => Some(Hit::Written(at)),
             (None, None) => None,
         }
@@ -259,14 +299,14 @@ impl Patterns {
 /// Why one regex a user wrote is refused, if it is.
 fn check(pattern: &str) -> Result<(), String> {
     let trimmed = pattern.trim();
-    if trimmed == INFRA_TOKEN {
+    if let Some(word) = trimmed.strip_prefix('@') {
+        if families::resolve(word).is_some() {
+            return Err(format!("has blanks around the built-in: write {trimmed:?}"));
+        }
+        let known: Vec<String> = families::words().iter().map(|w| format!("@{w}")).collect();
         return Err(format!(
-            "has blanks around the built-in: write {INFRA_TOKEN:?}"
-        ));
-    }
-    if trimmed.starts_with('@') {
-        return Err(format!(
-            "unknown built-in {pattern:?} (the one built-in is {INFRA_TOKEN})"
+            "unknown built-in {pattern:?} (the built-ins are {})",
+            known.join(", ")
         ));
     }
     if pattern.is_empty() {
@@ -339,10 +379,13 @@ mod tests {
         assert_eq!(name("read ECONNRESET").as_deref(), Some("only_when[0]"));
         assert_eq!(name("all good"), None);
         // In list order: a line both match is the earlier pattern's.
-        let infra_first = Patterns::new(&["@infra", "exit code"]).expect("valid");
+        let infra_first = Patterns::new(&["@infra", "lost communication"]).expect("valid");
         assert_eq!(
-            infra_first.matching("Process completed with exit code 143."),
-            Some(Hit::Infra("killed"))
+            infra_first
+                .matching("The hosted runner: GitHub Actions 3 lost communication with the server.")
+                .map(|hit| hit.name("only_when"))
+                .as_deref(),
+            Some("@infra:runner_lost")
         );
     }
 
