@@ -1,5 +1,6 @@
 //! The command line: `job-rerunner` runs the service, `job-rerunner check-config` prints
-//! the effective configuration, `--help` and `--version` print and exit.
+//! the effective configuration, `job-rerunner classify` tells what a failure's text
+//! would lead to (`cli/classify.rs`), `--help` and `--version` print and exit.
 //!
 //! clap (derive) parses it, so that anything else is refused: someone may type a wrong
 //! word in `dokku run` against the production database, and a typo must exit 2 with one
@@ -8,8 +9,11 @@
 //! the environment (`settings`), which is why `--help` ends with every variable of
 //! [`VARIABLES`] and its default.
 
+pub mod classify;
+
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -19,12 +23,19 @@ use crate::policy::Policy;
 use crate::settings::{Settings, VARIABLES};
 
 /// What the command line asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Run the service (no subcommand).
     Serve,
     /// Print the effective configuration and exit.
     CheckConfig,
+    /// Classify a failure's text and exit (needs no settings).
+    Classify {
+        /// `--rules FILE`; `None`: the recommended policy.
+        rules: Option<PathBuf>,
+        /// The text's file; `None` or `-`: standard input.
+        input: Option<PathBuf>,
+    },
 }
 
 /// The command line asked only for text (`--help`, `--version`), or could not be
@@ -63,11 +74,21 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Clone, Copy, Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 enum Command {
     /// Print the effective value of every variable (secrets redacted) and exit; exit 2
     /// naming the variable at fault
     CheckConfig,
+    /// Read a failure's log or annotations and print its decisive line, family,
+    /// signature and the decision the policy leads to
+    Classify {
+        /// The policy's TOML file (default: the recommended policy, built in)
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// The text to read; - or nothing: standard input
+        #[arg(value_name = "PATH")]
+        input: Option<PathBuf>,
+    },
 }
 
 /// The `Environment` part of `--help`: every variable with its default.
@@ -94,6 +115,9 @@ where
         Ok(Cli {
             command: Some(Command::CheckConfig),
         }) => Ok(Action::CheckConfig),
+        Ok(Cli {
+            command: Some(Command::Classify { rules, input }),
+        }) => Ok(Action::Classify { rules, input }),
         Err(err)
             if matches!(
                 err.kind(),
@@ -144,6 +168,24 @@ mod tests {
     fn no_subcommand_serves_and_check_config_checks() {
         assert_eq!(run(&[]), Ok(Action::Serve));
         assert_eq!(run(&["check-config"]), Ok(Action::CheckConfig));
+    }
+
+    #[test]
+    fn classify_takes_an_optional_policy_and_an_optional_path() {
+        assert_eq!(
+            run(&["classify"]),
+            Ok(Action::Classify {
+                rules: None,
+                input: None
+            })
+        );
+        assert_eq!(
+            run(&["classify", "--rules", "p.toml", "job.log"]),
+            Ok(Action::Classify {
+                rules: Some("p.toml".into()),
+                input: Some("job.log".into())
+            })
+        );
     }
 
     #[test]

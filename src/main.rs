@@ -14,6 +14,10 @@ fn main() -> ExitCode {
         Ok(action) => action,
         Err(exit) => return exit.print(),
     };
+    // classify needs no settings: it runs wherever the binary is.
+    if let Action::Classify { rules, input } = &action {
+        return cli::classify::run(rules.as_deref(), input.as_deref());
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     match action {
         Action::CheckConfig => cli::print_effective(&settings, &policy.current()),
         Action::Serve => serve(settings),
+        Action::Classify { .. } => ExitCode::SUCCESS,
     }
 }
 

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use slog::{Logger, debug, error, info, o, warn};
 
+mod judging;
 mod run_end;
 mod sleep;
 
@@ -92,12 +93,12 @@ struct Answered {
     outcome: RerunOutcome,
 }
 
-/// The GitHub actor answered the evidence fetch of a re-run this tracker claimed.
+/// The evidence of a re-run this tracker claimed was fetched and judged.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Evidenced {
     claimed: ClaimedRerun,
-    evidence: Vec<crate::policy::JobEvidence>,
+    judged: Vec<crate::policy::JobJudgement>,
 }
 
 /// See whether the run went quiet for `RUN_TTL` (sent by the registry's sweep).
@@ -328,9 +329,10 @@ impl RunTracker {
     }
 
     /// Asks the GitHub actor for the failed jobs' evidence of a claimed re-run whose
-    /// rule has patterns; the answer comes back as [`Evidenced`]. The claim stays
-    /// this process's meanwhile (`awaiting_github`); if it dies, the lease runs out and
-    /// the re-run is claimed, and its evidence fetched, again.
+    /// rule has patterns, then judges it off this thread (`judging.rs`); the
+    /// judgements come back as [`Evidenced`]. The claim stays this process's meanwhile
+    /// (`awaiting_github`); if it dies, the lease runs out and the re-run is claimed,
+    /// and its evidence fetched, again.
     fn fetch_evidence(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
         let request = FetchEvidence {
             run: self.key.clone(),
@@ -340,21 +342,36 @@ impl RunTracker {
             jobs: claimed.evidence_jobs.clone(),
         };
         let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();
-        let sent = self.shared.deps.github.send(request);
-        ctx.spawn(sent.into_actor(self).map(move |answer, _, ctx| {
-            let evidence = answer.unwrap_or_else(|_| {
+        let workflow = self
+            .state
+            .as_ref()
+            .map(|state| state.workflow.to_string())
+            .unwrap_or_default();
+        let rule = self
+            .shared
+            .deps
+            .policy
+            .current()
+            .rule_for(self.key.repo.as_str(), &workflow)
+            .clone();
+        let github = self.shared.deps.github.clone();
+        let tracker = ctx.address();
+        ctx.spawn(actix::fut::wrap_future(async move {
+            let evidence = github.send(request).await.unwrap_or_else(|_| {
                 crate::actors::github::all_unavailable(&jobs, "the GitHub actor is gone")
             });
-            ctx.address().do_send(Evidenced { claimed, evidence });
+            let judged = judging::judge_off_thread(rule, evidence).await;
+            tracker.do_send(Evidenced { claimed, judged });
         }));
     }
 
-    /// Decides the claimed re-run on its evidence (one commit, `RunChange::Decide`):
-    /// a re-run goes to the GitHub actor, a skip closes the attempt.
+    /// Decides the claimed re-run on its judged evidence (one commit,
+    /// `RunChange::Decide`): a re-run goes to the GitHub actor, a skip closes the
+    /// attempt.
     fn decide(
         &mut self,
         claimed: ClaimedRerun,
-        evidence: Vec<crate::policy::JobEvidence>,
+        judged: Vec<crate::policy::JobJudgement>,
         ctx: &mut Context<Self>,
     ) {
         let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
@@ -371,7 +388,7 @@ impl RunTracker {
             claim: self.shared.deps.claim,
             repo: self.key.repo.to_string(),
             workflow,
-            evidence: Arc::new(evidence),
+            judged: Arc::new(judged),
             policy: self.policy(),
         };
         self.commit_decision(change, &claimed, "evidence", ctx);
@@ -744,8 +761,8 @@ impl Handler<Answered> for RunTracker {
 impl Handler<Evidenced> for RunTracker {
     type Result = ();
 
-    fn handle(&mut self, Evidenced { claimed, evidence }: Evidenced, ctx: &mut Self::Context) {
-        self.decide(claimed, evidence, ctx);
+    fn handle(&mut self, Evidenced { claimed, judged }: Evidenced, ctx: &mut Self::Context) {
+        self.decide(claimed, judged, ctx);
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod classify;
 mod config;
+mod costly;
 mod decision;
 pub mod decisive;
 mod error;

@@ -11,6 +11,7 @@
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::{RegexSet, RegexSetBuilder};
 
+use super::costly;
 use super::error::one_line;
 use super::families::{self, FamilySet, Known};
 
@@ -227,6 +228,16 @@ impl Patterns {
                     },
                 }
             })?;
+        if !regexes.is_empty() && costly::gives_up(&regexes) {
+            const WHY: &str = "too costly to match: the regex engine gives up on 4 KiB log lines (too many states); avoid counted repetitions after a repeated class, such as [a-z]*a[a-z]{20}";
+            return Err(match index.as_slice() {
+                [only] => ListError::at(*only, format!("is {WHY}")),
+                _ => ListError {
+                    index: None,
+                    problem: format!("the {} patterns together are {WHY}", regexes.len()),
+                },
+            });
+        }
         Ok(Self {
             written: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
             set,
@@ -404,6 +415,21 @@ mod tests {
         assert_eq!(err.index, None, "{}", err.problem);
         assert!(
             err.problem.contains("8 patterns together"),
+            "{}",
+            err.problem
+        );
+    }
+
+    #[test]
+    fn patterns_too_costly_to_match_together_are_refused_at_load() {
+        let costly: Vec<String> = (0..100)
+            .map(|i| format!("[a-z]*a[a-z]{{{}}}\\p{{Greek}}", 10 + i % 7))
+            .collect();
+        let err = Patterns::new(&costly).expect_err("too costly");
+        assert_eq!(err.index, None, "{}", err.problem);
+        assert!(
+            err.problem
+                .contains("the 100 patterns together are too costly"),
             "{}",
             err.problem
         );

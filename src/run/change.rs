@@ -10,7 +10,7 @@ use super::state::{
     unrecorded_claims_exhausted,
 };
 use super::{JobAction, JobEvent, Policy, RerunOutcome, RunEvent, RunState, TrackedJob};
-use crate::policy::{Decision, History, JobEvidence, Reason};
+use crate::policy::{Decision, History, JobJudgement, Reason};
 
 /// How far back the hourly budget looks.
 pub const BUDGET_WINDOW_MS: u64 = 3_600_000;
@@ -168,8 +168,9 @@ pub enum RunChange {
         repo: String,
         /// The run's workflow, to find its rule and its per-job history.
         workflow: String,
-        /// What the GitHub actor fetched, one per failed job.
-        evidence: Arc<Vec<JobEvidence>>,
+        /// What the GitHub actor fetched, judged under the run's rule before the
+        /// transaction (matching is the costly part: it never holds a commit).
+        judged: Arc<Vec<JobJudgement>>,
         /// The policy in force, and the history the store reads for the decision.
         policy: Policy,
     },
@@ -584,7 +585,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             claim,
             repo,
             workflow,
-            evidence,
+            judged,
             policy,
         } => {
             let lost = ChangeResult::Decided {
@@ -596,7 +597,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             };
             let rule = rules.rule_for(repo, workflow);
             let Some((decision, claimed)) =
-                state.decide_on_evidence(*now, *attempt, claim, rule, &policy.history, evidence)
+                state.decide_on_evidence(*now, *attempt, claim, rule, &policy.history, judged)
             else {
                 return unchanged(current, lost);
             };
@@ -1100,18 +1101,27 @@ mod tests {
     }
 
     fn decide(owner: u64, log: &str, toml: &str) -> RunChange {
+        let policy = evidence_rules(toml);
+        let evidence = [crate::policy::JobEvidence {
+            job: JobId(1),
+            annotations: crate::policy::Fetched::Got(Vec::new()),
+            log: crate::policy::Fetched::Got(log.into()),
+        }];
+        let rule = policy
+            .rules
+            .as_ref()
+            .expect("a policy")
+            .rule_for("o/r", "ci")
+            .clone();
+        let judged = crate::policy::judge(&rule, &evidence, &mut crate::policy::Unbounded);
         RunChange::Decide {
             now: 30,
             attempt: 1,
             claim: Claim { owner, ..CLAIM },
             repo: "o/r".into(),
             workflow: "ci".into(),
-            evidence: Arc::new(vec![crate::policy::JobEvidence {
-                job: JobId(1),
-                annotations: crate::policy::Fetched::Got(Vec::new()),
-                log: crate::policy::Fetched::Got(log.into()),
-            }]),
-            policy: evidence_rules(toml),
+            judged: Arc::new(judged),
+            policy,
         }
     }
 

@@ -589,7 +589,7 @@ impl Checker {
             return Ok(());
         };
         let attempt = claimed.attempt;
-        let evidence = claimed
+        let evidence: Vec<crate::policy::JobEvidence> = claimed
             .evidence_jobs
             .iter()
             .map(|job| job.id)
@@ -606,6 +606,11 @@ impl Checker {
             &crate::policy::EnvDefaults::default(),
         )
         .map_err(|err| format!("the checker's policy: {err}"))?;
+        let judged = crate::policy::judge(
+            rules.rule_for(self.key.repo.as_str(), "CI"),
+            &evidence,
+            &mut crate::policy::Unbounded,
+        );
         let policy = Policy {
             rules: Some(Arc::new(rules)),
             ..Policy::default()
@@ -619,7 +624,7 @@ impl Checker {
             },
             repo: self.key.repo.to_string(),
             workflow: "CI".into(),
-            evidence: Arc::new(evidence),
+            judged: Arc::new(judged),
             policy,
         })?;
         let ChangeResult::Decided { claimed, decision } = applied.result else {

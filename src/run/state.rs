@@ -969,7 +969,7 @@ impl RunState {
         claim: &Claim,
         rule: &policy::Rule,
         history: &History,
-        evidence: &[policy::JobEvidence],
+        judged: &[policy::JobJudgement],
     ) -> Option<(Option<Decision>, Option<ClaimedRerun>)> {
         let RerunState::InFlight {
             owner, decided_by, ..
@@ -991,7 +991,7 @@ impl RunState {
         };
         // Ineligible now (a reload changed the branches or attempts since the run
         // completed): the decision made at completion stands, the re-run goes ahead.
-        let decision = policy::decide_with_evidence(&facts, history, rule, evidence).ok();
+        let decision = policy::decide_on_judgements(&facts, history, rule, judged).ok();
         let debug_logging = match decision.as_ref().map(|d| &d.verdict) {
             Some(policy::Verdict::Rerun(plan)) => {
                 self.rerun_evidence = decision.as_ref().and_then(|d| d.evidence.clone());

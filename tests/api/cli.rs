@@ -311,3 +311,79 @@ fn a_port_out_of_range_stops_start_up_saying_so_with_the_range() {
         "job-rerunner: configuration error: PORT: 99999 is out of range: PORT takes 0 to 65535\n"
     );
 }
+
+#[test]
+fn classify_reads_a_log_file_and_prints_its_decisive_line_family_and_decision() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let log = dir.path().join("job.log");
+    std::fs::write(
+        &log,
+        "2024-05-01T10:00:00.1234567Z ##[group]Run npm ci\n\
+         2024-05-01T10:00:01.1234567Z npm ERR! code ECONNRESET\n\
+         2024-05-01T10:00:01.2234567Z npm ERR! network aborted\n\
+         2024-05-01T10:00:02.1234567Z ##[error]Process completed with exit code 1.\n",
+    )
+    .expect("written");
+    let output = run_to_end({
+        let mut command = binary();
+        command.arg("classify").arg(&log);
+        command
+    });
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("decisive:  npm ERR! network aborted"),
+        "{text}"
+    );
+    assert!(text.contains("family:    registry (transient)"), "{text}");
+    assert!(text.contains("decision:  re-run"), "{text}");
+}
+
+#[test]
+fn classify_under_a_policy_file_skips_a_compile_error_and_reads_standard_input() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rules = dir.path().join("policy.toml");
+    std::fs::write(&rules, "[defaults]\nnever_when = [\"@compile\"]\n").expect("written");
+    let mut child = binary()
+        .args(["classify", "--rules"])
+        .arg(&rules)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"error[E0308]: mismatched types\nError: Process completed with exit code 101.\n",
+        )
+        .expect("written");
+    let output = child.wait_with_output().expect("ends");
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("decision:  skip (broken_log)"), "{text}");
+    assert!(text.contains("matched:   @compile:rust"), "{text}");
+}
+
+#[test]
+fn classify_with_an_invalid_policy_says_so_in_one_line_and_exits_2() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rules = dir.path().join("policy.toml");
+    std::fs::write(&rules, "[defaults]\nonly_when = [\"@flaky\"]\n").expect("written");
+    let output = run_to_end({
+        let mut command = binary();
+        command
+            .args(["classify", "--rules"])
+            .arg(&rules)
+            .arg("/dev/null");
+        command
+    });
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("unknown built-in \"@flaky\""), "{text}");
+}

@@ -343,6 +343,24 @@ fn refused(vars: &[(&str, &str)]) -> (Option<i32>, String) {
 }
 
 #[test]
+fn patterns_too_costly_to_match_stop_start_up_with_one_line_saying_so() {
+    // 100 patterns whose lazy DFA explodes: accepted once, they took seconds per
+    // decision inside the store's transaction and other webhooks got 503.
+    let patterns: Vec<String> = (0..100)
+        .map(|i| format!("'[a-z]*a[a-z]{{{}}}\\p{{Greek}}'", 10 + i % 7))
+        .collect();
+    let rules = format!("[defaults]\nnever_when = [{}]\n", patterns.join(", "));
+    let (code, stderr) = refused(&[("RULES", &rules)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("never_when"), "{stderr}");
+    assert!(
+        stderr.contains("the 100 patterns together are too costly to match"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_invalid_policy_stops_start_up_with_one_line_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("rules.toml");

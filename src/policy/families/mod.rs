@@ -15,6 +15,7 @@
 //! (see [`super::decisive`]). Which matching line decides a job is not this module's
 //! business: [`super::decisive`] picks the line that failed the step.
 
+pub mod catalog;
 mod compile;
 mod dependency;
 mod deprecated;

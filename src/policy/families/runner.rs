@@ -22,9 +22,10 @@ use super::{Class, Example, Family, Pattern, Weight};
 pub const FAMILY: Family = Family {
     name: "runner",
     class: Class::Transient,
-    doc: "the runner was shut down, lost, killed or deprovisioned, or GitHub's service failed the job",
+    doc: "the runner was shut down, lost or deprovisioned, or GitHub's service failed the job",
     patterns: &[
-        // actions/runner src/Runner.Worker/JobRunner.cs, ShutdownReason.UserCancelled.
+        // actions/runner src/Runner.Worker/JobRunner.cs, ShutdownReason.UserCancelled
+        // (the source writes the messages: the examples of the next one are its text).
         Pattern {
             name: "runner_shutdown",
             regex: r"(?i)^The runner has received a shutdown signal",
@@ -40,7 +41,7 @@ pub const FAMILY: Family = Family {
             regex: r"(?i)^Operating system is shutting down for computer",
             weight: Weight::EndsJob,
             examples: &[Example {
-                text: "Operating system is shutting down for computer 'runner-42'",
+                text: "Operating system is shutting down for computer '{Environment.MachineName}'",
                 source: "https://github.com/actions/runner/blob/main/src/Runner.Worker/JobRunner.cs",
             }],
         },
