@@ -7,20 +7,43 @@
 //! gives each reader the policy of one moment (a clone of the `Arc`, held for one
 //! decision, never a half-replaced one); the write lock is taken only on a reload.
 //! The largest `attempts` is kept in an atomic so that the webhook's filter takes no
-//! lock.
+//! lock; only a policy whose rules differ in `attempts` is read for the run's own rule.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::policy::{self, EnvDefaults, Policy, PolicyError};
 use crate::settings::Settings;
+
+/// How many attempts a run may reach before its events are ignored: the policy's
+/// largest `attempts` decides cheaply before the repository is read, the run's own
+/// rule after it.
+pub trait AttemptLimits {
+    /// The largest `attempts` of any rule ([`crate::policy::Policy::max_attempts`]).
+    fn max(&self) -> u32;
+    /// The `attempts` of the rule for this repository and workflow.
+    fn for_run(&self, repo: &str, workflow: &str) -> u32;
+}
+
+/// One limit for every run (no policy: `RUN_ATTEMPTS`).
+impl AttemptLimits for u32 {
+    fn max(&self) -> u32 {
+        *self
+    }
+
+    fn for_run(&self, _: &str, _: &str) -> u32 {
+        *self
+    }
+}
 
 /// The policy in force and where it came from.
 #[derive(Debug)]
 pub struct LivePolicy {
     current: RwLock<Arc<Policy>>,
     max_attempts: AtomicU32,
+    /// Whether every rule has the largest `attempts` ([`Policy::uniform_attempts`]).
+    uniform_attempts: AtomicBool,
     /// `RULES` as it was at start-up (the environment of a running process does not change).
     rules: Option<String>,
     /// `RULES_FILE`, read again on each reload.
@@ -38,6 +61,7 @@ impl LivePolicy {
         let loaded = policy::load(rules.as_deref(), rules_file.as_deref(), &env)?;
         Ok(Self {
             max_attempts: AtomicU32::new(loaded.max_attempts()),
+            uniform_attempts: AtomicBool::new(loaded.uniform_attempts()),
             current: RwLock::new(Arc::new(loaded)),
             rules,
             rules_file,
@@ -75,7 +99,22 @@ impl LivePolicy {
         *current = Arc::clone(&loaded);
         self.max_attempts
             .store(loaded.max_attempts(), Ordering::Relaxed);
+        self.uniform_attempts
+            .store(loaded.uniform_attempts(), Ordering::Relaxed);
         Ok(loaded)
+    }
+}
+
+impl AttemptLimits for LivePolicy {
+    fn max(&self) -> u32 {
+        self.max_attempts()
+    }
+
+    fn for_run(&self, repo: &str, workflow: &str) -> u32 {
+        if self.uniform_attempts.load(Ordering::Relaxed) {
+            return self.max_attempts();
+        }
+        self.current().rule_for(repo, workflow).attempts
     }
 }
 

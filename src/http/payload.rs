@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::picked::{FieldName, Picked, Text};
 use crate::ids::{CommitSha, InstallationId, JobId, RepoName, RunId, RunKey};
+use crate::rules::AttemptLimits;
 use crate::run::{Conclusion, JobAction, JobEvent, Name};
 use crate::settings::Settings;
 
@@ -152,17 +153,20 @@ pub fn classify(
     delivery: Option<&str>,
     settings: &Settings,
 ) -> Result<Classified, PayloadError> {
-    classify_with(body, delivery, settings, settings.run_attempts)
+    classify_with(body, delivery, settings, &settings.run_attempts)
 }
 
-/// As [`classify`], keeping the events of attempts below `max_attempts` (the policy's
-/// [`crate::policy::Policy::max_attempts`]: a rule may allow more than `RUN_ATTEMPTS`).
+/// What an event of an attempt its rule will not re-run is answered.
+pub const RULE_ATTEMPTS_REACHED: &str = "run_attempt reached the attempts of its rule";
+
+/// As [`classify`], keeping the events of attempts below their rule's `attempts`.
 pub fn classify_with(
     body: &[u8],
     delivery: Option<&str>,
     settings: &Settings,
-    max_attempts: u32,
+    limits: &dyn AttemptLimits,
 ) -> Result<Classified, PayloadError> {
+    let max_attempts = limits.max();
     // The body is checked to be UTF-8 once, as a whole (a fast, vectorised pass), so that
     // serde_json reads it as text and need not check each string it decodes again.
     let text = std::str::from_utf8(body)
@@ -205,6 +209,10 @@ pub fn classify_with(
         .repository
         .and_then(|repo| repo.0)
         .ok_or(PayloadError::Missing("repository.full_name"))?;
+    let workflow = job.workflow_name.as_ref().map_or("", |name| name.as_str());
+    if run_attempt >= limits.for_run(full_name.as_str(), workflow) {
+        return Ok(Classified::Ignored(RULE_ATTEMPTS_REACHED));
+    }
     Ok(Classified::Job(JobEvent {
         delivery: delivery.map(str::to_owned),
         run: RunKey {
@@ -355,11 +363,11 @@ mod tests {
     fn a_policy_allowing_more_attempts_keeps_their_events() {
         let body = payload("queued", 5).to_string();
         assert!(matches!(
-            classify_with(body.as_bytes(), None, &settings(), 6),
+            classify_with(body.as_bytes(), None, &settings(), &6),
             Ok(Classified::Job(_))
         ));
         assert!(matches!(
-            classify_with(body.as_bytes(), None, &settings(), 5),
+            classify_with(body.as_bytes(), None, &settings(), &5),
             Ok(Classified::Ignored(_))
         ));
     }

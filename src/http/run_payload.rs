@@ -7,9 +7,10 @@
 
 use serde::Deserialize;
 
-use super::payload::{FullName, Installation, Login, PayloadError, owned};
+use super::payload::{FullName, Installation, Login, PayloadError, RULE_ATTEMPTS_REACHED, owned};
 use super::picked::{Picked, Text};
 use crate::ids::{CommitSha, InstallationId, RepoName, RunId, RunKey};
+use crate::rules::AttemptLimits;
 use crate::run::{Conclusion, RunEvent};
 use crate::settings::Settings;
 
@@ -53,13 +54,14 @@ pub enum RunClassified {
 }
 
 /// Parses `body` (a `workflow_run` delivery) and decides whether it is for us,
-/// keeping the attempts below `max_attempts` (as `classify_with` does for jobs).
+/// keeping the attempts below their rule's `attempts` (as `classify_with` does for jobs).
 pub fn classify_run(
     body: &[u8],
     delivery: Option<&str>,
     settings: &Settings,
-    max_attempts: u32,
+    limits: &dyn AttemptLimits,
 ) -> Result<RunClassified, PayloadError> {
+    let max_attempts = limits.max();
     let text = std::str::from_utf8(body)
         .map_err(|err| PayloadError::MalformedRun(format!("the body is not UTF-8: {err}")))?;
     let envelope: Envelope = serde_json::from_str(text).map_err(|err| {
@@ -87,6 +89,10 @@ pub fn classify_run(
         .repository
         .and_then(|repo| repo.0)
         .ok_or(PayloadError::Missing("repository.full_name"))?;
+    let workflow = run.name.as_ref().map_or("", |name| name.as_str());
+    if run_attempt >= limits.for_run(full_name.as_str(), workflow) {
+        return Ok(RunClassified::Ignored(RULE_ATTEMPTS_REACHED));
+    }
     let key = RunKey {
         repo: RepoName::parse(full_name.as_str())?,
         run_id: RunId(run.id.ok_or(PayloadError::Missing("workflow_run.id"))?),
@@ -147,7 +153,7 @@ mod tests {
     }
 
     fn classify_json(value: &serde_json::Value) -> Result<RunClassified, PayloadError> {
-        classify_run(value.to_string().as_bytes(), Some("d-1"), &settings(), 3)
+        classify_run(value.to_string().as_bytes(), Some("d-1"), &settings(), &3)
     }
 
     #[test]
@@ -196,7 +202,7 @@ mod tests {
     #[test]
     fn malformed_or_incomplete_payloads_are_refused_with_the_field_named() {
         assert!(matches!(
-            classify_run(b"{not json", None, &settings(), 3),
+            classify_run(b"{not json", None, &settings(), &3),
             Err(PayloadError::MalformedRun(_))
         ));
         let mut no_id = payload("completed", 1);
@@ -249,7 +255,7 @@ mod tests {
                 let start = at.index(body.len() + 1);
                 let end = (start + cut).min(body.len());
                 let damaged = [&body[..start], &insert, &body[end..]].concat();
-                let _ = classify_run(&damaged, Some("d"), &settings(), 3);
+                let _ = classify_run(&damaged, Some("d"), &settings(), &3);
             }
         }
     }

@@ -20,6 +20,9 @@ use super::rule::{DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, ScopedRule
 /// wrong path (a log, a binary), refused before it fills memory.
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 
+/// Most `attempts`: the first attempt and GitHub's limit of 50 re-runs of one run.
+pub const MAX_ATTEMPTS: u32 = 51;
+
 /// Longest `delay` or `max_delay`: GitHub re-runs a run only within 30 days of it.
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -206,7 +209,7 @@ impl Scope<'_> {
         p.attempts = raw
             .attempts
             .as_ref()
-            .map(|v| self.count(v, "attempts", 1))
+            .map(|v| self.attempts(v))
             .transpose()?;
         p.branches = raw
             .branches
@@ -354,6 +357,21 @@ impl Scope<'_> {
             return Err(self.err(span, field, problem));
         }
         Ok((rule, p.sets))
+    }
+
+    /// `attempts`: GitHub refuses a 51st re-run of one workflow run, so at most 51.
+    fn attempts(&self, v: &Spanned<i64>) -> Result<u32, PolicyError> {
+        let n = *v.get_ref();
+        if n > i64::from(MAX_ATTEMPTS) {
+            return Err(self.err(
+                v.span(),
+                "attempts",
+                format!(
+                    "{n} is more than {MAX_ATTEMPTS}: GitHub refuses more than 50 re-runs of one workflow run"
+                ),
+            ));
+        }
+        self.count(v, "attempts", 1)
     }
 
     fn count(&self, v: &Spanned<i64>, field: &str, least: i64) -> Result<u32, PolicyError> {

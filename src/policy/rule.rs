@@ -235,6 +235,14 @@ impl Policy {
             .fold(self.defaults.attempts, u32::max)
     }
 
+    /// Whether every rule has the same `attempts` (then [`Self::max_attempts`] is each
+    /// run's limit, and the webhook's filter needs no rule lookup).
+    pub fn uniform_attempts(&self) -> bool {
+        self.rules
+            .iter()
+            .all(|r| r.rule.attempts == self.defaults.attempts)
+    }
+
     /// Whether any part of the policy needs annotations or logs.
     pub fn needs_evidence(&self) -> bool {
         self.defaults.needs_evidence() || self.rules.iter().any(|r| r.rule.needs_evidence())

@@ -539,3 +539,14 @@ fn a_list_too_large_together_is_named_as_the_list() {
         "{line}"
     );
 }
+
+#[test]
+fn attempts_above_51_are_refused_because_github_refuses_a_51st_rerun() {
+    let line = error_of("[defaults]\nattempts = 52\n");
+    assert!(
+        line.starts_with("RULES:2:12: [defaults] attempts: 52 is more than 51"),
+        "{line}"
+    );
+    assert!(line.contains("more than 50 re-runs"), "{line}");
+    assert!(load(Some("[defaults]\nattempts = 51\n"), None, &env()).is_ok());
+}

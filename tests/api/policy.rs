@@ -653,3 +653,17 @@ async fn the_status_shows_whether_reruns_helped_per_job_and_why_attempts_were_sk
         page.body
     );
 }
+
+#[actix_web::test]
+async fn an_attempt_at_its_own_rules_limit_is_answered_204_though_another_rule_allows_more() {
+    let rules = "[defaults]\nbranches = [\"*\"]\nattempts = 5\n\n[[rule]]\nrepos = [\"org/limited\"]\nattempts = 2\n";
+    let app = crate::helpers::spawn_app(&[("RULES", rules)]).await;
+    let run = crate::helpers::unique();
+    // attempt 2 of a run whose rule allows 2 attempts: its events are not kept.
+    let limited = crate::helpers::Job::new("org/limited", run, 1).attempt(2);
+    assert_eq!(app.send(&limited.queued()).await.status, 204);
+    assert_eq!(app.send(&limited.completed("failure")).await.status, 204);
+    // The same attempt of a repository under [defaults] (5 attempts) is tracked.
+    let other = crate::helpers::Job::new("org/other", run, 1).attempt(2);
+    assert_eq!(app.send(&other.queued()).await.status, 202);
+}
