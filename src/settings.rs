@@ -628,6 +628,7 @@ fn app_credentials(
         )),
         (None, Some((variable, _))) => Err(env.problem(variable, "is set without GITHUB_APP_ID")),
         (Some(id), Some((variable, text))) => {
+            crate::own_secrets::register_pem(&text);
             let key = parse_private_key(&text).map_err(|_| env.problem(variable, BAD_KEY))?;
             Ok(Some(AppCredentials { id, key, key_file }))
         }
