@@ -32,9 +32,9 @@ pub struct TokenShape {
     pub source: &'static str,
     /// A made-up value of this shape (never a real credential); the tests mask it.
     pub example: &'static str,
-    /// Only a match holding both upper- and lower-case letters counts: random base64
-    /// does, a hex digest (`sha256:…`) does not.
-    pub mixed_case: bool,
+    /// Only a match holding an upper-case letter, a lower-case letter and a digit
+    /// counts: random base64 does, a hex digest (`sha256:…`) or a path does not.
+    pub mixed_alphabet: bool,
 }
 
 const GITLEAKS: &str = "https://github.com/gitleaks/gitleaks/blob/master/config/gitleaks.toml";
@@ -48,14 +48,14 @@ pub const TOKEN_SHAPES: &[TokenShape] = &[
         pattern: r"(gh[pousr]_)[A-Za-z0-9]{30,}",
         source: "https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/",
         example: "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "github-fine-grained-pat",
         pattern: r"(github_pat_)[A-Za-z0-9_]{30,}",
         source: GITLEAKS,
         example: "github_pat_11AAAAAAA0bbbbbbbbbbbbbb_cccccccccccccccccccccccccc",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "gitlab-token",
@@ -64,14 +64,14 @@ pub const TOKEN_SHAPES: &[TokenShape] = &[
         pattern: r"\b(gl(?:pat|dt|rt|ptt|ft|soat|cbt)-)[A-Za-z0-9_-]{20,}",
         source: "https://docs.gitlab.com/security/tokens/#token-prefixes",
         example: "glpat-abcdefghij0123456789",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "npm-token",
         pattern: r"\b(npm_)[A-Za-z0-9]{36}",
         source: GITLEAKS,
         example: "npm_abcdefghijklmnopqrstuvwxyz0123456789",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "slack-token",
@@ -79,58 +79,59 @@ pub const TOKEN_SHAPES: &[TokenShape] = &[
         pattern: r"\b(xox[abeoprs]-)[A-Za-z0-9-]{10,}",
         source: GITLEAKS,
         example: "xoxb-1234567890-1234567890-abcdefghijABCDEFGHIJ",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "slack-webhook",
         pattern: r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_][A-Za-z0-9+/_-]{19,}",
         source: GITLEAKS,
         example: "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "google-api-key",
         pattern: r"\b()AIza[A-Za-z0-9_-]{35}",
         source: GITLEAKS,
         example: "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "stripe-key",
         pattern: r"\b((?:sk|rk)_(?:live|test|prod)_)[A-Za-z0-9]{10,}",
         source: GITLEAKS,
         example: "sk_live_abcdefghijklmnopqrstuvwx",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "aws-access-key-id",
         pattern: r"\b()(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
         source: GITLEAKS,
         example: "AKIAIOSFODNN7EXAMPLE",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "pypi-token",
         pattern: r"\b(pypi-)AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}",
         source: GITLEAKS,
         example: "pypi-AgEIcHlwaS5vcmcCJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMAACKlsz",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
     TokenShape {
         name: "pem-body-line",
-        // A line of a PEM block's base64 body (64 characters a line): a private key
-        // printed by a step. The block's short last line is not caught.
-        pattern: r"()[A-Za-z0-9+/]{60,}={0,2}",
+        // A line of a PEM block's base64 body, alone on its line (64 characters a line;
+        // OpenSSH's 70): a private key printed by a step. The block's short last line
+        // is not caught; a path of letters and slashes is not one (no digit).
+        pattern: r"^(\s*)[A-Za-z0-9+/]{60,76}={0,2}\s*$",
         source: "https://www.rfc-editor.org/rfc/rfc7468#section-2",
         example: "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
-        mixed_case: true,
+        mixed_alphabet: true,
     },
     TokenShape {
         name: "docker-login-password",
         pattern: r#"(docker\s+login\b.*?\s(?:-p|--password)(?:\s+|=)["']?)\**[^\s*"'…-][^\s"']*"#,
         source: "https://docs.docker.com/reference/cli/docker/login/",
         example: "docker login -u ci -p hunter2hunter2 registry.example",
-        mixed_case: false,
+        mixed_alphabet: false,
     },
 ];
 
@@ -148,9 +149,10 @@ pub static COMPILED: LazyLock<Vec<(&'static TokenShape, Regex)>> = LazyLock::new
 impl TokenShape {
     /// Whether `found` (a match of the pattern) is one of these credentials.
     pub fn accepts(&self, found: &str) -> bool {
-        !self.mixed_case
+        !self.mixed_alphabet
             || (found.chars().any(|c| c.is_ascii_uppercase())
-                && found.chars().any(|c| c.is_ascii_lowercase()))
+                && found.chars().any(|c| c.is_ascii_lowercase())
+                && found.chars().any(|c| c.is_ascii_digit()))
     }
 }
 
@@ -202,8 +204,7 @@ mod tests {
     #[test]
     fn every_shape_masks_its_example_and_leaves_nothing_to_mask() {
         for shape in TOKEN_SHAPES {
-            let line = format!("step printed {} and went on", shape.example);
-            let masked = mask(&line, "***");
+            let masked = mask(shape.example, "***");
             assert!(masked.contains("***"), "{}: {masked}", shape.name);
             assert!(!found(&masked), "{}: {masked}", shape.name);
             assert_eq!(
@@ -221,13 +222,14 @@ mod tests {
     }
 
     #[test]
-    fn hex_digests_commit_shas_and_prose_are_left_alone() {
+    fn hex_digests_commit_shas_paths_and_prose_are_left_alone() {
         for line in [
             "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a089f86d081884c7d659a2f",
             "checked out 0d5ec357fb8684bd26a74f0b8b3a5020768688eb",
             "npm_config_cache is set",
             "docker login registry.example",
             "AKIA is a prefix",
+            "/home/runner/work/Project/Project/src/main/java/com/Example/AppTest",
         ] {
             assert_eq!(mask(line, "***"), line);
             assert!(!found(line), "{line}");
