@@ -14,6 +14,7 @@ pub mod ids;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod own_secrets;
 pub mod policy;
 pub mod recovery;
 pub mod redact;
@@ -22,6 +23,7 @@ pub mod run;
 pub mod settings;
 pub mod startup;
 pub mod store;
+pub mod token_shapes;
 
 /// This build's version (`Cargo.toml`): `--version`, the start-up log and the
 /// `job_rerunner_build_info` metric.

@@ -23,13 +23,18 @@ const TOKEN_PREFIXES: [&str; 6] = ["ghp_", "github_pat_", "gho_", "ghu_", "ghs_"
 const SCHEMES: [&str; 2] = ["bearer", "basic"];
 
 /// `raw` as one short line: control and invisible formatting characters become spaces,
-/// runs of whitespace one space, token-shaped words (GitHub's token prefixes, JSON Web
-/// Tokens) and the word after `Bearer`/`Basic` `[redacted]`, and the result at most [`MAX_MESSAGE_CHARS`] characters (cut with `…`).
+/// runs of whitespace one space, the service's own secret values
+/// ([`crate::own_secrets`]), the catalogue's token shapes ([`crate::token_shapes`]),
+/// token-shaped words (GitHub's token prefixes, JSON Web Tokens) and the word after
+/// `Bearer`/`Basic` `[redacted]`, and the result at most [`MAX_MESSAGE_CHARS`]
+/// characters (cut with `…`).
 pub fn message(raw: &str) -> String {
     let visible: String = raw
         .chars()
         .map(|c| if is_hidden(c) { ' ' } else { c })
         .collect();
+    let visible = crate::own_secrets::mask(&visible, REDACTED);
+    let visible = crate::token_shapes::redact(&visible, REDACTED);
     let mut words = Vec::new();
     let mut after_scheme = false;
     for word in visible.split_whitespace() {
@@ -169,5 +174,16 @@ mod tests {
         assert_eq!(url("https://ghp_TOKEN@ghe.example"), "https://ghe.example");
         assert_eq!(url("/sso/login?state=abc"), "/sso/login");
         assert_eq!(url("https://api.github.com"), "https://api.github.com");
+    }
+
+    #[test]
+    fn the_catalogues_shapes_and_the_services_own_secrets_are_redacted() {
+        crate::own_secrets::register("redact-test-own-secret");
+        let shown = message(
+            "npm ERR! 403 npm_abcdefghijklmnopqrstuvwxyz0123456789 xoxb-1234567890-abcdefghij echo redact-test-own-secret",
+        );
+        assert!(!shown.contains("abcdefghijklmnop"), "{shown}");
+        assert!(!shown.contains("1234567890-abc"), "{shown}");
+        assert!(!shown.contains("redact-test-own-secret"), "{shown}");
     }
 }

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+mod key_file;
+mod public_url;
+
 /// A secret value (token, webhook key) whose `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -250,9 +253,9 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_TOKEN", "unset", "token used to re-run (classic: repo scope; fine-grained: Actions read and write); unset: re-runs are refused"),
     ("GITHUB_APP_ID", "unset", "the GitHub App's id (App settings, About); with a private key, runs of the App's installations are re-run with installation tokens"),
     ("GITHUB_APP_PRIVATE_KEY", "unset", "the App's private key, PEM text (a literal \\n is taken as a line break); not with GITHUB_APP_PRIVATE_KEY_FILE"),
-    ("GITHUB_APP_PRIVATE_KEY_FILE", "unset", "path to the App's private key (.pem); not with GITHUB_APP_PRIVATE_KEY"),
+    ("GITHUB_APP_PRIVATE_KEY_FILE", "unset", "path to the App's private key (.pem: a regular file of at most 16 KB); not with GITHUB_APP_PRIVATE_KEY"),
     ("REPORT", "check_run with the App, else off", "check_run: each automatic re-run decision (started, skipped) on a run of an App installation becomes a check run named job-rerunner on its commit; off: none"),
-    ("PUBLIC_URL", "unset", "the service's URL as people reach it (https://HOST); the check runs link to PUBLIC_URL/status"),
+    ("PUBLIC_URL", "unset", "the service's URL as people reach it (https://HOST[/PATH], no user:password, query or fragment); the check runs link to PUBLIC_URL/status"),
     ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
     ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
     ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
@@ -313,15 +316,8 @@ impl Settings {
             Some("off") => false,
             Some(_) => return Err(env.problem("REPORT", "must be check_run or off")),
         };
-        let public_url = env
-            .get("PUBLIC_URL")
-            .map(|url| url.trim_end_matches('/').to_owned());
-        if public_url
-            .as_ref()
-            .is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://")))
-        {
-            return Err(env.problem("PUBLIC_URL", "must start with https:// or http://"));
-        }
+        let public_url = env.get("PUBLIC_URL").map(public_url::checked).transpose();
+        let public_url = public_url.map_err(|why| env.problem("PUBLIC_URL", &why))?;
         let app_jwt = app.clone().map(AppJwt::for_app);
         let run_attempts = env
             .number("RUN_ATTEMPTS", 4u32, 2..=u32::MAX)
@@ -619,10 +615,7 @@ fn app_credentials(
         (Some(text), None) => (Some((KEY, text.to_owned())), None),
         (None, Some(path)) => {
             let path = std::path::PathBuf::from(path);
-            let text = std::fs::read_to_string(&path).map_err(|err| SettingsError {
-                variable: KEY_FILE,
-                problem: format!("cannot read {}: {err}", path.display()),
-            })?;
+            let text = key_file::read(&path).map_err(|why| env.problem(KEY_FILE, &why))?;
             (Some((KEY_FILE, text)), Some(path))
         }
         (None, None) => (None, None),
@@ -635,6 +628,7 @@ fn app_credentials(
         )),
         (None, Some((variable, _))) => Err(env.problem(variable, "is set without GITHUB_APP_ID")),
         (Some(id), Some((variable, text))) => {
+            crate::own_secrets::register_pem(&text);
             let key = parse_private_key(&text).map_err(|_| env.problem(variable, BAD_KEY))?;
             Ok(Some(AppCredentials { id, key, key_file }))
         }

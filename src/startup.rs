@@ -123,6 +123,7 @@ impl Application {
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StartError> {
+        register_own_secrets(&settings);
         let settings = Arc::new(settings);
         let policy = Arc::new(LivePolicy::load(&settings)?);
         if !store.newer_migrations().is_empty() {
@@ -526,6 +527,20 @@ async fn pending_reruns(store: &Arc<dyn Store>, now: u64) -> Result<Pending, Sto
         }
     }
     Ok(pending)
+}
+
+/// Registers the service's own secret values to be masked wherever text from outside
+/// is recorded, shown or logged (`crate::own_secrets`; the App key's lines were
+/// registered when the settings read it).
+fn register_own_secrets(settings: &Settings) {
+    let own = [
+        Some(&settings.sign_key),
+        settings.github.token.as_ref(),
+        settings.status_token.as_ref(),
+    ];
+    for secret in own.into_iter().flatten() {
+        crate::own_secrets::register(secret.expose());
+    }
 }
 
 #[cfg(test)]

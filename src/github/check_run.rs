@@ -3,10 +3,19 @@
 //! and `neutral` (a decision is neither a pass nor a failure of the commit), its title
 //! and summary saying what was decided and why. Pure: the texts come from the decision
 //! and the run's state; the GitHub actor sends it once, fire-and-forget.
+//!
+//! Job names and evidence come from outside (a workflow file, a log). The title is
+//! plain text to GitHub; the summary is markdown, so there each of them is quoted as
+//! code ([`markdown::code`]): a link, an image, an `@mention` or a heading in them is
+//! shown, never rendered. Both are masked ([`mask_secrets`]: the catalogue's token
+//! shapes and the service's own secret values) before they are quoted: a mask after
+//! quoting could take a closing backtick with the value it masks.
 
 use serde_json::json;
 
+use super::markdown;
 use crate::ids::CommitSha;
+use crate::policy::mask_secrets;
 
 /// The check run's name, as it shows in the commit's checks.
 pub const NAME: &str = "job-rerunner";
@@ -31,24 +40,30 @@ pub fn started(
     failed_jobs: &[String],
     evidence: Option<&str>,
 ) -> Report {
+    let evidence = evidence.map(mask_secrets);
+    let names = failed_jobs
+        .iter()
+        .map(|job| markdown::code(&mask_secrets(job)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let jobs = match failed_jobs {
         [] => "a job failed".to_owned(),
-        [one] => format!("job `{one}` failed"),
-        many => format!(
-            "jobs {} failed",
-            many.iter()
-                .map(|job| format!("`{job}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        [_] => format!("job {names} failed"),
+        _ => format!("jobs {names} failed"),
     };
-    let title = match evidence {
-        Some(line) => format!("re-run {attempt} of {reruns_allowed} started: {jobs}, {line}"),
-        None => format!("re-run {attempt} of {reruns_allowed} started: {jobs}"),
+    let started = format!("re-run {attempt} of {reruns_allowed} started: {jobs}");
+    let (title, decided_on) = match evidence {
+        Some(line) => (
+            format!("{started}, {line}"),
+            format!("\n\nDecided on: {}", markdown::code(&line)),
+        ),
+        None => (started.clone(), String::new()),
     };
     Report {
         head_sha,
-        summary: format!("{title}.\n\njob-rerunner re-ran the failed jobs of attempt {attempt}."),
+        summary: format!(
+            "{started}.{decided_on}\n\njob-rerunner re-ran the failed jobs of attempt {attempt}."
+        ),
         title,
     }
 }
@@ -56,10 +71,14 @@ pub fn started(
 /// A re-run the policy skipped; `line` is the run's skip line (`not re-run: job build:
 /// … (never_when)`).
 pub fn skipped(head_sha: CommitSha, line: &str) -> Report {
+    let line = mask_secrets(line);
     Report {
         head_sha,
-        title: line.to_owned(),
-        summary: format!("{line}.\n\njob-rerunner's policy decided not to re-run this run."),
+        summary: format!(
+            "{}\n\njob-rerunner's policy decided not to re-run this run.",
+            markdown::code(&line)
+        ),
+        title: line,
     }
 }
 

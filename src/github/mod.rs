@@ -9,6 +9,7 @@ mod client;
 pub mod credentials;
 mod error;
 pub mod logs;
+pub mod markdown;
 mod redirect;
 
 pub use client::jobs::{JobsListing, MAX_JOB_PAGES};

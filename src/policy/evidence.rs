@@ -1,18 +1,22 @@
 //! What a decision quotes: one line of an annotation or a log, cleaned so that it can
 //! go into the store, the logs and the status page. Lines are short (at most
 //! [`EVIDENCE_CHARS`] characters), hold no control character (an ANSI colour, a bell,
-//! a carriage return: each becomes a space) and carry no secret: anything shaped like
-//! a token (GitHub's `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_` tokens, a
-//! `Bearer` or `Basic` credential, a password in a URL, `password=…`, `token=…`,
-//! `curl -u user:pass`, `--password x`, a JWT, a pre-signed URL's signature) is
-//! replaced by `***`, before the line is cut, so a cut never leaves half a token
-//! behind. GitHub masks the secrets it knows in logs; these are the ones it does not
-//! know (a token printed by a tool, a URL with credentials).
+//! a carriage return: each becomes a space) and carry no secret: the service's own
+//! secret values (`crate::own_secrets`), every shape of the catalogue
+//! (`crate::token_shapes`: GitHub's, GitLab's, npm's, Slack's, Google's, Stripe's and
+//! AWS's tokens, a PEM body line, `docker login -p …`) and the credentials known by
+//! their context (a `Bearer` or `Basic` credential, a password in a URL, `password=…`,
+//! `token=…`, `curl -u user:pass`, `--password x`, a JWT, a pre-signed URL's
+//! signature) are replaced by `***`, before the line is cut, so a cut never leaves half
+//! a token behind. GitHub masks the secrets it knows in logs; these are the ones it
+//! does not know (a token printed by a tool, a URL with credentials).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use crate::token_shapes::{self, TokenShape};
 
 /// Longest evidence kept, in characters.
 pub const EVIDENCE_CHARS: usize = 200;
@@ -20,17 +24,13 @@ pub const EVIDENCE_CHARS: usize = 200;
 /// What a masked secret is replaced with.
 const MASK: &str = "***";
 
-/// Token shapes: each regex's group 1 (when present) is kept, the rest masked. A
+/// Credentials known by their context (the catalogue's shapes come first, see
+/// [`SECRETS`]): each regex's group 1 (when present) is kept, the rest masked. A
 /// secret part must start with a character other than `*` (and the `…` of a cut), so
 /// a masked line has nothing left to mask (masking is idempotent) and a cut after a
 /// mask makes no new match.
-static SECRETS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+static CONTEXTUAL: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
-        // GitHub tokens: personal, OAuth, user-to-server, server-to-server, refresh,
-        // fine-grained personal. No `\b` before them: a token glued to a word or to
-        // URL encoding (`t%3Dghp_…`) is still a token; the length keeps prose out.
-        r"(gh[pousr]_)[A-Za-z0-9]{30,}",
-        r"(github_pat_)[A-Za-z0-9_]{30,}",
         // Authorization headers, and credentials after their scheme's name (a long
         // opaque word after "token" or "basic": prose says "unexpected token }").
         r#"(?i)\b(authorization["']?\s*[:=]\s*["']?(?:basic|token|bearer)\s+)\**[^\s*"'…][^\s"']*"#,
@@ -58,6 +58,23 @@ static SECRETS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .collect()
 });
 
+/// Every pattern masked: the catalogue's shapes (a match counts when its shape accepts
+/// it), then the contextual ones.
+static SECRETS: LazyLock<Vec<(Option<&'static TokenShape>, &'static Regex)>> =
+    LazyLock::new(|| {
+        let shapes = token_shapes::COMPILED
+            .iter()
+            .map(|(shape, regex)| (Some(*shape), regex));
+        shapes
+            .chain(CONTEXTUAL.iter().map(|regex| (None, regex)))
+            .collect()
+    });
+
+/// Whether `shape` (none: a contextual pattern) takes `found` for a credential.
+fn counts(shape: Option<&TokenShape>, found: &str) -> bool {
+    shape.is_none_or(|shape| shape.accepts(found))
+}
+
 /// ANSI CSI sequences (colours, cursor moves): `ESC [ parameters final`.
 static ANSI: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\x1b\[[0-?]*[ -/]*[@-~]").expect("the ANSI pattern is valid"));
@@ -65,18 +82,22 @@ static ANSI: LazyLock<Regex> =
 /// What evidence says when masking did not leave it clean (never seen; a guard).
 const WITHHELD: &str = "[withheld: looks like a secret]";
 
-/// `text` with every token-shaped part replaced by `***`.
+/// `text` with the service's own secret values and every token-shaped part replaced
+/// by `***`.
 pub fn mask_secrets(text: &str) -> String {
-    let mut out = text.to_owned();
+    let mut out = crate::own_secrets::mask(text, MASK).into_owned();
     // One pattern's mask can complete another's shape: go on until nothing changes.
     for _ in 0..4 {
         if !has_secret(&out) {
             return out;
         }
-        for re in SECRETS.iter() {
-            if re.is_match(&out) {
+        for (shape, re) in SECRETS.iter() {
+            if re.find_iter(&out).any(|m| counts(*shape, m.as_str())) {
                 out = re
                     .replace_all(&out, |caps: &regex::Captures<'_>| {
+                        if !counts(*shape, &caps[0]) {
+                            return caps[0].to_owned();
+                        }
                         let kept = caps.get(1).map_or("", |m| m.as_str());
                         let tail = if caps[0].ends_with('@') { "@" } else { "" };
                         format!("{kept}{MASK}{tail}")
@@ -91,9 +112,13 @@ pub fn mask_secrets(text: &str) -> String {
     out
 }
 
-/// Whether `text` still holds something token-shaped (what [`mask_secrets`] masks).
+/// Whether `text` still holds something token-shaped or one of the service's own
+/// secret values (what [`mask_secrets`] masks).
 pub fn has_secret(text: &str) -> bool {
-    SECRETS.iter().any(|re| re.is_match(text))
+    crate::own_secrets::found(text)
+        || SECRETS
+            .iter()
+            .any(|(shape, re)| re.find_iter(text).any(|m| counts(*shape, m.as_str())))
 }
 
 /// `line` as evidence: control characters made spaces, secrets masked, surrounding
@@ -316,5 +341,45 @@ mod tests {
                 "downloading 100%"
             ]
         );
+    }
+
+    #[test]
+    fn common_token_shapes_and_the_services_own_secrets_are_masked() {
+        crate::own_secrets::register("evidence-test-own-secret");
+        for (line, secret) in [
+            (
+                "//registry.npmjs.org/:_authToken npm_abcdefghijklmnopqrstuvwxyz0123456789",
+                "abcdefghijklmnop",
+            ),
+            (
+                "posting with xoxb-1234567890-1234567890-abcdefghijABCDEFGHIJ",
+                "abcdefghijABCDEF",
+            ),
+            (
+                "GITLAB glpat-abcdefghij0123456789 expired",
+                "abcdefghij0123",
+            ),
+            (
+                "key AIzaSyA-abcdefghijklmnopqrstuvwxyz01234 refused",
+                "abcdefghijklmnop",
+            ),
+            (
+                "stripe sk_live_abcdefghijklmnopqrstuvwx",
+                "abcdefghijklmnop",
+            ),
+            (
+                "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+                "BgkqhkiG9w0",
+            ),
+            (
+                "+ docker login -u ci -p hunter2hunter2 registry.example",
+                "hunter2",
+            ),
+            ("echo evidence-test-own-secret", "evidence-test-own-secret"),
+        ] {
+            let cleaned = clean(line);
+            assert!(!cleaned.contains(secret), "{line} -> {cleaned}");
+            assert!(!has_secret(&cleaned), "{line} -> {cleaned}");
+        }
     }
 }

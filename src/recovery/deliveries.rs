@@ -2,7 +2,10 @@
 //! at a time, newest first, following the `Link` header's `cursor`) and ask for one to
 //! be delivered again (`POST /app/hook/deliveries/{id}/attempts`, 202). Both take the
 //! App's JWT. Not `Send` (awc is not): the sweep builds it on its own task. GitHub's
-//! answers are input: an entry that does not read is skipped, never unwrapped.
+//! answers are input: an entry that does not read is skipped, never unwrapped, and so
+//! is one whose guid is not a plain delivery id ([`is_plain`]: the rule the webhook
+//! path applies to `X-GitHub-Delivery`), so that no guid of a megabyte reaches the
+//! plan, the store or a log line.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -12,6 +15,7 @@ use serde::Deserialize;
 
 use super::plan::Delivery;
 use crate::github::GitHubError;
+use crate::http::headers::{Shape, is_plain};
 use crate::metrics::Metrics;
 use crate::settings::{GitHubSettings, Secret};
 
@@ -89,24 +93,9 @@ impl DeliveriesClient {
             .get("link")
             .and_then(|value| value.to_str().ok())
             .and_then(next_cursor);
-        let entries: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|err| {
-            GitHubError::transient(format!(
-                "GET /app/hook/deliveries: unreadable answer: {err}"
-            ))
-        })?;
-        let mut page = Page {
-            next_cursor,
-            ..Page::default()
-        };
-        for entry in entries {
-            match serde_json::from_value::<Listed>(entry)
-                .ok()
-                .and_then(delivery)
-            {
-                Some(delivery) => page.deliveries.push(delivery),
-                None => page.unreadable += 1,
-            }
-        }
+        let mut page = read_page(&body)
+            .map_err(|why| GitHubError::transient(format!("GET /app/hook/deliveries: {why}")))?;
+        page.next_cursor = next_cursor;
         Ok(page)
     }
 
@@ -180,8 +169,31 @@ fn judge(
     Err(GitHubError::from_response(status, headers, body, now_epoch))
 }
 
-/// A listed entry as the planner takes it; `None` when its time does not read.
+/// The deliveries of one page's body (no cursor: that is in the headers); an entry
+/// that does not read, or whose guid is not plain, is counted as unreadable. `Err`
+/// (one line) when the body is not a JSON array.
+pub fn read_page(body: &[u8]) -> Result<Page, String> {
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_slice(body).map_err(|err| format!("unreadable answer: {err}"))?;
+    let mut page = Page::default();
+    for entry in entries {
+        match serde_json::from_value::<Listed>(entry)
+            .ok()
+            .and_then(delivery)
+        {
+            Some(delivery) => page.deliveries.push(delivery),
+            None => page.unreadable += 1,
+        }
+    }
+    Ok(page)
+}
+
+/// A listed entry as the planner takes it; `None` when its time does not read or its
+/// guid is not a plain delivery id.
 fn delivery(listed: Listed) -> Option<Delivery> {
+    if !is_plain(listed.guid.as_bytes(), Shape::Id) {
+        return None;
+    }
     let at = humantime::parse_rfc3339_weak(&listed.delivered_at).ok()?;
     let delivered_at = at.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
     Some(Delivery {
@@ -239,5 +251,26 @@ mod tests {
         let read = delivery(listed("2019-06-03T00:57:16Z")).expect("reads");
         assert_eq!(read.delivered_at, 1_559_523_436_000);
         assert!(delivery(listed("yesterday")).is_none());
+    }
+
+    #[test]
+    fn a_listed_delivery_whose_guid_is_not_a_plain_delivery_id_is_unreadable() {
+        let listed = |guid: String| Listed {
+            id: 7,
+            guid,
+            delivered_at: "2019-06-03T00:57:16Z".into(),
+            redelivery: false,
+            status_code: 502,
+            event: "workflow_job".into(),
+        };
+        assert!(delivery(listed("72d3162e-cc78-11e3-81ab-4c9367dc0958".into())).is_some());
+        for guid in [
+            "x".repeat(1_300_000),
+            String::new(),
+            "a b".into(),
+            "é".into(),
+        ] {
+            assert!(delivery(listed(guid)).is_none());
+        }
     }
 }

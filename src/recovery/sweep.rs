@@ -163,7 +163,9 @@ impl Sweeper {
             Ok(listed) => listed,
             Err(ended) => return Ok((ended, None, 0)),
         };
-        let asked: HashSet<String> = store.asked_guids().await?.into_iter().collect();
+        let listed_guids: HashSet<&str> = listed.iter().map(|d| d.guid.as_str()).collect();
+        let listed_guids = listed_guids.into_iter().map(str::to_owned).collect();
+        let asked: HashSet<String> = store.asked_among(listed_guids).await?.into_iter().collect();
         let plan = plan::plan(&listed, &asked, now, MAX_PER_SWEEP);
         let mut seen_until = plan.seen_until;
         let mut count = 0;

@@ -59,12 +59,15 @@ impl RecoveryStore for PostgresStore {
         })
     }
 
-    fn asked_guids(&self) -> StoreFuture<Vec<String>> {
+    fn asked_among(&self, guids: Vec<String>) -> StoreFuture<Vec<String>> {
         let pool = self.pool.clone();
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
             let rows = client
-                .query("SELECT guid FROM redelivery_asked", &[])
+                .query(
+                    "SELECT guid FROM redelivery_asked WHERE guid = ANY($1)",
+                    &[&guids],
+                )
                 .await
                 .map_err(sql_error)?;
             rows.iter()

@@ -47,8 +47,10 @@ pub trait RecoveryStore: Send + Sync {
     fn take_sweep_lease(&self, owner: u64, now: u64, until: u64) -> StoreFuture<bool>;
     /// What the last sweep left.
     fn sweep_record(&self) -> StoreFuture<SweepRecord>;
-    /// Every guid asked for and not forgotten yet.
-    fn asked_guids(&self) -> StoreFuture<Vec<String>>;
+    /// Those of `guids` (one sweep's listing: at most some 10,000 short ids) that were
+    /// asked for and are not forgotten yet. Only these are read: every guid asked for in
+    /// GitHub's 3-day window would grow with the window, not with the listing.
+    fn asked_among(&self, guids: Vec<String>) -> StoreFuture<Vec<String>>;
     /// Remembers `guid` as asked for (before the request is made); `false` when it was
     /// already, by this instance or another: then it is not asked for again.
     fn claim_guid(&self, guid: String, delivery_id: u64, now: u64) -> StoreFuture<bool>;

@@ -48,12 +48,20 @@ impl RecoveryStore for SqliteStore {
         })
     }
 
-    fn asked_guids(&self) -> StoreFuture<Vec<String>> {
-        self.ask(Kind::Read, |conn| {
+    fn asked_among(&self, guids: Vec<String>) -> StoreFuture<Vec<String>> {
+        self.ask(Kind::Read, move |conn| {
+            // One statement for the whole listing: the guids go in as one JSON array.
+            let listed = serde_json::to_string(&guids)
+                .map_err(|err| super::StoreError(format!("redelivery_asked: {err}")))?;
             let mut stmt = conn
-                .prepare_cached("SELECT guid FROM redelivery_asked")
+                .prepare_cached(
+                    "SELECT guid FROM redelivery_asked
+                     WHERE guid IN (SELECT value FROM json_each(?1))",
+                )
                 .map_err(sql_error)?;
-            let rows = stmt.query_map([], |row| row.get(0)).map_err(sql_error)?;
+            let rows = stmt
+                .query_map(params![listed], |row| row.get(0))
+                .map_err(sql_error)?;
             rows.collect::<Result<_, _>>().map_err(sql_error)
         })
     }

@@ -387,3 +387,63 @@ fn classify_with_an_invalid_policy_says_so_in_one_line_and_exits_2() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("unknown built-in \"@flaky\""), "{text}");
 }
+
+#[test]
+fn check_config_refuses_a_public_url_with_credentials_or_markdown_in_one_line() {
+    for url in [
+        "https://robot:hunter2@rerun.example",
+        "https://ok.example) [x](https://evil.example",
+        "\"><script>alert(1)</script>",
+        "https://ok.example/a)[x](https://evil.example",
+    ] {
+        let output = binary()
+            .arg("check-config")
+            .env("GITHUB_SIGN_KEY", "k")
+            .env("PUBLIC_URL", url)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{url}: {stderr}");
+        assert!(stderr.contains("PUBLIC_URL"), "{url}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_key_file_that_is_a_fifo_a_device_or_too_large_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("key.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs")
+            .success()
+    );
+    let huge = dir.path().join("huge.pem");
+    // Sparse: 64 MB that take no disk, and that start-up used to read whole.
+    std::fs::File::create(&huge)
+        .and_then(|file| file.set_len(64 << 20))
+        .expect("sized");
+    for (path, reason) in [
+        (fifo.as_path(), "not a regular file"),
+        (std::path::Path::new("/dev/zero"), "not a regular file"),
+        (huge.as_path(), "more than a private key's"),
+    ] {
+        let mut command = binary();
+        command
+            .arg("check-config")
+            .env("GITHUB_SIGN_KEY", "k")
+            .env("GITHUB_APP_ID", "1")
+            .env("GITHUB_APP_PRIVATE_KEY_FILE", path);
+        let output = run_to_end(command);
+        assert_eq!(output.status.code(), Some(2), "{}", path.display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("GITHUB_APP_PRIVATE_KEY_FILE") && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
+}

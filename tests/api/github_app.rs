@@ -52,7 +52,7 @@ struct Claims {
 /// and expiring within 10 minutes; otherwise issues `ghs-{id}-{n}` expiring in
 /// `expires_in` seconds.
 #[derive(Clone)]
-struct FakeApp {
+pub(crate) struct FakeApp {
     issued: Arc<Mutex<HashMap<u64, u32>>>,
     expires_in: u64,
 }
@@ -153,7 +153,7 @@ async fn rerun_authorizations(app: &TestApp, repo: &str, run: u64) -> Vec<String
 
 /// Fails a job of a new run (queued, then completed as a failure) and waits for its
 /// re-run's outcome.
-async fn rerun_one(app: &TestApp, job: &Job) -> String {
+pub(crate) async fn rerun_one(app: &TestApp, job: &Job) -> String {
     assert_eq!(app.send(&job.queued()).await.status, 202);
     assert_eq!(app.send(&job.completed("failure")).await.status, 201);
     app.outcome_of(&job.repo, job.run_id, 1).await
@@ -475,7 +475,7 @@ async fn under_a_ghes_api_base_an_installations_evidence_and_rerun_use_its_token
 }
 
 /// The check runs GitHub received for `repo`: each body, with its `Authorization`.
-async fn check_runs(app: &TestApp, repo: &str) -> Vec<(serde_json::Value, String)> {
+pub(crate) async fn check_runs(app: &TestApp, repo: &str) -> Vec<(serde_json::Value, String)> {
     let wanted = format!("/repos/{repo}/check-runs");
     app.all_posts()
         .await
@@ -489,7 +489,7 @@ async fn check_runs(app: &TestApp, repo: &str) -> Vec<(serde_json::Value, String
         .collect()
 }
 
-async fn github_takes_check_runs(github: &MockServer, repo: &str, status: u16) {
+pub(crate) async fn github_takes_check_runs(github: &MockServer, repo: &str, status: u16) {
     Mock::given(method("POST"))
         .and(path(format!("/repos/{repo}/check-runs")))
         .respond_with(ResponseTemplate::new(status).set_body_json(json!({"id": 1})))
@@ -502,7 +502,7 @@ async fn spawn_reporting_app() -> (TestApp, FakeApp) {
 }
 
 /// As [`spawn_reporting_app`], with more settings (a policy).
-async fn spawn_reporting_app_with(more: &[(&str, &str)]) -> (TestApp, FakeApp) {
+pub(crate) async fn spawn_reporting_app_with(more: &[(&str, &str)]) -> (TestApp, FakeApp) {
     let key = key_file();
     let [id, key_path] = app_settings(&key);
     let mut settings = vec![
@@ -518,7 +518,7 @@ async fn spawn_reporting_app_with(more: &[(&str, &str)]) -> (TestApp, FakeApp) {
 
 /// GitHub serves `annotations` and `log` for `job` of `repo` (the log without a
 /// redirect: the fake GitHub is its own blob store here).
-async fn github_serves_evidence(
+pub(crate) async fn github_serves_evidence(
     github: &MockServer,
     repo: &str,
     job: u64,

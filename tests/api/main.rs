@@ -1,6 +1,7 @@
 //! End-to-end tests: the real service on port 0, a fake GitHub on 127.0.0.1, real
 //! signed HTTP requests.
 
+mod check_run_text;
 mod cli;
 mod database_errors;
 mod evidence;

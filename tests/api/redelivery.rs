@@ -548,3 +548,39 @@ async fn two_instances_on_postgres_sweeping_at_once_ask_once_per_guid() {
     two.handle.stop(true).await;
     database.drop_now().await;
 }
+
+#[actix_web::test]
+async fn a_listed_guid_that_is_not_a_plain_delivery_id_is_never_asked_for_nor_kept() {
+    let github = MockServer::start().await;
+    let lost = format!("lost-{}", unique());
+    // A megabyte guid, as a hostile or broken GitHub Enterprise proxy may list.
+    let huge = format!("{}-{}", "x".repeat(1 << 20), unique());
+    Mock::given(method("GET"))
+        .and(path(DELIVERIES))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            delivery(501, &huge, MINUTE, 500, false),
+            delivery(500, &lost, 2 * MINUTE, 500, false),
+            delivery(502, "two words", 3 * MINUTE, 500, false),
+        ])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex(
+            r"^/app/hook/deliveries/\d+/attempts$",
+        ))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&github)
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = start(&github, &sqlite_url(&dir), "0.1").await;
+    swept(&app.address, "ok", 2).await;
+    assert_eq!(redeliveries(&github).await, vec![attempts_path(500)]);
+    let status = get_page(&app.address, "/api/status", Some(STATUS_TOKEN)).await;
+    let status: Value = serde_json::from_str(&status.body).expect("JSON");
+    assert_eq!(status["redeliveries"]["asked_in_window"], 1, "{status}");
+    app.handle.stop(true).await;
+    let kept = std::fs::metadata(dir.path().join("job-rerunner.db"))
+        .map(|meta| meta.len())
+        .unwrap_or(0);
+    assert!(kept < 1 << 20, "the store kept {kept} bytes");
+}

@@ -2,7 +2,9 @@
 //! `workflow_job` deliveries were lost: the claimant of its re-run decides on them as
 //! if every job event had arrived. Paginated by `total_count` (100 a page, at most
 //! [`MAX_JOB_PAGES`]); each job becomes the [`TrackedJob`] its completion would have
-//! made (conclusion, whether it ran a step, its failed steps).
+//! made (conclusion, whether it ran a step, its failed steps). A listed job that names
+//! another run (`run_id`) is dropped: GitHub's answer is input, and a job of another
+//! run must never decide this one's re-run.
 
 use serde::Deserialize;
 use slog::Logger;
@@ -29,6 +31,8 @@ struct Page {
 #[derive(Deserialize)]
 struct ListedJob {
     id: u64,
+    #[serde(default)]
+    run_id: Option<u64>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -84,10 +88,12 @@ impl ListedJob {
     }
 }
 
-/// Reads one page into `listing`; says how many jobs the listing has in all (when
-/// GitHub said) and how many this page had.
+/// Reads one page of run `run_id`'s jobs into `listing`; says how many jobs the
+/// listing has in all (when GitHub said) and how many this page had (another run's
+/// jobs, dropped, included: they took their place on the page).
 fn read_page(
     body: &[u8],
+    run_id: u64,
     attempt: u32,
     listing: &mut JobsListing,
 ) -> Result<(Option<u64>, usize), String> {
@@ -95,6 +101,9 @@ fn read_page(
         serde_json::from_slice(body).map_err(|err| format!("unreadable jobs page: {err}"))?;
     let count = page.jobs.len();
     for job in page.jobs {
+        if job.run_id.is_some_and(|listed| listed != run_id) {
+            continue;
+        }
         match job.run_attempt {
             Some(newer) if newer > attempt => {
                 listing.newer_attempt = Some(listing.newer_attempt.map_or(newer, |n| n.max(newer)));
@@ -128,7 +137,7 @@ impl GitHubClient {
                 .call(auth, self.http.get(url), None, Call::ReadJobs, &path, log)
                 .await?;
             quota_wait = answer.quota_wait.or(quota_wait);
-            let (total, count) = read_page(&answer.value, attempt, &mut listing)
+            let (total, count) = read_page(&answer.value, run.run_id.0, attempt, &mut listing)
                 .map_err(|why| GitHubError::transient(format!("GET {path}: {why}")))?;
             seen += count as u64;
             if count < JOBS_PER_PAGE || total.is_some_and(|total| seen >= total) {
@@ -148,9 +157,12 @@ mod tests {
 
     use super::*;
 
+    /// The run the tests list jobs of.
+    const RUN: u64 = 30;
+
     fn read(body: serde_json::Value, attempt: u32) -> JobsListing {
         let mut listing = JobsListing::default();
-        read_page(body.to_string().as_bytes(), attempt, &mut listing).expect("readable");
+        read_page(body.to_string().as_bytes(), RUN, attempt, &mut listing).expect("readable");
         listing
     }
 
@@ -193,7 +205,20 @@ mod tests {
     #[test]
     fn an_unreadable_page_is_refused_with_a_reason() {
         let mut listing = JobsListing::default();
-        assert!(read_page(b"<html>", 1, &mut listing).is_err());
-        assert!(read_page(br#"{"jobs": [{"id": "x"}]}"#, 1, &mut listing).is_err());
+        assert!(read_page(b"<html>", RUN, 1, &mut listing).is_err());
+        assert!(read_page(br#"{"jobs": [{"id": "x"}]}"#, RUN, 1, &mut listing).is_err());
+    }
+
+    #[test]
+    fn a_listed_job_of_another_run_is_dropped() {
+        let listing = read(
+            json!({"total_count": 2, "jobs": [
+                {"id": 1, "run_id": RUN, "name": "ours", "run_attempt": 1, "status": "completed", "conclusion": "failure"},
+                {"id": 2, "run_id": RUN + 1, "name": "theirs", "run_attempt": 1, "status": "completed", "conclusion": "failure"},
+            ]}),
+            1,
+        );
+        let names: Vec<&Name> = listing.jobs.iter().map(|job| &job.name).collect();
+        assert_eq!(names, [&Name::from("ours")]);
     }
 }
