@@ -155,6 +155,10 @@ pub struct GitHubSettings {
     pub log_read_max_bytes: u64,
     /// Time limit of one log download, answer and body (longer than `request_timeout`).
     pub log_read_timeout: Duration,
+    /// Time limit of one run's evidence, all its jobs' calls and downloads together.
+    pub evidence_timeout: Duration,
+    /// Log downloads in flight at once, all runs and credentials together.
+    pub log_downloads: usize,
 }
 
 /// Everything the service is configured with.
@@ -278,6 +282,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("LOG_TAIL_BYTES", "262144", "bytes kept of the end of a failed job's log, for the policy's patterns (1024 to 67108864)"),
     ("LOG_READ_MAX_BYTES", "67108864", "most bytes of one job's log read; the tail of what was read is used (at least LOG_TAIL_BYTES)"),
     ("LOG_READ_TIMEOUT", "120", "seconds one job log download may take, body included"),
+    ("EVIDENCE_TIMEOUT", "300", "seconds one run's evidence (its failed jobs' annotations and logs) may take in all; what is not read by then is unavailable"),
+    ("LOG_DOWNLOADS", "8", "job log downloads in flight at once, all runs and credentials together (1 to 1024)"),
     ("SUMMARY_EVERY", "60", "seconds between two mailbox summary log lines"),
     ("BACKLOG_WARNING", "1000", "waiting messages (tracker mailboxes or GitHub queue) above which a warning is logged"),
     ("DRY_RUN", "false", "true: decide and log everything, never call the re-run endpoint"),
@@ -437,6 +443,11 @@ impl Settings {
         if log_read_timeout.is_zero() {
             return Err(env.problem("LOG_READ_TIMEOUT", "must be more than 0"));
         }
+        let evidence_timeout = env.seconds("EVIDENCE_TIMEOUT", 300.0)?;
+        if evidence_timeout.is_zero() {
+            return Err(env.problem("EVIDENCE_TIMEOUT", "must be more than 0"));
+        }
+        let log_downloads = env.number("LOG_DOWNLOADS", 8usize, 1..=1024)?;
         Ok(Settings {
             rules: env.get("RULES").map(str::to_owned),
             rules_file: env.get("RULES_FILE").map(std::path::PathBuf::from),
@@ -480,6 +491,8 @@ impl Settings {
                 log_tail_bytes,
                 log_read_max_bytes,
                 log_read_timeout,
+                evidence_timeout,
+                log_downloads,
             },
             redeliver_every: env.seconds("REDELIVER_EVERY", 600.0)?,
             app_jwt,
@@ -552,6 +565,8 @@ impl Settings {
                 "LOG_TAIL_BYTES" => github.log_tail_bytes.to_string(),
                 "LOG_READ_MAX_BYTES" => github.log_read_max_bytes.to_string(),
                 "LOG_READ_TIMEOUT" => seconds(github.log_read_timeout),
+                "EVIDENCE_TIMEOUT" => seconds(github.evidence_timeout),
+                "LOG_DOWNLOADS" => github.log_downloads.to_string(),
                 "SUMMARY_EVERY" => seconds(self.summary_every),
                 "BACKLOG_WARNING" => self.backlog_warning.to_string(),
                 "DRY_RUN" => self.dry_run.to_string(),
@@ -1137,6 +1152,7 @@ mod tests {
         "SUMMARY_EVERY",
         "BODY_TIMEOUT",
         "LOG_READ_TIMEOUT",
+        "EVIDENCE_TIMEOUT",
         "REDELIVER_EVERY",
     ];
 

@@ -4,6 +4,7 @@
 mod cli;
 mod database_errors;
 mod evidence;
+mod evidence_limits;
 mod evidence_policy;
 mod faults;
 mod github_app;
