@@ -271,7 +271,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("TRACKER_IDLE", "30", "seconds a quiet run's tracker stays in memory before it sleeps (the run stays in the store; its next event or due re-run wakes it); TRACKER_LINGER is its former name"),
     ("CLAIM_LEASE", "60", "seconds an instance's claim on a due re-run holds; another instance takes it over after"),
     ("OUTBOX_POLL", "1", "seconds between looks in the store for due re-runs (after a restart, or left by a dead instance)"),
-    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API made with the same credential (the token, or one App installation)"),
+    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API made with the same credential (the token, or one App installation); the App's installation token requests, all installations together, are as far apart"),
     ("GITHUB_MAX_TRIES", "10", "tries per re-run on transient errors (5xx, timeouts) before giving up"),
     ("GITHUB_BACKOFF", "2", "first back-off in seconds after a transient error; doubles each try"),
     ("GITHUB_BACKOFF_MAX", "300", "longest back-off in seconds"),

@@ -281,6 +281,7 @@ impl GitHubActor {
                 .insert(lane.ok(), None)
                 .flatten()
                 .unwrap_or_default();
+            self.metrics.github_lanes.set(self.lanes.len() as i64);
             self.metrics.github_queue.set(self.depth() as i64);
             let auth =
                 lane.map(|credential| RequestAuth::new(Arc::clone(&self.credentials), credential));
@@ -442,7 +443,12 @@ impl GitHubActor {
             self.lanes.remove(&lane);
         } else {
             self.lanes.insert(lane, Some(pacing));
+            // Most often it just posted: idle once GITHUB_MIN_INTERVAL passed.
+            let soon =
+                self.settings.min_interval.min(PRUNE_LANES_EVERY) + Duration::from_millis(10);
+            ctx.run_later(soon, |act, _| act.prune_lanes());
         }
+        self.metrics.github_lanes.set(self.lanes.len() as i64);
         self.metrics.github_queue.set(self.depth() as i64);
         self.next(ctx);
     }
@@ -452,6 +458,7 @@ impl GitHubActor {
         let (now, min_interval) = (Instant::now(), self.settings.min_interval);
         self.lanes
             .retain(|_, pacing| pacing.as_ref().is_none_or(|p| !p.idle(min_interval, now)));
+        self.metrics.github_lanes.set(self.lanes.len() as i64);
     }
 }
 
