@@ -6,11 +6,13 @@
 //! request each, [`LocateLog`]). The log blob itself needs no credential: it is
 //! downloaded outside the lane ([`LogFetcher`]), so a slow blob host holds no one's
 //! turn (a re-run of another repository on the same token goes between two jobs'
-//! questions). Downloads in flight are bounded process-wide (`LOG_DOWNLOADS`, a
-//! permit taken before the question, so the short-lived signed URL is fresh when it
-//! is used) and one run's evidence by one time budget (`EVIDENCE_TIMEOUT`, from the
-//! request): what is not read by then is unavailable, never waited for. A download
-//! cut short is retried (with a fresh URL), then unavailable.
+//! questions). Downloads in flight are bounded process-wide (`LOG_DOWNLOADS`: a
+//! permit taken once the URL is in hand, so that a credential paused by a rate limit
+//! holds none; waited for at most [`URL_FRESH_FOR`], since the signed URL expires,
+//! else the location is asked again) and one run's evidence by one time budget
+//! (`EVIDENCE_TIMEOUT`, from the request): what is not read by then is unavailable,
+//! never waited for. A download cut short is retried (with a fresh URL), then
+//! unavailable. A log the API serves itself (no redirect) is read in the lane.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -38,6 +40,9 @@ const EVIDENCE_MAX_TRIES: u32 = 3;
 const LOG_NOT_READY_TRIES: u32 = 3;
 /// Logs of one run downloaded at once (within `LOG_DOWNLOADS` for all runs).
 const RUN_DOWNLOADS: usize = 4;
+/// Longest wait for a download permit with a signed URL in hand: GitHub's expire
+/// after a minute, so a longer wait asks for a fresh one.
+const URL_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where one failed job's log is: asked with the run's credential, in its lane.
 #[derive(Message)]
@@ -254,7 +259,7 @@ impl LogFetcher {
         fetched
     }
 
-    /// One job's log: a download permit, where it is (in the lane), the download;
+    /// One job's log: where it is (in the lane), a download permit, the download;
     /// again with a fresh URL after a transient failure, later after a 404.
     async fn read(
         &self,
@@ -268,15 +273,11 @@ impl LogFetcher {
         let max_transient = settings.max_tries.min(EVIDENCE_MAX_TRIES);
         let (mut transient, mut not_ready) = (0, 0);
         loop {
-            let Ok(Ok(permit)) = timeout_at(deadline, self.downloads.acquire()).await else {
-                return Err(over_budget(settings));
-            };
-            let read = self.log_read(deadline);
             let ask = LocateLog {
                 repo: repo.clone(),
                 job,
                 installation,
-                read,
+                read: self.log_read(deadline),
                 log: log.clone(),
             };
             let located = match timeout_at(deadline, self.actor.send(ask)).await {
@@ -284,17 +285,13 @@ impl LogFetcher {
                 Ok(Err(_)) => return Err("the GitHub actor stopped".to_owned()),
                 Ok(Ok(located)) => located,
             };
-            let failed = match located {
+            let url = match located {
                 Ok(Located::Direct(tail)) => return Ok(tail),
-                Ok(Located::Blob(url)) => match self.client.download_log(&url, &read, log).await {
-                    Ok(tail) => return Ok(tail),
-                    Err(err) => err,
-                },
+                Ok(Located::Blob(url)) => url,
                 Err(RerunOutcome::Refused { status: 404, .. })
                     if not_ready + 1 < LOG_NOT_READY_TRIES =>
                 {
                     not_ready += 1;
-                    drop(permit);
                     // The log is archived a few seconds after the job completes.
                     let wait = self.backoff(not_ready);
                     info!(log, "job log not ready yet; asking again"; "try" => not_ready,
@@ -303,6 +300,21 @@ impl LogFetcher {
                     continue;
                 }
                 Err(stopped) => return Err(stopped_why(&stopped)),
+            };
+            // The permit comes after the location, so that a credential paused by a
+            // rate limit holds no permit; waited for while the URL is fresh, else the
+            // location is asked again.
+            let fresh = deadline.min(Instant::now() + URL_FRESH_FOR);
+            let Ok(Ok(permit)) = timeout_at(fresh, self.downloads.acquire()).await else {
+                if Instant::now() >= deadline {
+                    return Err(over_budget(settings));
+                }
+                continue;
+            };
+            let read = self.log_read(deadline);
+            let failed = match self.client.download_log(&url, &read, log).await {
+                Ok(tail) => return Ok(tail),
+                Err(err) => err,
             };
             drop(permit);
             let message = match failed {
