@@ -45,6 +45,8 @@ pub struct Metrics {
     pub tracker_messages_waiting: IntGauge,
     /// Re-runs waiting in the GitHub actor's queue (the one under way included).
     pub github_queue: IntGauge,
+    /// Credentials whose pacing the GitHub actor keeps (in use, or not idle yet).
+    pub github_lanes: IntGauge,
     /// Answered re-runs by outcome.
     pub reruns: IntCounterVec,
     /// GitHub API calls by endpoint and status (`error` when no answer came).
@@ -154,6 +156,11 @@ impl Metrics {
             .expect("valid metric"),
             github_queue: IntGauge::new("github_queue_depth", "Re-runs queued in the GitHub actor")
                 .expect("valid metric"),
+            github_lanes: IntGauge::new(
+                "github_lanes",
+                "Credentials whose pacing the GitHub actor keeps (in use, or not idle yet)",
+            )
+            .expect("valid metric"),
             reruns: IntCounterVec::new(
                 Opts::new("reruns_total", "Answered re-runs by outcome"),
                 &["outcome"],
@@ -301,6 +308,7 @@ impl Metrics {
             Box::new(metrics.tracker_sleeps.clone()),
             Box::new(metrics.tracker_messages_waiting.clone()),
             Box::new(metrics.github_queue.clone()),
+            Box::new(metrics.github_lanes.clone()),
             Box::new(metrics.reruns.clone()),
             Box::new(metrics.github_calls.clone()),
             Box::new(metrics.github_seconds.clone()),

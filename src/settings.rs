@@ -158,6 +158,10 @@ pub struct GitHubSettings {
     pub log_read_max_bytes: u64,
     /// Time limit of one log download, answer and body (longer than `request_timeout`).
     pub log_read_timeout: Duration,
+    /// Time limit of one run's evidence, all its jobs' calls and downloads together.
+    pub evidence_timeout: Duration,
+    /// Log downloads in flight at once, all runs and credentials together.
+    pub log_downloads: usize,
 }
 
 /// Everything the service is configured with.
@@ -270,7 +274,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("TRACKER_IDLE", "30", "seconds a quiet run's tracker stays in memory before it sleeps (the run stays in the store; its next event or due re-run wakes it); TRACKER_LINGER is its former name"),
     ("CLAIM_LEASE", "60", "seconds an instance's claim on a due re-run holds; another instance takes it over after"),
     ("OUTBOX_POLL", "1", "seconds between looks in the store for due re-runs (after a restart, or left by a dead instance)"),
-    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API made with the same credential (the token, or one App installation)"),
+    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API made with the same credential (the token, or one App installation); the App's installation token requests, all installations together, are as far apart"),
     ("GITHUB_MAX_TRIES", "10", "tries per re-run on transient errors (5xx, timeouts) before giving up"),
     ("GITHUB_BACKOFF", "2", "first back-off in seconds after a transient error; doubles each try"),
     ("GITHUB_BACKOFF_MAX", "300", "longest back-off in seconds"),
@@ -281,6 +285,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("LOG_TAIL_BYTES", "262144", "bytes kept of the end of a failed job's log, for the policy's patterns (1024 to 67108864)"),
     ("LOG_READ_MAX_BYTES", "67108864", "most bytes of one job's log read; the tail of what was read is used (at least LOG_TAIL_BYTES)"),
     ("LOG_READ_TIMEOUT", "120", "seconds one job log download may take, body included"),
+    ("EVIDENCE_TIMEOUT", "300", "seconds one run's evidence (its failed jobs' annotations and logs) may take in all; what is not read by then is unavailable"),
+    ("LOG_DOWNLOADS", "8", "job log downloads in flight at once, all runs and credentials together (1 to 1024)"),
     ("SUMMARY_EVERY", "60", "seconds between two mailbox summary log lines"),
     ("BACKLOG_WARNING", "1000", "waiting messages (tracker mailboxes or GitHub queue) above which a warning is logged"),
     ("DRY_RUN", "false", "true: decide and log everything, never call the re-run endpoint"),
@@ -433,6 +439,11 @@ impl Settings {
         if log_read_timeout.is_zero() {
             return Err(env.problem("LOG_READ_TIMEOUT", "must be more than 0"));
         }
+        let evidence_timeout = env.seconds("EVIDENCE_TIMEOUT", 300.0)?;
+        if evidence_timeout.is_zero() {
+            return Err(env.problem("EVIDENCE_TIMEOUT", "must be more than 0"));
+        }
+        let log_downloads = env.number("LOG_DOWNLOADS", 8usize, 1..=1024)?;
         Ok(Settings {
             rules: env.get("RULES").map(str::to_owned),
             rules_file: env.get("RULES_FILE").map(std::path::PathBuf::from),
@@ -476,6 +487,8 @@ impl Settings {
                 log_tail_bytes,
                 log_read_max_bytes,
                 log_read_timeout,
+                evidence_timeout,
+                log_downloads,
             },
             redeliver_every: env.seconds("REDELIVER_EVERY", 600.0)?,
             app_jwt,
@@ -548,6 +561,8 @@ impl Settings {
                 "LOG_TAIL_BYTES" => github.log_tail_bytes.to_string(),
                 "LOG_READ_MAX_BYTES" => github.log_read_max_bytes.to_string(),
                 "LOG_READ_TIMEOUT" => seconds(github.log_read_timeout),
+                "EVIDENCE_TIMEOUT" => seconds(github.evidence_timeout),
+                "LOG_DOWNLOADS" => github.log_downloads.to_string(),
                 "SUMMARY_EVERY" => seconds(self.summary_every),
                 "BACKLOG_WARNING" => self.backlog_warning.to_string(),
                 "DRY_RUN" => self.dry_run.to_string(),
@@ -1131,6 +1146,7 @@ mod tests {
         "SUMMARY_EVERY",
         "BODY_TIMEOUT",
         "LOG_READ_TIMEOUT",
+        "EVIDENCE_TIMEOUT",
         "REDELIVER_EVERY",
     ];
 

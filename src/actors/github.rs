@@ -10,20 +10,25 @@
 //! pauses the requests of its credential until GitHub's reset, while those of other
 //! credentials go on (GitHub counts its limits per token and per installation). Evidence for the failure policy (a
 //! failed job's annotations and log tail) is fetched here too, never on the webhook
-//! path, so it shares the pacing, the retries and the pauses; what cannot be fetched
-//! is answered as unavailable, never as an error.
+//! path: its API calls share the pacing, the retries and the pauses, while the log
+//! blobs are downloaded outside the lanes (`evidence.rs`); what cannot be fetched is
+//! answered as unavailable, never as an error.
 //!
 //! State: the queue, the pacing of each credential (pause deadline, time of the last
-//! POST; taken by its request under way), the credentials with the installation token
-//! cache (`github::credentials`) and the awc client (built inside the actor: awc is
-//! not `Send`).
+//! POST; taken by its request under way; an idle one is dropped), the credentials with
+//! the installation token cache (`github::credentials`), the permits of log downloads
+//! in flight (`LOG_DOWNLOADS`) and the awc client (built inside the actor: awc is not
+//! `Send`).
 //!
 //! Messages: [`RerunRequest`] (answered with a [`RerunOutcome`] once performed),
-//! [`FetchEvidence`] (answered with a [`JobEvidence`] per job), [`FetchJobs`] (a run's
-//! jobs, `jobs.rs`) and [`QueueDepth`].
+//! [`FetchEvidence`] (answered with a [`JobEvidence`] per job), [`LocateLog`] (where a
+//! job's log is, asked by the evidence fetch itself), [`FetchJobs`] (a run's jobs,
+//! `jobs.rs`) and [`QueueDepth`].
 
+mod evidence;
 mod jobs;
 
+pub use evidence::LocateLog;
 pub use jobs::{FetchJobs, Listed};
 
 use std::collections::{HashMap, VecDeque};
@@ -33,14 +38,13 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use slog::{Logger, debug, info, o, warn};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::actors::run_tracker::now_ms;
 use crate::github::check_run::{self, Report};
 use crate::github::credentials::NO_CREDENTIAL;
-use crate::github::{Answer, LogTail};
-use crate::github::{Credential, Credentials, RequestAuth};
+use crate::github::{Credential, Credentials, Located, RequestAuth};
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
 use crate::ids::{InstallationId, JobId, RunKey};
 use crate::metrics::Metrics;
@@ -48,6 +52,8 @@ use crate::policy::{Annotation, Fetched, JobEvidence, JobRef};
 use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
 use crate::settings::{GitHubSettings, Secret};
 use crate::store::Store;
+pub(crate) use evidence::all_unavailable;
+use evidence::{LogFetcher, with_tries};
 
 /// Longest pause of the queue, whatever a rate limit asks.
 const MAX_PAUSE: Duration = Duration::from_secs(3600);
@@ -56,12 +62,9 @@ const MAX_PAUSE: Duration = Duration::from_secs(3600);
 const STALE_READ: Duration = Duration::from_secs(5);
 /// Rate-limit pauses one request may sit through before it gives up.
 const MAX_RATE_LIMIT_PAUSES: u32 = 50;
-/// Tries of one evidence call on transient errors (at most `GITHUB_MAX_TRIES`): the
-/// queue's re-runs wait behind it, and an unavailable log is an answer too.
-const EVIDENCE_MAX_TRIES: u32 = 3;
-/// Looks at a job's log that GitHub answers 404 for (not archived yet), waiting
-/// `GITHUB_BACKOFF`, doubling, between them.
-const LOG_NOT_READY_TRIES: u32 = 3;
+/// How often lanes left idle are dropped (those idle when their request finishes
+/// are dropped then).
+const PRUNE_LANES_EVERY: Duration = Duration::from_secs(60);
 /// Failed jobs whose evidence one request fetches; the others are answered
 /// unavailable (a run with more failed jobs is rarely flaky: see `max_failed_jobs`).
 pub const MAX_EVIDENCE_JOBS: usize = 30;
@@ -78,10 +81,12 @@ pub struct RerunRequest {
 
 /// Fetch the evidence the failure policy needs about failed jobs of `run`: each job's
 /// check-run annotations and the tail of its log (`LOG_TAIL_BYTES`, at most
-/// `LOG_READ_MAX_BYTES` read). Queued with the re-runs, so it obeys their pacing and
-/// pauses. Answered with one [`JobEvidence`] per job, in order (at most
-/// [`MAX_EVIDENCE_JOBS`] fetched; the others unavailable); what could not be fetched
-/// (410, a refusal, a malformed answer, retries spent, no token) is
+/// `LOG_READ_MAX_BYTES` read). Its API calls are queued with the re-runs, so they obey
+/// their pacing and pauses; the log blobs are downloaded outside the queue, at most
+/// `LOG_DOWNLOADS` at once in the process, all within `EVIDENCE_TIMEOUT`. Answered
+/// with one [`JobEvidence`] per job, in order (at most [`MAX_EVIDENCE_JOBS`] fetched;
+/// the others unavailable); what could not be fetched (410, a refusal, a malformed
+/// answer, a log cut short, retries or the budget spent, no token) is
 /// [`Fetched::Unavailable`] with a short reason that never holds a URL.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "Vec<JobEvidence>")]
@@ -122,9 +127,14 @@ enum Queued {
         request: RerunRequest,
         reply: oneshot::Sender<RerunOutcome>,
     },
-    Evidence {
+    Annotations {
         request: FetchEvidence,
-        reply: oneshot::Sender<Vec<JobEvidence>>,
+        deadline: Instant,
+        reply: oneshot::Sender<Vec<Fetched<Vec<Annotation>>>>,
+    },
+    Locate {
+        request: LocateLog,
+        reply: oneshot::Sender<Result<Located, RerunOutcome>>,
     },
     Jobs {
         request: FetchJobs,
@@ -137,7 +147,8 @@ impl Queued {
     fn installation(&self) -> Option<InstallationId> {
         match self {
             Queued::Rerun { request, .. } => request.claimed.installation,
-            Queued::Evidence { request, .. } => request.installation,
+            Queued::Annotations { request, .. } => request.installation,
+            Queued::Locate { request, .. } => request.installation,
             Queued::Jobs { request, .. } => request.installation,
             Queued::Report(report) => Some(report.installation),
         }
@@ -157,6 +168,14 @@ struct Pacing {
 }
 
 impl Pacing {
+    /// Whether nothing would be lost by forgetting it: no pause ahead, no POST within
+    /// `min_interval`, no secondary rate limit remembered (for an hour after its pause).
+    fn idle(&self, min_interval: Duration, now: Instant) -> bool {
+        self.paused_until.is_none_or(|until| {
+            until + MAX_PAUSE <= now || (until <= now && self.secondary_strikes == 0)
+        }) && self.last_post.is_none_or(|last| last + min_interval <= now)
+    }
+
     async fn wait_for_pause(&self) {
         if let Some(until) = self.paused_until {
             sleep_until(until).await;
@@ -200,8 +219,10 @@ pub struct GitHubActor {
     credentials: Arc<Credentials>,
     queue: VecDeque<Queued>,
     /// Each credential's pacing; `None` while its request under way has it (given
-    /// back when it finishes). One entry per credential used since start-up.
+    /// back when it finishes). One entry per credential in use or not idle.
     lanes: HashMap<Lane, Option<Pacing>>,
+    /// Log downloads in flight, all credentials together (`LOG_DOWNLOADS`).
+    downloads: Rc<Semaphore>,
 }
 
 impl GitHubActor {
@@ -216,6 +237,7 @@ impl GitHubActor {
         log: &Logger,
     ) -> Self {
         Self {
+            downloads: Rc::new(Semaphore::new(settings.log_downloads)),
             credentials: Arc::new(Credentials::new(&settings)),
             settings,
             store,
@@ -248,20 +270,29 @@ impl GitHubActor {
             let Some(queued) = self.queue.remove(index) else {
                 return;
             };
+            if let Queued::Locate { reply, .. } = &queued
+                && reply.is_closed()
+            {
+                continue; // its fetch gave up waiting (the run's budget): no call for it
+            }
             let lane = self.credentials.choose(queued.installation());
             let pacing = self
                 .lanes
                 .insert(lane.ok(), None)
                 .flatten()
                 .unwrap_or_default();
+            self.metrics.github_lanes.set(self.lanes.len() as i64);
             self.metrics.github_queue.set(self.depth() as i64);
             let auth =
                 lane.map(|credential| RequestAuth::new(Arc::clone(&self.credentials), credential));
             match queued {
                 Queued::Rerun { request, reply } => self.rerun(request, reply, auth, pacing, ctx),
-                Queued::Evidence { request, reply } => {
-                    self.fetch(request, reply, auth, pacing, ctx)
-                }
+                Queued::Annotations {
+                    request,
+                    deadline,
+                    reply,
+                } => self.annotations(request, deadline, reply, auth, pacing, ctx),
+                Queued::Locate { request, reply } => self.locate(request, reply, auth, pacing, ctx),
                 Queued::Jobs { request, reply } => {
                     self.list_jobs(request, reply, auth, pacing, ctx)
                 }
@@ -314,11 +345,12 @@ impl GitHubActor {
         }));
     }
 
-    /// Starts fetching evidence (its credential's turn and pacing are taken).
-    fn fetch(
+    /// Starts reading a run's annotations (its credential's turn and pacing are taken).
+    fn annotations(
         &mut self,
         request: FetchEvidence,
-        reply: oneshot::Sender<Vec<JobEvidence>>,
+        deadline: Instant,
+        reply: oneshot::Sender<Vec<Fetched<Vec<Annotation>>>>,
         auth: Result<RequestAuth, &'static str>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
@@ -328,26 +360,51 @@ impl GitHubActor {
         let log = self.request_log(&request.run, request.attempt, delivery, lane);
         info!(log, "evidence fetch started"; "jobs" => request.jobs.len(),
             "queue" => self.depth());
-        let fetcher = Fetcher {
-            client: self.client.clone(),
-            settings: self.settings.clone(),
-            metrics: Arc::clone(&self.metrics),
-            log: log.clone(),
+        let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
+        let (Some(client), Ok(auth)) = (self.client.clone(), auth) else {
+            // The handler answers a request without a credential at once.
+            self.finished(lane, pacing, ctx);
+            return;
         };
-        let work = gather(fetcher, auth, pacing, request);
+        let work = evidence::annotations(
+            (client, auth),
+            pacing,
+            (self.settings.clone(), Arc::clone(&self.metrics)),
+            (request.run.repo, jobs, deadline),
+            log,
+        );
         ctx.spawn(
             work.into_actor(self)
-                .map(move |(evidence, pacing), act, ctx| {
-                    let unavailable = evidence
-                        .iter()
-                        .map(|e| {
-                            usize::from(matches!(e.annotations, Fetched::Unavailable { .. }))
-                                + usize::from(matches!(e.log, Fetched::Unavailable { .. }))
-                        })
-                        .sum::<usize>();
-                    info!(log, "evidence fetch finished"; "jobs" => evidence.len(),
-                "unavailable" => unavailable, "queue" => act.queue.len());
-                    let _ = reply.send(evidence);
+                .map(move |(fetched, pacing), act, ctx| {
+                    let _ = reply.send(fetched);
+                    act.finished(lane, pacing, ctx);
+                }),
+        );
+    }
+
+    /// Starts asking where a job's log is (its credential's turn and pacing are taken).
+    fn locate(
+        &mut self,
+        request: LocateLog,
+        reply: oneshot::Sender<Result<Located, RerunOutcome>>,
+        auth: Result<RequestAuth, &'static str>,
+        pacing: Pacing,
+        ctx: &mut Context<Self>,
+    ) {
+        let lane = auth.as_ref().ok().map(|auth| auth.credential);
+        let (Some(client), Ok(auth)) = (self.client.clone(), auth) else {
+            let _ = reply.send(Err(RerunOutcome::Refused {
+                status: 0,
+                message: NO_CREDENTIAL.into(),
+            }));
+            self.finished(lane, pacing, ctx);
+            return;
+        };
+        let work = evidence::locate((client, auth), pacing, self.settings.clone(), request);
+        ctx.spawn(
+            work.into_actor(self)
+                .map(move |(located, pacing), act, ctx| {
+                    let _ = reply.send(located);
                     act.finished(lane, pacing, ctx);
                 }),
         );
@@ -380,16 +437,36 @@ impl GitHubActor {
 
     /// A request of `lane` is done: give its pacing back and start what can start.
     fn finished(&mut self, lane: Lane, pacing: Pacing, ctx: &mut Context<Self>) {
-        self.lanes.insert(lane, Some(pacing));
+        if pacing.idle(self.settings.min_interval, Instant::now()) {
+            // A new request of this credential starts from a default pacing, which is
+            // what an idle one is: 10,000 installations seen once do not stay in memory.
+            self.lanes.remove(&lane);
+        } else {
+            self.lanes.insert(lane, Some(pacing));
+            // Most often it just posted: idle once GITHUB_MIN_INTERVAL passed.
+            let soon =
+                self.settings.min_interval.min(PRUNE_LANES_EVERY) + Duration::from_millis(10);
+            ctx.run_later(soon, |act, _| act.prune_lanes());
+        }
+        self.metrics.github_lanes.set(self.lanes.len() as i64);
         self.metrics.github_queue.set(self.depth() as i64);
         self.next(ctx);
+    }
+
+    /// Drops the lanes that became idle since their request finished.
+    fn prune_lanes(&mut self) {
+        let (now, min_interval) = (Instant::now(), self.settings.min_interval);
+        self.lanes
+            .retain(|_, pacing| pacing.as_ref().is_none_or(|p| !p.idle(min_interval, now)));
+        self.metrics.github_lanes.set(self.lanes.len() as i64);
     }
 }
 
 impl Actor for GitHubActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(PRUNE_LANES_EVERY, |act, _| act.prune_lanes());
         self.client = self
             .credentials
             .any()
@@ -437,18 +514,87 @@ impl Handler<FetchEvidence> for GitHubActor {
     type Result = ResponseFuture<Vec<JobEvidence>>;
 
     fn handle(&mut self, request: FetchEvidence, ctx: &mut Self::Context) -> Self::Result {
-        let (reply, evidence) = oneshot::channel();
         debug!(self.log, "message received"; "message" => "FetchEvidence",
             "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
             "jobs" => request.jobs.len(), "queue" => self.queue.len() + 1);
         let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
-        self.queue.push_back(Queued::Evidence { request, reply });
+        let lane = self.credentials.choose(request.installation);
+        let (Some(client), Ok(credential)) = (self.client.clone(), lane) else {
+            let why = lane.err().unwrap_or(NO_CREDENTIAL);
+            return Box::pin(std::future::ready(all_unavailable(&jobs, why)));
+        };
+        // The run's one budget: annotations, questions and downloads all end by it.
+        let deadline = Instant::now() + self.settings.evidence_timeout;
+        let log = self.request_log(
+            &request.run,
+            request.attempt,
+            request.delivery.as_deref(),
+            Some(credential),
+        );
+        let (repo, installation) = (request.run.repo.clone(), request.installation);
+        let (reply, annotations) = oneshot::channel();
+        self.queue.push_back(Queued::Annotations {
+            request,
+            deadline,
+            reply,
+        });
+        self.metrics.github_queue.set(self.depth() as i64);
+        self.next(ctx);
+        let logs = LogFetcher {
+            actor: ctx.address(),
+            client,
+            downloads: Rc::clone(&self.downloads),
+            settings: self.settings.clone(),
+            metrics: Arc::clone(&self.metrics),
+            log: log.clone(),
+        };
+        Box::pin(async move {
+            let stopped = "the GitHub actor stopped";
+            let annotations = annotations.await.unwrap_or_else(|_| {
+                all_unavailable(&jobs, stopped)
+                    .into_iter()
+                    .map(|e| e.annotations)
+                    .collect()
+            });
+            let tails = logs.fetch((&repo, installation), &jobs, deadline).await;
+            let evidence: Vec<JobEvidence> = jobs
+                .iter()
+                .zip(annotations.into_iter().zip(tails))
+                .map(|(&job, (annotations, log))| JobEvidence {
+                    job,
+                    annotations,
+                    log,
+                })
+                .collect();
+            let unavailable = evidence
+                .iter()
+                .map(|e| {
+                    usize::from(matches!(e.annotations, Fetched::Unavailable { .. }))
+                        + usize::from(matches!(e.log, Fetched::Unavailable { .. }))
+                })
+                .sum::<usize>();
+            info!(log, "evidence fetch finished"; "jobs" => evidence.len(),
+                "unavailable" => unavailable);
+            evidence
+        })
+    }
+}
+
+impl Handler<LocateLog> for GitHubActor {
+    type Result = ResponseFuture<Result<Located, RerunOutcome>>;
+
+    fn handle(&mut self, request: LocateLog, ctx: &mut Self::Context) -> Self::Result {
+        let (reply, located) = oneshot::channel();
+        self.queue.push_back(Queued::Locate { request, reply });
         self.metrics.github_queue.set(self.depth() as i64);
         self.next(ctx);
         Box::pin(async move {
-            evidence
-                .await
-                .unwrap_or_else(|_| all_unavailable(&jobs, "the GitHub actor stopped"))
+            located.await.unwrap_or_else(|_| {
+                Err(RerunOutcome::GaveUp {
+                    tries: 0,
+                    last_error: "the GitHub actor stopped".into(),
+                })
+            })
         })
     }
 }
@@ -717,209 +863,6 @@ async fn create_check_run(
         }
     }
     pacing
-}
-
-/// What one evidence request needs.
-struct Fetcher {
-    client: Option<Rc<GitHubClient>>,
-    settings: GitHubSettings,
-    metrics: Arc<Metrics>,
-    log: Logger,
-}
-
-pub(crate) fn all_unavailable(jobs: &[JobId], why: &str) -> Vec<JobEvidence> {
-    jobs.iter()
-        .map(|&job| JobEvidence {
-            job,
-            annotations: Fetched::Unavailable {
-                why: why.to_owned(),
-            },
-            log: Fetched::Unavailable {
-                why: why.to_owned(),
-            },
-        })
-        .collect()
-}
-
-/// Why a call that stopped left its evidence unavailable, in a few words.
-fn stopped_why(outcome: &RerunOutcome) -> String {
-    match outcome {
-        RerunOutcome::GaveUp { tries, last_error } => {
-            format!("gave up after {tries} tries: {last_error}")
-        }
-        RerunOutcome::Refused { status, message } => format!("HTTP {status}: {message}"),
-        other => other.label().to_owned(),
-    }
-}
-
-/// One evidence call with the request's credential, retried and paused as a re-run's
-/// calls are; `Err` is the outcome that stopped it.
-async fn with_tries<T, F, Fut>(
-    pacing: &mut Pacing,
-    settings: &GitHubSettings,
-    log: &Logger,
-    (client, auth): (&GitHubClient, &mut RequestAuth),
-    call: F,
-) -> Result<T, RerunOutcome>
-where
-    F: Fn(Secret) -> Fut,
-    Fut: Future<Output = Result<Answer<T>, GitHubError>>,
-{
-    let mut tries = Tries {
-        settings,
-        log,
-        transient: 0,
-        rate_limited: 0,
-        max_transient: settings.max_tries.min(EVIDENCE_MAX_TRIES),
-    };
-    loop {
-        pacing.wait_for_pause().await;
-        match auth.call(client, log, &call).await {
-            Ok(answer) => {
-                if let Some(wait) = answer.quota_wait {
-                    pacing.pause(wait);
-                }
-                return Ok(answer.value);
-            }
-            Err(err) => match tries.after(err, pacing).await {
-                AfterError::TryAgain => {}
-                AfterError::Stop(outcome) => return Err(outcome),
-            },
-        }
-    }
-}
-
-/// Fetches each job's annotations and log tail, in order.
-async fn gather(
-    fetcher: Fetcher,
-    auth: Result<RequestAuth, &'static str>,
-    mut pacing: Pacing,
-    request: FetchEvidence,
-) -> (Vec<JobEvidence>, Pacing) {
-    let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
-    let (client, mut auth) = match (fetcher.client.clone(), auth) {
-        (Some(client), Ok(auth)) => (client, auth),
-        (_, auth) => {
-            let why = auth.err().unwrap_or(NO_CREDENTIAL);
-            return (all_unavailable(&jobs, why), pacing);
-        }
-    };
-    let client = &*client;
-    let mut evidence = Vec::with_capacity(jobs.len());
-    for (index, &job) in jobs.iter().enumerate() {
-        if index >= MAX_EVIDENCE_JOBS {
-            let why = format!("not fetched: more than {MAX_EVIDENCE_JOBS} failed jobs");
-            evidence.extend(all_unavailable(&jobs[index..], &why));
-            break;
-        }
-        let log = fetcher.log.new(o!("job_id" => job.0));
-        let on = (client, &mut auth);
-        let annotations = fetch_annotations(&fetcher, on, &mut pacing, &request, job, &log);
-        let annotations = annotations.await;
-        let on = (client, &mut auth);
-        let tail = fetch_log(&fetcher, on, &mut pacing, &request, job, &log).await;
-        evidence.push(JobEvidence {
-            job,
-            annotations,
-            log: tail,
-        });
-    }
-    (evidence, pacing)
-}
-
-async fn fetch_annotations(
-    fetcher: &Fetcher,
-    (client, auth): (&GitHubClient, &mut RequestAuth),
-    pacing: &mut Pacing,
-    request: &FetchEvidence,
-    job: JobId,
-    log: &Logger,
-) -> Fetched<Vec<Annotation>> {
-    let repo = &request.run.repo;
-    let call =
-        |header: Secret| async move { client.job_annotations(&header, repo, job, log).await };
-    let on = (client, auth);
-    let fetched = match with_tries(pacing, &fetcher.settings, log, on, call).await {
-        Ok(fetched) => fetched,
-        Err(stopped) => Fetched::Unavailable {
-            why: stopped_why(&stopped),
-        },
-    };
-    let result = match &fetched {
-        Fetched::Got(_) => "ok",
-        Fetched::Unavailable { why } => {
-            info!(log, "job annotations unavailable"; "why" => why);
-            "unavailable"
-        }
-    };
-    fetcher
-        .metrics
-        .evidence_fetches
-        .with_label_values(&["annotations", result])
-        .inc();
-    fetched
-}
-
-async fn fetch_log(
-    fetcher: &Fetcher,
-    (client, auth): (&GitHubClient, &mut RequestAuth),
-    pacing: &mut Pacing,
-    request: &FetchEvidence,
-    job: JobId,
-    log: &Logger,
-) -> Fetched<String> {
-    let settings = &fetcher.settings;
-    let repo = &request.run.repo;
-    let mut not_ready = 0;
-    let read: Result<LogTail, String> = loop {
-        let call = |header: Secret| async move {
-            client
-                .job_log_tail(
-                    &header,
-                    repo,
-                    job,
-                    settings.log_tail_bytes,
-                    settings.log_read_max_bytes,
-                    log,
-                )
-                .await
-        };
-        match with_tries(pacing, settings, log, (client, &mut *auth), call).await {
-            Ok(tail) => break Ok(tail),
-            Err(RerunOutcome::Refused { status: 404, .. })
-                if not_ready + 1 < LOG_NOT_READY_TRIES =>
-            {
-                not_ready += 1;
-                // The log is archived a few seconds after the job completes.
-                let wait = settings
-                    .backoff_base
-                    .saturating_mul(1 << (not_ready - 1))
-                    .min(settings.backoff_max);
-                info!(log, "job log not ready yet; asking again"; "try" => not_ready,
-                    "wait_ms" => wait.as_millis() as u64);
-                sleep(wait).await;
-            }
-            Err(stopped) => break Err(stopped_why(&stopped)),
-        }
-    };
-    let (result, fetched) = match read {
-        Ok(tail) if tail.capped => {
-            info!(log, "job log read cap reached; its tail of what was read is used";
-                "read_bytes" => tail.read_bytes, "cap" => settings.log_read_max_bytes);
-            ("capped", Fetched::Got(tail.text))
-        }
-        Ok(tail) => ("ok", Fetched::Got(tail.text)),
-        Err(why) => {
-            info!(log, "job log unavailable"; "why" => &why);
-            ("unavailable", Fetched::Unavailable { why })
-        }
-    };
-    fetcher
-        .metrics
-        .evidence_fetches
-        .with_label_values(&["log", result])
-        .inc();
-    fetched
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! log tail). Not `Send` (awc is not): it lives inside the GitHub actor. Every text it
 //! makes from an answer or an error goes through [`crate::redact`].
 
+pub(crate) mod job_log;
 pub(crate) mod jobs;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,7 +20,7 @@ use slog::{Logger, info, warn};
 use super::GitHubError;
 use super::app_auth::{self, InstallationToken};
 use super::error::{Call, exhausted_quota_wait};
-use super::logs::{self, ANNOTATIONS_PER_PAGE, LogTail, MAX_ANNOTATION_PAGES, ReadError};
+use super::logs::{self, ANNOTATIONS_PER_PAGE, MAX_ANNOTATION_PAGES};
 use super::redirect;
 use crate::ids::InstallationId;
 use crate::ids::{JobId, RepoName, RunKey};
@@ -55,9 +56,8 @@ pub struct Answer<T> {
 pub struct GitHubClient {
     http: awc::Client,
     /// For the log blob's pre-signed URL on another host: no token, no GitHub headers,
-    /// no timeout of its own (the download has `log_deadline`), no redirects.
+    /// no timeout of its own (each download has its deadline), no redirects.
     blob: awc::Client,
-    log_deadline: Duration,
     api_url: String,
     metrics: Arc<Metrics>,
 }
@@ -84,7 +84,6 @@ impl GitHubClient {
         Self {
             http,
             blob,
-            log_deadline: settings.log_read_timeout,
             api_url: settings.api_url.clone(),
             metrics,
         }
@@ -233,123 +232,6 @@ impl GitHubClient {
         }
         Ok(Answer {
             value: Fetched::Got(all),
-            quota_wait,
-        })
-    }
-
-    /// Reads the end of a job's log: `GET …/actions/jobs/{job}/logs` answers a redirect
-    /// to a short-lived pre-signed URL on another host, which is fetched without the
-    /// token (the blob store refuses it, and it must never leave for another host)
-    /// and streamed: the last `tail_bytes` are kept, at most `max_read_bytes` read
-    /// (the rest is left unread: [`LogTail::capped`]), all within `LOG_READ_TIMEOUT`.
-    /// The URL is logged without its query, which is its signature. A log served
-    /// directly (200) is read the same way.
-    ///
-    /// 404 (not ready yet) is `Err(Rejected { status: 404 })`: the actor asks again.
-    pub async fn job_log_tail(
-        &self,
-        auth: &Secret,
-        repo: &RepoName,
-        job: JobId,
-        tail_bytes: usize,
-        max_read_bytes: u64,
-        log: &Logger,
-    ) -> Result<Answer<LogTail>, GitHubError> {
-        const ENDPOINT: &str = "job_logs";
-        const DOWNLOAD: &str = "job_log_download";
-        let path = format!("/repos/{repo}/actions/jobs/{job}/logs");
-        let request = self.http.get(format!("{}{path}", self.api_url));
-        let (mut response, started) = self.send(auth, request, None, ENDPOINT, &path, log).await?;
-        self.observe(ENDPOINT, &path, &response, started, log);
-        let status = response.status();
-        let now_epoch = now_epoch();
-        let quota_wait = exhausted_quota_wait(response.headers(), now_epoch);
-        let deadline = tokio::time::Instant::now() + self.log_deadline;
-        let count = |n: u64| self.metrics.log_bytes_read.inc_by(n);
-        let read = if status.is_success() {
-            logs::read_tail(response, tail_bytes, max_read_bytes, deadline, count).await
-        } else if status.is_redirection() {
-            let Some(location) = response
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
-                .map(str::to_owned)
-            else {
-                return Err(GitHubError::Rejected {
-                    status: status.as_u16(),
-                    message: "log redirect without an absolute http(s) location".into(),
-                });
-            };
-            drop(response);
-            let shown = crate::redact::url(&location);
-            info!(log, "following the log redirect"; "path" => &path, "to" => &shown);
-            let started = Instant::now();
-            let sent =
-                tokio::time::timeout_at(deadline, self.blob.get(location.as_str()).send()).await;
-            let blob = match sent {
-                Ok(Ok(blob)) => blob,
-                Ok(Err(err)) => {
-                    self.metrics.github_call(DOWNLOAD, None, started.elapsed());
-                    // awc's error names no URL; the text is made safe all the same.
-                    return Err(GitHubError::transient(format!("log download: {err}")));
-                }
-                Err(_) => {
-                    self.metrics.github_call(DOWNLOAD, None, started.elapsed());
-                    return Err(GitHubError::transient(format!(
-                        "log download: no answer within {} ms (LOG_READ_TIMEOUT)",
-                        self.log_deadline.as_millis()
-                    )));
-                }
-            };
-            let blob_status = blob.status();
-            self.metrics
-                .github_call(DOWNLOAD, Some(blob_status.as_u16()), started.elapsed());
-            info!(log, "log download answered"; "to" => &shown, "status" => blob_status.as_u16(),
-                "latency_ms" => started.elapsed().as_millis() as u64);
-            if !blob_status.is_success() {
-                // The blob store is not the API: its 403 is an expired or refused
-                // signature, never GitHub's rate limit.
-                let text = format!("log download: HTTP {}", blob_status.as_u16());
-                return Err(
-                    if blob_status.is_server_error() || blob_status.as_u16() == 429 {
-                        GitHubError::transient(text)
-                    } else {
-                        GitHubError::Rejected {
-                            status: blob_status.as_u16(),
-                            message: text,
-                        }
-                    },
-                );
-            }
-            logs::read_tail(blob, tail_bytes, max_read_bytes, deadline, count).await
-        } else {
-            let body = response
-                .body()
-                .limit(MAX_RESPONSE_BYTES)
-                .await
-                .map_err(|err| {
-                    GitHubError::transient(format!("{path}: reading the answer: {err}"))
-                })?;
-            return Err(GitHubError::from_response(
-                status,
-                response.headers(),
-                &body,
-                now_epoch,
-            ));
-        };
-        let tail = read.map_err(|err| match err {
-            ReadError::Stream(err) => GitHubError::transient(format!("log download: {err}")),
-            ReadError::Deadline(took) => GitHubError::transient(format!(
-                "log download: not complete after {} ms (LOG_READ_TIMEOUT)",
-                took.as_millis()
-            )),
-        })?;
-        info!(log, "job log read"; "path" => &path, "read_bytes" => tail.read_bytes,
-            "kept_bytes" => tail.text.len(), "cut" => tail.cut, "capped" => tail.capped,
-            "latency_ms" => started.elapsed().as_millis() as u64);
-        Ok(Answer {
-            value: tail,
             quota_wait,
         })
     }

@@ -9,6 +9,7 @@
 //! credential: the header it resolved once, fetched anew once if GitHub answers 401.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use slog::{Logger, info};
 
@@ -41,6 +42,13 @@ pub struct Credentials {
     token: Option<Secret>,
     app: Option<AppCredentials>,
     cache: Mutex<TokenCache>,
+    /// When the App last asked for an installation token. Those POSTs are all the
+    /// App's own (its JWT), whatever the installation: they are paced as one
+    /// credential's POSTs are, `GITHUB_MIN_INTERVAL` apart, so that a burst of new
+    /// installations does not spend the App's rate limit in seconds. A tokio mutex:
+    /// its waiters queue in order, and it is held across the wait on purpose.
+    last_token_request: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    min_interval: Duration,
 }
 
 /// Why a request has no credential, as the re-run's refusal says it.
@@ -56,6 +64,8 @@ impl Credentials {
             token: settings.token.clone(),
             app: settings.app.clone(),
             cache: Mutex::new(TokenCache::default()),
+            last_token_request: tokio::sync::Mutex::new(None),
+            min_interval: settings.min_interval,
         }
     }
 
@@ -97,6 +107,8 @@ impl Credentials {
             .app
             .as_ref()
             .ok_or_else(|| refused(NO_CREDENTIAL_FOR_INSTALLATION))?;
+        self.wait_for_token_slot().await;
+        let now = now_epoch();
         let jwt = app_auth::app_jwt(app, now).map_err(GitHubError::transient)?;
         let fetched = client
             .installation_token(&bearer(&jwt), installation, log)
@@ -106,6 +118,15 @@ impl Credentials {
         let header = bearer(&fetched.token);
         self.with_cache(|cache| cache.keep(installation, fetched, now));
         Ok(header)
+    }
+
+    /// Waits until `GITHUB_MIN_INTERVAL` passed since the App's last token request.
+    async fn wait_for_token_slot(&self) {
+        let mut last = self.last_token_request.lock().await;
+        if let Some(at) = *last {
+            tokio::time::sleep_until(at + self.min_interval).await;
+        }
+        *last = Some(tokio::time::Instant::now());
     }
 
     fn cached(&self, installation: InstallationId, now: u64) -> Option<Secret> {
@@ -223,6 +244,8 @@ mod tests {
                 key_file: None,
             }),
             cache: Mutex::default(),
+            last_token_request: tokio::sync::Mutex::new(None),
+            min_interval: Duration::ZERO,
         }
     }
 

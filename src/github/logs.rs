@@ -5,14 +5,9 @@
 //! This module is the pure part, so it is tested without a server: reading an
 //! annotations page, and keeping the last bytes of a streamed log in a fixed ring
 //! ([`TailBuffer`]) so that a 40 MB log costs the memory of its tail, not of the log.
-//! The calls themselves are in [`super::GitHubClient`]; the retries and pacing in the
-//! GitHub actor.
+//! Reading a download to its verified end is `log_body.rs`; the calls themselves are in
+//! [`super::GitHubClient`]; the retries and pacing in the GitHub actor.
 
-use std::future::Future;
-use std::time::Duration;
-
-use actix_web::web::Bytes;
-use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 
 use crate::policy::{Annotation, AnnotationLevel};
@@ -153,60 +148,6 @@ impl TailBuffer {
     }
 }
 
-/// Why reading a log stream stopped short.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReadError {
-    /// A chunk could not be read (connection reset, bad encoding).
-    Stream(String),
-    /// The deadline passed before the end.
-    Deadline(Duration),
-}
-
-/// Reads `body` to its end, or to `max_read_bytes`, keeping the last `tail_bytes`;
-/// gives up when `deadline` passes. Memory stays at the tail plus one chunk.
-/// `on_bytes` is told how many bytes each chunk added (for the metrics).
-pub async fn read_tail<S, E>(
-    body: S,
-    tail_bytes: usize,
-    max_read_bytes: u64,
-    deadline: tokio::time::Instant,
-    mut on_bytes: impl FnMut(u64),
-) -> Result<LogTail, ReadError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let mut tail = TailBuffer::new(tail_bytes);
-    let reading = async {
-        let mut body = body;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|err| ReadError::Stream(err.to_string()))?;
-            let left = max_read_bytes.saturating_sub(tail.pushed());
-            let take = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            tail.push(&chunk[..take]);
-            on_bytes(take as u64);
-            if take < chunk.len() || tail.pushed() >= max_read_bytes {
-                // Stop here whether or not more follows: the cap is what is read.
-                let more = take < chunk.len() || body.next().await.is_some();
-                return Ok(more);
-            }
-        }
-        Ok(false)
-    };
-    let capped = within(deadline, reading).await??;
-    Ok(tail.finish(capped))
-}
-
-async fn within<T>(
-    deadline: tokio::time::Instant,
-    work: impl Future<Output = T>,
-) -> Result<T, ReadError> {
-    let started = tokio::time::Instant::now();
-    tokio::time::timeout_at(deadline, work)
-        .await
-        .map_err(|_| ReadError::Deadline(started.elapsed()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,57 +207,6 @@ mod tests {
         let tail = tail_of(&["ééééé".as_bytes()], 3);
         assert_eq!(tail.text, "\u{fffd}é");
         assert!(tail.cut);
-    }
-
-    #[actix_web::test]
-    async fn reading_stops_at_the_cap_and_says_so() {
-        let chunks: Vec<Result<Bytes, String>> = (0..10)
-            .map(|i| Ok(Bytes::from(format!("chunk {i}\n"))))
-            .collect();
-        let mut counted = 0;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        let tail = read_tail(futures_util::stream::iter(chunks), 100, 20, deadline, |n| {
-            counted += n
-        })
-        .await
-        .expect("read");
-        assert_eq!(tail.text, "chunk 0\nchunk 1\nchun");
-        assert!(tail.capped);
-        assert_eq!(tail.read_bytes, 20);
-        assert_eq!(counted, 20);
-    }
-
-    #[actix_web::test]
-    async fn a_log_exactly_at_the_cap_is_not_capped() {
-        let chunks: Vec<Result<Bytes, String>> = vec![Ok(Bytes::from_static(b"0123456789"))];
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        let tail = read_tail(
-            futures_util::stream::iter(chunks),
-            100,
-            10,
-            deadline,
-            |_| {},
-        )
-        .await
-        .expect("read");
-        assert!(!tail.capped);
-        assert_eq!(tail.text, "0123456789");
-    }
-
-    #[actix_web::test]
-    async fn a_broken_stream_is_an_error_not_a_short_log() {
-        let chunks: Vec<Result<Bytes, String>> =
-            vec![Ok(Bytes::from_static(b"start\n")), Err("reset".into())];
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        let read = read_tail(
-            futures_util::stream::iter(chunks),
-            100,
-            1000,
-            deadline,
-            |_| {},
-        )
-        .await;
-        assert_eq!(read, Err(ReadError::Stream("reset".into())));
     }
 
     #[test]

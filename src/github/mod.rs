@@ -8,10 +8,12 @@ pub mod check_run;
 mod client;
 pub mod credentials;
 mod error;
+pub mod log_body;
 pub mod logs;
 pub mod markdown;
 mod redirect;
 
+pub use client::job_log::{Located, LogRead};
 pub use client::jobs::{JobsListing, MAX_JOB_PAGES};
 pub use client::{Answer, GitHubClient, WorkflowRun};
 pub use credentials::{Credential, Credentials, RequestAuth};

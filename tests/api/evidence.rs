@@ -23,13 +23,13 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::helpers::{TOKEN, test_vars, unique};
 
-const REPO: &str = "tarantool/tarantool";
+pub(crate) const REPO: &str = "tarantool/tarantool";
 /// The pre-signed URL's signature: it must never reach a log line.
-const SIGNATURE: &str = "sig=Zm9yZ2VkLXNpZ25hdHVyZQ%3D%3D";
+pub(crate) const SIGNATURE: &str = "sig=Zm9yZ2VkLXNpZ25hdHVyZQ%3D%3D";
 
 /// Log lines written by the actor, as text.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -43,23 +43,23 @@ impl Write for Captured {
 }
 
 impl Captured {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
     }
 }
 
 /// A GitHub actor against a fake GitHub, a fake blob store and a store of its own.
-struct Harness {
-    github: MockServer,
-    blob: MockServer,
-    actor: Addr<GitHubActor>,
-    metrics: Arc<Metrics>,
-    logs: Captured,
+pub(crate) struct Harness {
+    pub(crate) github: MockServer,
+    pub(crate) blob: MockServer,
+    pub(crate) actor: Addr<GitHubActor>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) logs: Captured,
     _db: TempDir,
 }
 
 impl Harness {
-    async fn start(overrides: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start(overrides: &[(&str, &str)]) -> Self {
         use slog::Drain;
         let github = MockServer::start().await;
         let blob = MockServer::start().await;
@@ -100,7 +100,7 @@ impl Harness {
         }
     }
 
-    async fn fetch(&self, jobs: &[u64]) -> Vec<JobEvidence> {
+    pub(crate) async fn fetch(&self, jobs: &[u64]) -> Vec<JobEvidence> {
         let run = RunKey {
             repo: RepoName::parse(REPO).expect("repo name"),
             run_id: RunId(unique()),
@@ -123,7 +123,7 @@ impl Harness {
     }
 
     /// GitHub's annotations for `job`.
-    async fn serves_annotations(&self, job: u64, body: serde_json::Value) {
+    pub(crate) async fn serves_annotations(&self, job: u64, body: serde_json::Value) {
         Mock::given(method("GET"))
             .and(path(annotations_path(job)))
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
@@ -132,7 +132,7 @@ impl Harness {
     }
 
     /// The logs endpoint of `job` redirects to `to` (a URL with a signed query).
-    async fn redirects_log(&self, job: u64, to: &str) {
+    pub(crate) async fn redirects_log(&self, job: u64, to: &str) {
         Mock::given(method("GET"))
             .and(path(logs_path(job)))
             .respond_with(ResponseTemplate::new(302).insert_header("location", to))
@@ -141,7 +141,7 @@ impl Harness {
     }
 
     /// The blob store: 403 to anything carrying `Authorization`, the log otherwise.
-    async fn blob_serves(&self, blob_path: &str, log: &str) {
+    pub(crate) async fn blob_serves(&self, blob_path: &str, log: &str) {
         Mock::given(header_exists("authorization"))
             .respond_with(
                 ResponseTemplate::new(403)
@@ -157,14 +157,14 @@ impl Harness {
             .await;
     }
 
-    fn signed_url(&self, blob_path: &str) -> String {
+    pub(crate) fn signed_url(&self, blob_path: &str) -> String {
         format!(
             "{}{blob_path}?{SIGNATURE}&se=2026-12-01T23%3A59Z&sp=r",
             self.blob.uri()
         )
     }
 
-    async fn requests_to(&self, server: &MockServer, to: &str) -> Vec<Request> {
+    pub(crate) async fn requests_to(&self, server: &MockServer, to: &str) -> Vec<Request> {
         server
             .received_requests()
             .await
@@ -174,27 +174,27 @@ impl Harness {
             .collect()
     }
 
-    fn metric(&self, line: &str) -> bool {
+    pub(crate) fn metric(&self, line: &str) -> bool {
         self.metrics.render().lines().any(|l| l == line)
     }
 }
 
-fn annotations_path(job: u64) -> String {
+pub(crate) fn annotations_path(job: u64) -> String {
     format!("/repos/{REPO}/check-runs/{job}/annotations")
 }
 
-fn logs_path(job: u64) -> String {
+pub(crate) fn logs_path(job: u64) -> String {
     format!("/repos/{REPO}/actions/jobs/{job}/logs")
 }
 
-fn got<T: std::fmt::Debug>(fetched: &Fetched<T>) -> &T {
+pub(crate) fn got<T: std::fmt::Debug>(fetched: &Fetched<T>) -> &T {
     match fetched {
         Fetched::Got(value) => value,
         other => panic!("expected content, got {other:?}"),
     }
 }
 
-fn why<T: std::fmt::Debug>(fetched: &Fetched<T>) -> &str {
+pub(crate) fn why<T: std::fmt::Debug>(fetched: &Fetched<T>) -> &str {
     match fetched {
         Fetched::Unavailable { why } => why,
         other => panic!("expected unavailable, got {other:?}"),
@@ -595,6 +595,48 @@ fn rss_kib() -> u64 {
         .expect("VmRSS")
 }
 
+/// In the parent process: runs `test` alone in a child process (with `alone` set),
+/// checks that it passed and says `true`; in that child, says `false` (run the test).
+pub(crate) fn ran_alone_in_a_child(test: &str, alone: &str) -> bool {
+    if std::env::var_os(alone).is_some() {
+        return false;
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(alone, "1")
+        .output()
+        .expect("the test binary runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    println!("{text}");
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the child ran no test: {text}");
+    true
+}
+
+/// Runs `work`, sampling the RSS every millisecond: (RSS before, peak) in KiB, and its output.
+pub(crate) async fn peak_rss_kib<T>(work: impl std::future::Future<Output = T>) -> ((u64, u64), T) {
+    let before = rss_kib();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let output = work.await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().expect("sampler");
+    let peak = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(rss_kib());
+    ((before, peak), output)
+}
+
 /// Set in the child process that runs the memory test alone.
 const ALONE: &str = "EVIDENCE_MEMORY_TEST_ALONE";
 
@@ -602,22 +644,10 @@ const ALONE: &str = "EVIDENCE_MEMORY_TEST_ALONE";
 async fn a_40_mb_log_is_read_in_flat_memory_and_its_last_bytes_kept() {
     // Other tests of this binary run in parallel threads and move the process's RSS:
     // the measurement runs in a child process running this test alone.
-    if std::env::var_os(ALONE).is_none() {
-        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "evidence::a_40_mb_log_is_read_in_flat_memory_and_its_last_bytes_kept",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ALONE, "1")
-            .output()
-            .expect("the test binary runs");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        println!("{text}");
-        assert!(output.status.success(), "{text}");
-        assert!(text.contains("1 passed"), "the child ran no test: {text}");
+    if ran_alone_in_a_child(
+        "evidence::a_40_mb_log_is_read_in_flat_memory_and_its_last_bytes_kept",
+        ALONE,
+    ) {
         return;
     }
     const SIZE: u64 = 40 << 20;
@@ -631,26 +661,9 @@ async fn a_40_mb_log_is_read_in_flat_memory_and_its_last_bytes_kept() {
     // A first fetch warms up what a process sets up once (TLS roots, pools).
     let _ = h.fetch(&[80]).await;
 
-    let before = rss_kib();
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        })
-    };
     let started = Instant::now();
-    let evidence = h.fetch(&[81]).await;
+    let ((before, peak), evidence) = peak_rss_kib(h.fetch(&[81])).await;
     let took = started.elapsed();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    sampler.join().expect("sampler");
-    let peak = peak
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .max(rss_kib());
     let grew_kib = peak.saturating_sub(before);
     println!(
         "40 MiB log: read in {} ms; RSS {before} KiB before, peak {peak} KiB (+{grew_kib} KiB)",

@@ -12,7 +12,7 @@ use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    Job, TOKEN, TestApp, eventually, github_expects_rerun, run_path, spawn_app, unique,
+    Job, TOKEN, TestApp, eventually, get_page, github_expects_rerun, run_path, spawn_app, unique,
 };
 use crate::process::Service;
 
@@ -54,6 +54,8 @@ struct Claims {
 #[derive(Clone)]
 pub(crate) struct FakeApp {
     issued: Arc<Mutex<HashMap<u64, u32>>>,
+    /// When each token was asked for.
+    asked_at: Arc<Mutex<Vec<std::time::Instant>>>,
     expires_in: u64,
 }
 
@@ -61,6 +63,7 @@ impl FakeApp {
     async fn mount(github: &MockServer, expires_in: u64) -> Self {
         let fake = FakeApp {
             issued: Arc::default(),
+            asked_at: Arc::default(),
             expires_in,
         };
         Mock::given(method("POST"))
@@ -120,6 +123,10 @@ impl Respond for FakeApp {
             .nth(1)
             .and_then(|id| id.parse().ok())
             .unwrap_or(0);
+        self.asked_at
+            .lock()
+            .expect("times")
+            .push(std::time::Instant::now());
         let n = {
             let mut issued = self.issued.lock().expect("counts");
             let n = issued.entry(installation).or_insert(0);
@@ -162,10 +169,16 @@ pub(crate) async fn rerun_one(app: &TestApp, job: &Job) -> String {
 /// The service as the test App, reporting no check runs (their token fetches would
 /// count with the re-runs').
 async fn spawn_app_as_app(expires_in: u64) -> (TestApp, FakeApp) {
+    spawn_app_as_app_with(expires_in, &[]).await
+}
+
+/// As [`spawn_app_as_app`], with `more` settings.
+async fn spawn_app_as_app_with(expires_in: u64, more: &[(&str, &str)]) -> (TestApp, FakeApp) {
     let key = key_file();
     let settings = app_settings(&key);
     let mut overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     overrides.push(("REPORT", "off"));
+    overrides.extend_from_slice(more);
     let app = spawn_app(&overrides).await;
     let fake = FakeApp::mount(&app.github, expires_in).await;
     (app, fake)
@@ -263,6 +276,44 @@ async fn a_token_refused_again_after_its_refresh_refuses_the_rerun_without_askin
     assert_eq!(rerun_one(&app, &job).await, "refused");
     assert_eq!(fake.issued(15), 2, "one refresh, no loop");
     assert!(app.rerun_posts("org/installed", run).await.is_empty());
+}
+
+#[actix_web::test]
+async fn new_installations_tokens_are_asked_for_min_interval_apart_and_their_idle_lanes_dropped() {
+    let (app, fake) = spawn_app_as_app_with(3600, &[("GITHUB_MIN_INTERVAL", "0.3")]).await;
+    let jobs: Vec<Job> = (0..4u64)
+        .map(|i| {
+            let run = unique();
+            Job::new(&format!("org/burst{i}"), run, 1).installation(40 + i)
+        })
+        .collect();
+    for job in &jobs {
+        github_expects_rerun(&app.github, &job.repo, job.run_id).await;
+    }
+
+    // Four installations fail at once: four tokens are needed at the same moment.
+    let outcomes =
+        futures_util::future::join_all(jobs.iter().map(|job| rerun_one(&app, job))).await;
+
+    assert!(outcomes.iter().all(|o| o == "started"), "{outcomes:?}");
+    let mut asked = fake.asked_at.lock().expect("times").clone();
+    asked.sort();
+    assert_eq!(asked.len(), 4);
+    let gaps: Vec<u128> = asked
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    println!("gaps between token requests: {gaps:?} ms");
+    assert!(gaps.iter().all(|&gap| gap >= 250), "{gaps:?}");
+    // Once GITHUB_MIN_INTERVAL passed since their POSTs, no installation's lane is kept.
+    eventually("idle lanes dropped", || async {
+        let metrics = get_page(&app.address, "/metrics", None).await.body;
+        metrics
+            .lines()
+            .any(|line| line == "job_rerunner_github_lanes 0")
+            .then_some(())
+    })
+    .await;
 }
 
 #[actix_web::test]

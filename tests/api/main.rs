@@ -5,6 +5,7 @@ mod check_run_text;
 mod cli;
 mod database_errors;
 mod evidence;
+mod evidence_limits;
 mod evidence_policy;
 mod faults;
 mod github_app;
