@@ -601,7 +601,7 @@ impl Checker {
             })
             .collect();
         let rules = crate::policy::parse(
-            "[defaults]\nbranches = [\"*\"]\nattempts = 100\nnever_when = ['broken']\n",
+            "[defaults]\nbranches = [\"*\"]\nattempts = 51\nnever_when = ['broken']\n",
             crate::policy::PolicySource::Inline,
             &crate::policy::EnvDefaults::default(),
         )
