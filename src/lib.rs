@@ -21,6 +21,7 @@ pub mod redact;
 pub mod rules;
 pub mod run;
 pub mod settings;
+pub mod small_file;
 pub mod startup;
 pub mod store;
 pub mod token_shapes;

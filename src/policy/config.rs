@@ -15,6 +15,7 @@ use super::error::{PolicyError, PolicySource};
 use super::patterns::{GlobKind, GlobList, ListError, Patterns};
 use super::raw::{RawDuration, RawList, RawPolicy, RawSection};
 use super::rule::{DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, ScopedRule};
+use crate::small_file::{OpenError, open_regular};
 
 /// Largest policy file read. A policy is a few hundred bytes; a bigger file is a
 /// wrong path (a log, a binary), refused before it fills memory.
@@ -51,7 +52,12 @@ pub fn load(
 }
 
 fn read_file(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let (file, _) = open_regular(path).map_err(|err| match err {
+        OpenError::Io(e) => format!("cannot be read: {e}"),
+        OpenError::NotRegular => {
+            "is not a regular file (a FIFO or a device is not read)".to_owned()
+        }
+    })?;
     let mut bytes = Vec::new();
     file.take(MAX_POLICY_BYTES + 1)
         .read_to_end(&mut bytes)

@@ -550,3 +550,27 @@ fn attempts_above_51_are_refused_because_github_refuses_a_51st_rerun() {
     assert!(line.contains("more than 50 re-runs"), "{line}");
     assert!(load(Some("[defaults]\nattempts = 51\n"), None, &env()).is_ok());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_rules_file_that_is_a_fifo_or_a_device_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("rules.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = path.to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(load(None, Some(&path), &env()).map(|_| ()));
+        });
+        let answer = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("answered within 5 s, not blocked");
+        let err = answer.expect_err("refused").to_string();
+        assert!(err.contains("is not a regular file"), "{err}");
+    }
+}

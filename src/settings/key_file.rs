@@ -8,29 +8,18 @@
 use std::io::Read;
 use std::path::Path;
 
+use crate::small_file::{OpenError, open_regular};
+
 /// Largest key file read.
 pub const MAX_KEY_FILE_BYTES: u64 = 16 * 1024;
 
 /// The text of the key file at `path`, or a one-line reason it is not read.
 pub fn read(path: &Path) -> Result<String, String> {
     let shown = path.display();
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        // Opening a FIFO for reading blocks until a writer comes; O_NONBLOCK does not.
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(O_NONBLOCK);
-    }
-    let file = options
-        .open(path)
-        .map_err(|err| format!("cannot read {shown}: {err}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|err| format!("cannot read {shown}: {err}"))?;
-    if !meta.is_file() {
-        return Err(format!("{shown} is not a regular file (a .pem key file)"));
-    }
+    let (file, meta) = open_regular(path).map_err(|err| match err {
+        OpenError::Io(err) => format!("cannot read {shown}: {err}"),
+        OpenError::NotRegular => format!("{shown} is not a regular file (a .pem key file)"),
+    })?;
     if meta.len() > MAX_KEY_FILE_BYTES {
         return Err(format!(
             "{shown} has {} bytes, more than a private key's {MAX_KEY_FILE_BYTES}",
@@ -49,13 +38,6 @@ pub fn read(path: &Path) -> Result<String, String> {
     }
     Ok(text)
 }
-
-/// `O_NONBLOCK` (the same value on Linux's architectures that std supports, and on
-/// the BSDs and macOS it is 4); named here so that no `libc` is needed off Linux.
-#[cfg(all(unix, any(target_os = "linux", target_os = "android")))]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-const O_NONBLOCK: i32 = 0x0004;
 
 #[cfg(test)]
 mod tests {
