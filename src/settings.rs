@@ -260,7 +260,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_APP_PRIVATE_KEY_FILE", "unset", "path to the App's private key (.pem: a regular file of at most 16 KB); not with GITHUB_APP_PRIVATE_KEY"),
     ("REPORT", "check_run with the App, else off", "check_run: each automatic re-run decision (started, skipped) on a run of an App installation becomes a check run named job-rerunner on its commit; off: none"),
     ("PUBLIC_URL", "unset", "the service's URL as people reach it (https://HOST[/PATH], no user:password, query or fragment); the check runs link to PUBLIC_URL/status"),
-    ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs)"),
+    ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs; 2 to 51)"),
     ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
     ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
     ("PORT", "5000", "listening port"),
@@ -326,9 +326,13 @@ impl Settings {
         let public_url = public_url.map_err(|why| env.problem("PUBLIC_URL", &why))?;
         let app_jwt = app.clone().map(AppJwt::for_app);
         let run_attempts = env
-            .number("RUN_ATTEMPTS", 4u32, 2..=u32::MAX)
+            .number("RUN_ATTEMPTS", 4u32, 2..=51)
             .map_err(|mut err| {
-                err.problem.push_str(" (1 would never re-run)");
+                if err.problem.contains("out of range") {
+                    err.problem.push_str(
+                        " (1 would never re-run; GitHub refuses more than 50 re-runs of one run)",
+                    );
+                }
                 err
             })?;
         let branches = match env.list("REPO_BRANCHES", false) {
@@ -1251,6 +1255,13 @@ mod tests {
             .expect_err("RUN_ATTEMPTS=1");
         assert!(err.problem.contains("takes 2 to"), "{err}");
         assert!(err.problem.contains("would never re-run"), "{err}");
+        let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("RUN_ATTEMPTS", "52")]))
+            .expect_err("RUN_ATTEMPTS=52");
+        assert!(err.problem.contains("takes 2 to 51"), "{err}");
+        assert!(err.problem.contains("more than 50 re-runs"), "{err}");
+        let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("RUN_ATTEMPTS", "abc")]))
+            .expect_err("RUN_ATTEMPTS=abc");
+        assert!(!err.problem.contains("re-run"), "{err}");
     }
 
     #[test]
