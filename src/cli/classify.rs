@@ -12,10 +12,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::policy::{self, EnvDefaults, Verdict};
-
-/// The recommended policy, as shipped.
-pub const RECOMMENDED: &str = include_str!("../../docs/policies/recommended.toml");
+use crate::policy::{self, EnvDefaults, RECOMMENDED_POLICY, Verdict};
 
 /// Most bytes of text read; the tail is kept, as the service keeps a log's tail.
 const MAX_TEXT_BYTES: usize = 64 << 20;
@@ -25,7 +22,7 @@ const MAX_TEXT_BYTES: usize = 64 << 20;
 pub fn run(rules: Option<&Path>, input: Option<&Path>) -> ExitCode {
     let loaded = match rules {
         Some(path) => policy::load(None, Some(path), &EnvDefaults::default()),
-        None => policy::load(Some(RECOMMENDED), None, &EnvDefaults::default()),
+        None => policy::load(Some(RECOMMENDED_POLICY), None, &EnvDefaults::default()),
     };
     let policy = match loaded {
         Ok(policy) => policy,
@@ -105,14 +102,15 @@ mod tests {
 
     #[test]
     fn the_recommended_policy_is_built_in_and_valid() {
-        let policy = policy::load(Some(RECOMMENDED), None, &EnvDefaults::default())
+        let policy = policy::load(Some(RECOMMENDED_POLICY), None, &EnvDefaults::default())
             .expect("the recommended policy is valid");
         assert_eq!(policy.defaults().only_when.written(), ["@transient"]);
     }
 
     #[test]
     fn a_rendered_classification_names_the_line_the_family_and_the_decision() {
-        let policy = policy::load(Some(RECOMMENDED), None, &EnvDefaults::default()).expect("valid");
+        let policy =
+            policy::load(Some(RECOMMENDED_POLICY), None, &EnvDefaults::default()).expect("valid");
         let found = policy::classify(
             "##[error]Process completed with exit code 1.\n",
             policy.defaults(),

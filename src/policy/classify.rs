@@ -17,6 +17,23 @@ use super::rule::Rule;
 use crate::ids::JobId;
 use crate::run::Conclusion;
 
+/// The recommended policy (`docs/policies/recommended.toml`), built in: what
+/// `classify` decides with when given no policy, and what the corpus test measures.
+pub const RECOMMENDED_POLICY: &str = include_str!("../../docs/policies/recommended.toml");
+
+/// The recommended policy's `[defaults]` rule (tests).
+#[cfg(test)]
+pub(crate) fn recommended_rule() -> Rule {
+    super::load(
+        Some(RECOMMENDED_POLICY),
+        None,
+        &super::EnvDefaults::default(),
+    )
+    .expect("the recommended policy is valid")
+    .defaults()
+    .clone()
+}
+
 /// What one failure's text says under a rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Classification {
@@ -86,14 +103,10 @@ fn decisive_alone(text: &str) -> Option<DecisiveLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{EnvDefaults, Verdict, load};
+    use crate::policy::Verdict;
 
     fn recommended() -> Rule {
-        let text = include_str!("../../docs/policies/recommended.toml");
-        load(Some(text), None, &EnvDefaults::default())
-            .expect("the recommended policy is valid")
-            .defaults()
-            .clone()
+        recommended_rule()
     }
 
     #[test]

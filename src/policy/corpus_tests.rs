@@ -73,14 +73,6 @@ fn corpus() -> Vec<(String, Case)> {
     cases
 }
 
-fn recommended() -> Rule {
-    let text = include_str!("../../docs/policies/recommended.toml");
-    load(Some(text), None, &EnvDefaults::default())
-        .expect("the recommended policy is valid")
-        .defaults()
-        .clone()
-}
-
 /// Re-runs and labels of a set of cases.
 #[derive(Clone, Copy, Debug, Default)]
 struct Tally {
@@ -168,7 +160,7 @@ fn every_corpus_case_has_a_public_source_a_known_label_and_its_text() {
 
 #[test]
 fn the_recommended_policy_reruns_transient_failures_with_the_target_precision_and_recall() {
-    let rule = recommended();
+    let rule = super::classify::recommended_rule();
     let mut total = Tally::default();
     let mut infrastructure = Tally::default();
     let mut by_file: BTreeMap<String, Tally> = BTreeMap::new();

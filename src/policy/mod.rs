@@ -36,7 +36,7 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
-pub use classify::{Classification, classify};
+pub use classify::{Classification, RECOMMENDED_POLICY, classify};
 pub use config::{MAX_DURATION, MAX_POLICY_BYTES, load, parse};
 pub use decision::{
     AfterRerun, Annotation, AnnotationLevel, AtCompletion, Decision, EvidenceRequest, Fetched,
