@@ -710,3 +710,69 @@ async fn a_log_larger_than_the_read_cap_is_read_up_to_the_cap_and_its_tail_used(
     assert!(h.metric(r#"job_rerunner_evidence_fetches_total{kind="log",result="capped"} 1"#));
     assert!(h.logs.text().contains("job log read cap reached"));
 }
+
+/// A blob host that honours `Range: bytes=-N` as GitHub's does: 206 with the last N
+/// bytes and their `Content-Range`.
+struct RangedBlob(String);
+
+impl wiremock::Respond for RangedBlob {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let log = self.0.as_bytes();
+        let suffix = request
+            .headers
+            .get("range")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("bytes=-"))
+            .and_then(|n| n.parse::<usize>().ok());
+        match suffix {
+            Some(n) => {
+                let start = log.len().saturating_sub(n);
+                ResponseTemplate::new(206)
+                    .insert_header(
+                        "content-range",
+                        format!("bytes {start}-{}/{}", log.len() - 1, log.len()).as_str(),
+                    )
+                    .set_body_bytes(&log[start..])
+            }
+            None => ResponseTemplate::new(200).set_body_bytes(log),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_log_host_that_honours_range_sends_only_the_tail_which_is_all_that_is_read() {
+    let h = Harness::start(&[("LOG_TAIL_BYTES", "4096")]).await;
+    let job = 91;
+    h.serves_annotations(job, json!([])).await;
+    h.redirects_log(job, &h.signed_url("/blobs/91.txt")).await;
+    let mut log = String::new();
+    for line in 0..30_000 {
+        log.push_str(&format!(
+            "2026-12-01T10:00:00.0000000Z building part {line}\n"
+        ));
+    }
+    log.push_str("2026-12-01T10:00:01.0000000Z npm ERR! code ECONNRESET\n");
+    Mock::given(method("GET"))
+        .and(path("/blobs/91.txt"))
+        .respond_with(RangedBlob(log.clone()))
+        .mount(&h.blob)
+        .await;
+
+    let evidence = h.fetch(&[job]).await;
+
+    let tail = got(&evidence[0].log);
+    assert!(tail.ends_with("npm ERR! code ECONNRESET\n"), "{tail}");
+    assert!(
+        tail.len() <= 4096 && tail.starts_with("2026-"),
+        "a whole first line: {tail}"
+    );
+    let asked = h.requests_to(&h.blob, "/blobs/91.txt").await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].headers.get("range").map(|v| v.as_bytes()),
+        Some(&b"bytes=-4096"[..])
+    );
+    // 4096 bytes read of a log of about a megabyte.
+    assert!(log.len() > 1 << 20);
+    assert!(h.metric("job_rerunner_log_bytes_read_total 4096"));
+}

@@ -10,6 +10,11 @@
 //! counts the very bytes read, checked byte for byte, and no CPU goes to inflating),
 //! awc's own decoding is off, and a host that compresses anyway is decoded in bounded
 //! steps. The signed URL is a [`Secret`], logged without its query.
+//!
+//! The blob is asked for its tail only (`Range: bytes=-N`, N the tail kept): GitHub's
+//! log host honours it (206), so a 50 MB log costs N bytes, not 50 MB. A host that
+//! ignores it answers 200 with the whole log, streamed as before; an empty log answers
+//! 416. The bytes read are counted either way (`job_rerunner_log_bytes_read_total`).
 
 use std::time::Instant;
 
@@ -140,7 +145,8 @@ impl GitHubClient {
             .blob
             .get(url.expose())
             .no_decompress()
-            .insert_header((header::ACCEPT_ENCODING, "identity"));
+            .insert_header((header::ACCEPT_ENCODING, "identity"))
+            .insert_header((header::RANGE, format!("bytes=-{}", read.tail_bytes)));
         let sent = tokio::time::timeout_at(read.deadline, request.send()).await;
         let blob = match sent {
             Ok(Ok(blob)) => blob,
@@ -159,6 +165,21 @@ impl GitHubClient {
             .github_call(DOWNLOAD, Some(status.as_u16()), started.elapsed());
         info!(log, "log download answered"; "to" => &shown, "status" => status.as_u16(),
             "latency_ms" => started.elapsed().as_millis() as u64);
+        if status.as_u16() == 416 {
+            // No byte to give from the end: the log is empty.
+            return Ok(LogTail {
+                text: String::new(),
+                read_bytes: 0,
+                cut: false,
+                capped: false,
+            });
+        }
+        // 206: the tail asked for. Where the range starts past the log's first byte,
+        // its first line is cut: dropped, as a tail read whole drops it.
+        let partial_from = (status.as_u16() == 206)
+            .then(|| content_range_start(blob.headers()))
+            .flatten()
+            .filter(|start| *start > 0);
         if !status.is_success() {
             // The blob store is not the API: its 403 is an expired or refused
             // signature, never GitHub's rate limit.
@@ -172,8 +193,12 @@ impl GitHubClient {
                 }
             });
         }
-        let tail = self.read_body(blob, read, log).await?;
+        let mut tail = self.read_body(blob, read, log).await?;
+        if partial_from.is_some() {
+            drop_first_line(&mut tail);
+        }
         info!(log, "job log read"; "to" => &shown, "read_bytes" => tail.read_bytes,
+            "ranged" => partial_from.is_some(),
             "kept_bytes" => tail.text.len(), "cut" => tail.cut, "capped" => tail.capped,
             "latency_ms" => started.elapsed().as_millis() as u64);
         Ok(tail)
@@ -215,5 +240,56 @@ impl GitHubClient {
                 }
                 ReadError::Deadline(_) => read.timed_out("not complete within"),
             })
+    }
+}
+
+/// The first byte of a 206's `Content-Range: bytes START-END/TOTAL`.
+fn content_range_start(headers: &awc::http::header::HeaderMap) -> Option<u64> {
+    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let range = value.trim().strip_prefix("bytes ")?;
+    range.split('-').next()?.trim().parse().ok()
+}
+
+/// A tail that starts mid-log loses its first, partial line (and says it was cut).
+fn drop_first_line(tail: &mut LogTail) {
+    tail.cut = true;
+    match tail.text.find('\n') {
+        Some(end) => {
+            tail.text.drain(..=end);
+        }
+        None => tail.text.clear(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_content_range_gives_its_first_byte() {
+        let mut headers = awc::http::header::HeaderMap::new();
+        headers.insert(
+            header::CONTENT_RANGE,
+            header::HeaderValue::from_static("bytes 1000-1999/2000"),
+        );
+        assert_eq!(content_range_start(&headers), Some(1000));
+        headers.insert(
+            header::CONTENT_RANGE,
+            header::HeaderValue::from_static("bytes */2000"),
+        );
+        assert_eq!(content_range_start(&headers), None);
+    }
+
+    #[test]
+    fn a_ranged_tail_drops_its_partial_first_line() {
+        let mut tail = LogTail {
+            text: "ial line\nwhole line\n".into(),
+            read_bytes: 20,
+            cut: false,
+            capped: false,
+        };
+        drop_first_line(&mut tail);
+        assert_eq!(tail.text, "whole line\n");
+        assert!(tail.cut);
     }
 }
