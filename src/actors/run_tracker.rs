@@ -35,7 +35,7 @@ mod sleep;
 
 pub use run_end::TrackRun;
 
-use super::github::{FetchEvidence, ReportDecision, RerunRequest};
+use super::github::{ReportDecision, RerunRequest};
 use super::registry::{Shared, TrackError};
 use crate::github::check_run;
 use crate::ids::RunKey;
@@ -326,72 +326,6 @@ impl RunTracker {
                 act.arm_rerun_timer(store_retry_after(act.claim_failures), ctx);
             }
         }));
-    }
-
-    /// Asks the GitHub actor for the failed jobs' evidence of a claimed re-run whose
-    /// rule has patterns, then judges it off this thread (`judging.rs`); the
-    /// judgements come back as [`Evidenced`]. The claim stays this process's meanwhile
-    /// (`awaiting_github`); if it dies, the lease runs out and the re-run is claimed,
-    /// and its evidence fetched, again.
-    fn fetch_evidence(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
-        let request = FetchEvidence {
-            run: self.key.clone(),
-            attempt: claimed.attempt,
-            delivery: claimed.decided_by.clone(),
-            installation: claimed.installation,
-            jobs: claimed.evidence_jobs.clone(),
-        };
-        let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();
-        let workflow = self
-            .state
-            .as_ref()
-            .map(|state| state.workflow.to_string())
-            .unwrap_or_default();
-        let rule = self
-            .shared
-            .deps
-            .policy
-            .current()
-            .rule_for(self.key.repo.as_str(), &workflow)
-            .clone();
-        let github = self.shared.deps.github.clone();
-        let tracker = ctx.address();
-        ctx.spawn(actix::fut::wrap_future(async move {
-            let evidence = github.send(request).await.unwrap_or_else(|_| {
-                crate::actors::github::all_unavailable(&jobs, "the GitHub actor is gone")
-            });
-            let judged = judging::judge_off_thread(rule, evidence).await;
-            tracker.do_send(Evidenced { claimed, judged });
-        }));
-    }
-
-    /// Decides the claimed re-run on its judged evidence (one commit,
-    /// `RunChange::Decide`): a re-run goes to the GitHub actor, a skip closes the
-    /// attempt.
-    fn decide(
-        &mut self,
-        claimed: ClaimedRerun,
-        judged: Vec<crate::policy::JobJudgement>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
-            // No cache (a failed commit dropped it): the claim runs out and a poll
-            // finds it due again; the evidence is fetched again then.
-            self.awaiting_github = false;
-            warn!(self.log(), "evidence dropped: the run's state is not known here";
-                "run_attempt" => claimed.attempt);
-            return;
-        };
-        let change = RunChange::Decide {
-            now: now_ms(),
-            attempt: claimed.attempt,
-            claim: self.shared.deps.claim,
-            repo: self.key.repo.to_string(),
-            workflow,
-            judged: Arc::new(judged),
-            policy: self.policy(),
-        };
-        self.commit_decision(change, &claimed, "evidence", ctx);
     }
 
     /// Commits a decision on what the GitHub actor fetched for a claimed re-run

@@ -1,4 +1,5 @@
-//! Reading a claimed re-run's evidence off the actor's thread, within a budget.
+//! A claimed re-run's evidence: asked of the GitHub actor, read off the tracker's
+//! thread within a budget, then decided on in one commit.
 //!
 //! Matching a rule's patterns and finding each failed job's decisive line is the one
 //! costly step of a decision: regexes over up to `LOG_TAIL_BYTES` of log per failed
@@ -9,9 +10,16 @@
 //! [`JUDGING_TIME`]; a job whose reading the budget cut short is judged on what was
 //! read, and its evidence says so.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::prelude::*;
+use slog::warn;
+
+use super::{Evidenced, RunTracker, now_ms};
+use crate::actors::github::FetchEvidence;
 use crate::policy::{Budget, JobEvidence, JobJudgement, Rule, judge};
+use crate::run::{ClaimedRerun, RunChange};
 
 /// Most bytes of evidence one decision reads (every failed job's log and
 /// annotations, each read once for the rule's own regexes and once for the decisive
@@ -20,6 +28,74 @@ pub const JUDGING_BYTES: usize = 32 << 20;
 
 /// Longest one decision spends reading its evidence.
 pub const JUDGING_TIME: Duration = Duration::from_secs(2);
+
+impl RunTracker {
+    /// Asks the GitHub actor for the failed jobs' evidence of a claimed re-run whose
+    /// rule has patterns, then judges it off this thread (`judging.rs`); the
+    /// judgements come back as [`Evidenced`]. The claim stays this process's meanwhile
+    /// (`awaiting_github`); if it dies, the lease runs out and the re-run is claimed,
+    /// and its evidence fetched, again.
+    pub(super) fn fetch_evidence(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
+        let request = FetchEvidence {
+            run: self.key.clone(),
+            attempt: claimed.attempt,
+            delivery: claimed.decided_by.clone(),
+            installation: claimed.installation,
+            jobs: claimed.evidence_jobs.clone(),
+        };
+        let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();
+        let workflow = self
+            .state
+            .as_ref()
+            .map(|state| state.workflow.to_string())
+            .unwrap_or_default();
+        let rule = self
+            .shared
+            .deps
+            .policy
+            .current()
+            .rule_for(self.key.repo.as_str(), &workflow)
+            .clone();
+        let github = self.shared.deps.github.clone();
+        let tracker = ctx.address();
+        ctx.spawn(actix::fut::wrap_future(async move {
+            let evidence = github.send(request).await.unwrap_or_else(|_| {
+                crate::actors::github::all_unavailable(&jobs, "the GitHub actor is gone")
+            });
+            let judged = judge_off_thread(rule, evidence).await;
+            tracker.do_send(Evidenced { claimed, judged });
+        }));
+    }
+
+    /// Decides the claimed re-run on its judged evidence (one commit,
+    /// `RunChange::Decide`): a re-run goes to the GitHub actor, a skip closes the
+    /// attempt.
+    pub(super) fn decide(
+        &mut self,
+        claimed: ClaimedRerun,
+        judged: Vec<crate::policy::JobJudgement>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
+            // No cache (a failed commit dropped it): the claim runs out and a poll
+            // finds it due again; the evidence is fetched again then.
+            self.awaiting_github = false;
+            warn!(self.log(), "evidence dropped: the run's state is not known here";
+                "run_attempt" => claimed.attempt);
+            return;
+        };
+        let change = RunChange::Decide {
+            now: now_ms(),
+            attempt: claimed.attempt,
+            claim: self.shared.deps.claim,
+            repo: self.key.repo.to_string(),
+            workflow,
+            judged: Arc::new(judged),
+            policy: self.policy(),
+        };
+        self.commit_decision(change, &claimed, "evidence", ctx);
+    }
+}
 
 /// A budget of bytes and of time, checked every 64 KiB read.
 struct Spend {
