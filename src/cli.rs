@@ -1,6 +1,8 @@
 //! The command line: `job-rerunner` runs the service, `job-rerunner check-config` prints
 //! the effective configuration, `job-rerunner classify` tells what a failure's text
-//! would lead to (`cli/classify.rs`), `--help` and `--version` print and exit.
+//! would lead to (`cli/classify.rs`), `job-rerunner what-if` replays the stored
+//! decisions under another policy (`cli/what_if.rs`), `--help` and `--version` print
+//! and exit.
 //!
 //! clap (derive) parses it, so that anything else is refused: someone may type a wrong
 //! word in `dokku run` against the production database, and a typo must exit 2 with one
@@ -10,11 +12,13 @@
 //! [`VARIABLES`] and its default.
 
 pub mod classify;
+pub mod what_if;
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -35,6 +39,13 @@ pub enum Action {
         rules: Option<PathBuf>,
         /// The text's file; `None` or `-`: standard input.
         input: Option<PathBuf>,
+    },
+    /// Replay the stored decisions of the last `since` under another policy and exit.
+    WhatIf {
+        /// `--rules FILE`: the policy to try.
+        rules: PathBuf,
+        /// `--since`: how far back (default 30 days).
+        since: Duration,
     },
 }
 
@@ -89,6 +100,26 @@ enum Command {
         #[arg(value_name = "PATH")]
         input: Option<PathBuf>,
     },
+    /// Decide the stored decisions of the last days again under another policy and
+    /// print which change, and whether the changed re-runs would have helped
+    WhatIf {
+        /// The policy's TOML file to try
+        #[arg(long, value_name = "FILE")]
+        rules: PathBuf,
+        /// How far back, e.g. 30d, 12h
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_since)]
+        since: Duration,
+    },
+}
+
+/// `--since`: humantime's syntax, at most a year.
+fn parse_since(text: &str) -> Result<Duration, String> {
+    let since = humantime::parse_duration(text.trim())
+        .map_err(|err| format!("{text:?} is not a duration such as 30d or 12h: {err}"))?;
+    if since > Duration::from_secs(366 * 24 * 3600) {
+        return Err(format!("{text:?} is longer than a year"));
+    }
+    Ok(since)
 }
 
 /// The `Environment` part of `--help`: every variable with its default.
@@ -118,6 +149,9 @@ where
         Ok(Cli {
             command: Some(Command::Classify { rules, input }),
         }) => Ok(Action::Classify { rules, input }),
+        Ok(Cli {
+            command: Some(Command::WhatIf { rules, since }),
+        }) => Ok(Action::WhatIf { rules, since }),
         Err(err)
             if matches!(
                 err.kind(),

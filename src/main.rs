@@ -36,6 +36,7 @@ fn main() -> ExitCode {
     match action {
         Action::CheckConfig => cli::print_effective(&settings, &policy.current()),
         Action::Serve => serve(settings),
+        Action::WhatIf { rules, since } => cli::what_if::run(&settings, &rules, since),
         Action::Classify { .. } => ExitCode::SUCCESS,
     }
 }

@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::rules::LivePolicy;
 use crate::run::{Claim, RerunState};
 use crate::settings::{BranchFilter, DatabaseUrl, Settings};
-use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
+use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch, codec};
 
 /// How often, at most, runs quiet for `RUN_TTL` are purged from the store (a quarter
 /// of `RUN_TTL` when that is shorter): sleeping runs have no tracker to expire them.
@@ -334,6 +334,19 @@ fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
                 Ok(0) => {}
                 Ok(purged) => info!(log, "purged quiet runs"; "purged_runs" => purged),
                 Err(err) => error!(log, "purging quiet runs failed"; "error" => %err),
+            }
+            if let Some(learning) = store.learning() {
+                let before = now_ms().saturating_sub(codec::SIGNATURES_KEPT_FOR_MS);
+                match learning
+                    .prune_signatures(before, codec::SIGNATURES_KEPT)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(pruned) => {
+                        info!(log, "pruned old signatures"; "pruned_signatures" => pruned)
+                    }
+                    Err(err) => error!(log, "pruning signatures failed"; "error" => %err),
+                }
             }
         }
     });

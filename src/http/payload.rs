@@ -156,8 +156,7 @@ pub fn classify(
     classify_with(body, delivery, settings, &settings.run_attempts)
 }
 
-/// What an event of an attempt its rule will not re-run is answered.
-pub const RULE_ATTEMPTS_REACHED: &str = "run_attempt reached the attempts of its rule";
+pub use crate::run::RULE_ATTEMPTS_REACHED;
 
 /// As [`classify`], keeping the events of attempts below their rule's `attempts`.
 pub fn classify_with(
@@ -188,8 +187,14 @@ pub fn classify_with(
     let run_attempt = job
         .run_attempt
         .ok_or(PayloadError::Missing("workflow_job.run_attempt"))?;
+    // An attempt no rule re-runs: only a completion goes on, to settle what the previous
+    // attempt's failures teach (`JobEvent::beyond_attempts`).
+    let mut beyond_attempts = None;
     if run_attempt >= max_attempts {
-        return Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS"));
+        if !is_completion(envelope.action.as_ref().or(job.status.as_ref())) {
+            return Ok(Classified::Ignored(RUN_ATTEMPTS_REACHED));
+        }
+        beyond_attempts = Some(RUN_ATTEMPTS_REACHED);
     }
     let action_word = envelope
         .action
@@ -210,8 +215,11 @@ pub fn classify_with(
         .and_then(|repo| repo.0)
         .ok_or(PayloadError::Missing("repository.full_name"))?;
     let workflow = job.workflow_name.as_ref().map_or("", |name| name.as_str());
-    if run_attempt >= limits.for_run(full_name.as_str(), workflow) {
-        return Ok(Classified::Ignored(RULE_ATTEMPTS_REACHED));
+    if beyond_attempts.is_none() && run_attempt >= limits.for_run(full_name.as_str(), workflow) {
+        if action == JobAction::Unfinished {
+            return Ok(Classified::Ignored(RULE_ATTEMPTS_REACHED));
+        }
+        beyond_attempts = Some(RULE_ATTEMPTS_REACHED);
     }
     Ok(Classified::Job(JobEvent {
         delivery: delivery.map(str::to_owned),
@@ -238,7 +246,16 @@ pub fn classify_with(
             .and_then(|installation| installation.id)
             .map(InstallationId),
         head_sha: job.head_sha.and_then(|sha| CommitSha::parse(sha.as_str())),
+        beyond_attempts,
     }))
+}
+
+/// What an event of an attempt at or above `RUN_ATTEMPTS` is answered.
+pub const RUN_ATTEMPTS_REACHED: &str = "run_attempt reached RUN_ATTEMPTS";
+
+/// Whether the payload's action word is `completed`.
+fn is_completion(word: Option<&Text<'_>>) -> bool {
+    word.is_some_and(|word| word.as_str() == "completed")
 }
 
 /// An optional borrowed string, as the name the event keeps ("" when absent).
@@ -484,7 +501,8 @@ mod tests {
                 value["workflow_job"]["workflow_name"] = serde_json::json!(names.1);
                 value["workflow_job"]["head_branch"] = serde_json::json!(names.2);
                 let classified = classify_json(&value);
-                if attempt >= settings().run_attempts {
+                let beyond = attempt >= settings().run_attempts;
+                if beyond && action != "completed" {
                     prop_assert_eq!(classified, Ok(Classified::Ignored("run_attempt reached RUN_ATTEMPTS")));
                 } else if action == "requested" {
                     prop_assert_eq!(classified, Ok(Classified::Ignored("action is not one the service tracks")));
@@ -507,6 +525,8 @@ mod tests {
                         JobAction::Unfinished
                     };
                     prop_assert_eq!(event.action, expected);
+                    // A completion of an attempt no rule re-runs goes on, to teach only.
+                    prop_assert_eq!(event.beyond_attempts, beyond.then_some(RUN_ATTEMPTS_REACHED));
                 }
             }
         }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::auth::refusal;
+use super::status_signatures::{self, SIGNATURE_ROWS, SignatureView};
 use crate::actors::run_tracker::now_ms;
 use crate::ids::RunKey;
 use crate::run::{RerunOutcome, RerunRecord, RerunState, RunState};
@@ -73,6 +74,8 @@ pub struct Status {
     /// The redelivery sweep's last run and what it asked for; `None` when it is off.
     #[serde(skip_serializing_if = "Option::is_none")]
     redeliveries: Option<SweepRecord>,
+    /// Failure signatures, last seen first: what learning knows.
+    signatures: Vec<SignatureView>,
 }
 
 /// A row of "do re-runs help?": a job's automatic re-runs of the last 24 h.
@@ -198,7 +201,13 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         Some(recovery) => Some(recovery.sweep_record().await?),
         None => None,
     };
+    let signatures = match app.store.learning() {
+        Some(learning) => learning.signatures(SIGNATURE_ROWS).await?,
+        None => Vec::new(),
+    };
+    let signatures = status_signatures::views(signatures, &app.policy);
     Ok(Status {
+        signatures,
         now,
         runs,
         reruns,
@@ -227,7 +236,7 @@ pub async fn api_status(request: HttpRequest, app: web::Data<AppState>) -> HttpR
     }
 }
 
-/// `GET /api/{part}`: one part of it (`runs`, `reruns`, `flaky`, `help`, `skips`).
+/// `GET /api/{part}`: one part of it (`runs`, `reruns`, `flaky`, `help`, `skips`, `signatures`).
 pub async fn api_part(
     request: HttpRequest,
     part: web::Path<String>,
@@ -250,9 +259,10 @@ pub async fn api_part(
         "flaky" => HttpResponse::Ok().json(status.flaky_jobs),
         "help" => HttpResponse::Ok().json(status.help),
         "skips" => HttpResponse::Ok().json(status.skip_reasons),
+        "signatures" => HttpResponse::Ok().json(status.signatures),
         _ => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
-            .body("no such part: try /api/status, /api/runs, /api/reruns, /api/flaky, /api/help, /api/skips or /api/policy\n"),
+            .body("no such part: try /api/status, /api/runs, /api/reruns, /api/flaky, /api/help, /api/skips, /api/signatures or /api/policy\n"),
     }
 }
 
@@ -416,6 +426,8 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
         }
         html.push_str("</table></div>");
     }
+
+    status_signatures::render(&mut html, &status.signatures, escape);
 
     if let Some(sweep) = &status.redeliveries {
         html.push_str(&redeliveries_line(sweep, status.now));

@@ -164,6 +164,7 @@ struct Partial {
     never_when: Option<Patterns>,
     only_when: Option<Patterns>,
     stop_when_useless: Option<u32>,
+    learn_after: Option<u32>,
     debug_last_attempt: Option<bool>,
     mode: Option<Mode>,
     /// The fields the section writes, in the order README's "Re-run policy" lists them.
@@ -209,6 +210,7 @@ impl Scope<'_> {
         set("never_when", raw.never_when.is_some());
         set("only_when", raw.only_when.is_some());
         set("stop_when_useless", raw.stop_when_useless.is_some());
+        set("learn_after", raw.learn_after.is_some());
         set("debug_last_attempt", raw.debug_last_attempt.is_some());
         set("mode", raw.mode.is_some());
 
@@ -262,6 +264,11 @@ impl Scope<'_> {
             .stop_when_useless
             .as_ref()
             .map(|v| self.count(v, "stop_when_useless", 0))
+            .transpose()?;
+        p.learn_after = raw
+            .learn_after
+            .as_ref()
+            .map(|v| self.count(v, "learn_after", 0))
             .transpose()?;
         p.timed_out = raw.timed_out.as_ref().map(|v| *v.get_ref());
         p.debug_last_attempt = raw.debug_last_attempt.as_ref().map(|v| *v.get_ref());
@@ -340,6 +347,7 @@ impl Scope<'_> {
             never_when: p.never_when.unwrap_or_else(|| base.never_when.clone()),
             only_when: p.only_when.unwrap_or_else(|| base.only_when.clone()),
             stop_when_useless: p.stop_when_useless.unwrap_or(base.stop_when_useless),
+            learn_after: p.learn_after.unwrap_or(base.learn_after),
             debug_last_attempt: p.debug_last_attempt.unwrap_or(base.debug_last_attempt),
             mode: p.mode.unwrap_or(base.mode),
         };

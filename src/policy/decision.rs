@@ -25,12 +25,13 @@ use serde::{Deserialize, Serialize};
 use super::decisive::Unbounded;
 use super::evidence;
 use super::judgement::{JobJudgement, Matched, judge};
+use super::learning::{SignatureHistory, learned, useless};
 use super::rule::{Mode, Rule};
 use crate::ids::JobId;
 use crate::run::{Conclusion, Name};
 
 /// A failed job of the attempt, as its `completed` event described it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobFacts {
     /// `workflow_job.id`.
     pub id: JobId,
@@ -85,6 +86,9 @@ pub struct History {
     /// Per job name (in this repository's workflow): what its last automatic re-runs
     /// did, oldest first. Only the last `stop_when_useless` entries are read.
     pub jobs: HashMap<Name, Vec<AfterRerun>>,
+    /// Per signature of the failed jobs' decisive lines: what re-runs of it did, here
+    /// and everywhere (read when the rule learns or has `stop_when_useless`).
+    pub signatures: HashMap<String, SignatureHistory>,
 }
 
 /// Something fetched from GitHub, or why it could not be.
@@ -387,15 +391,28 @@ pub fn decide_on_judgements(
             return Ok(decision);
         }
     }
+    // A failure whose re-runs here kept failing is not re-run again, whatever knows it.
+    for job in &failed {
+        let Some(decisive) = &of(job).decisive else {
+            continue;
+        };
+        if let Some(why) = useless(rule, history.signatures.get(&decisive.signature)) {
+            let fact = format!("{why}: {}", decisive.line);
+            return Ok(skip(Reason::UselessBefore, Some(job), Some(&fact)));
+        }
+    }
     let mut transient = None;
     if !rule.only_when.is_empty() {
         for job in &failed {
             let judgement = of(job);
-            match &judgement.only {
-                Some(found) => {
+            match (&judgement.only, learned_match(rule, history, judgement)) {
+                (Some(found), _) => {
+                    transient.get_or_insert((job, found.clone()));
+                }
+                (None, Some(found)) => {
                     transient.get_or_insert((job, found));
                 }
-                None => {
+                (None, None) => {
                     let why = no_match_evidence(judgement);
                     return Ok(skip(Reason::NoTransientMatch, Some(job), why.as_deref()));
                 }
@@ -403,8 +420,22 @@ pub fn decide_on_judgements(
         }
     }
     Ok(match transient {
-        Some((job, found)) => rerun(rule, plan, Some(job), Some(found)),
+        Some((job, found)) => rerun(rule, plan, Some(job), Some(&found)),
         None => rerun(rule, plan, None, None),
+    })
+}
+
+/// A job's decisive line that no family knows, which its signature's re-runs say is
+/// worth a re-run: matched as `learned: 3 of 4 re-runs passed`.
+fn learned_match(rule: &Rule, history: &History, judgement: &JobJudgement) -> Option<Matched> {
+    let decisive = judgement.decisive.as_ref()?;
+    if decisive.known.is_some() || judgement.unread.is_some() {
+        return None;
+    }
+    let why = learned(rule, history.signatures.get(&decisive.signature))?;
+    Some(Matched {
+        line: decisive.line.clone(),
+        pattern: why,
     })
 }
 

@@ -106,11 +106,9 @@ fn judge_job(rule: &Rule, job: &JobEvidence, budget: &mut dyn Budget) -> JobJudg
     };
     let never_own = own(&rule.never_when, "never_when", budget);
     let only_own = own(&rule.only_when, "only_when", budget);
-    let reading = if rule.never_when.has_families() || rule.only_when.has_families() {
-        decisive::decide_line(log, failures.iter().copied(), budget)
-    } else {
-        decisive::Reading::default()
-    };
+    // The decisive line is read whatever the lists hold: its signature is what learning
+    // counts and what `what-if` replays, even under a rule of regexes alone.
+    let reading = decisive::decide_line(log, failures.iter().copied(), budget);
     cut_short |= reading.cut_short;
     let family_hit = |patterns: &Patterns| {
         let found = reading.decisive.as_ref()?;

@@ -21,16 +21,21 @@ mod error;
 mod evidence;
 pub mod families;
 mod judgement;
+mod learning;
 mod patterns;
 mod raw;
+mod replay;
 mod rule;
 mod signature;
 mod view;
+mod what_if;
 
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
 mod decision_tests;
+#[cfg(test)]
+mod learning_tests;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -47,7 +52,13 @@ pub use decisive::{Budget, Unbounded};
 pub use error::{Location, PolicyError, PolicySource};
 pub use evidence::{EVIDENCE_CHARS, clean as clean_evidence, has_secret, log_lines, mask_secrets};
 pub use judgement::{DecisiveLine, JobJudgement, Matched, judge};
+pub use learning::{
+    Outcomes, RECENT_OUTCOMES, SignatureHistory, decode_recent, encode_recent, learned, useless,
+    verdict_now,
+};
 pub use patterns::{GlobKind, GlobList, Hit, ListError, MAX_PATTERN_CHARS, MAX_PATTERNS, Patterns};
+pub use replay::{DecisionFacts, replay};
 pub use rule::{DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, RuleRef, ScopedRule};
 pub use signature::{SIGNATURE_CHARS, signature};
 pub use view::{PolicyView, RuleView, ScopedRuleView};
+pub use what_if::{Changed, KeptDecision, Report, compare};

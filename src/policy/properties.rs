@@ -173,6 +173,7 @@ fn rule() -> impl Strategy<Value = Rule> {
                 never_when,
                 only_when,
                 stop_when_useless,
+                learn_after: 0,
                 debug_last_attempt,
                 mode: if shadow { Mode::Shadow } else { Mode::Rerun },
             },
@@ -189,6 +190,7 @@ fn history() -> impl Strategy<Value = History> {
         prop::collection::vec((prop::sample::select(NAMES), outcomes), 0..4),
     )
         .prop_map(|(reruns_last_hour, jobs)| History {
+            signatures: Default::default(),
             reruns_last_hour,
             jobs: jobs.into_iter().map(|(n, o)| (n.into(), o)).collect(),
         })

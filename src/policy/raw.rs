@@ -42,6 +42,7 @@ pub(super) struct RawSection {
     pub never_when: Option<RawList>,
     pub only_when: Option<RawList>,
     pub stop_when_useless: Option<Spanned<i64>>,
+    pub learn_after: Option<Spanned<i64>>,
     pub debug_last_attempt: Option<Spanned<bool>>,
     pub mode: Option<Spanned<String>>,
 }

@@ -97,6 +97,9 @@ pub struct Rule {
     pub only_when: Patterns,
     /// A job whose last N automatic re-runs all failed again is not re-run. 0: off.
     pub stop_when_useless: u32,
+    /// A failure no family knows is re-run once this many of its re-runs are known
+    /// and at least half of them passed (see `learning`). 0: off.
+    pub learn_after: u32,
     /// Ask for debug logs on the last automatic re-run.
     pub debug_last_attempt: bool,
     /// Act, or only decide.
@@ -132,6 +135,7 @@ impl Rule {
             never_when: Patterns::empty(),
             only_when: Patterns::empty(),
             stop_when_useless: 0,
+            learn_after: 0,
             debug_last_attempt: false,
             mode: Mode::Rerun,
         })

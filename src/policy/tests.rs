@@ -23,6 +23,7 @@ skip_steps = ["*lint*"]
 never_when = ['(?i)assertion.*failed', 'error\[E\d{4}\]']
 only_when = ["@infra", 'ECONNRESET']
 stop_when_useless = 3
+learn_after = 0
 debug_last_attempt = false
 mode = "rerun"
 
@@ -377,6 +378,7 @@ skip_steps = ["*lint*"]
 never_when = ["(?i)assertion.*failed", 'error\[E\d{4}\]']
 only_when = ["@infra", "ECONNRESET"]
 stop_when_useless = 3
+learn_after = 0
 debug_last_attempt = false
 mode = "rerun"
 
@@ -398,6 +400,7 @@ skip_steps = ["*lint*"]
 never_when = ["(?i)segmentation fault"]
 only_when = ["@infra", "ECONNRESET"]
 stop_when_useless = 3
+learn_after = 0
 debug_last_attempt = false
 mode = "rerun"
 "#;

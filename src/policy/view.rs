@@ -42,6 +42,8 @@ pub struct RuleView {
     pub only_when: Vec<String>,
     /// `stop_when_useless`.
     pub stop_when_useless: u32,
+    /// `learn_after`.
+    pub learn_after: u32,
     /// `debug_last_attempt`.
     pub debug_last_attempt: bool,
     /// `mode`.
@@ -100,6 +102,7 @@ impl From<&Rule> for RuleView {
             never_when: written_patterns(&r.never_when),
             only_when: written_patterns(&r.only_when),
             stop_when_useless: r.stop_when_useless,
+            learn_after: r.learn_after,
             debug_last_attempt: r.debug_last_attempt,
             mode: r.mode.as_str(),
         }

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use super::state::{
-    Claim, ClaimedRerun, Decided, Reply, RerunState, RetryPolicy, TimerChange, Verdict,
+    Claim, ClaimedRerun, Decided, Reply, RerunState, RetryPolicy, Verdict,
     unrecorded_claims_exhausted,
 };
 use super::{JobAction, JobEvent, Policy, RerunOutcome, RunEvent, RunState, TrackedJob};
-use crate::policy::{Decision, History, JobJudgement, Reason};
+use crate::policy::{Decision, DecisionFacts, History, JobJudgement, Reason};
 
 /// How far back the hourly budget looks.
 pub const BUDGET_WINDOW_MS: u64 = 3_600_000;
@@ -35,10 +35,14 @@ pub struct DecisionRecord {
     pub pattern: Option<String>,
     /// Whether it counts against `budget_per_hour` (a re-run, or shadow's would-be one).
     pub counts: bool,
+    /// What it was decided on, for `what-if` to decide again (`None` for
+    /// `needs_evidence`, which is no decision yet).
+    pub facts: Option<DecisionFacts>,
 }
 
 impl DecisionRecord {
-    fn of(decided: &Decided, attempt: u32, now: u64) -> Self {
+    fn of(decided: &Decided, state: &RunState, judged: &[JobJudgement], now: u64) -> Self {
+        let attempt = state.attempt;
         match decided {
             Decided::Now(decision) => Self {
                 attempt,
@@ -53,6 +57,13 @@ impl DecisionRecord {
                 evidence: decision.evidence.clone(),
                 pattern: decision.pattern.clone(),
                 counts: decision.counts_against_budget(),
+                facts: Some(DecisionFacts {
+                    workflow: state.workflow.to_string(),
+                    branch: state.branch.to_string(),
+                    attempt,
+                    jobs: state.job_facts(),
+                    judged: judged.to_vec(),
+                }),
             },
             Decided::NeedsEvidence { .. } => Self {
                 attempt,
@@ -63,6 +74,7 @@ impl DecisionRecord {
                 evidence: None,
                 pattern: None,
                 counts: false,
+                facts: None,
             },
         }
     }
@@ -193,7 +205,7 @@ impl RunChange {
         let reads = |policy: &Policy, repo: &str, workflow: &str| {
             policy.rules.as_ref().is_some_and(|rules| {
                 let rule = rules.rule_for(repo, workflow);
-                rule.budget_per_hour > 0 || rule.stop_when_useless > 0
+                rule.budget_per_hour > 0 || rule.stop_when_useless > 0 || rule.learn_after > 0
             })
         };
         match self {
@@ -321,14 +333,7 @@ pub struct Applied {
 /// The answer to a redelivered event (its delivery id is on the run's record with
 /// `status`): the first answer again, and no change.
 fn redelivered(current: Option<RunState>, status: u16) -> Applied {
-    let verdict = Verdict {
-        reply: Reply::redelivered(status),
-        changed: false,
-        timer: TimerChange::Keep,
-        flaky: None,
-        failed_again: None,
-        decision: None,
-    };
+    let verdict = Verdict::unchanged(Reply::redelivered(status));
     Applied {
         state: current,
         persist: Persist::Unchanged,
@@ -425,7 +430,7 @@ fn apply_event(
     // A decision made by an event that is committed is recorded with it; an attempt
     // the event closed (a skip, a re-run made unneeded) is kept with the answered re-runs.
     let decided = verdict.decision.as_ref().filter(|_| verdict.changed);
-    let decision = decided.map(|decided| DecisionRecord::of(decided, state.attempt, now));
+    let decision = decided.map(|decided| DecisionRecord::of(decided, &state, &[], now));
     let closed_now = verdict.changed && closed_before != Some((state.attempt, true));
     let history = closed_now.then(|| closing_record(&state, now)).flatten();
     Applied {
@@ -447,6 +452,15 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
         decision: None,
     };
     match change {
+        RunChange::Event { event, policy, now }
+            if current.is_none() && event.beyond_attempts.is_some() =>
+        {
+            let why = event.beyond_attempts.unwrap_or_default();
+            unchanged(
+                None,
+                ChangeResult::Event(RunState::beyond_attempts_unrecorded(why)),
+            )
+        }
         RunChange::Event { event, policy, now } => apply_event(
             current,
             event.delivery.as_deref(),
@@ -494,7 +508,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             };
             let record = decided
                 .as_ref()
-                .map(|d| DecisionRecord::of(d, state.attempt, *now));
+                .map(|d| DecisionRecord::of(d, &state, &[], *now));
             let history = closing_record(&state, *now);
             Applied {
                 state: Some(state),
@@ -603,7 +617,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             };
             let record = decision
                 .as_ref()
-                .map(|d| DecisionRecord::of(&Decided::Now(d.clone()), state.attempt, *now));
+                .map(|d| DecisionRecord::of(&Decided::Now(d.clone()), &state, judged, *now));
             let history = match &state.rerun {
                 RerunState::Done {
                     outcome: outcome @ RerunOutcome::Skipped { .. },

@@ -98,4 +98,9 @@ pub struct JobEvent {
     pub installation: Option<InstallationId>,
     /// `workflow_job.head_sha`: the commit the run's check runs are reported on.
     pub head_sha: Option<CommitSha>,
+    /// The completion of a job in an attempt its rule will never re-run (`run_attempt`
+    /// at or above the rule's `attempts`, or `RUN_ATTEMPTS`): answered 204, the job not
+    /// tracked, but its outcome settles what the previous attempt's failures taught
+    /// (a person's re-run, or the service's last). `Some`: what it is answered.
+    pub beyond_attempts: Option<&'static str>,
 }

@@ -270,6 +270,7 @@ impl Checker {
                     failed_steps: Vec::new(),
                     installation: None,
                     head_sha: None,
+                    beyond_attempts: None,
                 };
                 self.sent.push(Sent {
                     event: Delivered::Job(Arc::new(event)),

@@ -9,6 +9,7 @@ mod outcome;
 mod run_end;
 mod run_event;
 mod state;
+mod teaching;
 
 pub use change::{
     Applied, BUDGET_WINDOW_MS, ChangeResult, DecisionRecord, Persist, RerunRecord, RunChange,
@@ -18,7 +19,8 @@ pub use event::{Conclusion, JobAction, JobEvent, Name};
 pub use outcome::RerunOutcome;
 pub use run_event::RunEvent;
 pub use state::{
-    ANSWERS_KEPT, Claim, ClaimedRerun, Decided, Finish, MAX_UNRECORDED_CLAIMS, Policy, Reply,
-    RerunState, RetryPolicy, RunState, TimerChange, TrackedJob, UNRECORDED_CLAIMS_FOR_MS, Verdict,
-    unrecorded_claims_exhausted,
+    ANSWERS_KEPT, Claim, ClaimedRerun, Decided, Finish, MAX_UNRECORDED_CLAIMS, Policy,
+    RULE_ATTEMPTS_REACHED, Reply, RerunState, RetryPolicy, RunState, TimerChange, TrackedJob,
+    UNRECORDED_CLAIMS_FOR_MS, Verdict, unrecorded_claims_exhausted,
 };
+pub use teaching::{Failure, Lesson};

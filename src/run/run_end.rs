@@ -32,17 +32,10 @@ impl RunState {
 
     /// Applies `workflow_run.completed` and says what to answer and do.
     pub fn apply_run_end(&mut self, event: &RunEvent, now: u64, policy: &Policy) -> Verdict {
-        let mut verdict = Verdict {
-            reply: Reply {
-                status: 200,
-                reason: Cow::Borrowed("event of an older attempt; ignored"),
-            },
-            changed: false,
-            timer: TimerChange::Keep,
-            flaky: None,
-            failed_again: None,
-            decision: None,
-        };
+        let mut verdict = Verdict::unchanged(Reply {
+            status: 200,
+            reason: Cow::Borrowed("event of an older attempt; ignored"),
+        });
         if event.run_attempt < self.attempt {
             return verdict;
         }
@@ -313,6 +306,7 @@ mod tests {
             failed_steps: Vec::new(),
             installation: None,
             head_sha: None,
+            beyond_attempts: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::teaching::{Failure, Lesson, failures_of};
 use super::{Conclusion, JobAction, JobEvent, Name, RerunOutcome};
 use crate::ids::{CommitSha, InstallationId, JobId};
 use crate::policy::{self, AtCompletion, Decision, History, Ineligible, JobFacts, RunFacts};
@@ -116,6 +117,11 @@ pub enum TimerChange {
 
 const NO_RECORD: &str = "job completed for a run with no earlier record";
 
+/// What an event of an attempt its rule will not re-run is answered (204): the door
+/// says it without reading the run, or the run says it after the event's outcome
+/// taught what it could ([`JobEvent::beyond_attempts`]).
+pub const RULE_ATTEMPTS_REACHED: &str = "run_attempt reached the attempts of its rule";
+
 /// The HTTP answer to one event: status code and a one-line reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
@@ -153,9 +159,27 @@ pub struct Verdict {
     /// A job that failed, was re-run automatically and failed again: the re-run did
     /// not help (what `stop_when_useless` reads).
     pub failed_again: Option<String>,
+    /// A judged failure of the previous attempt that this job's outcome settled,
+    /// whoever re-ran it: what learning counts.
+    pub lesson: Option<Lesson>,
     /// The failure policy's decision, when this event made one (the run's last job
     /// completed with a failure on an eligible branch).
     pub decision: Option<Decided>,
+}
+
+impl Verdict {
+    /// An answer that changes nothing and settles nothing.
+    pub fn unchanged(reply: Reply) -> Self {
+        Self {
+            reply,
+            changed: false,
+            timer: TimerChange::Keep,
+            flaky: None,
+            failed_again: None,
+            lesson: None,
+            decision: None,
+        }
+    }
 }
 
 /// What the policy decided when the run completed.
@@ -356,6 +380,16 @@ pub struct RunState {
     /// the check run of the started re-run says why, whoever performs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_evidence: Option<String>,
+    /// The current attempt's judged failures (see [`super::teaching`]): set when its
+    /// re-run is decided on evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+    /// The previous attempt's judged failures not settled yet by a job of this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teaching: Vec<Failure>,
+    /// Whether the service re-ran the previous attempt (false: a person did).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub teaching_by_service: bool,
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
@@ -484,6 +518,9 @@ impl RunState {
             installation: seen.installation,
             head_sha: seen.head_sha,
             rerun_evidence: None,
+            failures: Vec::new(),
+            teaching: Vec::new(),
+            teaching_by_service: false,
         }
     }
 
@@ -509,6 +546,7 @@ impl RunState {
                     timer: TimerChange::Keep,
                     flaky: None,
                     failed_again: None,
+                    lesson: None,
                     decision: None,
                 },
             );
@@ -525,14 +563,10 @@ impl RunState {
                 JobAction::Unfinished => Reply::new(202, "event of an older attempt; ignored"),
                 JobAction::Completed(_) => Reply::new(200, "event of an older attempt; ignored"),
             };
-            return Verdict {
-                reply,
-                changed: false,
-                timer: TimerChange::Keep,
-                flaky: None,
-                failed_again: None,
-                decision: None,
-            };
+            return Verdict::unchanged(reply);
+        }
+        if let Some(why) = event.beyond_attempts {
+            return self.teach(event, why, now);
         }
         self.last_event_at = now;
         let mut changed = false;
@@ -582,26 +616,11 @@ impl RunState {
             // A late or repeated queued/in_progress never reopens a job.
             (JobAction::Unfinished, Some(_)) => {}
         }
-        let mut flaky = None;
-        if changed
-            && event.action == JobAction::Completed(Conclusion::Success)
-            && let Some(index) = self
-                .rerun_failed
-                .iter()
-                .position(|name| *name == event.job_name)
-        {
-            flaky = Some(self.rerun_failed.swap_remove(index));
-        }
-        let mut failed_again = None;
-        if changed
-            && matches!(event.action, JobAction::Completed(c) if c.is_failure())
-            && let Some(index) = self
-                .rerun_failed
-                .iter()
-                .position(|name| *name == event.job_name)
-        {
-            failed_again = Some(self.rerun_failed.swap_remove(index));
-        }
+        let (flaky, failed_again, lesson) = if changed {
+            self.outcome_of(event)
+        } else {
+            (None, None, None)
+        };
         // A run first seen through a completion is confirmed by any later new fact, and
         // by a (late) queued/in_progress; a repeat of the completion confirms nothing.
         if !self.confirmed && (changed || matches!(event.action, JobAction::Unfinished)) {
@@ -630,8 +649,78 @@ impl RunState {
             timer,
             flaky,
             failed_again,
+            lesson,
             decision,
         }
+    }
+
+    /// What a job's completion says about the previous attempt's failures: flaky or
+    /// failed again after the service's re-run (`rerun_failed`), and the lesson of a
+    /// judged failure (`teaching`), each said once.
+    fn outcome_of(&mut self, event: &JobEvent) -> (Option<String>, Option<String>, Option<Lesson>) {
+        let JobAction::Completed(conclusion) = event.action else {
+            return (None, None, None);
+        };
+        let passed = conclusion == Conclusion::Success;
+        let failed = conclusion.is_failure();
+        let mut rerun_failed = || {
+            let index = self
+                .rerun_failed
+                .iter()
+                .position(|name| *name == event.job_name)?;
+            Some(self.rerun_failed.swap_remove(index))
+        };
+        let (flaky, failed_again) = match (passed, failed) {
+            (true, _) => (rerun_failed(), None),
+            (_, true) => (None, rerun_failed()),
+            _ => (None, None),
+        };
+        let lesson = self
+            .teaching
+            .iter()
+            .position(|failure| failure.job == event.job_name.as_str())
+            .map(|index| self.teaching.swap_remove(index))
+            // A cancelled or skipped job says nothing about the failure.
+            .filter(|_| passed || failed)
+            .map(|failure| Lesson {
+                failure,
+                passed,
+                by_service: self.teaching_by_service,
+                attempt: self.attempt.saturating_sub(1),
+            });
+        (flaky, failed_again, lesson)
+    }
+
+    /// An event of an attempt its rule never re-runs ([`JobEvent::beyond_attempts`]):
+    /// its job is not tracked, but its outcome still settles the previous attempt's
+    /// failures. Answered 204, like the door's own refusal.
+    fn teach(&mut self, event: &JobEvent, why: &'static str, now: u64) -> Verdict {
+        let mut timer = TimerChange::Keep;
+        let mut changed = false;
+        if event.run_attempt > self.attempt {
+            timer = self.start_attempt(event.run_attempt);
+            changed = true;
+        }
+        let (flaky, failed_again, lesson) = self.outcome_of(event);
+        changed |= flaky.is_some() || failed_again.is_some() || lesson.is_some();
+        if changed {
+            self.last_event_at = now;
+        }
+        Verdict {
+            reply: Reply::new(204, why),
+            changed,
+            timer,
+            flaky,
+            failed_again,
+            lesson,
+            decision: None,
+        }
+    }
+
+    /// The answer to an event of an attempt its rule never re-runs, for a run with no
+    /// record: nothing to settle, nothing kept.
+    pub fn beyond_attempts_unrecorded(why: &'static str) -> Verdict {
+        Verdict::unchanged(Reply::new(204, why))
     }
 
     /// Starts attempt `attempt` afresh (a newer one than the run's), keeping what the
@@ -643,12 +732,20 @@ impl RunState {
             TimerChange::Keep
         };
         // Jobs that failed in an attempt this service re-ran: if they pass now, they are flaky.
-        self.rerun_failed = match self.rerun {
+        let by_service = matches!(
+            self.rerun,
             RerunState::Done {
                 outcome: RerunOutcome::Started,
-            } => self.failed_job_names(),
-            _ => Vec::new(),
+            }
+        );
+        self.rerun_failed = if by_service {
+            self.failed_job_names()
+        } else {
+            Vec::new()
         };
+        // Whoever started the new attempt, its jobs' outcomes settle the judged failures.
+        self.teaching = std::mem::take(&mut self.failures);
+        self.teaching_by_service = by_service;
         self.attempt = attempt;
         self.jobs.clear();
         self.rerun = RerunState::Idle;
@@ -858,7 +955,7 @@ impl RunState {
     }
 
     /// The current attempt's jobs as the policy reads them.
-    fn job_facts(&self) -> Vec<JobFacts> {
+    pub(super) fn job_facts(&self) -> Vec<JobFacts> {
         self.jobs
             .iter()
             .filter_map(|job| {
@@ -992,6 +1089,7 @@ impl RunState {
         // Ineligible now (a reload changed the branches or attempts since the run
         // completed): the decision made at completion stands, the re-run goes ahead.
         let decision = policy::decide_on_judgements(&facts, history, rule, judged).ok();
+        self.failures = failures_of(judged, &self.jobs);
         let debug_logging = match decision.as_ref().map(|d| &d.verdict) {
             Some(policy::Verdict::Rerun(plan)) => {
                 self.rerun_evidence = decision.as_ref().and_then(|d| d.evidence.clone());
@@ -1193,6 +1291,7 @@ mod tests {
             failed_steps: Vec::new(),
             installation: None,
             head_sha: None,
+            beyond_attempts: None,
         }
     }
 

@@ -148,6 +148,134 @@ pub fn flaky_to_count(applied: &crate::run::Applied) -> Option<(&str, &str)> {
     }
 }
 
+/// What an applied change teaches the `signatures` table: the judged failures of a
+/// decision made on evidence (each seen once more), and the lesson of a job whose
+/// outcome settled a judged failure of the previous attempt.
+pub struct Teaching<'a> {
+    /// Failures judged by this change's decision.
+    pub seen: &'a [crate::run::Failure],
+    /// A re-run's outcome for one failure.
+    pub lesson: Option<&'a crate::run::Lesson>,
+}
+
+/// The [`Teaching`] of an applied change (both empty for most changes).
+pub fn teaching(applied: &crate::run::Applied) -> Teaching<'_> {
+    use crate::run::{ChangeResult, Persist};
+    let seen = match (&applied.result, &applied.state) {
+        (
+            ChangeResult::Decided {
+                decision: Some(_), ..
+            },
+            Some(state),
+        ) => &state.failures[..],
+        _ => &[],
+    };
+    let lesson = match (&applied.result, applied.persist) {
+        (ChangeResult::Event(verdict), Persist::Save) => verdict.lesson.as_ref(),
+        _ => None,
+    };
+    Teaching { seen, lesson }
+}
+
+/// What one failure adds to its `signatures` row.
+pub struct SignatureCounts<'a> {
+    /// The failure (its signature, line, family).
+    pub failure: &'a crate::run::Failure,
+    /// 1 when judged again.
+    pub seen: i64,
+    /// 1 when a re-run's outcome is known.
+    pub reruns: i64,
+    /// 1 when that re-run passed.
+    pub passed: i64,
+    /// 1 when a person started that re-run.
+    pub people: i64,
+    /// The outcome's letter (`P`, `F`), or nothing.
+    pub recent: &'static str,
+}
+
+/// The rows a [`Teaching`] adds to: one per failure seen, one for the lesson.
+pub fn signature_counts<'a>(teaching: &Teaching<'a>) -> Vec<SignatureCounts<'a>> {
+    let seen = teaching.seen.iter().map(|failure| SignatureCounts {
+        failure,
+        seen: 1,
+        reruns: 0,
+        passed: 0,
+        people: 0,
+        recent: "",
+    });
+    let lesson = teaching.lesson.map(|lesson| SignatureCounts {
+        failure: &lesson.failure,
+        seen: 0,
+        reruns: 1,
+        passed: i64::from(lesson.passed),
+        people: i64::from(!lesson.by_service),
+        recent: if lesson.passed { "P" } else { "F" },
+    });
+    seen.chain(lesson).collect()
+}
+
+/// The decision a lesson settles: `(attempt, outcome)` for `decisions.outcome`.
+pub fn settled_decision(teaching: &Teaching<'_>) -> Option<(u32, &'static str)> {
+    let lesson = teaching.lesson?;
+    Some((
+        lesson.attempt,
+        if lesson.passed {
+            "passed"
+        } else {
+            "failed_again"
+        },
+    ))
+}
+
+/// A kept decision's facts as the `decisions.facts` column holds them.
+pub fn encode_facts(facts: &crate::policy::DecisionFacts) -> Result<String, StoreError> {
+    serde_json::to_string(facts)
+        .map_err(|err| StoreError(format!("cannot encode a decision's facts: {err}")))
+}
+
+/// The signatures whose history a change's decision reads (the judged decisive lines').
+pub fn wanted_signatures(change: &crate::run::RunChange) -> Vec<&str> {
+    match change {
+        crate::run::RunChange::Decide { judged, .. } => {
+            let mut wanted: Vec<&str> = judged
+                .iter()
+                .filter_map(|j| j.decisive.as_ref().map(|d| d.signature.as_str()))
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            wanted
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// One signature's counts as the store read them: here `(reruns, passed, recent)` and
+/// everywhere `(reruns, passed)`.
+pub fn signature_history(
+    here: Option<(i64, i64, String)>,
+    everywhere: (i64, i64),
+) -> crate::policy::SignatureHistory {
+    let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    let (reruns, passed, recent) = here.unwrap_or_default();
+    crate::policy::SignatureHistory {
+        here: crate::policy::Outcomes {
+            reruns: count(reruns),
+            passed: count(passed),
+        },
+        recent: crate::policy::decode_recent(&recent),
+        everywhere: crate::policy::Outcomes {
+            reruns: count(everywhere.0),
+            passed: count(everywhere.1),
+        },
+    }
+}
+
+/// How long a signature nobody saw is kept: a month of quiet means the failure is gone.
+pub const SIGNATURES_KEPT_FOR_MS: u64 = 30 * 24 * 3_600_000;
+
+/// The most signature rows kept (the newest): bounds the table whatever the failures.
+pub const SIGNATURES_KEPT: u32 = 20_000;
+
 #[cfg(test)]
 mod tests {
     use proptest::collection::vec;
@@ -264,6 +392,9 @@ mod tests {
                 installation: installation.map(crate::ids::InstallationId),
                 head_sha: installation.map(|n| crate::ids::CommitSha([n as u8; 20])),
                 rerun_evidence: installation.map(|n| format!("runner lost {n}")),
+                failures: Vec::new(),
+                teaching: Vec::new(),
+                teaching_by_service: false,
             }
         }
     }

@@ -8,18 +8,22 @@
 //! hold whichever process applies them.
 
 pub mod codec;
+mod learning;
 mod pg_error;
 mod postgres;
+mod postgres_learning;
 mod postgres_recovery;
 mod recovery;
 mod schema;
 mod sqlite;
+mod sqlite_learning;
 mod sqlite_recovery;
 mod watch;
 
 use std::future::Future;
 use std::pin::Pin;
 
+pub use learning::{DecisionRow, LearningStore, SignatureRow};
 pub use postgres::PostgresStore;
 pub use recovery::{FinishedSweep, RecoveryStore, SweepRecord};
 pub use sqlite::SqliteStore;
@@ -111,6 +115,11 @@ pub trait Store: Send + Sync + 'static {
     /// The redelivery sweep's bookkeeping; `None` for a store that keeps none (a
     /// test's wrapper): the sweep is then off.
     fn recovery(&self) -> Option<&dyn RecoveryStore> {
+        None
+    }
+    /// The learning tables (signatures, kept decisions); `None` for a store that keeps
+    /// none (a test's wrapper): `/status` then shows no signatures.
+    fn learning(&self) -> Option<&dyn LearningStore> {
         None
     }
     /// `sqlite` or `postgres`, for logs.

@@ -290,9 +290,11 @@ impl Store for PostgresStore {
                     .iter()
                     .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
                     .collect();
+                let signatures = super::postgres_learning::signature_histories(&tx, repo, &change).await?;
                 change.set_history(crate::policy::History {
                     reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
                     jobs: codec::after_rerun_history(rows),
+                    signatures,
                 });
             }
             let applied = apply_change(current, &change);
@@ -370,13 +372,15 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?;
             }
             if let Some(decision) = &applied.decision {
+                let facts = decision.facts.as_ref().map(codec::encode_facts).transpose()?;
                 tx.execute(
                     "INSERT INTO decisions
-                     (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                      ON CONFLICT (repo, run_id, attempt) DO UPDATE SET decided_at = excluded.decided_at,
                          verdict = excluded.verdict, reason = excluded.reason, job = excluded.job,
-                         evidence = excluded.evidence, pattern = excluded.pattern, counts = excluded.counts",
+                         evidence = excluded.evidence, pattern = excluded.pattern, counts = excluded.counts,
+                         facts = excluded.facts",
                     &[
                         &repo,
                         &run_id,
@@ -388,11 +392,13 @@ impl Store for PostgresStore {
                         &decision.evidence.as_deref().map(text),
                         &decision.pattern.as_deref().map(text),
                         &decision.counts,
+                        &facts.as_deref().map(text),
                     ],
                 )
                 .await
                 .map_err(sql_error)?;
             }
+            super::postgres_learning::learn(&tx, &key, &applied, now).await?;
             tx.commit().await.map_err(sql_error)?;
             Ok(applied)
         })
@@ -641,6 +647,10 @@ impl Store for PostgresStore {
     }
 
     fn recovery(&self) -> Option<&dyn super::RecoveryStore> {
+        Some(self)
+    }
+
+    fn learning(&self) -> Option<&dyn super::LearningStore> {
         Some(self)
     }
 

@@ -360,6 +360,10 @@ impl Store for SqliteStore {
         Some(self)
     }
 
+    fn learning(&self) -> Option<&dyn super::LearningStore> {
+        Some(self)
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -705,10 +709,15 @@ fn transition(
         .map_err(sql_error)?;
     }
     if let Some(decision) = &applied.decision {
+        let facts = decision
+            .facts
+            .as_ref()
+            .map(codec::encode_facts)
+            .transpose()?;
         conn.prepare_cached(
             "INSERT OR REPLACE INTO decisions
-             (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -721,11 +730,13 @@ fn transition(
                 decision.job,
                 decision.evidence,
                 decision.pattern,
-                decision.counts
+                decision.counts,
+                facts
             ])
         })
         .map_err(sql_error)?;
     }
+    super::sqlite_learning::learn(conn, key, &applied, now)?;
     Ok(applied)
 }
 
@@ -762,6 +773,7 @@ fn history(
     Ok(crate::policy::History {
         reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
         jobs: codec::after_rerun_history(rows),
+        signatures: super::sqlite_learning::signature_histories(conn, key, change)?,
     })
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use job_rerunner::settings::VARIABLES;
 use serde_json::Value;
 
-fn binary() -> Command {
+pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_job-rerunner"));
     command
         .env_clear()
@@ -16,7 +16,7 @@ fn binary() -> Command {
 
 /// The binary with settings it would serve with: a command line it must refuse is then
 /// told apart from one it follows by whether it ends by itself.
-fn binary_that_could_serve(db: &std::path::Path) -> Command {
+pub fn binary_that_could_serve(db: &std::path::Path) -> Command {
     let mut command = binary();
     command
         .env("GITHUB_SIGN_KEY", "k")
@@ -28,7 +28,7 @@ fn binary_that_could_serve(db: &std::path::Path) -> Command {
 
 /// Runs the command to its end; fails the test if it still runs after 10 s (it started
 /// the service instead of refusing the command line).
-fn run_to_end(mut command: Command) -> Output {
+pub fn run_to_end(mut command: Command) -> Output {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -10,12 +10,19 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{Job, TestApp, eventually, get_page, github_expects_rerun, spawn_app, unique};
 
-const REPO: &str = "org/repo";
-const STATUS_TOKEN: &str = "a-status-token-of-some-length";
+pub const REPO: &str = "org/repo";
+pub const STATUS_TOKEN: &str = "a-status-token-of-some-length";
 
 /// The service under `rules`, and the blob store its log redirects point at.
-async fn start(rules: &str) -> (TestApp, MockServer) {
-    let app = spawn_app(&[("RULES", rules), ("STATUS_TOKEN", STATUS_TOKEN)]).await;
+pub async fn start(rules: &str) -> (TestApp, MockServer) {
+    start_with(rules, &[]).await
+}
+
+/// As [`start`], with more settings.
+pub async fn start_with(rules: &str, more: &[(&str, &str)]) -> (TestApp, MockServer) {
+    let mut settings = vec![("RULES", rules), ("STATUS_TOKEN", STATUS_TOKEN)];
+    settings.extend_from_slice(more);
+    let app = spawn_app(&settings).await;
     let blob = MockServer::start().await;
     Mock::given(header_exists("authorization"))
         .respond_with(ResponseTemplate::new(403).set_body_string("<Error>auth refused</Error>"))
@@ -27,7 +34,7 @@ async fn start(rules: &str) -> (TestApp, MockServer) {
 
 /// GitHub serves `annotations` for `job` and redirects its log to the blob store,
 /// which serves `log`.
-async fn serves_evidence(
+pub async fn serves_evidence(
     app: &TestApp,
     blob: &MockServer,
     job: u64,
@@ -69,7 +76,7 @@ async fn fail_run(app: &TestApp, run: u64, job: u64) -> u16 {
 }
 
 /// The `/api/reruns` entry of `run`, once its attempt is recorded.
-async fn rerun_entry(app: &TestApp, run: u64) -> Value {
+pub async fn rerun_entry(app: &TestApp, run: u64) -> Value {
     eventually(&format!("run {run} in /api/reruns"), || async {
         let page = get_page(&app.address, "/api/reruns", Some(STATUS_TOKEN)).await;
         let reruns: Value = serde_json::from_str(&page.body).ok()?;

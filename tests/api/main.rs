@@ -13,6 +13,7 @@ mod github_trouble;
 mod hardening_http;
 mod helpers;
 mod instances;
+mod learning;
 mod logs;
 mod observe;
 mod operate;

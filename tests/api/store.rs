@@ -123,6 +123,7 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         failed_steps: Vec::new(),
         installation: None,
         head_sha: None,
+        beyond_attempts: None,
     };
     RunChange::Event {
         event: Arc::new(event),

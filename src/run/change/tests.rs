@@ -31,6 +31,7 @@ fn event(job: u64, action: JobAction) -> RunChange {
         failed_steps: Vec::new(),
         installation: None,
         head_sha: None,
+        beyond_attempts: None,
     };
     RunChange::Event {
         event: Arc::new(event),
@@ -48,6 +49,15 @@ fn failed_run() -> RunState {
     assert_eq!(done.persist, Persist::Save);
     done.state.expect("state")
 }
+
+/// Every answer that settles nothing is tried once more, a millisecond later.
+const RETRY_ONCE: RetryPolicy = RetryPolicy {
+    still_running_every_ms: 1,
+    still_running_tries: 1,
+    gave_up_first_ms: 1,
+    gave_up_max_ms: 1,
+    gave_up_tries: 1,
+};
 
 fn with_delivery(mut change: RunChange, delivery: &str) -> RunChange {
     if let RunChange::Event { event, .. } = &mut change {
@@ -248,13 +258,7 @@ fn an_outcome_is_recorded_with_the_jobs_that_failed() {
     let ChangeResult::Claimed(Some(rerun)) = claimed.result else {
         panic!("not claimed")
     };
-    let retry = RetryPolicy {
-        still_running_every_ms: 1,
-        still_running_tries: 1,
-        gave_up_first_ms: 1,
-        gave_up_max_ms: 1,
-        gave_up_tries: 1,
-    };
+    let retry = RETRY_ONCE;
     let record = RunChange::Record {
         now: 30,
         claimed: rerun,
@@ -561,4 +565,130 @@ fn a_claim_lost_before_its_evidence_came_is_claimed_and_fetched_again() {
         panic!("{:?}", again.result);
     };
     assert!(retaken.needs_evidence);
+}
+
+const UNKNOWN_FAILURE: &str = "##[error]frobnicator 4711 wobbled\n";
+
+/// The run after its claimed attempt 1 was decided on `log` under `toml`.
+fn judged_run(log: &str, toml: &str) -> Applied {
+    let (run, _) = claimed_for_evidence();
+    apply_change(Some(run), &decide(CLAIM.owner, log, toml))
+}
+
+/// The completion of job `job` ("build") in attempt `attempt`, `beyond` its rule's
+/// attempts or not.
+fn next_attempt_completed(
+    job: u64,
+    attempt: u32,
+    conclusion: Conclusion,
+    beyond: Option<&'static str>,
+) -> RunChange {
+    let mut change = in_attempt(event(job, JobAction::Completed(conclusion)), attempt);
+    if let RunChange::Event { event, .. } = &mut change {
+        Arc::make_mut(event).beyond_attempts = beyond;
+    }
+    change
+}
+
+fn lesson_of(applied: &Applied) -> Option<crate::run::Lesson> {
+    match &applied.result {
+        ChangeResult::Event(verdict) => verdict.lesson.clone(),
+        other => panic!("not an event verdict: {other:?}"),
+    }
+}
+
+#[test]
+fn a_skipped_failure_a_person_re_ran_teaches_whether_its_re_run_passed_once() {
+    let skipped = judged_run(UNKNOWN_FAILURE, "[defaults]\nonly_when = ['ECONNRESET']\n");
+    assert_eq!(skipped.decision.as_ref().map(|d| d.verdict), Some("skip"));
+    let teaching = crate::store::codec::teaching(&skipped);
+    assert_eq!(teaching.seen.len(), 1, "the judged failure is seen once");
+    assert_eq!(teaching.seen[0].line, "frobnicator 4711 wobbled");
+    let facts = skipped.decision.as_ref().and_then(|d| d.facts.as_ref());
+    assert_eq!(facts.map(|f| f.judged.len()), Some(1), "kept for what-if");
+
+    let passed = apply_change(
+        skipped.state,
+        &next_attempt_completed(2, 2, Conclusion::Success, None),
+    );
+    let lesson = lesson_of(&passed).expect("a lesson");
+    assert!(lesson.passed);
+    assert!(!lesson.by_service, "a person re-ran it");
+    assert_eq!(lesson.attempt, 1);
+    assert_eq!(lesson.failure.signature, teaching_signature());
+    let again = apply_change(
+        passed.state,
+        &with_delivery(
+            next_attempt_completed(2, 2, Conclusion::Success, None),
+            "other",
+        ),
+    );
+    assert_eq!(lesson_of(&again), None, "taught once");
+}
+
+fn teaching_signature() -> String {
+    crate::policy::signature("frobnicator 4711 wobbled")
+}
+
+#[test]
+fn a_completion_beyond_its_rules_attempts_is_answered_204_yet_teaches() {
+    use crate::run::RULE_ATTEMPTS_REACHED;
+    let skipped = judged_run(UNKNOWN_FAILURE, "[defaults]\nonly_when = ['ECONNRESET']\n");
+    let beyond = Some(RULE_ATTEMPTS_REACHED);
+    let failed = apply_change(
+        skipped.state,
+        &next_attempt_completed(2, 2, Conclusion::Failure, beyond),
+    );
+    assert_eq!(status_of(&failed), 204);
+    let lesson = lesson_of(&failed).expect("a lesson");
+    assert!(!lesson.passed, "failed again");
+    assert_eq!(failed.persist, Persist::Save);
+    let state = failed.state.expect("state");
+    assert_eq!(state.attempt, 2);
+    assert!(
+        state.jobs.is_empty(),
+        "the job is not tracked: never re-run"
+    );
+    assert_eq!(failed.decision, None);
+
+    // Nothing to teach and no record: nothing is kept.
+    let unknown = apply_change(
+        None,
+        &next_attempt_completed(7, 3, Conclusion::Failure, beyond),
+    );
+    assert_eq!(status_of(&unknown), 204);
+    assert_eq!((unknown.persist, unknown.state), (Persist::Unchanged, None));
+}
+
+#[test]
+fn the_services_own_re_run_teaches_as_the_services() {
+    let decided = judged_run(
+        "read ECONNRESET\n",
+        "[defaults]\nonly_when = ['ECONNRESET']\n",
+    );
+    let ChangeResult::Decided {
+        claimed: Some(rerun),
+        ..
+    } = decided.result.clone()
+    else {
+        panic!("{:?}", decided.result);
+    };
+    let retry = RETRY_ONCE;
+    let started = apply_change(
+        decided.state,
+        &RunChange::Record {
+            now: 40,
+            claimed: rerun,
+            owner: CLAIM.owner,
+            outcome: RerunOutcome::Started,
+            retry,
+        },
+    );
+    let failed = apply_change(
+        started.state,
+        &next_attempt_completed(2, 2, Conclusion::Failure, None),
+    );
+    let lesson = lesson_of(&failed).expect("a lesson");
+    assert!(lesson.by_service);
+    assert!(!lesson.passed);
 }

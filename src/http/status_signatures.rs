@@ -1,0 +1,115 @@
+//! The status page's table of failure signatures (and `/api/signatures`): per
+//! repository and signature, what families call it, how often it was seen and
+//! re-run, how often its re-runs passed, and what the policy in force would do with
+//! it now (`policy::verdict_now`: the family, then what learning says).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::policy::families::Class;
+use crate::policy::{self, AfterRerun, Outcomes, SignatureHistory};
+use crate::rules::LivePolicy;
+use crate::store::SignatureRow;
+
+/// Signatures shown at most (the table keeps more: `codec::SIGNATURES_KEPT`).
+pub const SIGNATURE_ROWS: u32 = 200;
+
+/// One signature as the page and the API show it.
+#[derive(Serialize)]
+pub struct SignatureView {
+    #[serde(flatten)]
+    counts: SignatureRow,
+    /// Re-runs of it in every repository, and how many passed.
+    everywhere: Outcomes,
+    /// What the policy in force would do with it now.
+    verdict_now: String,
+}
+
+/// The rows, each with what the repository's rule would do with it now.
+pub fn views(rows: Vec<SignatureRow>, policy: &LivePolicy) -> Vec<SignatureView> {
+    let current = policy.current();
+    let mut everywhere: std::collections::HashMap<&str, Outcomes> = Default::default();
+    for row in &rows {
+        let sum = everywhere.entry(row.signature.as_str()).or_default();
+        sum.reruns = sum.reruns.saturating_add(count(row.reruns));
+        sum.passed = sum.passed.saturating_add(count(row.passed));
+    }
+    let everywhere: std::collections::HashMap<String, Outcomes> = everywhere
+        .into_iter()
+        .map(|(signature, sum)| (signature.to_owned(), sum))
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let history = SignatureHistory {
+                here: Outcomes {
+                    reruns: count(row.reruns),
+                    passed: count(row.passed),
+                },
+                recent: policy::decode_recent(&row.recent),
+                everywhere: everywhere.get(&row.signature).copied().unwrap_or_default(),
+            };
+            let rule = current.rule_for(&row.repo, "");
+            SignatureView {
+                everywhere: history.everywhere,
+                verdict_now: policy::verdict_now(rule, class(row.class.as_deref()), &history),
+                counts: row,
+            }
+        })
+        .collect()
+}
+
+fn count(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn class(word: Option<&str>) -> Option<Class> {
+    match word? {
+        "transient" => Some(Class::Transient),
+        "broken" => Some(Class::Broken),
+        "not_started" => Some(Class::NotStarted),
+        _ => None,
+    }
+}
+
+/// The latest outcomes in a few characters: ✓ passed, ✗ failed again.
+fn recent(letters: &str) -> String {
+    policy::decode_recent(letters)
+        .iter()
+        .map(|outcome| match outcome {
+            AfterRerun::Passed => '✓',
+            AfterRerun::FailedAgain => '✗',
+        })
+        .collect()
+}
+
+/// The table, its rows escaped with `escape`.
+pub fn render(html: &mut String, signatures: &[SignatureView], escape: fn(&str) -> String) {
+    html.push_str("<h2>Failures and what re-runs did</h2><p class=\"muted\">Each failure's decisive line, with numbers, hashes, hosts and paths normalised away; re-runs counted are the service's and people's.</p>");
+    if signatures.is_empty() {
+        html.push_str("<p>None judged yet.</p>");
+        return;
+    }
+    html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>failure</th><th>family</th><th class="num">seen</th><th class="num">re-run</th><th class="num">passed</th><th>latest</th><th>now</th></tr>"#);
+    for view in signatures {
+        let row = &view.counts;
+        let _ = write!(
+            html,
+            r#"<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>"#,
+            escape(&row.repo),
+            escape(&row.example),
+            escape(
+                row.family
+                    .as_deref()
+                    .or(row.class.as_deref())
+                    .unwrap_or("unknown")
+            ),
+            row.seen,
+            row.reruns,
+            row.passed,
+            recent(&row.recent),
+            escape(&view.verdict_now),
+        );
+    }
+    html.push_str("</table></div>");
+}
