@@ -223,6 +223,37 @@ mod tests {
     }
 
     #[test]
+    fn what_if_needs_a_policy_and_looks_back_30_days_unless_told() {
+        assert_eq!(
+            run(&["what-if", "--rules", "p.toml"]),
+            Ok(Action::WhatIf {
+                rules: "p.toml".into(),
+                since: Duration::from_secs(30 * 24 * 3600)
+            })
+        );
+        assert_eq!(
+            run(&["what-if", "--rules", "p.toml", "--since", "12h"]),
+            Ok(Action::WhatIf {
+                rules: "p.toml".into(),
+                since: Duration::from_secs(12 * 3600)
+            })
+        );
+        for args in [
+            &["what-if"][..],
+            &["what-if", "--rules", "p.toml", "--since", "soon"][..],
+            &["what-if", "--rules", "p.toml", "--since", "400d"][..],
+        ] {
+            let exit = run(args).expect_err("refused");
+            assert_eq!(
+                (exit.code, exit.text.lines().count()),
+                (2, 1),
+                "{args:?}: {}",
+                exit.text
+            );
+        }
+    }
+
+    #[test]
     fn an_unknown_word_is_one_line_naming_it_with_exit_code_2() {
         for (args, named) in [
             (&["chek-config"][..], "'chek-config'"),

@@ -24,6 +24,7 @@ pub mod settings;
 pub mod small_file;
 pub mod startup;
 pub mod store;
+pub mod storm;
 pub mod token_shapes;
 
 /// This build's version (`Cargo.toml`): `--version`, the start-up log and the

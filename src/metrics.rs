@@ -79,6 +79,10 @@ pub struct Metrics {
     /// How long the oldest overdue re-run has been due (a scheduled one not claimed, or
     /// a claim that ran out), 0 when none is; set with `reruns_pending`.
     pub oldest_overdue_rerun_seconds: Gauge,
+    /// Storms going on now (`storm.rs`): one transient failure in many repositories.
+    pub storms: IntGauge,
+    /// Re-runs held by storms and not released yet.
+    pub reruns_held: IntGauge,
     /// Redeliveries GitHub was asked for (and accepted) by the redelivery sweep.
     pub redeliveries_requested: IntCounter,
     /// Redelivery sweeps (timer ticks) by `outcome`: the labels of `recovery::sweep`.
@@ -251,6 +255,16 @@ impl Metrics {
                 "Seconds the oldest overdue re-run has been due (0: none overdue)",
             )
             .expect("valid metric"),
+            storms: IntGauge::new(
+                "storms",
+                "Storms going on now: one transient failure in STORM_REPOS repositories or more",
+            )
+            .expect("valid metric"),
+            reruns_held: IntGauge::new(
+                "reruns_held",
+                "Re-runs held by storms, not released yet",
+            )
+            .expect("valid metric"),
             redeliveries_requested: IntCounter::new(
                 "redeliveries_requested_total",
                 "Missed deliveries GitHub was asked to redeliver (and accepted)",
@@ -322,6 +336,8 @@ impl Metrics {
             Box::new(metrics.decisions.clone()),
             Box::new(metrics.reruns_pending.clone()),
             Box::new(metrics.oldest_overdue_rerun_seconds.clone()),
+            Box::new(metrics.storms.clone()),
+            Box::new(metrics.reruns_held.clone()),
             Box::new(metrics.redeliveries_requested.clone()),
             Box::new(metrics.redelivery_sweeps.clone()),
             Box::new(metrics.build_info.clone()),

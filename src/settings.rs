@@ -224,6 +224,9 @@ pub struct Settings {
     pub github: GitHubSettings,
     /// How often missed deliveries are looked for and redelivered; zero: never.
     pub redeliver_every: Duration,
+    /// When failures with one transient signature make a storm (`STORM_REPOS`,
+    /// `STORM_WINDOW`).
+    pub storm: crate::storm::StormSettings,
     /// The GitHub App's JWT source; `None` without App authentication (no sweep then).
     pub app_jwt: Option<AppJwt>,
 }
@@ -299,6 +302,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("RULES", "unset", "the re-run policy itself, TOML (README's Re-run policy); not with RULES_FILE"),
     ("RULES_FILE", "unset", "path to the re-run policy's TOML file, read again on SIGHUP; not with RULES"),
     ("REDELIVER_EVERY", "600", "seconds between two looks for deliveries GitHub failed to make, which it is asked to redeliver (GitHub App only); 0: off"),
+    ("STORM_REPOS", "4", "repositories failing with the same transient error within STORM_WINDOW that make a storm: their re-runs are held until it is over, then released a few at a time; 0: off"),
+    ("STORM_WINDOW", "600", "seconds a storm looks back; a held re-run looks again every half of it, and held re-runs are released one every sixtieth of it"),
 ];
 
 impl Settings {
@@ -448,6 +453,14 @@ impl Settings {
             return Err(env.problem("EVIDENCE_TIMEOUT", "must be more than 0"));
         }
         let log_downloads = env.number("LOG_DOWNLOADS", 8usize, 1..=1024)?;
+        let storm_window = env.seconds("STORM_WINDOW", 600.0)?;
+        if storm_window.is_zero() {
+            return Err(env.problem("STORM_WINDOW", "must be more than 0"));
+        }
+        let storm = crate::storm::StormSettings {
+            repos: env.number("STORM_REPOS", 4u32, 0..=100_000)?,
+            window_ms: storm_window.as_millis().min(u128::from(u64::MAX)) as u64,
+        };
         Ok(Settings {
             rules: env.get("RULES").map(str::to_owned),
             rules_file: env.get("RULES_FILE").map(std::path::PathBuf::from),
@@ -495,6 +508,7 @@ impl Settings {
                 log_downloads,
             },
             redeliver_every: env.seconds("REDELIVER_EVERY", 600.0)?,
+            storm,
             app_jwt,
         })
     }
@@ -590,6 +604,8 @@ impl Settings {
                     .as_ref()
                     .map_or_else(|| "unset".into(), |path| path.display().to_string()),
                 "REDELIVER_EVERY" => seconds(self.redeliver_every),
+                "STORM_REPOS" => self.storm.repos.to_string(),
+                "STORM_WINDOW" => seconds(Duration::from_millis(self.storm.window_ms)),
                 _ => "?".into(),
             }
         };

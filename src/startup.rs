@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use slog::{Logger, error, info, warn};
 
 use crate::actors::run_tracker::now_ms;
+use crate::actors::storm_watch::{self, StormWatch};
 use crate::actors::{GitHubActor, QueueDepth, Registry, TrackerDeps};
 use crate::http::{
     AppState, alive, api_part, api_status, healthz, metrics_page, readyz, receive, status_page,
@@ -143,6 +144,11 @@ impl Application {
             &log,
         )
         .start();
+        let storms = Arc::new(StormWatch::new(
+            settings.storm,
+            Arc::clone(&metrics),
+            log.clone(),
+        ));
         let registry = Registry::new(TrackerDeps {
             store: Arc::clone(&store),
             github: github.clone(),
@@ -151,6 +157,7 @@ impl Application {
             claim,
             metrics: Arc::clone(&metrics),
             policy: Arc::clone(&policy),
+            storms: Arc::clone(&storms),
         });
 
         let purged = store
@@ -167,6 +174,7 @@ impl Application {
         spawn_purger(Arc::clone(&store), settings.run_ttl, log.clone());
         spawn_quiet_sweeper(Arc::clone(&registry), settings.run_ttl);
         spawn_memory_keeper(Arc::clone(&registry));
+        storm_watch::spawn_ticker(storms);
         spawn_policy_reloader(Arc::clone(&policy), log.clone());
         spawn_redelivery_sweep(&settings, &store, claim.owner, &metrics, &log);
         let github_for_http = github.clone();

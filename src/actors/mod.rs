@@ -5,6 +5,7 @@ pub mod claim_trouble;
 pub mod github;
 pub mod registry;
 pub mod run_tracker;
+pub mod storm_watch;
 
 pub use github::{FetchEvidence, GitHubActor, QueueDepth, RerunRequest};
 pub use registry::{Registry, TrackError, TrackerDeps};

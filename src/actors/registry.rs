@@ -39,6 +39,8 @@ pub struct TrackerDeps {
     pub metrics: Arc<Metrics>,
     /// The failure policy in force (swapped on SIGHUP).
     pub policy: Arc<crate::rules::LivePolicy>,
+    /// The storms of transient failures, which hold re-runs.
+    pub storms: Arc<super::storm_watch::StormWatch>,
 }
 
 /// Why an event could not be tracked; the HTTP layer answers 503 so GitHub can redeliver.

@@ -41,7 +41,7 @@ use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
     Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, Policy, Reply, RerunOutcome,
-    RetryPolicy, RunChange, RunState, TimerChange,
+    RerunState, RetryPolicy, RunChange, RunState, TimerChange,
 };
 use crate::store::StoreFuture;
 
@@ -376,6 +376,15 @@ impl RunTracker {
                 }
                 None => {
                     act.awaiting_github = false;
+                    // No decision, and scheduled again: a storm holds the re-run.
+                    let held = match (&decision, applied.state.as_ref().map(|s| &s.rerun)) {
+                        (None, Some(RerunState::Scheduled { due_at, .. })) => Some(*due_at),
+                        _ => None,
+                    };
+                    if let Some(due_at) = held {
+                        info!(act.log(), "re-run held while a storm lasts"; "run_attempt" => attempt,
+                            "looks_again_in_s" => due_at.saturating_sub(now_ms()) / 1000);
+                    }
                     act.adopt(applied.state, ctx);
                     if let Some(decision) = decision {
                         act.report(Reported::Decided(&Decided::Now(decision)));

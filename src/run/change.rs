@@ -183,6 +183,9 @@ pub enum RunChange {
         /// What the GitHub actor fetched, judged under the run's rule before the
         /// transaction (matching is the costly part: it never holds a commit).
         judged: Arc<Vec<JobJudgement>>,
+        /// A storm of one of its transient failures holds a re-run until then (unix
+        /// ms): a decision to re-run is scheduled again for that time instead.
+        hold_until: Option<u64>,
         /// The policy in force, and the history the store reads for the decision.
         policy: Policy,
     },
@@ -600,6 +603,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             repo,
             workflow,
             judged,
+            hold_until,
             policy,
         } => {
             let lost = ChangeResult::Decided {
@@ -610,8 +614,12 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                 return unchanged(current, lost);
             };
             let rule = rules.rule_for(repo, workflow);
+            let on = super::state::Evidence {
+                judged,
+                hold_until: *hold_until,
+            };
             let Some((decision, claimed)) =
-                state.decide_on_evidence(*now, *attempt, claim, rule, &policy.history, judged)
+                state.decide_on_evidence(*now, *attempt, claim, rule, &policy.history, on)
             else {
                 return unchanged(current, lost);
             };

@@ -626,6 +626,7 @@ impl Checker {
             repo: self.key.repo.to_string(),
             workflow: "CI".into(),
             judged: Arc::new(judged),
+            hold_until: None,
             policy,
         })?;
         let ChangeResult::Decided { claimed, decision } = applied.result else {

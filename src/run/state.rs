@@ -204,6 +204,16 @@ impl Decided {
     }
 }
 
+/// What a claimed re-run is decided on: each failed job's judged evidence, and
+/// until when a storm holds it.
+#[derive(Clone, Copy, Debug)]
+pub struct Evidence<'a> {
+    /// The judgements, by job id.
+    pub judged: &'a [policy::JobJudgement],
+    /// A storm holds a re-run until then (unix ms).
+    pub hold_until: Option<u64>,
+}
+
 /// Who claims a due re-run, and for how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claim {
@@ -1066,8 +1076,9 @@ impl RunState {
         claim: &Claim,
         rule: &policy::Rule,
         history: &History,
-        judged: &[policy::JobJudgement],
+        evidence: Evidence<'_>,
     ) -> Option<(Option<Decision>, Option<ClaimedRerun>)> {
+        let judged = evidence.judged;
         let RerunState::InFlight {
             owner, decided_by, ..
         } = &self.rerun
@@ -1091,6 +1102,18 @@ impl RunState {
         let decision = policy::decide_on_judgements(&facts, history, rule, judged).ok();
         self.failures = failures_of(judged, &self.jobs);
         let debug_logging = match decision.as_ref().map(|d| &d.verdict) {
+            // A storm holds it: decided again, on fresh evidence, when the hold ends.
+            Some(policy::Verdict::Rerun(plan)) if evidence.hold_until.is_some_and(|t| t > now) => {
+                self.rerun = RerunState::Scheduled {
+                    due_at: evidence.hold_until.unwrap_or(now),
+                    decided_by,
+                    needs_evidence: true,
+                    debug_logging: plan.debug_logging,
+                };
+                self.claims = 0;
+                self.first_unrecorded_claim_at = None;
+                return Some((None, None));
+            }
             Some(policy::Verdict::Rerun(plan)) => {
                 self.rerun_evidence = decision.as_ref().and_then(|d| d.evidence.clone());
                 plan.debug_logging

@@ -41,14 +41,26 @@ pub async fn serves_evidence(
     annotations: Value,
     log: &str,
 ) {
+    serves_evidence_in(app, blob, REPO, job, annotations, log).await;
+}
+
+/// As [`serves_evidence`], for a job of `repo`.
+pub async fn serves_evidence_in(
+    app: &TestApp,
+    blob: &MockServer,
+    repo: &str,
+    job: u64,
+    annotations: Value,
+    log: &str,
+) {
     Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPO}/check-runs/{job}/annotations")))
+        .and(path(format!("/repos/{repo}/check-runs/{job}/annotations")))
         .respond_with(ResponseTemplate::new(200).set_body_json(annotations))
         .mount(&app.github)
         .await;
     let blob_path = format!("/blobs/{job}.txt");
     Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPO}/actions/jobs/{job}/logs")))
+        .and(path(format!("/repos/{repo}/actions/jobs/{job}/logs")))
         .respond_with(ResponseTemplate::new(302).insert_header(
             "location",
             format!("{}{blob_path}?sig=c2lnbmVk&sp=r", blob.uri()),

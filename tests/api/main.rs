@@ -26,4 +26,5 @@ mod restart;
 mod sleeping;
 mod status_codes;
 mod store;
+mod storm;
 mod workflow_run;

@@ -84,6 +84,7 @@ impl RunTracker {
                 "run_attempt" => claimed.attempt);
             return;
         };
+        let hold_until = self.shared.deps.storms.hold_until(&self.key, &judged);
         let change = RunChange::Decide {
             now: now_ms(),
             attempt: claimed.attempt,
@@ -91,6 +92,7 @@ impl RunTracker {
             repo: self.key.repo.to_string(),
             workflow,
             judged: Arc::new(judged),
+            hold_until,
             policy: self.policy(),
         };
         self.commit_decision(change, &claimed, "evidence", ctx);

@@ -473,6 +473,7 @@ fn decide(owner: u64, log: &str, toml: &str) -> RunChange {
         repo: "o/r".into(),
         workflow: "ci".into(),
         judged: Arc::new(judged),
+        hold_until: None,
         policy,
     }
 }
@@ -691,4 +692,42 @@ fn the_services_own_re_run_teaches_as_the_services() {
     let lesson = lesson_of(&failed).expect("a lesson");
     assert!(lesson.by_service);
     assert!(!lesson.passed);
+}
+
+#[test]
+fn a_re_run_a_storm_holds_is_scheduled_again_undecided_and_unrecorded() {
+    let (run, _) = claimed_for_evidence();
+    let mut held = decide(
+        CLAIM.owner,
+        "read ECONNRESET\n",
+        "[defaults]\nonly_when = ['ECONNRESET']\n",
+    );
+    if let RunChange::Decide { hold_until, .. } = &mut held {
+        *hold_until = Some(5_000);
+    }
+    let applied = apply_change(Some(run), &held);
+    assert_eq!(
+        applied.result,
+        ChangeResult::Decided {
+            claimed: None,
+            decision: None
+        },
+        "no POST, no decision yet"
+    );
+    assert_eq!(applied.decision, None, "nothing counts against the budget");
+    let state = applied.state.expect("state");
+    assert_eq!(
+        state.pending_rerun_at(),
+        Some(5_000),
+        "looked at again then"
+    );
+    assert_eq!(state.rerun_flags(), (true, false), "on fresh evidence");
+    // A skip is not held: it closes the attempt at once.
+    let (run, _) = claimed_for_evidence();
+    let mut broken = decide(CLAIM.owner, "boom\n", "[defaults]\nnever_when = ['boom']\n");
+    if let RunChange::Decide { hold_until, .. } = &mut broken {
+        *hold_until = Some(5_000);
+    }
+    let applied = apply_change(Some(run), &broken);
+    assert_eq!(applied.decision.map(|d| d.verdict), Some("skip"));
 }
