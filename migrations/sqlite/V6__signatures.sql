@@ -8,8 +8,21 @@
 -- whoever re-ran it. NULL in rows written before this version, and until known.
 ALTER TABLE decisions ADD COLUMN facts TEXT;
 ALTER TABLE decisions ADD COLUMN outcome TEXT;
+-- What reading the decision's evidence cost: GitHub API requests and log bytes read
+-- (NULL for a decision made without evidence).
+ALTER TABLE decisions ADD COLUMN api_calls INTEGER;
+ALTER TABLE decisions ADD COLUMN log_bytes INTEGER;
+
+-- The failed jobs' own run time, ms (what their re-run would have cost about): what a
+-- skip saved. NULL when GitHub did not say.
+ALTER TABLE decisions ADD COLUMN failed_ms INTEGER;
 
 CREATE INDEX decisions_decided ON decisions (decided_at);
+
+-- What an automatic re-run did: the runner time its jobs took, ms, and 1 when every job
+-- it re-ran passed (it turned the run green). NULL until its jobs say.
+ALTER TABLE reruns ADD COLUMN runner_ms INTEGER;
+ALTER TABLE reruns ADD COLUMN green INTEGER;
 
 -- Per repository and failure signature (the decisive line with what varies
 -- normalised away): how often it was seen, how often a re-run of it (the service's

@@ -44,6 +44,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use crate::actors::run_tracker::now_ms;
 use crate::github::check_run::{self, Report};
 use crate::github::credentials::NO_CREDENTIAL;
+use crate::github::meter::{Meter, metered};
 use crate::github::{Credential, Credentials, Located, RequestAuth};
 use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
 use crate::ids::{InstallationId, JobId, RunKey};
@@ -101,6 +102,8 @@ pub struct FetchEvidence {
     pub installation: Option<InstallationId>,
     /// The failed jobs to fetch the evidence of.
     pub jobs: Vec<JobRef>,
+    /// Counts the API requests and log bytes the fetch costs (`github::meter`).
+    pub meter: Option<Arc<Meter>>,
 }
 
 /// Report an automatic decision as a check run on the run's commit (`REPORT=check_run`,
@@ -366,12 +369,15 @@ impl GitHubActor {
             self.finished(lane, pacing, ctx);
             return;
         };
-        let work = evidence::annotations(
-            (client, auth),
-            pacing,
-            (self.settings.clone(), Arc::clone(&self.metrics)),
-            (request.run.repo, jobs, deadline),
-            log,
+        let work = metered(
+            request.meter,
+            evidence::annotations(
+                (client, auth),
+                pacing,
+                (self.settings.clone(), Arc::clone(&self.metrics)),
+                (request.run.repo, jobs, deadline),
+                log,
+            ),
         );
         ctx.spawn(
             work.into_actor(self)
@@ -400,7 +406,11 @@ impl GitHubActor {
             self.finished(lane, pacing, ctx);
             return;
         };
-        let work = evidence::locate((client, auth), pacing, self.settings.clone(), request);
+        let meter = request.meter.clone();
+        let work = metered(
+            meter,
+            evidence::locate((client, auth), pacing, self.settings.clone(), request),
+        );
         ctx.spawn(
             work.into_actor(self)
                 .map(move |(located, pacing), act, ctx| {
@@ -532,6 +542,7 @@ impl Handler<FetchEvidence> for GitHubActor {
             Some(credential),
         );
         let (repo, installation) = (request.run.repo.clone(), request.installation);
+        let meter = request.meter.clone();
         let (reply, annotations) = oneshot::channel();
         self.queue.push_back(Queued::Annotations {
             request,
@@ -547,8 +558,9 @@ impl Handler<FetchEvidence> for GitHubActor {
             settings: self.settings.clone(),
             metrics: Arc::clone(&self.metrics),
             log: log.clone(),
+            meter: meter.clone(),
         };
-        Box::pin(async move {
+        Box::pin(metered(meter, async move {
             let stopped = "the GitHub actor stopped";
             let annotations = annotations.await.unwrap_or_else(|_| {
                 all_unavailable(&jobs, stopped)
@@ -576,7 +588,7 @@ impl Handler<FetchEvidence> for GitHubActor {
             info!(log, "evidence fetch finished"; "jobs" => evidence.len(),
                 "unavailable" => unavailable);
             evidence
-        })
+        }))
     }
 }
 

@@ -40,8 +40,8 @@ use super::registry::{Shared, TrackError};
 use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
-    Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, Policy, Reply, RerunOutcome,
-    RerunState, RetryPolicy, RunChange, RunState, TimerChange,
+    Applied, ChangeResult, ClaimedRerun, Decided, EvidenceCost, JobAction, JobEvent, Policy, Reply,
+    RerunOutcome, RerunState, RetryPolicy, RunChange, RunState, TimerChange,
 };
 use crate::store::StoreFuture;
 
@@ -99,6 +99,7 @@ struct Answered {
 struct Evidenced {
     claimed: ClaimedRerun,
     judged: Vec<crate::policy::JobJudgement>,
+    cost: EvidenceCost,
 }
 
 /// See whether the run went quiet for `RUN_TTL` (sent by the registry's sweep).
@@ -339,6 +340,10 @@ impl RunTracker {
         on: &'static str,
         ctx: &mut Context<Self>,
     ) {
+        let cost = match &change {
+            RunChange::Decide { cost, .. } => Some(*cost),
+            _ => None,
+        };
         let delivery = claimed.decided_by.clone().unwrap_or_default();
         let attempt = claimed.attempt;
         let deciding = self.transition(change);
@@ -363,7 +368,9 @@ impl RunTracker {
                 act.shared.deps.metrics.count_decision(verdict, reason);
                 info!(act.log(), "re-run decided"; "decision" => verdict, "reason" => reason,
                     "job" => job, "evidence" => evidence, "run_attempt" => attempt,
-                    "delivery" => delivery, "on" => on);
+                    "delivery" => delivery, "on" => on,
+                    "api_calls" => cost.map(|c| c.api_calls),
+                    "log_bytes" => cost.map(|c| c.log_bytes));
             }
             match claimed {
                 Some(claimed) => {
@@ -704,8 +711,13 @@ impl Handler<Answered> for RunTracker {
 impl Handler<Evidenced> for RunTracker {
     type Result = ();
 
-    fn handle(&mut self, Evidenced { claimed, judged }: Evidenced, ctx: &mut Self::Context) {
-        self.decide(claimed, judged, ctx);
+    fn handle(&mut self, evidenced: Evidenced, ctx: &mut Self::Context) {
+        let Evidenced {
+            claimed,
+            judged,
+            cost,
+        } = evidenced;
+        self.decide(claimed, judged, cost, ctx);
     }
 }
 

@@ -248,6 +248,7 @@ impl GitHubClient {
         log: &Logger,
     ) -> Result<(awc::ClientResponse<impl BodyStream>, Instant), GitHubError> {
         let started = Instant::now();
+        super::meter::count_call();
         let request = request.insert_header(("Authorization", auth.expose()));
         let sent = match json {
             Some(body) => {

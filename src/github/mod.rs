@@ -11,6 +11,7 @@ mod error;
 pub mod log_body;
 pub mod logs;
 pub mod markdown;
+pub mod meter;
 mod redirect;
 
 pub use client::job_log::{Located, LogRead};

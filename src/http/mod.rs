@@ -16,6 +16,7 @@ pub mod run_payload;
 mod shape;
 pub mod signature;
 mod status;
+mod status_effects;
 mod status_signatures;
 pub mod throttle;
 mod webhook;

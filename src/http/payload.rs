@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::picked::{FieldName, Picked, Text};
 use crate::ids::{CommitSha, InstallationId, JobId, RepoName, RunId, RunKey};
 use crate::rules::AttemptLimits;
-use crate::run::{Conclusion, JobAction, JobEvent, Name};
+use crate::run::{BeyondAttempts, Conclusion, JobAction, JobEvent, Name};
 use crate::settings::Settings;
 
 /// The members of a delivery the service reads; strings are borrowed from the body.
@@ -58,6 +58,10 @@ struct WorkflowJob<'a> {
     workflow_name: Option<Text<'a>>,
     #[serde(borrow)]
     head_sha: Option<Text<'a>>,
+    #[serde(borrow)]
+    started_at: Option<Text<'a>>,
+    #[serde(borrow)]
+    completed_at: Option<Text<'a>>,
     #[serde(default)]
     steps: Option<Steps>,
 }
@@ -194,7 +198,7 @@ pub fn classify_with(
         if !is_completion(envelope.action.as_ref().or(job.status.as_ref())) {
             return Ok(Classified::Ignored(RUN_ATTEMPTS_REACHED));
         }
-        beyond_attempts = Some(RUN_ATTEMPTS_REACHED);
+        beyond_attempts = Some(BeyondAttempts::RunAttempts);
     }
     let action_word = envelope
         .action
@@ -219,7 +223,7 @@ pub fn classify_with(
         if action == JobAction::Unfinished {
             return Ok(Classified::Ignored(RULE_ATTEMPTS_REACHED));
         }
-        beyond_attempts = Some(RULE_ATTEMPTS_REACHED);
+        beyond_attempts = Some(BeyondAttempts::RuleAttempts);
     }
     Ok(Classified::Job(JobEvent {
         delivery: delivery.map(str::to_owned),
@@ -246,12 +250,24 @@ pub fn classify_with(
             .and_then(|installation| installation.id)
             .map(InstallationId),
         head_sha: job.head_sha.and_then(|sha| CommitSha::parse(sha.as_str())),
+        ran_ms: match action {
+            JobAction::Completed(_) => ran_ms(job.started_at.as_ref(), job.completed_at.as_ref()),
+            JobAction::Unfinished => None,
+        },
         beyond_attempts,
     }))
 }
 
+/// How long a completed job ran: `completed_at - started_at` (RFC 3339, as GitHub
+/// writes them); `None` when either is absent or unreadable, or the clock went back.
+fn ran_ms(started: Option<&Text<'_>>, completed: Option<&Text<'_>>) -> Option<u64> {
+    let at = |text: Option<&Text<'_>>| humantime::parse_rfc3339_weak(text?.as_str()).ok();
+    let ran = at(completed)?.duration_since(at(started)?).ok()?;
+    u64::try_from(ran.as_millis()).ok()
+}
+
 /// What an event of an attempt at or above `RUN_ATTEMPTS` is answered.
-pub const RUN_ATTEMPTS_REACHED: &str = "run_attempt reached RUN_ATTEMPTS";
+pub const RUN_ATTEMPTS_REACHED: &str = BeyondAttempts::RunAttempts.reason();
 
 /// Whether the payload's action word is `completed`.
 fn is_completion(word: Option<&Text<'_>>) -> bool {
@@ -526,7 +542,7 @@ mod tests {
                     };
                     prop_assert_eq!(event.action, expected);
                     // A completion of an attempt no rule re-runs goes on, to teach only.
-                    prop_assert_eq!(event.beyond_attempts, beyond.then_some(RUN_ATTEMPTS_REACHED));
+                    prop_assert_eq!(event.beyond_attempts, beyond.then_some(BeyondAttempts::RunAttempts));
                 }
             }
         }

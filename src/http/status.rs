@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::auth::refusal;
+use super::status_effects::{self, Effects};
 use super::status_signatures::{self, SIGNATURE_ROWS, SignatureView};
 use crate::actors::run_tracker::now_ms;
 use crate::ids::RunKey;
@@ -76,6 +77,9 @@ pub struct Status {
     redeliveries: Option<SweepRecord>,
     /// Failure signatures, last seen first: what learning knows.
     signatures: Vec<SignatureView>,
+    /// What automatic re-runs cost and saved; `None` without the learning tables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effects: Option<Effects>,
 }
 
 /// A row of "do re-runs help?": a job's automatic re-runs of the last 24 h.
@@ -201,13 +205,20 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         Some(recovery) => Some(recovery.sweep_record().await?),
         None => None,
     };
-    let signatures = match app.store.learning() {
-        Some(learning) => learning.signatures(SIGNATURE_ROWS).await?,
-        None => Vec::new(),
+    let (signatures, effects) = match app.store.learning() {
+        Some(learning) => (
+            learning.signatures(SIGNATURE_ROWS).await?,
+            Some(Effects {
+                day: learning.effects(since).await?,
+                month: learning.effects(now.saturating_sub(30 * DAY_MS)).await?,
+            }),
+        ),
+        None => (Vec::new(), None),
     };
     let signatures = status_signatures::views(signatures, &app.policy);
     Ok(Status {
         signatures,
+        effects,
         now,
         runs,
         reruns,
@@ -236,7 +247,7 @@ pub async fn api_status(request: HttpRequest, app: web::Data<AppState>) -> HttpR
     }
 }
 
-/// `GET /api/{part}`: one part of it (`runs`, `reruns`, `flaky`, `help`, `skips`, `signatures`).
+/// `GET /api/{part}`: one part of it (`runs`, `reruns`, `flaky`, `help`, `skips`, `signatures`, `effects`).
 pub async fn api_part(
     request: HttpRequest,
     part: web::Path<String>,
@@ -260,9 +271,10 @@ pub async fn api_part(
         "help" => HttpResponse::Ok().json(status.help),
         "skips" => HttpResponse::Ok().json(status.skip_reasons),
         "signatures" => HttpResponse::Ok().json(status.signatures),
+        "effects" => HttpResponse::Ok().json(status.effects),
         _ => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
-            .body("no such part: try /api/status, /api/runs, /api/reruns, /api/flaky, /api/help, /api/skips, /api/signatures or /api/policy\n"),
+            .body("no such part: try /api/status, /api/runs, /api/reruns, /api/flaky, /api/help, /api/skips, /api/signatures, /api/effects or /api/policy\n"),
     }
 }
 
@@ -369,6 +381,9 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
     );
     html.push_str("<h2>Re-runs per hour, last 24 hours</h2>");
     html.push_str(&chart(&status.reruns_per_hour));
+    if let Some(effects) = &status.effects {
+        status_effects::render(&mut html, effects);
+    }
 
     html.push_str("<h2>Flaky jobs</h2><p class=\"muted\">Jobs that failed, were re-run automatically and then passed.</p>");
     if status.flaky_jobs.is_empty() {

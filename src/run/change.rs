@@ -38,10 +38,42 @@ pub struct DecisionRecord {
     /// What it was decided on, for `what-if` to decide again (`None` for
     /// `needs_evidence`, which is no decision yet).
     pub facts: Option<DecisionFacts>,
+    /// What reading its evidence cost (`None`: decided without evidence).
+    pub cost: Option<EvidenceCost>,
+    /// The failed jobs' own run time, ms: about what their re-run costs.
+    pub failed_ms: Option<u64>,
+}
+
+/// The failed jobs' run time, summed, when GitHub said it for any of them.
+fn failed_ms(state: &RunState) -> Option<u64> {
+    state
+        .jobs
+        .iter()
+        .filter(|job| job.conclusion.is_some_and(|c| c.is_failure()))
+        .filter_map(|job| job.ran_ms)
+        .reduce(u64::saturating_add)
+}
+
+/// What one decision's evidence cost: GitHub API requests, and log bytes read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvidenceCost {
+    /// Requests to the GitHub API (annotations, each log's location, retries).
+    pub api_calls: u32,
+    /// Log bytes read from the blob host.
+    pub log_bytes: u64,
 }
 
 impl DecisionRecord {
     fn of(decided: &Decided, state: &RunState, judged: &[JobJudgement], now: u64) -> Self {
+        Self::costing(decided, state, (judged, None), now)
+    }
+
+    fn costing(
+        decided: &Decided,
+        state: &RunState,
+        (judged, cost): (&[JobJudgement], Option<EvidenceCost>),
+        now: u64,
+    ) -> Self {
         let attempt = state.attempt;
         match decided {
             Decided::Now(decision) => Self {
@@ -64,6 +96,8 @@ impl DecisionRecord {
                     jobs: state.job_facts(),
                     judged: judged.to_vec(),
                 }),
+                cost,
+                failed_ms: failed_ms(state),
             },
             Decided::NeedsEvidence { .. } => Self {
                 attempt,
@@ -75,6 +109,8 @@ impl DecisionRecord {
                 pattern: None,
                 counts: false,
                 facts: None,
+                cost: None,
+                failed_ms: None,
             },
         }
     }
@@ -186,6 +222,8 @@ pub enum RunChange {
         /// A storm of one of its transient failures holds a re-run until then (unix
         /// ms): a decision to re-run is scheduled again for that time instead.
         hold_until: Option<u64>,
+        /// What fetching the evidence cost, recorded with the decision.
+        cost: EvidenceCost,
         /// The policy in force, and the history the store reads for the decision.
         policy: Policy,
     },
@@ -458,7 +496,10 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
         RunChange::Event { event, policy, now }
             if current.is_none() && event.beyond_attempts.is_some() =>
         {
-            let why = event.beyond_attempts.unwrap_or_default();
+            let why = event
+                .beyond_attempts
+                .map(|b| b.reason())
+                .unwrap_or_default();
             unchanged(
                 None,
                 ChangeResult::Event(RunState::beyond_attempts_unrecorded(why)),
@@ -604,6 +645,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             workflow,
             judged,
             hold_until,
+            cost,
             policy,
         } => {
             let lost = ChangeResult::Decided {
@@ -623,9 +665,10 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             else {
                 return unchanged(current, lost);
             };
-            let record = decision
-                .as_ref()
-                .map(|d| DecisionRecord::of(&Decided::Now(d.clone()), &state, judged, *now));
+            let record = decision.as_ref().map(|d| {
+                let decided = Decided::Now(d.clone());
+                DecisionRecord::costing(&decided, &state, (judged, Some(*cost)), *now)
+            });
             let history = match &state.rerun {
                 RerunState::Done {
                     outcome: outcome @ RerunOutcome::Skipped { .. },

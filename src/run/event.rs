@@ -101,6 +101,28 @@ pub struct JobEvent {
     /// The completion of a job in an attempt its rule will never re-run (`run_attempt`
     /// at or above the rule's `attempts`, or `RUN_ATTEMPTS`): answered 204, the job not
     /// tracked, but its outcome settles what the previous attempt's failures taught
-    /// (a person's re-run, or the service's last). `Some`: what it is answered.
-    pub beyond_attempts: Option<&'static str>,
+    /// (a person's re-run, or the service's last).
+    pub beyond_attempts: Option<BeyondAttempts>,
+    /// How long a completed job ran (`completed_at - started_at`), ms: what a re-run
+    /// costs in runner time. `None` while unfinished, or when GitHub did not say.
+    pub ran_ms: Option<u64>,
+}
+
+/// Which limit an attempt the service never re-runs reached; what it is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BeyondAttempts {
+    /// `run_attempt` at or above `RUN_ATTEMPTS` (and every rule's `attempts`).
+    RunAttempts,
+    /// `run_attempt` at or above its own rule's `attempts`.
+    RuleAttempts,
+}
+
+impl BeyondAttempts {
+    /// The one-line answer (204).
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::RunAttempts => "run_attempt reached RUN_ATTEMPTS",
+            Self::RuleAttempts => "run_attempt reached the attempts of its rule",
+        }
+    }
 }

@@ -271,6 +271,7 @@ impl Checker {
                     installation: None,
                     head_sha: None,
                     beyond_attempts: None,
+                    ran_ms: None,
                 };
                 self.sent.push(Sent {
                     event: Delivered::Job(Arc::new(event)),
@@ -445,6 +446,7 @@ impl Checker {
             }),
             ran_steps: true,
             failed_steps: Vec::new(),
+            ran_ms: None,
         });
         let applied = self.change(&RunChange::JobsListed {
             now: self.now,
@@ -627,6 +629,7 @@ impl Checker {
             workflow: "CI".into(),
             judged: Arc::new(judged),
             hold_until: None,
+            cost: Default::default(),
             policy,
         })?;
         let ChangeResult::Decided { claimed, decision } = applied.result else {

@@ -12,15 +12,15 @@ mod state;
 mod teaching;
 
 pub use change::{
-    Applied, BUDGET_WINDOW_MS, ChangeResult, DecisionRecord, Persist, RerunRecord, RunChange,
-    apply_change,
+    Applied, BUDGET_WINDOW_MS, ChangeResult, DecisionRecord, EvidenceCost, Persist, RerunRecord,
+    RunChange, apply_change,
 };
-pub use event::{Conclusion, JobAction, JobEvent, Name};
+pub use event::{BeyondAttempts, Conclusion, JobAction, JobEvent, Name};
 pub use outcome::RerunOutcome;
 pub use run_event::RunEvent;
 pub use state::{
     ANSWERS_KEPT, Claim, ClaimedRerun, Decided, Finish, MAX_UNRECORDED_CLAIMS, Policy,
-    RULE_ATTEMPTS_REACHED, Reply, RerunState, RetryPolicy, RunState, TimerChange, TrackedJob,
-    UNRECORDED_CLAIMS_FOR_MS, Verdict, unrecorded_claims_exhausted,
+    RULE_ATTEMPTS_REACHED, Reply, RerunEffect, RerunState, RetryPolicy, RunState, TimerChange,
+    TrackedJob, UNRECORDED_CLAIMS_FOR_MS, Verdict, unrecorded_claims_exhausted,
 };
 pub use teaching::{Failure, Lesson};

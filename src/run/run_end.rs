@@ -307,6 +307,7 @@ mod tests {
             installation: None,
             head_sha: None,
             beyond_attempts: None,
+            ran_ms: None,
         }
     }
 
@@ -317,6 +318,7 @@ mod tests {
             conclusion: Some(conclusion),
             ran_steps: true,
             failed_steps: Vec::new(),
+            ran_ms: None,
         }
     }
 

@@ -27,6 +27,9 @@ pub struct TrackedJob {
     /// The names of its failed steps, from its completion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_steps: Vec<Name>,
+    /// How long it ran, ms, from its completion (see [`JobEvent::ran_ms`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_ms: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -54,6 +57,7 @@ impl TrackedJob {
             } else {
                 Vec::new()
             },
+            ran_ms: event.ran_ms,
         }
     }
 }
@@ -115,12 +119,20 @@ pub enum TimerChange {
     Cancel,
 }
 
+/// What a job's completion says about the previous attempt (see `outcome_of`).
+type Outcome = (
+    Option<String>,
+    Option<String>,
+    Option<Lesson>,
+    Option<RerunEffect>,
+);
+
 const NO_RECORD: &str = "job completed for a run with no earlier record";
 
 /// What an event of an attempt its rule will not re-run is answered (204): the door
 /// says it without reading the run, or the run says it after the event's outcome
 /// taught what it could ([`JobEvent::beyond_attempts`]).
-pub const RULE_ATTEMPTS_REACHED: &str = "run_attempt reached the attempts of its rule";
+pub const RULE_ATTEMPTS_REACHED: &str = super::BeyondAttempts::RuleAttempts.reason();
 
 /// The HTTP answer to one event: status code and a one-line reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +174,9 @@ pub struct Verdict {
     /// A judged failure of the previous attempt that this job's outcome settled,
     /// whoever re-ran it: what learning counts.
     pub lesson: Option<Lesson>,
+    /// This job completed in an attempt the service re-ran: what it cost, and
+    /// whether it made the run green.
+    pub effect: Option<RerunEffect>,
     /// The failure policy's decision, when this event made one (the run's last job
     /// completed with a failure on an eligible branch).
     pub decision: Option<Decided>,
@@ -177,9 +192,22 @@ impl Verdict {
             flaky: None,
             failed_again: None,
             lesson: None,
+            effect: None,
             decision: None,
         }
     }
+}
+
+/// What one job of an attempt the service re-ran says about that re-run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RerunEffect {
+    /// The attempt that was re-run (this one is the next).
+    pub attempt: u32,
+    /// How long the job ran: runner time the re-run spent.
+    pub ran_ms: Option<u64>,
+    /// Its pass was the last of the jobs the service re-ran, none failed again: the
+    /// re-run turned the run green.
+    pub turned_green: bool,
 }
 
 /// What the policy decided when the run completed.
@@ -400,6 +428,10 @@ pub struct RunState {
     /// Whether the service re-ran the previous attempt (false: a person did).
     #[serde(default, skip_serializing_if = "is_false")]
     pub teaching_by_service: bool,
+    /// A job the service re-ran failed again in this attempt: the re-run did not turn
+    /// the run green.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rerun_failed_again: bool,
 }
 
 /// How many times the re-run of one attempt is claimed without an outcome recorded
@@ -531,6 +563,7 @@ impl RunState {
             failures: Vec::new(),
             teaching: Vec::new(),
             teaching_by_service: false,
+            rerun_failed_again: false,
         }
     }
 
@@ -557,6 +590,7 @@ impl RunState {
                     flaky: None,
                     failed_again: None,
                     lesson: None,
+                    effect: None,
                     decision: None,
                 },
             );
@@ -575,8 +609,8 @@ impl RunState {
             };
             return Verdict::unchanged(reply);
         }
-        if let Some(why) = event.beyond_attempts {
-            return self.teach(event, why, now);
+        if let Some(beyond) = event.beyond_attempts {
+            return self.teach(event, beyond.reason(), now);
         }
         self.last_event_at = now;
         let mut changed = false;
@@ -626,10 +660,10 @@ impl RunState {
             // A late or repeated queued/in_progress never reopens a job.
             (JobAction::Unfinished, Some(_)) => {}
         }
-        let (flaky, failed_again, lesson) = if changed {
+        let (flaky, failed_again, lesson, effect) = if changed {
             self.outcome_of(event)
         } else {
-            (None, None, None)
+            (None, None, None, None)
         };
         // A run first seen through a completion is confirmed by any later new fact, and
         // by a (late) queued/in_progress; a repeat of the completion confirms nothing.
@@ -660,6 +694,7 @@ impl RunState {
             flaky,
             failed_again,
             lesson,
+            effect,
             decision,
         }
     }
@@ -667,9 +702,9 @@ impl RunState {
     /// What a job's completion says about the previous attempt's failures: flaky or
     /// failed again after the service's re-run (`rerun_failed`), and the lesson of a
     /// judged failure (`teaching`), each said once.
-    fn outcome_of(&mut self, event: &JobEvent) -> (Option<String>, Option<String>, Option<Lesson>) {
+    fn outcome_of(&mut self, event: &JobEvent) -> Outcome {
         let JobAction::Completed(conclusion) = event.action else {
-            return (None, None, None);
+            return (None, None, None, None);
         };
         let passed = conclusion == Conclusion::Success;
         let failed = conclusion.is_failure();
@@ -698,7 +733,15 @@ impl RunState {
                 by_service: self.teaching_by_service,
                 attempt: self.attempt.saturating_sub(1),
             });
-        (flaky, failed_again, lesson)
+        self.rerun_failed_again |= failed_again.is_some();
+        let effect = self.teaching_by_service.then(|| RerunEffect {
+            attempt: self.attempt.saturating_sub(1),
+            ran_ms: event.ran_ms,
+            turned_green: flaky.is_some()
+                && self.rerun_failed.is_empty()
+                && !self.rerun_failed_again,
+        });
+        (flaky, failed_again, lesson, effect)
     }
 
     /// An event of an attempt its rule never re-runs ([`JobEvent::beyond_attempts`]):
@@ -711,8 +754,9 @@ impl RunState {
             timer = self.start_attempt(event.run_attempt);
             changed = true;
         }
-        let (flaky, failed_again, lesson) = self.outcome_of(event);
-        changed |= flaky.is_some() || failed_again.is_some() || lesson.is_some();
+        let (flaky, failed_again, lesson, effect) = self.outcome_of(event);
+        changed |=
+            flaky.is_some() || failed_again.is_some() || lesson.is_some() || effect.is_some();
         if changed {
             self.last_event_at = now;
         }
@@ -723,6 +767,7 @@ impl RunState {
             flaky,
             failed_again,
             lesson,
+            effect,
             decision: None,
         }
     }
@@ -756,6 +801,7 @@ impl RunState {
         // Whoever started the new attempt, its jobs' outcomes settle the judged failures.
         self.teaching = std::mem::take(&mut self.failures);
         self.teaching_by_service = by_service;
+        self.rerun_failed_again = false;
         self.attempt = attempt;
         self.jobs.clear();
         self.rerun = RerunState::Idle;
@@ -1315,6 +1361,7 @@ mod tests {
             installation: None,
             head_sha: None,
             beyond_attempts: None,
+            ran_ms: None,
         }
     }
 

@@ -287,6 +287,7 @@ const DURATION_VARIABLES: &[&str] = &[
     "LOG_READ_TIMEOUT",
     "EVIDENCE_TIMEOUT",
     "REDELIVER_EVERY",
+    "STORM_WINDOW",
 ];
 
 #[test]

@@ -156,6 +156,9 @@ pub struct Teaching<'a> {
     pub seen: &'a [crate::run::Failure],
     /// A re-run's outcome for one failure.
     pub lesson: Option<&'a crate::run::Lesson>,
+    /// A job of an attempt the service re-ran: its runner time, and whether the
+    /// re-run turned the run green (written to the re-run's `reruns` row).
+    pub effect: Option<crate::run::RerunEffect>,
 }
 
 /// The [`Teaching`] of an applied change (both empty for most changes).
@@ -170,11 +173,15 @@ pub fn teaching(applied: &crate::run::Applied) -> Teaching<'_> {
         ) => &state.failures[..],
         _ => &[],
     };
-    let lesson = match (&applied.result, applied.persist) {
-        (ChangeResult::Event(verdict), Persist::Save) => verdict.lesson.as_ref(),
-        _ => None,
+    let (lesson, effect) = match (&applied.result, applied.persist) {
+        (ChangeResult::Event(verdict), Persist::Save) => (verdict.lesson.as_ref(), verdict.effect),
+        _ => (None, None),
     };
-    Teaching { seen, lesson }
+    Teaching {
+        seen,
+        lesson,
+        effect,
+    }
 }
 
 /// What one failure adds to its `signatures` row.
@@ -376,6 +383,7 @@ mod tests {
                         conclusion,
                         ran_steps,
                         failed_steps: failed_steps.into_iter().map(Into::into).collect(),
+                        ran_ms: None,
                     })
                     .collect(),
                 rerun,
@@ -395,6 +403,7 @@ mod tests {
                 failures: Vec::new(),
                 teaching: Vec::new(),
                 teaching_by_service: false,
+                rerun_failed_again: false,
             }
         }
     }

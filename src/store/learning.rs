@@ -58,6 +58,34 @@ pub struct DecisionRow {
     pub outcome: Option<String>,
 }
 
+/// What automatic re-runs cost and saved in a window: the status page's figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RerunEffects {
+    /// Automatic re-runs GitHub started.
+    pub reruns: u64,
+    /// Runner time their jobs took, ms (as far as the jobs' completions said).
+    pub runner_ms: u64,
+    /// Of them, those whose every re-run job passed: the run went green.
+    pub turned_green: u64,
+    /// Attempts the policy did not re-run.
+    pub skips: u64,
+    /// Their failed jobs' own run time, ms: about what re-running them would have cost.
+    pub skipped_ms: u64,
+}
+
+impl RerunEffects {
+    /// From the two sums the stores read: `(reruns, runner_ms, green)`, `(skips, ms)`.
+    pub(super) fn from_sums(reruns: (i64, i64, i64), skips: (i64, i64)) -> Self {
+        Self {
+            reruns: unsigned(reruns.0),
+            runner_ms: unsigned(reruns.1),
+            turned_green: unsigned(reruns.2),
+            skips: unsigned(skips.0),
+            skipped_ms: unsigned(skips.1),
+        }
+    }
+}
+
 /// The learning tables, read and pruned.
 pub trait LearningStore: Send + Sync {
     /// The signatures last seen most recently first, at most `limit`.
@@ -68,6 +96,9 @@ pub trait LearningStore: Send + Sync {
     /// Decisions made since `since` (unix ms), oldest first, at most `limit`
     /// (`needs_evidence` rows are no decision and are left out).
     fn decisions_since(&self, since: u64, limit: u32) -> StoreFuture<Vec<DecisionRow>>;
+    /// What automatic re-runs started since `since` (unix ms) cost and did, and what
+    /// the skips decided since then saved.
+    fn effects(&self, since: u64) -> StoreFuture<RerunEffects>;
 }
 
 /// A non-negative count or time read from an integer column.

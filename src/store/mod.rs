@@ -23,7 +23,7 @@ mod watch;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use learning::{DecisionRow, LearningStore, SignatureRow};
+pub use learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow};
 pub use postgres::PostgresStore;
 pub use recovery::{FinishedSweep, RecoveryStore, SweepRecord};
 pub use sqlite::SqliteStore;

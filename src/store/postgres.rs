@@ -375,12 +375,14 @@ impl Store for PostgresStore {
                 let facts = decision.facts.as_ref().map(codec::encode_facts).transpose()?;
                 tx.execute(
                     "INSERT INTO decisions
-                     (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts,
+                      api_calls, log_bytes, failed_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                      ON CONFLICT (repo, run_id, attempt) DO UPDATE SET decided_at = excluded.decided_at,
                          verdict = excluded.verdict, reason = excluded.reason, job = excluded.job,
                          evidence = excluded.evidence, pattern = excluded.pattern, counts = excluded.counts,
-                         facts = excluded.facts",
+                         facts = excluded.facts, api_calls = excluded.api_calls,
+                         log_bytes = excluded.log_bytes, failed_ms = excluded.failed_ms",
                     &[
                         &repo,
                         &run_id,
@@ -393,6 +395,9 @@ impl Store for PostgresStore {
                         &decision.pattern.as_deref().map(text),
                         &decision.counts,
                         &facts.as_deref().map(text),
+                        &decision.cost.map(|c| i64::from(c.api_calls)),
+                        &decision.cost.map(|c| c.log_bytes as i64),
+                        &decision.failed_ms.map(|ms| ms as i64),
                     ],
                 )
                 .await

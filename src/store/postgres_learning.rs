@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tokio_postgres::Transaction;
 
 use super::codec;
-use super::learning::{DecisionRow, LearningStore, SignatureRow, unsigned};
+use super::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
 use super::postgres::{PostgresStore, pool_error, sql_error, text};
 use super::{StoreError, StoreFuture};
 use crate::ids::RunKey;
@@ -61,6 +61,22 @@ pub(super) async fn learn(
             "UPDATE decisions SET outcome = CASE WHEN outcome = 'failed_again' THEN outcome ELSE $4 END
              WHERE repo = $1 AND run_id = $2 AND attempt = $3",
             &[&repo, &(key.run_id.0 as i64), &i64::from(attempt), &outcome],
+        )
+        .await
+        .map_err(sql_error)?;
+    }
+    if let Some(effect) = teaching.effect {
+        tx.execute(
+            "UPDATE reruns SET runner_ms = COALESCE(runner_ms, 0) + $4,
+                 green = CASE WHEN $5 THEN 1 ELSE green END
+             WHERE repo = $1 AND run_id = $2 AND attempt = $3",
+            &[
+                &repo,
+                &(key.run_id.0 as i64),
+                &(effect.attempt as i32),
+                &(effect.ran_ms.unwrap_or(0) as i64),
+                &effect.turned_green,
+            ],
         )
         .await
         .map_err(sql_error)?;
@@ -169,6 +185,34 @@ impl LearningStore for PostgresStore {
                 .await
                 .map_err(sql_error)?;
             Ok(old + over)
+        })
+    }
+
+    fn effects(&self, since: u64) -> StoreFuture<RerunEffects> {
+        let pool = self.pool.clone();
+        self.on_runtime(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let reruns = client
+                .query_one(
+                    "SELECT COUNT(*), COALESCE(SUM(runner_ms), 0)::BIGINT, COALESCE(SUM(green), 0)::BIGINT
+                     FROM reruns WHERE outcome = 'started' AND finished_at >= $1",
+                    &[&(since as i64)],
+                )
+                .await
+                .map_err(sql_error)?;
+            let skips = client
+                .query_one(
+                    "SELECT COUNT(*), COALESCE(SUM(failed_ms), 0)::BIGINT FROM decisions
+                     WHERE verdict = 'skip' AND decided_at >= $1",
+                    &[&(since as i64)],
+                )
+                .await
+                .map_err(sql_error)?;
+            let at = |row: &tokio_postgres::Row, i| row.try_get::<_, i64>(i).unwrap_or(0);
+            Ok(RerunEffects::from_sums(
+                (at(&reruns, 0), at(&reruns, 1), at(&reruns, 2)),
+                (at(&skips, 0), at(&skips, 1)),
+            ))
         })
     }
 

@@ -716,8 +716,9 @@ fn transition(
             .transpose()?;
         conn.prepare_cached(
             "INSERT OR REPLACE INTO decisions
-             (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts,
+              api_calls, log_bytes, failed_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -731,7 +732,10 @@ fn transition(
                 decision.evidence,
                 decision.pattern,
                 decision.counts,
-                facts
+                facts,
+                decision.cost.map(|c| c.api_calls),
+                decision.cost.map(|c| c.log_bytes as i64),
+                decision.failed_ms.map(|ms| ms as i64)
             ])
         })
         .map_err(sql_error)?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec;
-use super::learning::{DecisionRow, LearningStore, SignatureRow, unsigned};
+use super::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
 use super::sqlite::{Kind, SqliteStore, sql_error};
 use super::{StoreError, StoreFuture};
 use crate::ids::RunKey;
@@ -60,6 +60,23 @@ pub(super) fn learn(
              WHERE repo = ?1 AND run_id = ?2 AND attempt = ?3",
         )
         .and_then(|mut stmt| stmt.execute(params![repo, key.run_id.0 as i64, attempt, outcome]))
+        .map_err(sql_error)?;
+    }
+    if let Some(effect) = teaching.effect {
+        conn.prepare_cached(
+            "UPDATE reruns SET runner_ms = COALESCE(runner_ms, 0) + ?4,
+                 green = CASE WHEN ?5 THEN 1 ELSE green END
+             WHERE repo = ?1 AND run_id = ?2 AND attempt = ?3",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                repo,
+                key.run_id.0 as i64,
+                effect.attempt,
+                effect.ran_ms.unwrap_or(0) as i64,
+                effect.turned_green
+            ])
+        })
         .map_err(sql_error)?;
     }
     Ok(())
@@ -148,6 +165,31 @@ impl LearningStore for SqliteStore {
                 .and_then(|mut stmt| stmt.execute(params![keep]))
                 .map_err(sql_error)?;
             Ok((old + over) as u64)
+        })
+    }
+
+    fn effects(&self, since: u64) -> StoreFuture<RerunEffects> {
+        self.ask(Kind::Read, move |conn| {
+            let (reruns, runner_ms, green): (i64, i64, i64) = conn
+                .query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(runner_ms), 0), COALESCE(SUM(green), 0)
+                     FROM reruns WHERE outcome = 'started' AND finished_at >= ?1",
+                    params![since as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .map_err(sql_error)?;
+            let (skips, skipped_ms): (i64, i64) = conn
+                .query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(failed_ms), 0) FROM decisions
+                     WHERE verdict = 'skip' AND decided_at >= ?1",
+                    params![since as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(sql_error)?;
+            Ok(RerunEffects::from_sums(
+                (reruns, runner_ms, green),
+                (skips, skipped_ms),
+            ))
         })
     }
 

@@ -101,6 +101,12 @@ impl Harness {
     }
 
     pub(crate) async fn fetch(&self, jobs: &[u64]) -> Vec<JobEvidence> {
+        self.fetch_metered(jobs).await.0
+    }
+
+    /// As [`Harness::fetch`], with what the fetch cost: API requests and log bytes.
+    pub(crate) async fn fetch_metered(&self, jobs: &[u64]) -> (Vec<JobEvidence>, u32, u64) {
+        let meter = std::sync::Arc::new(job_rerunner::github::meter::Meter::default());
         let run = RunKey {
             repo: RepoName::parse(REPO).expect("repo name"),
             run_id: RunId(unique()),
@@ -118,8 +124,10 @@ impl Harness {
             delivery: Some("delivery-evidence".into()),
             installation: None,
             jobs,
+            meter: Some(std::sync::Arc::clone(&meter)),
         };
-        self.actor.send(request).await.expect("the actor answers")
+        let evidence = self.actor.send(request).await.expect("the actor answers");
+        (evidence, meter.calls(), meter.bytes())
     }
 
     /// GitHub's annotations for `job`.
@@ -311,11 +319,16 @@ async fn a_full_page_of_annotations_is_followed_by_the_next_page() {
     h.redirects_log(job, &h.signed_url("/blobs/72.txt")).await;
     h.blob_serves("/blobs/72.txt", "done\n").await;
 
-    let evidence = h.fetch(&[job]).await;
+    let (evidence, api_calls, log_bytes) = h.fetch_metered(&[job]).await;
 
     let annotations = got(&evidence[0].annotations);
     assert_eq!(annotations.len(), 101);
     assert_eq!(annotations[100].level, AnnotationLevel::Failure);
+    assert_eq!(
+        (api_calls, log_bytes),
+        (3, 5),
+        "two pages of annotations and the log's location; the 5 bytes of the log"
+    );
 }
 
 #[actix_web::test]
@@ -333,10 +346,15 @@ async fn a_log_not_ready_yet_is_asked_for_again_until_it_is() {
     h.redirects_log(job, &h.signed_url("/blobs/73.txt")).await;
     h.blob_serves("/blobs/73.txt", "line\nfinal line\n").await;
 
-    let evidence = h.fetch(&[job]).await;
+    let (evidence, api_calls, log_bytes) = h.fetch_metered(&[job]).await;
 
     assert_eq!(got(&evidence[0].log), "line\nfinal line\n");
     assert_eq!(h.requests_to(&h.github, &logs_path(job)).await.len(), 2);
+    assert_eq!(
+        (api_calls, log_bytes),
+        (3, 16),
+        "the location asked twice is two calls"
+    );
     assert!(
         h.logs
             .text()

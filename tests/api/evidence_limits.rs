@@ -103,6 +103,7 @@ fn evidence_request(jobs: &[u64]) -> FetchEvidence {
             run_id: RunId(unique()),
         },
         attempt: 1,
+        meter: None,
         delivery: None,
         installation: None,
         jobs: jobs

@@ -129,6 +129,8 @@ pub struct Job {
     pub workflow: String,
     /// `installation.id`: the delivery comes from a GitHub App's installation.
     pub installation: Option<u64>,
+    /// Seconds between `started_at` and `completed_at` of its completion.
+    pub ran_seconds: u64,
 }
 
 impl Job {
@@ -145,7 +147,14 @@ impl Job {
             name: None,
             workflow: "CI".to_owned(),
             installation: None,
+            ran_seconds: 60,
         }
+    }
+
+    /// Its completion says it ran this long.
+    pub fn ran_for(mut self, seconds: u64) -> Self {
+        self.ran_seconds = seconds;
+        self
     }
 
     /// Delivered by a GitHub App installed as `id`.
@@ -236,6 +245,12 @@ impl Job {
                 "workflow_name": self.workflow,
                 "labels": ["ubuntu-latest"],
                 "steps": steps,
+                "started_at": "2026-12-01T10:00:00Z",
+                "completed_at": (action == "completed").then(|| {
+                    let at = std::time::UNIX_EPOCH
+                        + Duration::from_secs(1_796_119_200 + self.ran_seconds);
+                    humantime::format_rfc3339_seconds(at).to_string()
+                }),
             },
             "repository": {
                 "id": 526527630,

@@ -52,7 +52,11 @@ fn decision_column_of_every_run(db: &std::path::Path) -> Vec<(String, Option<Str
         .unwrap_or_default()
 }
 
-fn decision_column(db: &std::path::Path, run: u64, column: &str) -> Option<String> {
+fn decision_column<T: rusqlite::types::FromSql>(
+    db: &std::path::Path,
+    run: u64,
+    column: &str,
+) -> Option<T> {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .ok()?;
@@ -135,11 +139,18 @@ async fn peoples_re_runs_beyond_the_rules_attempts_teach_and_a_learned_failure_i
         "exactly one POST"
     );
     assert_eq!(
-        decision_column(&app.db_path, run, "pattern").as_deref(),
+        decision_column::<String>(&app.db_path, run, "pattern").as_deref(),
         Some("learned: 3 of 3 re-runs passed")
     );
+    // The decision says what its evidence cost: the annotations and the log's
+    // location (two API calls), and the log's bytes.
+    let cost = (
+        decision_column::<i64>(&app.db_path, run, "api_calls"),
+        decision_column::<i64>(&app.db_path, run, "log_bytes"),
+    );
+    assert_eq!(cost, (Some(2), Some(unknown_failure(98_765).len() as i64)));
     assert!(
-        decision_column(&app.db_path, run, "evidence")
+        decision_column::<String>(&app.db_path, run, "evidence")
             .is_some_and(|line| line.starts_with("frobnicator 98765 wobbled")),
     );
     let page = get_page(&app.address, "/status", Some(STATUS_TOKEN)).await;

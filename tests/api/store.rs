@@ -124,6 +124,7 @@ fn event(run: u64, job: u64, delivery: &str, action: JobAction, now: u64) -> Run
         installation: None,
         head_sha: None,
         beyond_attempts: None,
+        ran_ms: None,
     };
     RunChange::Event {
         event: Arc::new(event),

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::{AfterError, GitHubActor, MAX_EVIDENCE_JOBS, Pacing, Tries};
+use crate::github::meter::Meter;
 use crate::github::{Answer, Located, LogRead, LogTail, RequestAuth};
 use crate::github::{GitHubClient, GitHubError};
 use crate::ids::{InstallationId, JobId, RepoName};
@@ -58,6 +59,8 @@ pub struct LocateLog {
     pub read: LogRead,
     /// The job's logger.
     pub log: Logger,
+    /// The run's evidence meter (`github::meter`).
+    pub meter: Option<Arc<Meter>>,
 }
 
 pub(crate) fn all_unavailable(jobs: &[JobId], why: &str) -> Vec<JobEvidence> {
@@ -210,6 +213,8 @@ pub(super) struct LogFetcher {
     pub settings: GitHubSettings,
     pub metrics: Arc<Metrics>,
     pub log: Logger,
+    /// The run's evidence meter, handed on to each [`LocateLog`].
+    pub meter: Option<Arc<Meter>>,
 }
 
 impl LogFetcher {
@@ -279,6 +284,7 @@ impl LogFetcher {
                 installation,
                 read: self.log_read(deadline),
                 log: log.clone(),
+                meter: self.meter.clone(),
             };
             let located = match timeout_at(deadline, self.actor.send(ask)).await {
                 Err(_) => return Err(over_budget(settings)),

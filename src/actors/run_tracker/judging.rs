@@ -18,8 +18,9 @@ use slog::warn;
 
 use super::{Evidenced, RunTracker, now_ms};
 use crate::actors::github::FetchEvidence;
+use crate::github::meter::Meter;
 use crate::policy::{Budget, JobEvidence, JobJudgement, Rule, judge};
-use crate::run::{ClaimedRerun, RunChange};
+use crate::run::{ClaimedRerun, EvidenceCost, RunChange};
 
 /// Most bytes of evidence one decision reads (every failed job's log and
 /// annotations, each read once for the rule's own regexes and once for the decisive
@@ -36,12 +37,14 @@ impl RunTracker {
     /// (`awaiting_github`); if it dies, the lease runs out and the re-run is claimed,
     /// and its evidence fetched, again.
     pub(super) fn fetch_evidence(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
+        let meter = Arc::new(Meter::default());
         let request = FetchEvidence {
             run: self.key.clone(),
             attempt: claimed.attempt,
             delivery: claimed.decided_by.clone(),
             installation: claimed.installation,
             jobs: claimed.evidence_jobs.clone(),
+            meter: Some(Arc::clone(&meter)),
         };
         let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();
         let workflow = self
@@ -63,7 +66,15 @@ impl RunTracker {
                 crate::actors::github::all_unavailable(&jobs, "the GitHub actor is gone")
             });
             let judged = judge_off_thread(rule, evidence).await;
-            tracker.do_send(Evidenced { claimed, judged });
+            let cost = EvidenceCost {
+                api_calls: meter.calls(),
+                log_bytes: meter.bytes(),
+            };
+            tracker.do_send(Evidenced {
+                claimed,
+                judged,
+                cost,
+            });
         }));
     }
 
@@ -74,6 +85,7 @@ impl RunTracker {
         &mut self,
         claimed: ClaimedRerun,
         judged: Vec<crate::policy::JobJudgement>,
+        cost: EvidenceCost,
         ctx: &mut Context<Self>,
     ) {
         let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
@@ -93,6 +105,7 @@ impl RunTracker {
             workflow,
             judged: Arc::new(judged),
             hold_until,
+            cost,
             policy: self.policy(),
         };
         self.commit_decision(change, &claimed, "evidence", ctx);

@@ -229,7 +229,10 @@ impl GitHubClient {
             content_length,
             encoding,
         };
-        let count = |n: u64| self.metrics.log_bytes_read.inc_by(n);
+        let count = |n: u64| {
+            self.metrics.log_bytes_read.inc_by(n);
+            crate::github::meter::count_bytes(n);
+        };
         let limits = (read.tail_bytes, read.max_read_bytes);
         log_body::read_tail(response, head, limits, read.deadline, count)
             .await

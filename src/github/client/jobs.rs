@@ -84,6 +84,7 @@ impl ListedJob {
             // GitHub never started.
             ran_steps: self.steps.as_ref().is_none_or(|steps| !steps.is_empty()),
             failed_steps,
+            ran_ms: None,
         }
     }
 }

@@ -32,6 +32,7 @@ fn event(job: u64, action: JobAction) -> RunChange {
         installation: None,
         head_sha: None,
         beyond_attempts: None,
+        ran_ms: None,
     };
     RunChange::Event {
         event: Arc::new(event),
@@ -474,6 +475,7 @@ fn decide(owner: u64, log: &str, toml: &str) -> RunChange {
         workflow: "ci".into(),
         judged: Arc::new(judged),
         hold_until: None,
+        cost: Default::default(),
         policy,
     }
 }
@@ -582,7 +584,7 @@ fn next_attempt_completed(
     job: u64,
     attempt: u32,
     conclusion: Conclusion,
-    beyond: Option<&'static str>,
+    beyond: Option<crate::run::BeyondAttempts>,
 ) -> RunChange {
     let mut change = in_attempt(event(job, JobAction::Completed(conclusion)), attempt);
     if let RunChange::Event { event, .. } = &mut change {
@@ -633,9 +635,8 @@ fn teaching_signature() -> String {
 
 #[test]
 fn a_completion_beyond_its_rules_attempts_is_answered_204_yet_teaches() {
-    use crate::run::RULE_ATTEMPTS_REACHED;
     let skipped = judged_run(UNKNOWN_FAILURE, "[defaults]\nonly_when = ['ECONNRESET']\n");
-    let beyond = Some(RULE_ATTEMPTS_REACHED);
+    let beyond = Some(crate::run::BeyondAttempts::RuleAttempts);
     let failed = apply_change(
         skipped.state,
         &next_attempt_completed(2, 2, Conclusion::Failure, beyond),

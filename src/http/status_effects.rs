@@ -1,0 +1,82 @@
+//! The status page's "What re-runs cost and saved": over the last day and the last
+//! 30 days, the automatic re-runs GitHub started, the runner time their jobs took
+//! (from each job's `started_at` and `completed_at`), how many turned their run
+//! green (every job the service re-ran passed), and what the skips saved (their
+//! failed jobs' own run time: about what re-running them would have cost).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::store::RerunEffects;
+
+/// The two windows the page shows.
+#[derive(Serialize)]
+pub struct Effects {
+    /// The last 24 hours.
+    pub day: RerunEffects,
+    /// The last 30 days.
+    pub month: RerunEffects,
+}
+
+/// Runner time as people read it: `3 h 20 min`, `12 min`, `40 s`.
+fn runner_time(ms: u64) -> String {
+    let seconds = ms / 1000;
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// `a of b (p %)`.
+fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return format!("{part}");
+    }
+    format!("{part} of {whole} ({} %)", (part * 100 + whole / 2) / whole)
+}
+
+/// One line of the table: its words, and how a window's figures show in it.
+type Row = (&'static str, fn(&RerunEffects) -> String);
+
+/// The section.
+pub fn render(html: &mut String, effects: &Effects) {
+    html.push_str("<h2>What re-runs cost and saved</h2><p class=\"muted\">Runner time is the re-run jobs' own (started to completed); a skip saved about its failed jobs' run time.</p>");
+    html.push_str(r#"<div class="wrap"><table><tr><th></th><th class="num">last 24 h</th><th class="num">last 30 days</th></tr>"#);
+    let rows: [Row; 4] = [
+        ("automatic re-runs started", |e| e.reruns.to_string()),
+        ("runner time they took", |e| runner_time(e.runner_ms)),
+        ("turned the run green", |e| share(e.turned_green, e.reruns)),
+        ("skipped, saving about", |e| {
+            format!("{} ({})", runner_time(e.skipped_ms), e.skips)
+        }),
+    ];
+    for (what, shown) in rows {
+        let _ = write!(
+            html,
+            r#"<tr><td>{what}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            shown(&effects.day),
+            shown(&effects.month)
+        );
+    }
+    html.push_str("</table></div>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runner_time_reads_in_the_largest_unit_that_fits() {
+        assert_eq!(runner_time(40_500), "40 s");
+        assert_eq!(runner_time(12 * 60_000 + 5_000), "12 min");
+        assert_eq!(runner_time(3 * 3_600_000 + 20 * 60_000), "3 h 20 min");
+    }
+
+    #[test]
+    fn a_share_of_nothing_is_just_the_count() {
+        assert_eq!(share(3, 4), "3 of 4 (75 %)");
+        assert_eq!(share(0, 0), "0");
+    }
+}
