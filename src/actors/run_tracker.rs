@@ -367,7 +367,8 @@ impl RunTracker {
                     decision_fields(&Decided::Now(decision.clone()));
                 act.shared.deps.metrics.count_decision(verdict, reason);
                 info!(act.log(), "re-run decided"; "decision" => verdict, "reason" => reason,
-                    "job" => job, "evidence" => evidence, "run_attempt" => attempt,
+                    "job" => job, "evidence" => evidence,
+                    "pattern" => decision.pattern.as_deref(), "run_attempt" => attempt,
                     "delivery" => delivery, "on" => on,
                     "api_calls" => cost.map(|c| c.api_calls),
                     "log_bytes" => cost.map(|c| c.log_bytes));

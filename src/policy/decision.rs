@@ -426,7 +426,9 @@ pub fn decide_on_judgements(
 }
 
 /// A job's decisive line that no family knows, which its signature's re-runs say is
-/// worth a re-run: matched as `learned: 3 of 4 re-runs passed`.
+/// worth a re-run: matched by the pattern `learned`, the evidence saying why
+/// (`learned: 3 of 4 re-runs passed: <the line>`), so that every place that shows a
+/// decision's evidence (the log line, the check run, the page) says it.
 fn learned_match(rule: &Rule, history: &History, judgement: &JobJudgement) -> Option<Matched> {
     let decisive = judgement.decisive.as_ref()?;
     if decisive.known.is_some() || judgement.unread.is_some() {
@@ -434,10 +436,13 @@ fn learned_match(rule: &Rule, history: &History, judgement: &JobJudgement) -> Op
     }
     let why = learned(rule, history.signatures.get(&decisive.signature))?;
     Some(Matched {
-        line: decisive.line.clone(),
-        pattern: why,
+        line: evidence::clean(&format!("{why}: {}", decisive.line)),
+        pattern: LEARNED.to_owned(),
     })
 }
+
+/// The pattern of a re-run that learning decided (a bounded label, as every pattern).
+pub const LEARNED: &str = "learned";
 
 /// What a skip for no transient match quotes: why the evidence could not be read,
 /// else the decisive line and what knows it.

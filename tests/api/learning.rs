@@ -140,7 +140,7 @@ async fn peoples_re_runs_beyond_the_rules_attempts_teach_and_a_learned_failure_i
     );
     assert_eq!(
         decision_column::<String>(&app.db_path, run, "pattern").as_deref(),
-        Some("learned: 3 of 3 re-runs passed")
+        Some("learned")
     );
     // The decision says what its evidence cost: the annotations and the log's
     // location (two API calls), and the log's bytes.
@@ -151,7 +151,8 @@ async fn peoples_re_runs_beyond_the_rules_attempts_teach_and_a_learned_failure_i
     assert_eq!(cost, (Some(2), Some(unknown_failure(98_765).len() as i64)));
     assert!(
         decision_column::<String>(&app.db_path, run, "evidence")
-            .is_some_and(|line| line.starts_with("frobnicator 98765 wobbled")),
+            .is_some_and(|line| line
+                .starts_with("learned: 3 of 3 re-runs passed: frobnicator 98765 wobbled")),
     );
     let page = get_page(&app.address, "/status", Some(STATUS_TOKEN)).await;
     assert!(
