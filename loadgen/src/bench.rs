@@ -1,6 +1,8 @@
 //! The benchmark's plan: which server each part starts, which load it sends, what it
 //! checks and records. Every part starts a fresh server, so parts do not see each
-//! other's runs.
+//! other's runs. The evidence part is in `bench/evidence.rs`.
+
+mod evidence;
 
 use std::collections::HashSet;
 use std::io;
@@ -132,6 +134,9 @@ impl Bench {
         if self.opts.runs(Mode::Lifecycle) {
             self.lifecycle()?;
         }
+        if self.opts.runs(Mode::Evidence) {
+            self.evidence()?;
+        }
         if self.opts.runs(Mode::Scale) {
             self.scale()?;
         }
@@ -220,7 +225,7 @@ impl Bench {
         ));
         // No warm-up: the check below needs every run the service saw to be complete.
         self.measure("lifecycle", server.addr(), Arc::clone(&life), false)?;
-        let check = self.check_reruns(&life);
+        let check = self.check_reruns(&life, |_| true);
         eprintln!(
             "loadgen: lifecycle re-run check {}",
             if check.pass { "passed" } else { "FAILED" }
@@ -230,14 +235,15 @@ impl Bench {
         Ok(())
     }
 
-    /// Waits until the fake GitHub got exactly one re-run POST per failed finished run and
-    /// none for any other run, or the deadline passes; polls, never sleeps blindly.
-    fn check_reruns(&self, life: &Lifecycle) -> RerunCheck {
+    /// Waits until the fake GitHub got exactly one re-run POST per finished run whose
+    /// failed job (by its GitHub id) is `due` a re-run, and none for any other run, or
+    /// the deadline passes; polls, never sleeps blindly.
+    fn check_reruns(&self, life: &Lifecycle, due: impl Fn(u64) -> bool) -> RerunCheck {
         let ids = life.ids();
         let finished = life.finished_runs();
         let expected: HashSet<String> = finished
             .iter()
-            .filter(|run| life.failed_job(**run).is_some())
+            .filter(|run| life.failed_job_id(**run).is_some_and(&due))
             .map(|run| {
                 let event = ids.event(*run, 0, Action::Queued);
                 FakeGitHub::rerun_path(&self.payloads.full_name(event.repo), event.run_id)

@@ -22,12 +22,15 @@ pub enum Mode {
     Queued,
     /// Whole runs, with re-runs of the failed ones checked against the fake GitHub.
     Lifecycle,
+    /// GitHub calls and log bytes per decided run under the recommended failure policy,
+    /// with the re-runs checked against the failures' logs.
+    Evidence,
     /// Memory with many live runs awake and asleep, their reactivation, start-up time on
     /// their file, hot cost 10 vs many runs.
     Scale,
 }
 
-const ALL: [Mode; 8] = [
+const ALL: [Mode; 9] = [
     Mode::Noop,
     Mode::NoopHmac,
     Mode::NoopHmacParse,
@@ -35,6 +38,7 @@ const ALL: [Mode; 8] = [
     Mode::Latency,
     Mode::Queued,
     Mode::Lifecycle,
+    Mode::Evidence,
     Mode::Scale,
 ];
 
@@ -63,6 +67,8 @@ pub struct Options {
     pub jobs: u64,
     /// Most runs the lifecycle phase starts (it also stops at `duration`).
     pub lifecycle_runs: u64,
+    /// Runs the evidence part plays (about one in five fails).
+    pub evidence_runs: u64,
     /// Live runs created for the memory and flat-cost measurements.
     pub live_runs: u64,
     /// Jobs of each of those runs.
@@ -92,6 +98,7 @@ impl Default for Options {
             repos: 20,
             jobs: 4,
             lifecycle_runs: 1_000_000,
+            evidence_runs: 1_000,
             live_runs: 100_000,
             live_jobs: 4,
             tracker_idle: Duration::from_secs(1),
@@ -121,7 +128,7 @@ loadgen: benchmarks job-rerunner with signed workflow_job webhooks on 127.0.0.1.
 Usage: cargo run --release -p loadgen -- [flags]
 
   --mode LIST            comma-separated: noop,noop+hmac,noop+hmac+parse,hot,latency,queued,
-                         lifecycle,scale or all (default all)
+                         lifecycle,evidence,scale or all (default all)
   --duration SECS        measured time of each load phase (default 5)
   --warmup SECS          unmeasured load before each closed-loop phase (default 1)
   --connections N        keep-alive connections (default 32)
@@ -131,6 +138,7 @@ Usage: cargo run --release -p loadgen -- [flags]
   --repos N              repositories the runs are spread over (default 20)
   --jobs N               jobs per lifecycle run (default 4)
   --lifecycle-runs N     most runs the lifecycle phase starts (default 1000000; time bounds it first)
+  --evidence-runs N      runs the evidence part plays, one in five failed (default 1000)
   --live-runs N          live runs for the memory / start-up / flat-cost part (default 100000)
   --live-jobs N          jobs per live run (default 4)
   --tracker-idle SECS    TRACKER_IDLE of the service whose trackers sleep (default 1)
@@ -166,6 +174,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--repos" => options.repos = positive(flag, value()?)? as usize,
             "--jobs" => options.jobs = positive(flag, value()?)?,
             "--lifecycle-runs" => options.lifecycle_runs = positive(flag, value()?)?,
+            "--evidence-runs" => options.evidence_runs = positive(flag, value()?)?,
             "--live-runs" => options.live_runs = positive(flag, value()?)?,
             "--live-jobs" => options.live_jobs = positive(flag, value()?)?,
             "--tracker-idle" => options.tracker_idle = seconds(flag, value()?)?,
@@ -188,6 +197,7 @@ fn modes(list: &str) -> Result<Vec<Mode>, String> {
             "latency" => wanted.push(Mode::Latency),
             "queued" => wanted.push(Mode::Queued),
             "lifecycle" => wanted.push(Mode::Lifecycle),
+            "evidence" => wanted.push(Mode::Evidence),
             "scale" => wanted.push(Mode::Scale),
             other => return Err(format!("unknown mode {other:?}")),
         }
@@ -261,6 +271,27 @@ mod tests {
             [Mode::Noop, Mode::NoopHmac, Mode::NoopHmacParse]
         );
         assert!(parse(&args(&["--mode", "noop+parse"])).is_err());
+    }
+
+    #[test]
+    fn the_evidence_mode_runs_after_lifecycle_with_the_runs_asked_for() {
+        let options = parse(&args(&[
+            "--mode",
+            "scale,evidence,lifecycle",
+            "--evidence-runs",
+            "200",
+        ]))
+        .expect("valid")
+        .expect("not --help");
+        assert_eq!(
+            options.modes,
+            [Mode::Lifecycle, Mode::Evidence, Mode::Scale]
+        );
+        assert_eq!(options.evidence_runs, 200);
+        let default = parse(&[]).expect("valid").expect("not --help");
+        assert_eq!(default.evidence_runs, 1000);
+        assert!(default.runs(Mode::Evidence), "quick enough for all");
+        assert!(parse(&args(&["--evidence-runs", "0"])).is_err());
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! A fake GitHub API inside the load generator: every run is completed as a failure at
 //! attempt 1, every re-run is accepted (201), and re-run POSTs are counted per path so
 //! the lifecycle phase can check that each failed run was re-run exactly once.
+//!
+//! It also serves a failed job's evidence, as a failure policy with patterns reads it:
+//! the job's check-run annotations (none), and its log the way GitHub serves one, a
+//! redirect from the API to a pre-signed URL on a blob store (here `/blobs/` of the same
+//! server) that wants no credential. The log's text is [`crate::fake_log`]'s.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -10,6 +15,9 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 /// Re-run POSTs received, by request path.
 type Posts = Arc<Mutex<HashMap<String, u32>>>;
+
+/// The fake's own base URL, for the log redirects.
+struct BaseUrl(String);
 
 /// The running fake; it lives on its own thread until the process ends.
 pub struct FakeGitHub {
@@ -26,6 +34,7 @@ impl FakeGitHub {
         let url = format!("http://{}", listener.local_addr()?);
         let posts = Posts::default();
         let served = Arc::clone(&posts);
+        let base = web::Data::new(BaseUrl(url.clone()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("fake-github".into())
@@ -36,6 +45,7 @@ impl FakeGitHub {
                     let server = HttpServer::new(move || {
                         App::new()
                             .app_data(posts.clone())
+                            .app_data(base.clone())
                             .route(
                                 "/repos/{owner}/{repo}/actions/runs/{run_id}",
                                 web::get().to(show_run),
@@ -44,6 +54,15 @@ impl FakeGitHub {
                                 "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
                                 web::post().to(accept_rerun),
                             )
+                            .route(
+                                "/repos/{owner}/{repo}/check-runs/{job}/annotations",
+                                web::get().to(no_annotations),
+                            )
+                            .route(
+                                "/repos/{owner}/{repo}/actions/jobs/{job}/logs",
+                                web::get().to(locate_log),
+                            )
+                            .route("/blobs/{blob}", web::get().to(blob))
                     })
                     .workers(1)
                     .disable_signals()
@@ -97,4 +116,33 @@ async fn accept_rerun(
         .entry(request.path().to_owned())
         .or_default() += 1;
     HttpResponse::Created().json(serde_json::json!({}))
+}
+
+/// `GET …/check-runs/{job}/annotations`: none (the log alone decides).
+async fn no_annotations() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!([]))
+}
+
+/// `GET …/actions/jobs/{job}/logs`: as GitHub does, a redirect to the log's pre-signed
+/// URL on the blob store.
+async fn locate_log(
+    path: web::Path<(String, String, u64)>,
+    base: web::Data<BaseUrl>,
+) -> HttpResponse {
+    let (_, _, job) = path.into_inner();
+    HttpResponse::Found()
+        .insert_header(("Location", format!("{}/blobs/{job}.txt?sig=x", base.0)))
+        .finish()
+}
+
+/// `GET /blobs/{job}.txt`: the job's log, whatever the credential (the service sends
+/// none here). `Range` is not honoured: the whole log is smaller than the tail the
+/// service keeps by default, so a 206 would carry the same bytes.
+async fn blob(path: web::Path<String>) -> HttpResponse {
+    match path.strip_suffix(".txt").and_then(|job| job.parse().ok()) {
+        Some(job) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(crate::fake_log::text(job)),
+        None => HttpResponse::NotFound().finish(),
+    }
 }

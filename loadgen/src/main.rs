@@ -22,6 +22,7 @@ mod client;
 mod database;
 mod engine;
 mod fake_github;
+mod fake_log;
 mod metrics;
 mod payload;
 mod report;
@@ -82,8 +83,7 @@ fn main() -> ExitCode {
     } else {
         print!("{}", summary.table());
     }
-    let failed_check = summary.rerun_check.as_ref().is_some_and(|c| !c.pass);
-    if failed_check {
+    if summary.check_failed() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

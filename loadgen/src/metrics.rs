@@ -1,7 +1,9 @@
-//! What the service says about its trackers on `GET /metrics`: the few samples the scale
-//! part needs (trackers awake, trackers started and put to sleep, runs in the store),
-//! picked out of the Prometheus text, and a wait until every tracker sleeps.
+//! What the service says about itself on `GET /metrics`: the few samples the scale
+//! part needs (trackers awake, trackers started and put to sleep, runs in the store)
+//! and those the evidence part needs (decisions, GitHub calls by endpoint, log bytes),
+//! picked out of the Prometheus text, and waits until they say what a part waits for.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,6 +24,16 @@ pub const WEBHOOK_SECONDS: &str = "job_rerunner_webhook_duration_seconds";
 /// One store transition, commit included.
 pub const STORE_SECONDS: &str = "job_rerunner_store_commit_duration_seconds";
 
+/// The failure policy's decisions, by `decision` and `reason`.
+pub const DECISIONS: &str = "job_rerunner_decisions_total";
+/// GitHub API calls by `endpoint` and `status`; log blob downloads count here too
+/// (`job_log_download`).
+pub const GITHUB_CALLS: &str = "job_rerunner_github_api_calls_total";
+/// Evidence fetched for the failure policy, by `kind` and `result`.
+pub const EVIDENCE_FETCHES: &str = "job_rerunner_evidence_fetches_total";
+/// Bytes of job logs read.
+pub const LOG_BYTES: &str = "job_rerunner_log_bytes_read_total";
+
 /// Between two looks at `/metrics` while waiting for the trackers to sleep.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -34,6 +46,37 @@ pub fn value(text: &str, name: &str) -> Option<f64> {
             (fields.next()? == name).then_some(())?;
             fields.next()?.parse().ok()
         })
+}
+
+/// The samples of `name` summed by the value of their label `label`, over every other
+/// label. Label values are taken to hold no comma, quote or brace: the service's labels
+/// come from fixed sets of plain words.
+pub fn sum_by(text: &str, name: &str, label: &str) -> BTreeMap<String, f64> {
+    let mut sums = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix('{')) else {
+            continue;
+        };
+        let Some((labels, sample)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let value = labels.split(',').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key.trim() == label).then(|| value.trim().trim_matches('"'))
+        });
+        if let (Some(value), Ok(sample)) = (value, sample.trim().parse::<f64>()) {
+            *sums.entry(value.to_owned()).or_default() += sample;
+        }
+    }
+    sums
+}
+
+/// The text of `GET /metrics` of the service at `addr`.
+fn read_text(addr: SocketAddr) -> io::Result<String> {
+    match get(addr, "/metrics")? {
+        (200, text) => Ok(text),
+        (status, _) => Err(io::Error::other(format!("GET /metrics answered {status}"))),
+    }
 }
 
 /// A histogram's cumulative buckets at one moment: upper bound in seconds and count,
@@ -64,10 +107,7 @@ impl Buckets {
 
     /// Reads the histogram `name` of the service at `addr`.
     pub fn read(addr: SocketAddr, name: &str) -> io::Result<Self> {
-        match get(addr, "/metrics")? {
-            (200, text) => Ok(Self::parse(&text, name)),
-            (status, _) => Err(io::Error::other(format!("GET /metrics answered {status}"))),
-        }
+        Ok(Self::parse(&read_text(addr)?, name))
     }
 
     /// Of the observations made since `earlier`, the share (percent) that took at most
@@ -117,10 +157,7 @@ impl Snapshot {
 
     /// Reads `/metrics` of the service at `addr`.
     pub fn read(addr: SocketAddr) -> io::Result<Self> {
-        match get(addr, "/metrics")? {
-            (200, text) => Ok(Self::parse(&text)),
-            (status, _) => Err(io::Error::other(format!("GET /metrics answered {status}"))),
-        }
+        Ok(Self::parse(&read_text(addr)?))
     }
 
     /// Trackers started since `earlier`, when both snapshots have the counter.
@@ -134,11 +171,63 @@ impl Snapshot {
     }
 }
 
+/// What the failure policy did and what it cost, as whole numbers: each counter summed
+/// by the label the evidence part splits it by.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyWork {
+    /// [`DECISIONS`] by `decision`.
+    pub decisions: BTreeMap<String, u64>,
+    /// [`GITHUB_CALLS`] by `endpoint`, every status.
+    pub calls: BTreeMap<String, u64>,
+    /// [`EVIDENCE_FETCHES`] by `result`.
+    pub fetches: BTreeMap<String, u64>,
+    /// [`LOG_BYTES`] (`None`: not exported).
+    pub log_bytes: Option<u64>,
+}
+
+impl PolicyWork {
+    /// Picks the samples out of `/metrics` text.
+    pub fn parse(text: &str) -> Self {
+        let whole = |sums: BTreeMap<String, f64>| {
+            sums.into_iter()
+                .map(|(label, v)| (label, v.max(0.0).round() as u64))
+                .collect()
+        };
+        Self {
+            decisions: whole(sum_by(text, DECISIONS, "decision")),
+            calls: whole(sum_by(text, GITHUB_CALLS, "endpoint")),
+            fetches: whole(sum_by(text, EVIDENCE_FETCHES, "result")),
+            log_bytes: value(text, LOG_BYTES).map(|v| v.max(0.0).round() as u64),
+        }
+    }
+
+    /// Decisions made: re-runs, skips and shadows. `needs_evidence` is left out: it is
+    /// counted at the completion of a run whose decision waits for its evidence, and
+    /// that run is counted again when it is decided.
+    pub fn decided(&self) -> u64 {
+        self.decisions
+            .iter()
+            .filter(|(decision, _)| decision.as_str() != "needs_evidence")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// `decisions_total` of `decision`.
+    pub fn decisions_of(&self, decision: &str) -> u64 {
+        self.decisions.get(decision).copied().unwrap_or(0)
+    }
+
+    /// `github_api_calls_total` of `endpoint`.
+    pub fn calls_of(&self, endpoint: &str) -> u64 {
+        self.calls.get(endpoint).copied().unwrap_or(0)
+    }
+}
+
 /// How a wait on the service's samples ended.
 #[derive(Clone, Copy, Debug)]
-pub struct Waited {
+pub struct Waited<T = Snapshot> {
     /// The last snapshot read.
-    pub snapshot: Snapshot,
+    pub snapshot: T,
     /// Time from the start of the wait until the condition held (or the deadline).
     pub waited: Duration,
     /// The condition held before the deadline.
@@ -151,9 +240,19 @@ pub fn wait_until(
     deadline: Duration,
     condition: impl Fn(&Snapshot) -> bool,
 ) -> io::Result<Waited> {
+    wait_for(addr, deadline, Snapshot::parse, condition)
+}
+
+/// Polls `/metrics`, read with `parse`, until `condition` holds or `deadline` has passed.
+pub fn wait_for<T>(
+    addr: SocketAddr,
+    deadline: Duration,
+    parse: impl Fn(&str) -> T,
+    condition: impl Fn(&T) -> bool,
+) -> io::Result<Waited<T>> {
     let started = Instant::now();
     loop {
-        let snapshot = Snapshot::read(addr)?;
+        let snapshot = parse(&read_text(addr)?);
         let held = condition(&snapshot);
         if held || started.elapsed() >= deadline {
             return Ok(Waited {
@@ -237,6 +336,35 @@ job_rerunner_runs_tracked 1e6
         assert_eq!(now.starts_since(&before), Some(400_000));
         assert_eq!(now.sleeps_since(&before), Some(399_000));
         assert_eq!(now.starts_since(&Snapshot::default()), None);
+    }
+
+    #[test]
+    fn labelled_samples_are_summed_by_the_label_asked_for() {
+        let text = "\
+# TYPE job_rerunner_github_api_calls_total counter
+job_rerunner_github_api_calls_total{endpoint=\"job_logs\",status=\"302\"} 40
+job_rerunner_github_api_calls_total{endpoint=\"get_run\",status=\"200\"} 19
+job_rerunner_github_api_calls_total{endpoint=\"job_logs\",status=\"404\"} 2
+job_rerunner_github_api_calls_total_other{endpoint=\"job_logs\",status=\"200\"} 7
+job_rerunner_decisions_total{decision=\"needs_evidence\",reason=\"\"} 41
+job_rerunner_decisions_total{decision=\"rerun\",reason=\"\"} 19
+job_rerunner_decisions_total{decision=\"skip\",reason=\"broken_log\"} 21
+job_rerunner_decisions_total{decision=\"skip\",reason=\"no_transient_match\"} 1
+job_rerunner_log_bytes_read_total 460000
+";
+        let work = PolicyWork::parse(text);
+        assert_eq!(
+            work.calls_of("job_logs"),
+            42,
+            "both statuses, not the other metric"
+        );
+        assert_eq!(work.calls_of("get_run"), 19);
+        assert_eq!(work.calls_of("rerun_failed_jobs"), 0);
+        assert_eq!(work.decisions_of("skip"), 22, "both reasons");
+        assert_eq!(work.decided(), 41, "needs_evidence is no decision");
+        assert_eq!(work.log_bytes, Some(460_000));
+        assert!(work.fetches.is_empty());
+        assert_eq!(PolicyWork::parse("").log_bytes, None);
     }
 
     #[test]

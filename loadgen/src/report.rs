@@ -1,5 +1,6 @@
 //! The final summary: a plain-text table for people, or JSON for scripts.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -32,12 +33,13 @@ pub struct Ratio {
     pub percent: f64,
 }
 
-/// The lifecycle phase's check of the re-runs GitHub received.
+/// The lifecycle (and evidence) phase's check of the re-runs GitHub received.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RerunCheck {
     /// Runs whose every event was sent.
     pub finished_runs: usize,
-    /// Of those, runs with a failed job.
+    /// Of those, runs due one re-run POST: those with a failed job (in the evidence
+    /// part, those whose failed job's log shows a transient failure).
     pub failed_runs: usize,
     /// Re-run POSTs the fake GitHub received in all.
     pub posts: u64,
@@ -51,6 +53,98 @@ pub struct RerunCheck {
     pub waited_ms: f64,
     /// Exactly one POST per failed run, none for the others.
     pub pass: bool,
+}
+
+impl RerunCheck {
+    /// `N re-run POSTs, N missing, N duplicated, N stray`.
+    fn posts_line(&self) -> String {
+        format!(
+            "{} re-run POSTs, {} missing, {} duplicated, {} stray",
+            self.posts, self.missing, self.duplicated, self.stray
+        )
+    }
+}
+
+/// The evidence part's figures: what the recommended failure policy's decisions cost
+/// in GitHub calls and log bytes, from the service's `/metrics` once every failed run
+/// was decided.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EvidenceCost {
+    /// Runs whose every event was sent.
+    pub runs: usize,
+    /// Of those, runs with a failed job.
+    pub failed_runs: usize,
+    /// Of those, runs whose failed job's log shows a transient failure (the others'
+    /// show a broken one).
+    pub transient_runs: usize,
+    /// Decisions made (re-run, skip, shadow): the divisor of the figures per run.
+    pub decided_runs: u64,
+    /// `decisions_total` by decision (`needs_evidence`: counted when a failed run
+    /// completes and its decision waits for its evidence; the run counts again when
+    /// decided).
+    pub decisions: BTreeMap<String, u64>,
+    /// `github_api_calls_total` by endpoint, every status.
+    pub calls: BTreeMap<String, u64>,
+    /// `evidence_fetches_total` by result (`ok`, `capped`, `unavailable`).
+    pub fetches: BTreeMap<String, u64>,
+    /// `log_bytes_read_total`.
+    pub log_bytes: u64,
+    /// The same figures per decided run; `None` when nothing was decided.
+    pub per_decided_run: Option<PerDecidedRun>,
+    /// Time from the last answer until every failed run was decided (or the deadline).
+    pub waited_ms: f64,
+    /// The re-run POSTs the fake GitHub received: one per transient failure.
+    pub rerun_check: RerunCheck,
+    /// Every failed run decided, re-runs for the transient ones, skips for the broken
+    /// ones, and the POSTs right.
+    pub pass: bool,
+}
+
+/// API endpoints (`github_api_calls_total` labels) that fetch a failed job's evidence.
+pub const EVIDENCE_ENDPOINTS: [&str; 2] = ["job_annotations", "job_logs"];
+/// The log blob's download: counted with the API calls, though the blob store is
+/// another host and no part of the API's rate limit.
+pub const DOWNLOAD_ENDPOINT: &str = "job_log_download";
+/// Endpoints of the re-run itself: the run read again, then the POST.
+pub const RERUN_ENDPOINTS: [&str; 2] = ["get_run", "rerun_failed_jobs"];
+
+/// [`EvidenceCost`]'s figures divided by the decided runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PerDecidedRun {
+    /// Every call counted in `github_api_calls_total`, blob downloads included.
+    pub calls: f64,
+    /// Annotations and log locations ([`EVIDENCE_ENDPOINTS`]): the evidence's share of
+    /// the API's rate limit.
+    pub evidence_calls: f64,
+    /// Log blob downloads ([`DOWNLOAD_ENDPOINT`]).
+    pub log_downloads: f64,
+    /// Reading the run and posting its re-run ([`RERUN_ENDPOINTS`]).
+    pub rerun_calls: f64,
+    /// Every endpoint's calls.
+    pub by_endpoint: BTreeMap<String, f64>,
+    /// Bytes of logs read.
+    pub log_bytes: f64,
+}
+
+impl PerDecidedRun {
+    /// `calls` (by endpoint) and `log_bytes` over `decided` runs; `None` for none.
+    pub fn new(calls: &BTreeMap<String, u64>, log_bytes: u64, decided: u64) -> Option<Self> {
+        let per = |n: u64| n as f64 / decided as f64;
+        let of = |endpoints: &[&str]| {
+            per(endpoints
+                .iter()
+                .map(|e| calls.get(*e).copied().unwrap_or(0))
+                .sum())
+        };
+        (decided > 0).then(|| Self {
+            calls: per(calls.values().sum()),
+            evidence_calls: of(&EVIDENCE_ENDPOINTS),
+            log_downloads: of(&[DOWNLOAD_ENDPOINT]),
+            rerun_calls: of(&RERUN_ENDPOINTS),
+            by_endpoint: calls.iter().map(|(e, n)| (e.clone(), per(*n))).collect(),
+            log_bytes: per(log_bytes),
+        })
+    }
 }
 
 /// Memory, reactivation and start-up figures of the service with many live runs.
@@ -274,6 +368,8 @@ pub struct Summary {
     pub ratios: Vec<Ratio>,
     /// Lifecycle's re-run check.
     pub rerun_check: Option<RerunCheck>,
+    /// What the failure policy's decisions cost (evidence part).
+    pub evidence: Option<EvidenceCost>,
     /// Memory and start-up.
     pub scale: Option<Scale>,
     /// Figures against their targets in the issue (scale part).
@@ -283,6 +379,13 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Whether a check failed: lifecycle's re-runs, or the evidence part's decisions
+    /// and re-runs.
+    pub fn check_failed(&self) -> bool {
+        self.rerun_check.as_ref().is_some_and(|c| !c.pass)
+            || self.evidence.as_ref().is_some_and(|e| !e.pass)
+    }
+
     /// The rate of phase `name`, if it ran.
     pub fn rate(&self, name: &str) -> Option<f64> {
         self.phases.iter().find(|p| p.name == name).map(|p| p.rate)
@@ -357,16 +460,16 @@ impl Summary {
         if let Some(check) = &self.rerun_check {
             let _ = writeln!(
                 out,
-                "\nlifecycle re-run check: {} ({} runs finished, {} failed, {} re-run POSTs, {} missing, {} duplicated, {} stray; matched {:.0} ms after the last answer)",
-                if check.pass { "PASS" } else { "FAIL" },
+                "\nlifecycle re-run check: {} ({} runs finished, {} failed, {}; matched {:.0} ms after the last answer)",
+                verdict(check.pass),
                 check.finished_runs,
                 check.failed_runs,
-                check.posts,
-                check.missing,
-                check.duplicated,
-                check.stray,
+                check.posts_line(),
                 check.waited_ms
             );
+        }
+        if let Some(e) = &self.evidence {
+            evidence_lines(&mut out, e);
         }
         if let Some(s) = &self.scale {
             scale_lines(&mut out, s);
@@ -391,6 +494,61 @@ impl Summary {
         }
         out
     }
+}
+
+/// A check's verdict as the report prints it.
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "FAIL" }
+}
+
+/// `label n, label n` of a map of counts.
+fn counts<T: std::fmt::Display>(map: &BTreeMap<String, T>) -> String {
+    let listed: Vec<String> = map.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    listed.join(", ")
+}
+
+/// The evidence part's lines of the text report.
+fn evidence_lines(out: &mut String, e: &EvidenceCost) {
+    let _ = writeln!(
+        out,
+        "\nevidence (recommended policy, delay 0, no budget, storms off): {}: {} runs, {} failed ({} transient, {} broken), {} decided ({}) {:.0} ms after the last answer; {}",
+        verdict(e.pass),
+        e.runs,
+        e.failed_runs,
+        e.transient_runs,
+        e.failed_runs - e.transient_runs,
+        e.decided_runs,
+        counts(&e.decisions),
+        e.waited_ms,
+        e.rerun_check.posts_line()
+    );
+    let Some(per) = &e.per_decided_run else {
+        let _ = writeln!(out, "  no run decided: no figure per decided run");
+        return;
+    };
+    let by_endpoint: BTreeMap<String, String> = per
+        .by_endpoint
+        .iter()
+        .map(|(k, v)| (k.clone(), format!("{v:.2}")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  per decided run: {:.2} GitHub calls ({}): evidence {:.2} (annotations + log location), log downloads {:.2}, re-run {:.2} (run read + POST); {:.0} B of logs read",
+        per.calls,
+        counts(&by_endpoint),
+        per.evidence_calls,
+        per.log_downloads,
+        per.rerun_calls,
+        per.log_bytes
+    );
+    let _ = writeln!(
+        out,
+        "  in all: {} calls ({}), {} B of logs read; evidence fetches {}",
+        e.calls.values().sum::<u64>(),
+        counts(&e.calls),
+        e.log_bytes,
+        counts(&e.fetches)
+    );
 }
 
 /// The scale part's lines of the text report.
@@ -578,6 +736,73 @@ mod tests {
             Some(
                 "p99 at half load: reactivation 3.00 ms, hot 2.00 ms in this run (p50 1.50 ms and 1.20 ms)"
             )
+        );
+    }
+
+    fn evidence(decided: u64) -> EvidenceCost {
+        let calls: BTreeMap<String, u64> = [
+            ("job_annotations", 200),
+            ("job_logs", 200),
+            ("job_log_download", 200),
+            ("get_run", 100),
+            ("rerun_failed_jobs", 100),
+        ]
+        .into_iter()
+        .map(|(e, n)| (e.to_owned(), n))
+        .collect();
+        EvidenceCost {
+            runs: 1000,
+            failed_runs: 200,
+            transient_runs: 100,
+            decided_runs: decided,
+            per_decided_run: PerDecidedRun::new(&calls, 2_000_000, decided),
+            calls,
+            log_bytes: 2_000_000,
+            rerun_check: RerunCheck {
+                pass: true,
+                ..RerunCheck::default()
+            },
+            pass: true,
+            ..EvidenceCost::default()
+        }
+    }
+
+    #[test]
+    fn evidence_figures_are_divided_by_the_decided_runs_and_split_by_endpoint() {
+        let per = evidence(200).per_decided_run.expect("runs were decided");
+        assert_eq!(per.calls, 4.0);
+        assert_eq!(per.evidence_calls, 2.0);
+        assert_eq!(per.log_downloads, 1.0);
+        assert_eq!(per.rerun_calls, 1.0);
+        assert_eq!(per.by_endpoint["job_logs"], 1.0);
+        assert_eq!(per.log_bytes, 10_000.0);
+        assert_eq!(evidence(0).per_decided_run, None, "no division by nothing");
+    }
+
+    #[test]
+    fn the_report_gives_the_evidence_cost_and_its_check_fails_the_summary() {
+        let mut summary = Summary {
+            evidence: Some(evidence(200)),
+            ..Summary::default()
+        };
+        let text = summary.table();
+        for wanted in [
+            "PASS: 1000 runs, 200 failed (100 transient, 100 broken), 200 decided",
+            "per decided run: 4.00 GitHub calls (get_run 0.50, job_annotations 1.00",
+            "evidence 2.00 (annotations + log location), log downloads 1.00, re-run 1.00",
+            "10000 B of logs read",
+            "in all: 800 calls",
+            "ms after the last answer; 0 re-run POSTs, 0 missing, 0 duplicated, 0 stray",
+        ] {
+            assert!(text.contains(wanted), "{wanted:?} missing from\n{text}");
+        }
+        assert!(!summary.check_failed());
+        summary.evidence.as_mut().expect("set").pass = false;
+        assert!(summary.check_failed());
+        assert!(
+            summary
+                .table()
+                .contains("evidence (recommended policy, delay 0, no budget, storms off): FAIL")
         );
     }
 

@@ -252,6 +252,13 @@ impl Lifecycle {
         mixed.is_multiple_of(5).then_some((mixed >> 8) % self.jobs)
     }
 
+    /// The GitHub id of run `run`'s failed job, if it has one (the job whose log the
+    /// fake GitHub serves with the failure).
+    pub fn failed_job_id(&self, run: u64) -> Option<u64> {
+        let job = self.failed_job(run)?;
+        Some(self.ids.event(run, job, Action::Queued).job_id)
+    }
+
     /// The runs every event of which was sent.
     pub fn finished_runs(&self) -> Vec<u64> {
         self.finished.lock().expect("finished runs").clone()
