@@ -18,6 +18,8 @@ mod schema;
 mod sqlite;
 mod sqlite_learning;
 mod sqlite_recovery;
+mod sqlite_reports;
+mod sqlite_thread;
 mod watch;
 
 use std::future::Future;

@@ -30,10 +30,12 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::{Value, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
 
-use super::codec::{self, RerunRow};
+use super::codec;
+use super::sqlite_reports as reports;
+use super::sqlite_thread::{Job, Work, checkpoint_until, serve};
 use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
@@ -43,19 +45,19 @@ mod embedded {
 }
 
 /// Most requests committed in one transaction; bounds the latency one batch adds.
-const MAX_BATCH: usize = 1024;
+pub(super) const MAX_BATCH: usize = 1024;
 /// How often the checkpointer copies committed WAL frames into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// A WAL longer than this (in 4 KiB frames, about 64 MiB) is checkpointed even if that
 /// makes the writer wait: passive checkpoints alone can fall behind a steady stream of
 /// commits, and the WAL must not grow without bound.
-const WAL_FRAMES_LIMIT: i64 = 16_384;
+pub(super) const WAL_FRAMES_LIMIT: i64 = 16_384;
 /// The size, in bytes, the WAL file is cut back to when it starts over (64 MiB).
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// How long a failed change keeps the store "not ready" when no change commits after
 /// it: long enough for a deploy's or a balancer's check to see it, short enough that an
 /// instance taken out of rotation (so it gets no changes) is looked at again soon.
-const WRITE_TROUBLE_FOR: Duration = Duration::from_secs(30);
+pub(super) const WRITE_TROUBLE_FOR: Duration = Duration::from_secs(30);
 
 /// An SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -84,14 +86,14 @@ fn identity(path: &Path) -> std::io::Result<FileIdentity> {
 }
 
 /// What the store thread checks before it commits a change.
-struct Opened {
+pub(super) struct Opened {
     path: PathBuf,
     identity: FileIdentity,
 }
 
 impl Opened {
     /// Fails unless the file at the path is still the one opened.
-    fn still_there(&self) -> Result<(), StoreError> {
+    pub(super) fn still_there(&self) -> Result<(), StoreError> {
         match identity(&self.path) {
             Ok(now) if now == self.identity => Ok(()),
             Ok(_) => Err(self.gone("was replaced")),
@@ -113,7 +115,7 @@ impl Opened {
 
 /// How the last batch that carried changes ended, as the store thread saw it.
 #[derive(Default)]
-struct WriteHealth {
+pub(super) struct WriteHealth {
     /// Unix ms of the last batch whose changes did not all commit; 0: never.
     failed_at: AtomicU64,
     /// Unix ms of the last batch whose changes all committed; 0: never.
@@ -124,7 +126,7 @@ struct WriteHealth {
 
 impl WriteHealth {
     /// Notes how a batch with changes ended: `None` if they all committed.
-    fn record(&self, failure: Option<&StoreError>) {
+    pub(super) fn record(&self, failure: Option<&StoreError>) {
         match failure {
             None => self.committed_at.store(unix_ms(), Ordering::Relaxed),
             Some(err) => {
@@ -168,7 +170,7 @@ pub(super) enum Kind {
     Probe,
 }
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 impl SqliteStore {
     /// Opens (creating it and its directory if needed) and migrates the database at
@@ -309,25 +311,27 @@ impl Store for SqliteStore {
 
     fn recent_reruns(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RerunRecord)>> {
         let watch = Arc::clone(&self.watch);
-        self.ask(Kind::Read, move |conn| recent(conn, limit, &watch))
+        self.ask(Kind::Read, move |conn| reports::recent(conn, limit, &watch))
     }
 
     fn recent_runs(&self, limit: u32) -> StoreFuture<Vec<(RunKey, RunState)>> {
         let watch = Arc::clone(&self.watch);
-        self.ask(Kind::Read, move |conn| runs(conn, limit, &watch))
+        self.ask(Kind::Read, move |conn| reports::runs(conn, limit, &watch))
     }
 
     fn flaky_jobs(&self, limit: u32) -> StoreFuture<Vec<FlakyJob>> {
         let watch = Arc::clone(&self.watch);
-        self.ask(Kind::Read, move |conn| flaky(conn, limit, &watch))
+        self.ask(Kind::Read, move |conn| reports::flaky(conn, limit, &watch))
     }
 
     fn rerun_help(&self, since: u64, limit: u32) -> StoreFuture<Vec<RerunHelp>> {
-        self.ask(Kind::Read, move |conn| rerun_help(conn, since, limit))
+        self.ask(Kind::Read, move |conn| {
+            reports::rerun_help(conn, since, limit)
+        })
     }
 
     fn skip_reasons(&self, since: u64) -> StoreFuture<Vec<(String, u64)>> {
-        self.ask(Kind::Read, move |conn| skip_reasons(conn, since))
+        self.ask(Kind::Read, move |conn| reports::skip_reasons(conn, since))
     }
 
     // Goes through the batch like any change, so it fails when changes fail: the write
@@ -369,194 +373,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// One request to the store thread: work to run inside a transaction (perhaps twice, if
-/// its batch is run again), and the answer to send once the transaction is committed.
-trait Work: Send {
-    /// Runs the work and keeps its result; says whether it succeeded.
-    fn run(&mut self, conn: &Connection) -> bool;
-    /// Sends the kept result, or the commit's error.
-    fn deliver(self: Box<Self>, committed: &Result<(), StoreError>);
-    /// What the request does.
-    fn kind(&self) -> Kind;
-    /// Why its last run failed, if it did.
-    fn failure(&self) -> Option<&StoreError>;
-    /// Whether its last run changed rows (the connection's change count moved).
-    fn wrote(&self) -> bool;
-}
-
-struct Job<T, F> {
-    work: F,
-    kind: Kind,
-    reply: Reply<T>,
-    value: Option<Result<T, StoreError>>,
-    wrote: bool,
-}
-
-impl<T, F> Work for Job<T, F>
-where
-    T: Send,
-    F: Fn(&Connection) -> Result<T, StoreError> + Send,
-{
-    fn run(&mut self, conn: &Connection) -> bool {
-        let before = conn.total_changes();
-        let value = (self.work)(conn);
-        self.wrote = conn.total_changes() != before;
-        let ok = value.is_ok();
-        self.value = Some(value);
-        ok
-    }
-
-    fn deliver(self: Box<Self>, committed: &Result<(), StoreError>) {
-        let value = match (committed, self.value) {
-            (Ok(()), Some(value)) => value,
-            (Ok(()), None) => Err(StoreError("the store skipped the request".into())),
-            (Err(err), _) => Err(err.clone()),
-        };
-        // The asker may have gone (its webhook timed out); nothing to tell then.
-        let _ = self.reply.send(value);
-    }
-
-    fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    fn failure(&self) -> Option<&StoreError> {
-        self.value.as_ref().and_then(|value| value.as_ref().err())
-    }
-
-    fn wrote(&self) -> bool {
-        self.wrote
-    }
-}
-
-/// The store thread: batches requests into transactions until every sender is gone.
-fn serve(
-    mut conn: Connection,
-    inbox: mpsc::Receiver<Box<dyn Work>>,
-    opened: &Opened,
-    health: &WriteHealth,
-) {
-    while let Ok(first) = inbox.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match inbox.try_recv() {
-                Ok(work) => batch.push(work),
-                Err(_) => break,
-            }
-        }
-        let committed = match run_batch(&mut conn, &mut batch, opened) {
-            Some(committed) => committed,
-            None => run_batch_one_by_one(&mut conn, &mut batch, opened),
-        };
-        let changes: Vec<&dyn Work> = batch
-            .iter()
-            .filter(|work| work.kind() == Kind::Change)
-            .map(|work| &**work)
-            .collect();
-        if !changes.is_empty() {
-            let failure = committed
-                .as_ref()
-                .err()
-                .or_else(|| changes.iter().find_map(|work| work.failure()));
-            // A success counts only if a change wrote rows: one that wrote nothing (a
-            // redelivery, a claim that found nothing) says nothing about the disk.
-            if failure.is_some() || changes.iter().any(|work| work.wrote()) {
-                health.record(failure);
-            }
-        }
-        for work in batch {
-            work.deliver(&committed);
-        }
-    }
-}
-
-/// Runs the whole batch in one transaction. `None` when some request failed: the
-/// transaction was rolled back and the batch is to be run one by one.
-fn run_batch(
-    conn: &mut Connection,
-    batch: &mut [Box<dyn Work>],
-    opened: &Opened,
-) -> Option<Result<(), StoreError>> {
-    let changes = conn.total_changes();
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(err) => return Some(Err(sql_error(err))),
-    };
-    if batch.iter_mut().all(|work| work.run(&tx)) {
-        // Dropping the transaction (on the error) rolls it back.
-        Some(commit_if_there(tx, changes, opened))
-    } else {
-        // Dropping the transaction rolls it back.
-        None
-    }
-}
-
-/// Runs the batch in one transaction with a savepoint per request: a request that
-/// fails is undone alone (and answered with its error), the others commit.
-fn run_batch_one_by_one(
-    conn: &mut Connection,
-    batch: &mut [Box<dyn Work>],
-    opened: &Opened,
-) -> Result<(), StoreError> {
-    let changes = conn.total_changes();
-    let mut tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_error)?;
-    for work in batch.iter_mut() {
-        let mut savepoint = tx.savepoint().map_err(sql_error)?;
-        if work.run(&savepoint) {
-            savepoint.commit().map_err(sql_error)?;
-        } else {
-            let _ = savepoint.rollback();
-        }
-    }
-    commit_if_there(tx, changes, opened)
-}
-
-/// Commits `tx`, unless it changed rows (the connection's change count moved from
-/// `changes`) and the database file is no longer the one opened. Reads go on either
-/// way: they show what was acknowledged.
-fn commit_if_there(
-    tx: rusqlite::Transaction<'_>,
-    changes: u64,
-    opened: &Opened,
-) -> Result<(), StoreError> {
-    if tx.total_changes() != changes {
-        opened.still_there()?;
-    }
-    tx.commit().map_err(sql_error)
-}
-
-/// The checkpointer: copies committed WAL frames into the database file every
-/// `CHECKPOINT_EVERY` until the store thread is gone, then once more.
-fn checkpoint_until(conn: Connection, stopped: mpsc::Receiver<()>) {
-    loop {
-        let stopping = !matches!(
-            stopped.recv_timeout(CHECKPOINT_EVERY),
-            Err(mpsc::RecvTimeoutError::Timeout)
-        );
-        let mode = if stopping { "TRUNCATE" } else { "PASSIVE" };
-        // Behind: the WAL is long and commits keep it from being copied in full.
-        let behind = checkpoint(&conn, mode)
-            .is_some_and(|(frames, copied)| frames > WAL_FRAMES_LIMIT && copied < frames);
-        if behind {
-            checkpoint(&conn, "RESTART");
-        }
-        if stopping {
-            return;
-        }
-    }
-}
-
-/// Runs one checkpoint; returns the WAL's length and how much of it is copied, in
-/// frames. Errors (a busy database) are left to the next round.
-fn checkpoint(conn: &Connection, mode: &str) -> Option<(i64, i64)> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-        Ok((row.get(1)?, row.get(2)?))
-    })
-    .ok()
-}
-
 pub(super) fn sql_error(err: rusqlite::Error) -> StoreError {
     StoreError(err.to_string())
 }
@@ -576,7 +392,7 @@ fn load(conn: &Connection, key: &RunKey) -> Result<Option<RunState>, StoreError>
 
 /// A column as text, whatever SQLite holds there (its columns are not strictly typed,
 /// so a row written by something else may hold anything): `Err` says why not.
-fn text(row: &Row<'_>, column: usize) -> Result<String, String> {
+pub(super) fn text(row: &Row<'_>, column: usize) -> Result<String, String> {
     match row.get_ref(column) {
         Ok(ValueRef::Text(bytes)) => {
             String::from_utf8(bytes.to_vec()).map_err(|_| format!("column {column} is not UTF-8"))
@@ -590,12 +406,12 @@ fn text(row: &Row<'_>, column: usize) -> Result<String, String> {
 }
 
 /// A column as an integer; `Err` says why not.
-fn integer(row: &Row<'_>, column: usize) -> Result<i64, String> {
+pub(super) fn integer(row: &Row<'_>, column: usize) -> Result<i64, String> {
     row.get::<_, i64>(column).map_err(|err| err.to_string())
 }
 
 /// A column as text for a log line, whatever it holds.
-fn shown(row: &Row<'_>, column: usize) -> String {
+pub(super) fn shown(row: &Row<'_>, column: usize) -> String {
     match row.get_ref(column) {
         Ok(ValueRef::Text(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
         Ok(ValueRef::Integer(number)) => number.to_string(),
@@ -605,7 +421,7 @@ fn shown(row: &Row<'_>, column: usize) -> String {
 }
 
 /// How a row of `runs` is named in logs: `repo#run_id`, as far as they can be read.
-fn run_row_name(row: &Row<'_>) -> String {
+pub(super) fn run_row_name(row: &Row<'_>) -> String {
     format!("{}#{}", shown(row, 0), shown(row, 1))
 }
 
@@ -905,156 +721,6 @@ fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
         .map_err(sql_error)
 }
 
-/// A `reruns` row as read, or why it cannot be.
-fn rerun_row(row: &Row<'_>) -> Result<RerunRow, String> {
-    Ok(RerunRow {
-        repo: text(row, 0)?,
-        run_id: integer(row, 1)?,
-        attempt: integer(row, 2)?,
-        detail: text(row, 3)?,
-        workflow: text(row, 4)?,
-        branch: text(row, 5)?,
-        failed_jobs: text(row, 6)?,
-        finished_at: integer(row, 7)?,
-    })
-}
-
-fn recent(
-    conn: &Connection,
-    limit: u32,
-    watch: &StoreWatch,
-) -> Result<Vec<(RunKey, RerunRecord)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT repo, run_id, attempt, detail, workflow, branch, failed_jobs, finished_at
-             FROM reruns ORDER BY finished_at DESC LIMIT ?1",
-        )
-        .map_err(sql_error)?;
-    let rows = stmt
-        .query_map(params![limit], |row| {
-            let record =
-                rerun_row(row).and_then(|read| codec::decode_record(read).map_err(|err| err.0));
-            Ok(record.map_err(|why| (format!("{}@{}", run_row_name(row), shown(row, 2)), why)))
-        })
-        .map_err(sql_error)?;
-    let mut records = Vec::new();
-    for row in rows {
-        match row.map_err(sql_error)? {
-            Ok(record) => records.push(record),
-            Err((name, why)) => watch.unreadable("reruns", &name, &why),
-        }
-    }
-    Ok(records)
-}
-
-fn runs(
-    conn: &Connection,
-    limit: u32,
-    watch: &StoreWatch,
-) -> Result<Vec<(RunKey, RunState)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT repo, run_id, state FROM runs ORDER BY updated_at DESC LIMIT ?1")
-        .map_err(sql_error)?;
-    let rows = stmt
-        .query_map(params![limit], |row| {
-            let run = text(row, 0)
-                .and_then(|repo| Ok((repo, integer(row, 1)?, text(row, 2)?)))
-                .and_then(|(repo, run_id, json)| {
-                    let key = codec::run_key(&repo, run_id).map_err(|err| err.0)?;
-                    let state = codec::decode_state(&key, &json).map_err(|err| err.0)?;
-                    Ok((key, state))
-                });
-            Ok(run.map_err(|why: String| (run_row_name(row), why)))
-        })
-        .map_err(sql_error)?;
-    let mut runs = Vec::new();
-    for row in rows {
-        match row.map_err(sql_error)? {
-            Ok(run) => runs.push(run),
-            Err((name, why)) => watch.unreadable("runs", &name, &why),
-        }
-    }
-    Ok(runs)
-}
-
-fn flaky(conn: &Connection, limit: u32, watch: &StoreWatch) -> Result<Vec<FlakyJob>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT repo, workflow, job, times, last_seen FROM flaky_jobs
-             ORDER BY times DESC, last_seen DESC LIMIT ?1",
-        )
-        .map_err(sql_error)?;
-    let rows = stmt
-        .query_map(params![limit], |row| {
-            let job = (|| {
-                Ok(FlakyJob {
-                    repo: text(row, 0)?,
-                    workflow: text(row, 1)?,
-                    job: text(row, 2)?,
-                    times: integer(row, 3)? as u64,
-                    last_seen: integer(row, 4)? as u64,
-                })
-            })();
-            let name = || format!("{}/{}/{}", shown(row, 0), shown(row, 1), shown(row, 2));
-            Ok(job.map_err(|why: String| (name(), why)))
-        })
-        .map_err(sql_error)?;
-    let mut jobs = Vec::new();
-    for row in rows {
-        match row.map_err(sql_error)? {
-            Ok(job) => jobs.push(job),
-            Err((name, why)) => watch.unreadable("flaky_jobs", &name, &why),
-        }
-    }
-    Ok(jobs)
-}
-
-/// Same SQL as the PostgreSQL backend's `rerun_help`.
-fn rerun_help(conn: &Connection, since: u64, limit: u32) -> Result<Vec<RerunHelp>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT repo, workflow, job, COUNT(*), SUM(CASE WHEN passed THEN 1 ELSE 0 END)
-             FROM job_reruns WHERE at >= ?1
-             GROUP BY repo, workflow, job
-             ORDER BY COUNT(*) DESC, repo, workflow, job LIMIT ?2",
-        )
-        .map_err(sql_error)?;
-    let rows = stmt
-        .query_map(params![since as i64, limit], |row| {
-            let reruns: i64 = row.get(3)?;
-            let passed: i64 = row.get(4)?;
-            Ok(RerunHelp {
-                repo: row.get(0)?,
-                workflow: row.get(1)?,
-                job: row.get(2)?,
-                reruns: reruns.max(0) as u64,
-                passed: passed.max(0) as u64,
-                failed_again: (reruns - passed).max(0) as u64,
-            })
-        })
-        .map_err(sql_error)?;
-    rows.collect::<Result<_, _>>().map_err(sql_error)
-}
-
-/// Same SQL as the PostgreSQL backend's `skip_reasons`.
-fn skip_reasons(conn: &Connection, since: u64) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT COALESCE(reason, verdict), COUNT(*) FROM decisions
-             WHERE verdict IN ('skip', 'shadow') AND decided_at >= ?1
-             GROUP BY COALESCE(reason, verdict)
-             ORDER BY COUNT(*) DESC, COALESCE(reason, verdict)",
-        )
-        .map_err(sql_error)?;
-    let rows = stmt
-        .query_map(params![since as i64], |row| {
-            let count: i64 = row.get(1)?;
-            Ok((row.get::<_, String>(0)?, count.max(0) as u64))
-        })
-        .map_err(sql_error)?;
-    rows.collect::<Result<_, _>>().map_err(sql_error)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1082,7 +748,10 @@ mod tests {
         );
         // The checkpointer's passive checkpoint copies it all back; the next write
         // starts the WAL over.
-        checkpoint(&connect(path).expect("a second connection"), "PASSIVE");
+        super::super::sqlite_thread::checkpoint(
+            &connect(path).expect("a second connection"),
+            "PASSIVE",
+        );
         conn.execute("DELETE FROM burst", [])
             .expect("a small write");
         assert!(
