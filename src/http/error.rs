@@ -42,7 +42,7 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
-    /// The status code SPEC.md assigns.
+    /// The status code docs/spec.md assigns.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

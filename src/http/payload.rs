@@ -1,4 +1,4 @@
-//! Parses a webhook body into a typed event and applies SPEC.md's filters, in its order.
+//! Parses a webhook body into a typed event and applies docs/spec.md's filters, in its order.
 //! Only the fields the service uses are read; serde skips the rest of GitHub's payload.
 
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! Parses a `workflow_run` delivery and applies SPEC.md's filters, in the order
+//! Parses a `workflow_run` delivery and applies docs/spec.md's filters, in the order
 //! `payload.rs` applies them to `workflow_job`: sender in `NO_RETRY_LIST` → 204, no
 //! `workflow_run` → 204, `run_attempt` at the limit → 204, missing or malformed
 //! fields → 400 naming the field. Only the fields used are read, strings borrowed

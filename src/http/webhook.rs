@@ -1,7 +1,7 @@
 //! The webhook handler (the "HTTP actor"): refuses a request without a well-formed
 //! signature or an event header before reading its body, reads the raw body under its
 //! limits (`body.rs`), verifies the signature before parsing, parses once into a typed
-//! event (`workflow_job`, or `workflow_run`: `run_payload.rs`), applies SPEC.md's
+//! event (`workflow_job`, or `workflow_run`: `run_payload.rs`), applies docs/spec.md's
 //! filters and routes the event to its run's tracker. No run logic here.
 
 use std::borrow::Cow;

@@ -67,7 +67,7 @@ impl Conclusion {
     }
 }
 
-/// One `workflow_job` delivery that passed validation and the SPEC's filters.
+/// One `workflow_job` delivery that passed validation and docs/spec.md's filters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobEvent {
     /// `X-GitHub-Delivery`, when GitHub sent one.

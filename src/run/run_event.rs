@@ -7,7 +7,7 @@ use crate::ids::{CommitSha, InstallationId, RunKey};
 use super::{Conclusion, Name};
 
 /// One `workflow_run` delivery with `action: completed` that passed validation and the
-/// SPEC's filters.
+/// docs/spec.md's filters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunEvent {
     /// `X-GitHub-Delivery`, when GitHub sent one.

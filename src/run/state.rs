@@ -137,7 +137,7 @@ pub const RULE_ATTEMPTS_REACHED: &str = super::BeyondAttempts::RuleAttempts.reas
 /// The HTTP answer to one event: status code and a one-line reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
-    /// 200, 201, 202 or 404 (SPEC.md's table).
+    /// 200, 201, 202 or 404 (docs/spec.md's table).
     pub status: u16,
     /// Why, in a few words, one line; also logged.
     pub reason: Cow<'static, str>,
