@@ -1,4 +1,4 @@
-//! Every row of SPEC.md's status table, and the answers it adds.
+//! Every row of docs/spec.md's status table, and the answers it adds.
 
 use serde_json::json;
 
