@@ -8,6 +8,7 @@
 
 pub mod actors;
 pub mod cli;
+pub mod clock;
 pub mod github;
 pub mod http;
 pub mod ids;

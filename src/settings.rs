@@ -41,10 +41,7 @@ impl AppJwt {
     /// longer.
     pub fn for_app(app: crate::github::app_auth::AppCredentials) -> Self {
         Self(std::sync::Arc::new(move || {
-            let now_epoch = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            crate::github::app_auth::app_jwt(&app, now_epoch)
+            crate::github::app_auth::app_jwt(&app, crate::clock::now_secs())
         }))
     }
 

@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
@@ -12,9 +12,9 @@ use actix_web::{App, HttpServer, web};
 use futures_util::StreamExt;
 use slog::{Logger, error, info, warn};
 
-use crate::actors::run_tracker::now_ms;
 use crate::actors::storm_watch::{self, StormWatch};
 use crate::actors::{GitHubActor, QueueDepth, Registry, TrackerDeps};
+use crate::clock::now_ms;
 use crate::http::{
     AppState, alive, api_part, api_status, healthz, metrics_page, readyz, receive, status_page,
 };
@@ -73,9 +73,7 @@ pub struct Application {
 
 /// This process's id in claims: unique among the processes sharing a database.
 fn instance_id() -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let nanos = crate::clock::now_nanos();
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 

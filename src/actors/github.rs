@@ -43,7 +43,7 @@ use slog::{Logger, debug, info, o, warn};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::{Instant, sleep, sleep_until};
 
-use crate::actors::run_tracker::now_ms;
+use crate::clock::now_ms;
 use crate::github::check_run::{self, Report};
 use crate::github::credentials::NO_CREDENTIAL;
 use crate::github::meter::{Meter, metered};

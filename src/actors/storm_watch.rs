@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use slog::{Logger, info};
 
-use super::run_tracker::now_ms;
+use crate::clock::now_ms;
 use crate::ids::RunKey;
 use crate::metrics::Metrics;
 use crate::policy::JobJudgement;

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::actors::run_tracker::now_ms;
+use crate::clock::now_ms;
 use crate::policy::{self, DecisionFacts, EnvDefaults, KeptDecision, Report};
 use crate::settings::Settings;
 use crate::startup::open_store;

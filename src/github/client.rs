@@ -7,7 +7,7 @@
 pub(crate) mod job_log;
 pub(crate) mod jobs;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use super::app_auth::{self, InstallationToken};
 use super::error::{Call, exhausted_quota_wait};
 use super::logs::{self, ANNOTATIONS_PER_PAGE, MAX_ANNOTATION_PAGES};
 use super::redirect;
+use crate::clock::now_secs as now_epoch;
 use crate::ids::InstallationId;
 use crate::ids::{JobId, RepoName, RunKey};
 use crate::metrics::Metrics;
@@ -397,9 +398,3 @@ enum Sent {
 trait BodyStream: Stream<Item = Result<Bytes, PayloadError>> + Unpin {}
 
 impl<S: Stream<Item = Result<Bytes, PayloadError>> + Unpin> BodyStream for S {}
-
-fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}

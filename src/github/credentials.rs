@@ -15,6 +15,7 @@ use slog::{Logger, info};
 
 use super::app_auth::{self, AppCredentials, TokenCache};
 use super::{Answer, GitHubClient, GitHubError};
+use crate::clock::now_secs as now_epoch;
 use crate::ids::InstallationId;
 use crate::settings::{GitHubSettings, Secret};
 
@@ -222,12 +223,6 @@ fn refused(why: &str) -> GitHubError {
         status: 0,
         message: why.to_owned(),
     }
-}
-
-fn now_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

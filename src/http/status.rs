@@ -10,7 +10,7 @@ use super::AppState;
 use super::auth::refusal;
 use super::status_effects::{self, Effects};
 use super::status_signatures::{self, SIGNATURE_ROWS, SignatureView};
-use crate::actors::run_tracker::now_ms;
+use crate::clock::now_ms;
 use crate::ids::RunKey;
 use crate::run::{RerunOutcome, RerunRecord, RerunState, RunState};
 use crate::store::{FlakyJob, RerunHelp, StoreError, SweepRecord};

@@ -8,7 +8,7 @@
 //! plan, the store or a log line.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
 use serde::Deserialize;
@@ -162,10 +162,7 @@ fn judge(
             status.as_u16()
         )));
     }
-    let now_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
+    let now_epoch = crate::clock::now_secs();
     Err(GitHubError::from_response(status, headers, body, now_epoch))
 }
 

@@ -14,7 +14,7 @@ use slog::{Logger, info, warn};
 
 use super::deliveries::DeliveriesClient;
 use super::plan::{self, Delivery, REDELIVERY_WINDOW_MS};
-use crate::actors::run_tracker::now_ms;
+use crate::clock::now_ms;
 use crate::github::{GitHubError, RateLimit};
 use crate::metrics::Metrics;
 use crate::settings::{AppJwt, GitHubSettings};

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
@@ -176,9 +176,7 @@ async fn quarantine_row(
 ) -> Result<(), StoreError> {
     let repo: String = column(row, 0)?;
     let run_id: i64 = column(row, 1)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = crate::clock::now_ms() as i64;
     client
         .execute(
             "WITH moved AS (DELETE FROM runs WHERE repo = $1 AND run_id = $2
@@ -633,9 +631,7 @@ impl Store for PostgresStore {
         let pool = self.pool.clone();
         self.on_runtime(async move {
             let client = pool.get().await.map_err(pool_error)?;
-            let beat = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let beat = crate::clock::now_ms() as i64;
             let updated = client
                 .execute("UPDATE heartbeat SET beat = $1 WHERE id = 1", &[&beat])
                 .await

@@ -27,7 +27,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -37,6 +37,7 @@ use super::codec;
 use super::sqlite_reports as reports;
 use super::sqlite_thread::{Job, Work, checkpoint_until, serve};
 use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
+use crate::clock::now_ms as unix_ms;
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
 
@@ -151,12 +152,6 @@ impl WriteHealth {
         }
         Ok(())
     }
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What a request to the store thread does, for [`WriteHealth`].
@@ -342,9 +337,7 @@ impl Store for SqliteStore {
             return Box::pin(std::future::ready(Err(err)));
         }
         self.ask(Kind::Probe, |conn| {
-            let beat = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let beat = unix_ms() as i64;
             let updated = conn
                 .prepare_cached("UPDATE heartbeat SET beat = ?1 WHERE id = 1")
                 .and_then(|mut stmt| stmt.execute([beat]))
