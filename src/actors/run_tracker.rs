@@ -40,8 +40,8 @@ use super::registry::{Shared, TrackError};
 use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
-    Applied, ChangeResult, ClaimedRerun, Decided, EvidenceCost, JobAction, JobEvent, Policy, Reply,
-    RerunOutcome, RerunState, RetryPolicy, RunChange, RunState, TimerChange,
+    Applied, ChangeResult, ClaimedRerun, Decided, EvidenceCost, JobAction, JobEvent, Reply,
+    RerunOutcome, RerunState, RetryPolicy, RunChange, RunConfig, RunState, TimerChange,
 };
 use crate::store::StoreFuture;
 
@@ -199,9 +199,9 @@ impl RunTracker {
 
     /// What the run logic judges this event by: the policy in force now (one `Arc`
     /// clone; the rule for the run is resolved only when the run completes).
-    fn policy(&self) -> Policy {
+    fn policy(&self) -> RunConfig {
         let settings = &self.shared.deps.settings;
-        Policy {
+        RunConfig {
             rerun_delay_ms: settings.rerun_delay.as_millis() as u64,
             branch_eligible: true,
             rules: Some(self.shared.deps.policy.current()),

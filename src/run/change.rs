@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use super::state::{
-    Claim, ClaimedRerun, Decided, Reply, RerunState, RetryPolicy, Verdict,
+    Claim, ClaimedRerun, Decided, EventVerdict, Reply, RerunState, RetryPolicy,
     unrecorded_claims_exhausted,
 };
-use super::{JobAction, JobEvent, Policy, RerunOutcome, RunEvent, RunState, TrackedJob};
+use super::{JobAction, JobEvent, RerunOutcome, RunConfig, RunEvent, RunState, TrackedJob};
 use crate::policy::{Decision, DecisionFacts, History, JobJudgement, Reason};
 
 /// How far back the hourly budget looks.
@@ -141,7 +141,7 @@ pub enum RunChange {
         /// The event (shared with the webhook that carried it: no copy per hop).
         event: Arc<JobEvent>,
         /// The configuration it is judged by.
-        policy: Policy,
+        policy: RunConfig,
         /// Arrival time, unix ms.
         now: u64,
     },
@@ -150,7 +150,7 @@ pub enum RunChange {
         /// The event (shared with the webhook that carried it).
         event: Arc<RunEvent>,
         /// The configuration it is judged by.
-        policy: Policy,
+        policy: RunConfig,
         /// Arrival time, unix ms.
         now: u64,
     },
@@ -171,7 +171,7 @@ pub enum RunChange {
         /// The attempt's jobs, as GitHub lists them.
         jobs: Arc<Vec<TrackedJob>>,
         /// The policy in force, and the history the store reads for the decision.
-        policy: Policy,
+        policy: RunConfig,
     },
     /// The re-run timer fired (or a poll found the re-run due): claim it if it is due.
     Claim {
@@ -225,7 +225,7 @@ pub enum RunChange {
         /// What fetching the evidence cost, recorded with the decision.
         cost: EvidenceCost,
         /// The policy in force, and the history the store reads for the decision.
-        policy: Policy,
+        policy: RunConfig,
     },
     /// The tracker saw no event for a while: forget the run if it is quiet for `ttl_ms`.
     Expire {
@@ -243,7 +243,7 @@ impl RunChange {
     /// completion, under a rule with a `budget_per_hour` or `stop_when_useless`. The
     /// store then reads it in the change's transaction ([`RunChange::set_history`]).
     pub fn wants_history(&self) -> bool {
-        let reads = |policy: &Policy, repo: &str, workflow: &str| {
+        let reads = |policy: &RunConfig, repo: &str, workflow: &str| {
             policy.rules.as_ref().is_some_and(|rules| {
                 let rule = rules.rule_for(repo, workflow);
                 rule.budget_per_hour > 0 || rule.stop_when_useless > 0 || rule.learn_after > 0
@@ -327,7 +327,7 @@ pub enum Persist {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChangeResult {
     /// The verdict on an event.
-    Event(Verdict),
+    Event(EventVerdict),
     /// The claimed re-run, if it was due and free.
     Claimed(Option<ClaimedRerun>),
     /// The re-run was due, but claimed `claims` times already without an outcome
@@ -374,7 +374,7 @@ pub struct Applied {
 /// The answer to a redelivered event (its delivery id is on the run's record with
 /// `status`): the first answer again, and no change.
 fn redelivered(current: Option<RunState>, status: u16) -> Applied {
-    let verdict = Verdict::unchanged(Reply::redelivered(status));
+    let verdict = EventVerdict::unchanged(Reply::redelivered(status));
     Applied {
         state: current,
         persist: Persist::Unchanged,
@@ -444,7 +444,7 @@ fn apply_event(
     current: Option<RunState>,
     delivery: Option<&str>,
     now: u64,
-    apply: impl FnOnce(Option<RunState>) -> (RunState, Verdict),
+    apply: impl FnOnce(Option<RunState>) -> (RunState, EventVerdict),
 ) -> Applied {
     let earlier = current
         .as_ref()

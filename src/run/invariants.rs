@@ -28,7 +28,7 @@
 //!   claimant paused by GitHub's rate limit loses its lease, and that is no reason to
 //!   give a healthy re-run up.
 //!
-//! Events are judged by the environment's policy (`Policy::from_env`, every branch),
+//! Events are judged by the environment's policy (`RunConfig::from_env`, every branch),
 //! through the same `decide_at_completion` the service uses.
 //!
 //! Expiry forgets a run (its row is deleted), and a forgotten run starts afresh: the
@@ -44,8 +44,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{
-    Applied, ChangeResult, Claim, ClaimedRerun, Conclusion, JobAction, JobEvent, Persist, Policy,
-    RerunOutcome, RerunState, RetryPolicy, RunChange, RunEvent, RunState, TrackedJob,
+    Applied, ChangeResult, Claim, ClaimedRerun, Conclusion, JobAction, JobEvent, Persist,
+    RerunOutcome, RerunState, RetryPolicy, RunChange, RunConfig, RunEvent, RunState, TrackedJob,
     UNRECORDED_CLAIMS_FOR_MS, apply_change,
 };
 use crate::ids::{JobId, RepoName, RunId, RunKey};
@@ -411,8 +411,8 @@ impl Checker {
     }
 
     /// The environment's policy the events are judged by.
-    fn policy(&self) -> Policy {
-        Policy {
+    fn policy(&self) -> RunConfig {
+        RunConfig {
             rerun_delay_ms: DELAY_MS,
             branch_eligible: true,
             rules: self.rules.clone(),
@@ -614,9 +614,9 @@ impl Checker {
             &evidence,
             &mut crate::policy::Unbounded,
         );
-        let policy = Policy {
+        let policy = RunConfig {
             rules: Some(Arc::new(rules)),
-            ..Policy::default()
+            ..RunConfig::default()
         };
         let applied = self.change(&RunChange::Decide {
             now: self.now,

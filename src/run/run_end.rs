@@ -9,13 +9,13 @@
 use std::borrow::Cow;
 
 use super::state::{
-    Claim, ClaimedRerun, Decided, Finish, FirstSeen, Policy, Reply, RerunState, TimerChange,
+    Claim, ClaimedRerun, Decided, Finish, FirstSeen, Reply, RerunState, RunConfig, TimerChange,
 };
-use super::{Conclusion, RerunOutcome, RunEvent, RunState, TrackedJob, Verdict};
+use super::{Conclusion, EventVerdict, RerunOutcome, RunEvent, RunState, TrackedJob};
 
 impl RunState {
     /// The state made by a run's first event when that is its `workflow_run.completed`.
-    pub fn first_run_end(event: &RunEvent, now: u64, policy: &Policy) -> (Self, Verdict) {
+    pub fn first_run_end(event: &RunEvent, now: u64, policy: &RunConfig) -> (Self, EventVerdict) {
         let seen = FirstSeen {
             branch: &event.branch,
             workflow: &event.workflow_name,
@@ -31,8 +31,13 @@ impl RunState {
     }
 
     /// Applies `workflow_run.completed` and says what to answer and do.
-    pub fn apply_run_end(&mut self, event: &RunEvent, now: u64, policy: &Policy) -> Verdict {
-        let mut verdict = Verdict::unchanged(Reply {
+    pub fn apply_run_end(
+        &mut self,
+        event: &RunEvent,
+        now: u64,
+        policy: &RunConfig,
+    ) -> EventVerdict {
+        let mut verdict = EventVerdict::unchanged(Reply {
             status: 200,
             reason: Cow::Borrowed("event of an older attempt; ignored"),
         });
@@ -97,7 +102,7 @@ impl RunState {
 
     /// GitHub concluded the attempt as something other than a failure: a decided
     /// re-run is not needed (recorded so), whatever the jobs said.
-    fn conclude_without_failure(&mut self, conclusion: Conclusion, verdict: &mut Verdict) {
+    fn conclude_without_failure(&mut self, conclusion: Conclusion, verdict: &mut EventVerdict) {
         if matches!(
             self.rerun,
             RerunState::Scheduled { .. } | RerunState::InFlight { .. }
@@ -133,8 +138,8 @@ impl RunState {
         &mut self,
         event: &RunEvent,
         now: u64,
-        policy: &Policy,
-        verdict: &mut Verdict,
+        policy: &RunConfig,
+        verdict: &mut EventVerdict,
     ) -> Finish {
         let delay_ms = match &policy.rules {
             None if !policy.branch_eligible => return Finish::Ineligible,
@@ -189,7 +194,7 @@ impl RunState {
         attempt: u32,
         claim: &Claim,
         jobs: &[TrackedJob],
-        policy: &Policy,
+        policy: &RunConfig,
         repo: &str,
     ) -> Option<(Option<Decided>, Option<ClaimedRerun>)> {
         let RerunState::InFlight {
@@ -264,11 +269,11 @@ mod tests {
         lease_ms: 60_000,
     };
 
-    fn policy() -> Policy {
-        Policy {
+    fn policy() -> RunConfig {
+        RunConfig {
             rerun_delay_ms: 1_000,
             branch_eligible: true,
-            ..Policy::default()
+            ..RunConfig::default()
         }
     }
 
@@ -425,7 +430,7 @@ mod tests {
 
     #[test]
     fn a_run_failed_on_an_ineligible_branch_is_not_listed() {
-        let ineligible = Policy {
+        let ineligible = RunConfig {
             branch_eligible: false,
             ..policy()
         };

@@ -1,5 +1,5 @@
 //! One workflow run's state and its transitions. Pure: time comes in as an argument,
-//! effects (commit, timers, replies) go out in a [`Verdict`].
+//! effects (commit, timers, replies) go out in a [`EventVerdict`].
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -159,7 +159,7 @@ impl Reply {
 
 /// Everything one event decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct EventVerdict {
     /// The answer for GitHub.
     pub reply: Reply,
     /// Whether the state changed and must be committed before answering.
@@ -182,7 +182,7 @@ pub struct Verdict {
     pub decision: Option<Decided>,
 }
 
-impl Verdict {
+impl EventVerdict {
     /// An answer that changes nothing and settles nothing.
     pub fn unchanged(reply: Reply) -> Self {
         Self {
@@ -292,7 +292,7 @@ pub struct RetryPolicy {
 
 /// What the run logic is told about the service's configuration.
 #[derive(Clone, Debug, Default)]
-pub struct Policy {
+pub struct RunConfig {
     /// Milliseconds between a run looking finished and the re-run call (without `rules`).
     pub rerun_delay_ms: u64,
     /// Whether the run's branch is in `REPO_BRANCHES` (without `rules`).

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use job_rerunner::ids::{JobId, RepoName, RunId, RunKey};
 use job_rerunner::run::{
-    ChangeResult, Claim, Conclusion, JobAction, JobEvent, Policy, RerunOutcome, RetryPolicy,
-    RunChange,
+    ChangeResult, Claim, Conclusion, JobAction, JobEvent, RerunOutcome, RetryPolicy, RunChange,
+    RunConfig,
 };
 use job_rerunner::settings::DatabaseUrl;
 use job_rerunner::startup::open_store;
@@ -101,11 +101,11 @@ const RETRY: RetryPolicy = RetryPolicy {
     gave_up_tries: 1,
 };
 
-fn policy() -> Policy {
-    Policy {
+fn policy() -> RunConfig {
+    RunConfig {
         rerun_delay_ms: 0,
         branch_eligible: true,
-        ..Policy::default()
+        ..RunConfig::default()
     }
 }
 

@@ -2,11 +2,11 @@ use super::*;
 use crate::ids::{JobId, RepoName, RunId, RunKey};
 use crate::run::{Conclusion, JobAction, MAX_UNRECORDED_CLAIMS, UNRECORDED_CLAIMS_FOR_MS};
 
-fn policy() -> Policy {
-    Policy {
+fn policy() -> RunConfig {
+    RunConfig {
         rerun_delay_ms: 0,
         branch_eligible: true,
-        ..Policy::default()
+        ..RunConfig::default()
     }
 }
 const CLAIM: Claim = Claim {
@@ -414,8 +414,8 @@ fn expiry_counts_events_this_process_saw_but_did_not_store() {
     assert_eq!(gone.persist, Persist::Delete);
 }
 
-fn evidence_rules(toml: &str) -> Policy {
-    Policy {
+fn evidence_rules(toml: &str) -> RunConfig {
+    RunConfig {
         rules: Some(Arc::new(
             crate::policy::parse(
                 toml,

@@ -36,7 +36,7 @@ impl RunState {
     }
 
     /// The state made by a run's first event, and the verdict on that event.
-    pub fn first_event(event: &JobEvent, now: u64, policy: &Policy) -> (Self, Verdict) {
+    pub fn first_event(event: &JobEvent, now: u64, policy: &RunConfig) -> (Self, EventVerdict) {
         let seen = FirstSeen {
             branch: &event.branch,
             workflow: &event.workflow_name,
@@ -51,7 +51,7 @@ impl RunState {
             let reply = Reply::new(404, NO_RECORD);
             return (
                 state,
-                Verdict {
+                EventVerdict {
                     reply,
                     changed: true,
                     timer: TimerChange::Keep,
@@ -69,13 +69,13 @@ impl RunState {
     }
 
     /// Applies one event of this run and says what to answer and do.
-    pub fn apply(&mut self, event: &JobEvent, now: u64, policy: &Policy) -> Verdict {
+    pub fn apply(&mut self, event: &JobEvent, now: u64, policy: &RunConfig) -> EventVerdict {
         if event.run_attempt < self.attempt {
             let reply = match event.action {
                 JobAction::Unfinished => Reply::new(202, "event of an older attempt; ignored"),
                 JobAction::Completed(_) => Reply::new(200, "event of an older attempt; ignored"),
             };
-            return Verdict::unchanged(reply);
+            return EventVerdict::unchanged(reply);
         }
         if let Some(beyond) = event.beyond_attempts {
             return self.teach(event, beyond.reason(), now);
@@ -155,7 +155,7 @@ impl RunState {
             JobAction::Unfinished => Reply::new(202, "job recorded"),
             JobAction::Completed(_) => self.completion_reply(finish),
         };
-        Verdict {
+        EventVerdict {
             reply,
             changed: changed || installation_changed,
             timer,
@@ -215,7 +215,7 @@ impl RunState {
     /// An event of an attempt its rule never re-runs ([`JobEvent::beyond_attempts`]):
     /// its job is not tracked, but its outcome still settles the previous attempt's
     /// failures. Answered 204, like the door's own refusal.
-    fn teach(&mut self, event: &JobEvent, why: &'static str, now: u64) -> Verdict {
+    fn teach(&mut self, event: &JobEvent, why: &'static str, now: u64) -> EventVerdict {
         let mut timer = TimerChange::Keep;
         let mut changed = false;
         if event.run_attempt > self.attempt {
@@ -228,7 +228,7 @@ impl RunState {
         if changed {
             self.last_event_at = now;
         }
-        Verdict {
+        EventVerdict {
             reply: Reply::new(204, why),
             changed,
             timer,
@@ -242,8 +242,8 @@ impl RunState {
 
     /// The answer to an event of an attempt its rule never re-runs, for a run with no
     /// record: nothing to settle, nothing kept.
-    pub fn beyond_attempts_unrecorded(why: &'static str) -> Verdict {
-        Verdict::unchanged(Reply::new(204, why))
+    pub fn beyond_attempts_unrecorded(why: &'static str) -> EventVerdict {
+        EventVerdict::unchanged(Reply::new(204, why))
     }
 
     /// Starts attempt `attempt` afresh (a newer one than the run's), keeping what the
@@ -348,7 +348,7 @@ impl RunState {
         &mut self,
         repo: &str,
         now: u64,
-        policy: &Policy,
+        policy: &RunConfig,
         decided_by: Option<&str>,
         changed: &mut bool,
         timer: &mut TimerChange,

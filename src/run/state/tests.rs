@@ -21,11 +21,11 @@ fn take_due(run: &mut RunState) -> Option<u32> {
     run.claim(1_000_000, &CLAIM).map(|claimed| claimed.attempt)
 }
 
-fn policy() -> Policy {
-    Policy {
+fn policy() -> RunConfig {
+    RunConfig {
         rerun_delay_ms: DELAY,
         branch_eligible: true,
-        ..Policy::default()
+        ..RunConfig::default()
     }
 }
 
@@ -154,7 +154,7 @@ fn timed_out_counts_as_failed() {
 #[test]
 fn an_ineligible_branch_answers_200_without_a_rerun() {
     let mut run = run_with_jobs(&[1]);
-    let ineligible = Policy {
+    let ineligible = RunConfig {
         branch_eligible: false,
         ..policy()
     };
@@ -425,14 +425,14 @@ fn a_quiet_run_expires_after_the_ttl_unless_a_rerun_is_pending() {
     assert_eq!(run.expires_at(1_000), Some(1_200));
 }
 
-fn with_rules(toml: &str) -> Policy {
+fn with_rules(toml: &str) -> RunConfig {
     let rules = crate::policy::parse(
         toml,
         crate::policy::PolicySource::Inline,
         &crate::policy::EnvDefaults::default(),
     )
     .expect("a valid policy");
-    Policy {
+    RunConfig {
         rules: Some(Arc::new(rules)),
         ..policy()
     }
