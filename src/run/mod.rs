@@ -4,6 +4,9 @@
 
 mod change;
 mod event;
+// The model checker of the run logic: for the property tests and the `run_logic` fuzz
+// target only (`cargo fuzz` builds with `--cfg fuzzing`), never in the service.
+#[cfg(any(test, fuzzing))]
 pub mod invariants;
 mod outcome;
 mod run_end;
