@@ -21,6 +21,7 @@ pub mod recovery;
 pub mod redact;
 pub mod rules;
 pub mod run;
+pub mod secret;
 pub mod settings;
 pub mod small_file;
 pub mod startup;

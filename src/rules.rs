@@ -55,7 +55,7 @@ impl LivePolicy {
     /// Loads the policy the settings name; the error is one line naming the source,
     /// line and field.
     pub fn load(settings: &Settings) -> Result<Self, PolicyError> {
-        let env = EnvDefaults::from_settings(settings);
+        let env = settings.policy_defaults();
         let rules = settings.rules.clone();
         let rules_file = settings.rules_file.clone();
         let loaded = policy::load(rules.as_deref(), rules_file.as_deref(), &env)?;

@@ -5,30 +5,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+mod database_url;
 mod key_file;
 mod public_url;
 
-/// A secret value (token, webhook key) whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call only where it is used (signing, the Authorization header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use crate::secret::Secret;
 
 /// Where the redelivery sweep gets a fresh GitHub App JWT (`/app/…` endpoints take the
 /// App's JWT, not an installation token): [`AppJwt::for_app`] with App authentication;
@@ -66,100 +47,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Which branches' runs may be re-run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BranchFilter {
-    /// Every branch (`REPO_BRANCHES=*`).
-    Any,
-    /// Only these branch names.
-    Only(Vec<String>),
-}
+pub use crate::policy::BranchFilter;
 
-impl BranchFilter {
-    /// Whether runs of `branch` are eligible for automatic re-runs.
-    pub fn allows(&self, branch: &str) -> bool {
-        match self {
-            BranchFilter::Any => true,
-            BranchFilter::Only(names) => names.iter().any(|name| name == branch),
-        }
-    }
-}
-
-/// Where tracked runs are kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// An SQLite file; the path as written after `sqlite://`.
-    Sqlite(String),
-    /// A PostgreSQL URL as given (it may hold a password, hence a secret).
-    Postgres(Secret),
-}
-
-impl DatabaseUrl {
-    /// The URL without its password, for logs.
-    pub fn describe(&self) -> String {
-        match self {
-            DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
-            DatabaseUrl::Postgres(url) => {
-                // Parameters can hold a password too (`?password=…`): leave them out.
-                let url = url.expose().split('?').next().unwrap_or_default();
-                let Some((scheme, rest)) = url.split_once("://") else {
-                    return "postgres://…".into();
-                };
-                match rest.rsplit_once('@') {
-                    Some((user_info, host)) => {
-                        let user = user_info.split(':').next().unwrap_or_default();
-                        format!("{scheme}://{user}@{host}")
-                    }
-                    None => url.to_owned(),
-                }
-            }
-        }
-    }
-}
-
-/// How the GitHub actor paces, retries and waits.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GitHubSettings {
-    /// API base without a trailing slash, e.g. `https://api.github.com`.
-    pub api_url: String,
-    /// Token sent as `Authorization: Bearer …` for runs of no App installation; without
-    /// it (and without `app`) re-runs are refused.
-    pub token: Option<Secret>,
-    /// The GitHub App whose installation tokens re-run the runs of its installations.
-    pub app: Option<crate::github::app_auth::AppCredentials>,
-    /// `REPORT=check_run`: each automatic decision on a run of an App installation is
-    /// reported as a check run on its commit.
-    pub report_check_runs: bool,
-    /// `PUBLIC_URL`: the service's address as people reach it, for the check runs' link
-    /// to the status page (no trailing slash).
-    pub public_url: Option<String>,
-    /// Least time between two POSTs to the API.
-    pub min_interval: Duration,
-    /// Tries for one re-run before giving up on transient errors.
-    pub max_tries: u32,
-    /// First back-off after a transient error; doubles on each further one.
-    pub backoff_base: Duration,
-    /// Longest back-off between two tries.
-    pub backoff_max: Duration,
-    /// Time limit of one API request.
-    pub request_timeout: Duration,
-    /// Wait before looking at a run again that GitHub still shows in progress.
-    pub poll_interval: Duration,
-    /// How many times to look at a run that is still in progress before giving up.
-    pub poll_tries: u32,
-    /// Least pause after a secondary rate limit that names no reset time.
-    pub secondary_limit_wait: Duration,
-    /// Bytes kept of the end of a failed job's log, for the failure policy.
-    pub log_tail_bytes: usize,
-    /// Most bytes of one job's log read; the rest is left unread.
-    pub log_read_max_bytes: u64,
-    /// Time limit of one log download, answer and body (longer than `request_timeout`).
-    pub log_read_timeout: Duration,
-    /// Time limit of one run's evidence, all its jobs' calls and downloads together.
-    pub evidence_timeout: Duration,
-    /// Log downloads in flight at once, all runs and credentials together.
-    pub log_downloads: usize,
-}
+pub use crate::github::GitHubSettings;
+pub use database_url::DatabaseUrl;
 
 /// Everything the service is configured with.
 #[derive(Clone, Debug)]
@@ -304,6 +195,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
 ];
 
 impl Settings {
+    /// The defaults a failure policy overrides: `RUN_ATTEMPTS`, `REPO_BRANCHES` and
+    /// `RERUN_DELAY`.
+    pub fn policy_defaults(&self) -> crate::policy::EnvDefaults {
+        crate::policy::EnvDefaults {
+            attempts: self.run_attempts,
+            branches: self.branches.clone(),
+            delay: self.rerun_delay,
+        }
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_vars(std::env::vars().collect())

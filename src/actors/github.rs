@@ -44,6 +44,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::clock::now_ms;
+use crate::github::GitHubSettings;
 use crate::github::check_run::{self, Report};
 use crate::github::credentials::NO_CREDENTIAL;
 use crate::github::meter::{Meter, metered};
@@ -53,7 +54,7 @@ use crate::ids::{InstallationId, JobId, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched, JobEvidence, JobRef};
 use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
-use crate::settings::{GitHubSettings, Secret};
+use crate::secret::Secret;
 use crate::store::Store;
 pub(crate) use evidence::all_unavailable;
 use evidence::{LogFetcher, with_tries};

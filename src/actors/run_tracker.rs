@@ -30,18 +30,22 @@ use actix::prelude::*;
 use slog::{Logger, debug, error, info, o, warn};
 
 mod judging;
+mod messages;
 mod run_end;
 mod sleep;
 
+pub use messages::{CheckQuiet, Track, Wake};
 pub use run_end::TrackRun;
+
+use messages::{Answered, Evidenced, RerunDue};
 
 use super::github::{ReportDecision, RerunRequest};
 use super::registry::{Shared, TrackError};
 use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
-    Applied, ChangeResult, ClaimedRerun, Decided, EvidenceCost, JobAction, JobEvent, Reply,
-    RerunOutcome, RerunState, RetryPolicy, RunChange, RunConfig, RunState, TimerChange,
+    Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, Reply, RerunOutcome,
+    RerunState, RetryPolicy, RunChange, RunConfig, RunState, TimerChange,
 };
 use crate::store::StoreFuture;
 
@@ -64,48 +68,6 @@ fn store_retry_after(failures: u8) -> Duration {
         .saturating_mul(1 << doublings)
         .min(STORE_RETRY_MAX)
 }
-
-/// One `workflow_job` event for this tracker's run.
-#[derive(Message)]
-#[rtype(result = "Result<Reply, TrackError>")]
-pub struct Track(pub Arc<JobEvent>);
-
-/// The run's re-run may be due (a poll of the store found it): claim it if it is.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Wake;
-
-// The tracker's timers and the GitHub actor's answer come back as messages to itself,
-// never as callbacks: actix runs callbacks even while a commit is awaited (`ctx.wait`),
-// but it reads no message then, so every change to the cache stays in commit order.
-
-/// The re-run timer fired; the number tells which arming it was (a timer that fired
-/// just before it was replaced has its message still in the mailbox: it is ignored).
-#[derive(Message)]
-#[rtype(result = "()")]
-struct RerunDue(u32);
-
-/// The GitHub actor answered a re-run this tracker claimed.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Answered {
-    claimed: ClaimedRerun,
-    outcome: RerunOutcome,
-}
-
-/// The evidence of a re-run this tracker claimed was fetched and judged.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Evidenced {
-    claimed: ClaimedRerun,
-    judged: Vec<crate::policy::JobJudgement>,
-    cost: EvidenceCost,
-}
-
-/// See whether the run went quiet for `RUN_TTL` (sent by the registry's sweep).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CheckQuiet;
 
 /// The tracker of one run. See the module documentation.
 pub struct RunTracker {

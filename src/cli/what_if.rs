@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::clock::now_ms;
-use crate::policy::{self, DecisionFacts, EnvDefaults, KeptDecision, Report};
+use crate::policy::{self, DecisionFacts, KeptDecision, Report};
 use crate::settings::Settings;
 use crate::startup::open_store;
 use crate::store::DecisionRow;
@@ -27,7 +27,7 @@ const MAX_DECISIONS: u32 = 1_000_000;
 
 /// Runs the command: prints the report, or one line naming the problem and exit 2.
 pub fn run(settings: &Settings, rules: &Path, since: Duration) -> ExitCode {
-    let policy = match policy::load(None, Some(rules), &EnvDefaults::from_settings(settings)) {
+    let policy = match policy::load(None, Some(rules), &settings.policy_defaults()) {
         Ok(policy) => policy,
         Err(err) => return fail(&format!("the policy: {err}")),
     };

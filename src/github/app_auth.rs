@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::InstallationId;
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// Seconds `iat` is set in the past: GitHub refuses a JWT issued "in the future" by a
 /// clock a little ahead of its own.

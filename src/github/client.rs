@@ -23,11 +23,12 @@ use super::error::{Call, exhausted_quota_wait};
 use super::logs::{self, ANNOTATIONS_PER_PAGE, MAX_ANNOTATION_PAGES};
 use super::redirect;
 use crate::clock::now_secs as now_epoch;
+use crate::github::GitHubSettings;
 use crate::ids::InstallationId;
 use crate::ids::{JobId, RepoName, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched};
-use crate::settings::{GitHubSettings, Secret};
+use crate::secret::Secret;
 
 /// Largest API answer read; a workflow run's JSON is a few KB.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;

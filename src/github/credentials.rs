@@ -16,8 +16,9 @@ use slog::{Logger, info};
 use super::app_auth::{self, AppCredentials, TokenCache};
 use super::{Answer, GitHubClient, GitHubError};
 use crate::clock::now_secs as now_epoch;
+use crate::github::GitHubSettings;
 use crate::ids::InstallationId;
-use crate::settings::{GitHubSettings, Secret};
+use crate::secret::Secret;
 
 /// What a request authenticates with; also the unit of pacing and rate-limit pauses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

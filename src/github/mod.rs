@@ -13,6 +13,7 @@ pub mod logs;
 pub mod markdown;
 pub mod meter;
 mod redirect;
+mod settings;
 
 pub use client::job_log::{Located, LogRead};
 pub use client::jobs::{JobsListing, MAX_JOB_PAGES};
@@ -20,3 +21,4 @@ pub use client::{Answer, GitHubClient, WorkflowRun};
 pub use credentials::{Credential, Credentials, RequestAuth};
 pub use error::{GitHubError, RateLimit, exhausted_quota_wait};
 pub use logs::LogTail;
+pub use settings::GitHubSettings;

@@ -14,8 +14,8 @@ use super::decisive::Unbounded;
 use super::judgement::{DecisiveLine, judge};
 use super::patterns::{GlobKind, GlobList};
 use super::rule::Rule;
+use crate::ids::Conclusion;
 use crate::ids::JobId;
-use crate::run::Conclusion;
 
 /// The recommended policy (`docs/policies/recommended.toml`), built in: what
 /// `classify` decides with when given no policy, and what the corpus test measures.

@@ -28,7 +28,7 @@ use super::judgement::{JobJudgement, Matched, judge};
 use super::learning::{SignatureHistory, learned, useless};
 use super::rule::{Mode, Rule};
 use crate::ids::JobId;
-use crate::run::{Conclusion, Name};
+use crate::ids::{Conclusion, Name};
 
 /// A failed job of the attempt, as its `completed` event described it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

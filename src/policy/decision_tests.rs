@@ -2,8 +2,8 @@
 //! small run built by hand.
 
 use super::*;
+use crate::ids::Conclusion;
 use crate::ids::JobId;
-use crate::run::Conclusion;
 
 /// A job that ran its steps and ended with `conclusion`.
 pub(super) fn job(id: u64, name: &str, conclusion: Conclusion) -> JobFacts {

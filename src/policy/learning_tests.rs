@@ -4,8 +4,8 @@
 
 use super::decision_tests::{job, rule};
 use super::*;
+use crate::ids::Conclusion;
 use crate::ids::JobId;
-use crate::run::Conclusion;
 
 const UNKNOWN: &str = "2026-12-01T10:00:01.0000000Z ##[error]frobnicator 4711 wobbled at stage 3\n\
                        2026-12-01T10:00:02.0000000Z ##[error]Process completed with exit code 1.\n";

@@ -58,7 +58,9 @@ pub use learning::{
 };
 pub use patterns::{GlobKind, GlobList, Hit, ListError, MAX_PATTERN_CHARS, MAX_PATTERNS, Patterns};
 pub use replay::{DecisionFacts, replay};
-pub use rule::{DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, RuleRef, ScopedRule};
+pub use rule::{
+    BranchFilter, DEFAULT_MAX_DELAY, EnvDefaults, Mode, Policy, Rule, RuleRef, ScopedRule,
+};
 pub use signature::{SIGNATURE_CHARS, signature};
 pub use view::{PolicyView, RuleView, ScopedRuleView};
 pub use what_if::{Changed, KeptDecision, Report, compare};

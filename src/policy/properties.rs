@@ -9,8 +9,8 @@ use proptest::prelude::*;
 
 use super::decision_tests::job;
 use super::*;
+use crate::ids::Conclusion;
 use crate::ids::JobId;
-use crate::run::Conclusion;
 
 const NAMES: &[&str] = &["build", "test", "deploy / prod", "lint", "docs"];
 const STEPS: &[&str] = &["Run tests", "Run lint", "Checkout"];

@@ -6,7 +6,25 @@ use std::time::Duration;
 
 use super::error::{PolicyError, PolicySource};
 use super::patterns::{GlobKind, GlobList, Patterns};
-use crate::settings::{BranchFilter, Settings};
+
+/// Which branches' runs may be re-run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BranchFilter {
+    /// Every branch (`REPO_BRANCHES=*`).
+    Any,
+    /// Only these branch names.
+    Only(Vec<String>),
+}
+
+impl BranchFilter {
+    /// Whether runs of `branch` are eligible for automatic re-runs.
+    pub fn allows(&self, branch: &str) -> bool {
+        match self {
+            BranchFilter::Any => true,
+            BranchFilter::Only(names) => names.iter().any(|name| name == branch),
+        }
+    }
+}
 
 /// What the environment says, before any policy file: `RUN_ATTEMPTS`,
 /// `REPO_BRANCHES` and `RERUN_DELAY` are the defaults the policy overrides.
@@ -18,17 +36,6 @@ pub struct EnvDefaults {
     pub branches: BranchFilter,
     /// `RERUN_DELAY`.
     pub delay: Duration,
-}
-
-impl EnvDefaults {
-    /// The defaults the service's settings give.
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            attempts: settings.run_attempts,
-            branches: settings.branches.clone(),
-            delay: settings.rerun_delay,
-        }
-    }
 }
 
 impl Default for EnvDefaults {

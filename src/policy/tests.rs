@@ -435,7 +435,7 @@ fn the_environment_defaults_come_from_the_settings() {
             .collect(),
     )
     .expect("valid settings");
-    let env = EnvDefaults::from_settings(&settings);
+    let env = settings.policy_defaults();
     assert_eq!(
         env,
         EnvDefaults {

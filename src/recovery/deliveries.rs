@@ -15,9 +15,10 @@ use serde::Deserialize;
 
 use super::plan::Delivery;
 use crate::github::GitHubError;
+use crate::github::GitHubSettings;
 use crate::http::headers::{Shape, is_plain};
 use crate::metrics::Metrics;
-use crate::settings::{GitHubSettings, Secret};
+use crate::secret::Secret;
 
 /// Deliveries per page: GitHub's most.
 pub const PER_PAGE: u32 = 100;

@@ -1,13 +1,7 @@
 //! A validated `workflow_job` event, as the run logic sees it.
 
-use serde::{Deserialize, Serialize};
-
 use crate::ids::{CommitSha, InstallationId, JobId, RunKey};
-
-/// A branch, workflow or job name. Such names are short: up to 24 bytes are kept
-/// inline, so that a live run's names cost no allocation each (a whole organisation's
-/// live runs are in memory).
-pub type Name = compact_str::CompactString;
+pub use crate::ids::{Conclusion, Name};
 
 /// What happened to the job (`action`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,55 +10,6 @@ pub enum JobAction {
     Unfinished,
     /// `completed`, with the job's conclusion.
     Completed(Conclusion),
-}
-
-/// A finished job's `conclusion`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Conclusion {
-    /// The job passed.
-    Success,
-    /// The job failed.
-    Failure,
-    /// The job ran out of time; counts as a failure.
-    TimedOut,
-    /// The job was cancelled (by a person, or by `fail-fast`); not a reason to re-run.
-    Cancelled,
-    /// The job was skipped (`if:` or a failed `needs:`); not a reason to re-run.
-    Skipped,
-    /// Any other conclusion (`neutral`, `action_required`, `stale`, new ones).
-    Other,
-}
-
-impl Conclusion {
-    /// Reads GitHub's spelling; unknown words are `Other`, never an error.
-    pub fn parse(raw: &str) -> Self {
-        match raw {
-            "success" => Self::Success,
-            "failure" => Self::Failure,
-            "timed_out" => Self::TimedOut,
-            "cancelled" => Self::Cancelled,
-            "skipped" => Self::Skipped,
-            _ => Self::Other,
-        }
-    }
-
-    /// Whether a job that ended like this makes its run worth re-running.
-    pub fn is_failure(self) -> bool {
-        matches!(self, Self::Failure | Self::TimedOut)
-    }
-
-    /// GitHub's spelling, for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Failure => "failure",
-            Self::TimedOut => "timed_out",
-            Self::Cancelled => "cancelled",
-            Self::Skipped => "skipped",
-            Self::Other => "other",
-        }
-    }
 }
 
 /// One `workflow_job` delivery that passed validation and docs/spec.md's filters.

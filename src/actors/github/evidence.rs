@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::{AfterError, GitHubActor, MAX_EVIDENCE_JOBS, Pacing, Tries};
+use crate::github::GitHubSettings;
 use crate::github::meter::Meter;
 use crate::github::{Answer, Located, LogRead, LogTail, RequestAuth};
 use crate::github::{GitHubClient, GitHubError};
@@ -31,7 +32,7 @@ use crate::ids::{InstallationId, JobId, RepoName};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched, JobEvidence};
 use crate::run::RerunOutcome;
-use crate::settings::{GitHubSettings, Secret};
+use crate::secret::Secret;
 
 /// Tries of one evidence call on transient errors (at most `GITHUB_MAX_TRIES`): the
 /// queue's re-runs wait behind it, and an unavailable log is an answer too.

@@ -12,10 +12,10 @@ use tokio::sync::oneshot;
 
 use super::{GitHubActor, Pacing, Queued, with_tries};
 use crate::github::GitHubClient;
+use crate::github::GitHubSettings;
 use crate::github::credentials::{NO_CREDENTIAL, RequestAuth};
 use crate::ids::{InstallationId, RunKey};
 use crate::run::{RerunOutcome, TrackedJob};
-use crate::settings::GitHubSettings;
 
 /// What listing a run's jobs came to: the attempt's jobs, or the outcome that stopped
 /// it (GitHub shows a newer attempt, a refusal, tries spent).

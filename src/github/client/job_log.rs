@@ -26,7 +26,7 @@ use crate::github::error::exhausted_quota_wait;
 use crate::github::log_body::{self, BodyHead, Encoding, ReadError};
 use crate::github::logs::LogTail;
 use crate::ids::{JobId, RepoName};
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// Metrics label of the API call.
 const ENDPOINT: &str = "job_logs";

@@ -13,7 +13,7 @@ use super::{Answer, GitHubClient, GitHubError};
 use crate::github::error::Call;
 use crate::ids::{JobId, RunKey};
 use crate::run::{Conclusion, Name, TrackedJob};
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// Jobs asked for per page (GitHub's largest page).
 pub const JOBS_PER_PAGE: usize = 100;
