@@ -12,12 +12,13 @@ use crate::run::{RerunOutcome, RerunRecord, RunState};
 /// A run's state as stored in `runs.state`.
 pub fn encode_state(key: &RunKey, state: &RunState) -> Result<String, StoreError> {
     serde_json::to_string(state)
-        .map_err(|err| StoreError(format!("cannot encode run {key}: {err}")))
+        .map_err(|err| StoreError::Broken(format!("cannot encode run {key}: {err}")))
 }
 
 /// Reads `runs.state` back.
 pub fn decode_state(key: &RunKey, json: &str) -> Result<RunState, StoreError> {
-    serde_json::from_str(json).map_err(|err| StoreError(format!("run {key} is unreadable: {err}")))
+    serde_json::from_str(json)
+        .map_err(|err| StoreError::Unreadable(format!("run {key} is unreadable: {err}")))
 }
 
 /// Why a stored state could not be read, which decides what the store does with it.
@@ -36,17 +37,19 @@ pub fn decode_stored_state(key: &RunKey, json: &str) -> Result<RunState, Unreada
     use serde_json::error::Category;
     serde_json::from_str(json).map_err(|err| {
         let classified = err.classify();
-        let err = StoreError(format!("run {key} is unreadable: {err}"));
+        let why = format!("run {key} is unreadable: {err}");
         match classified {
-            Category::Data => Unreadable::Newer(err),
-            Category::Syntax | Category::Eof | Category::Io => Unreadable::Garbled(err),
+            Category::Data => Unreadable::Newer(StoreError::Newer(why)),
+            Category::Syntax | Category::Eof | Category::Io => {
+                Unreadable::Garbled(StoreError::Unreadable(why))
+            }
         }
     })
 }
 
 /// A run key from a row's `repo` and `run_id`.
 pub fn run_key(repo: &str, run_id: i64) -> Result<RunKey, StoreError> {
-    let repo = RepoName::parse(repo).map_err(|err| StoreError(err.to_string()))?;
+    let repo = RepoName::parse(repo).map_err(|err| StoreError::Unreadable(err.to_string()))?;
     Ok(RunKey {
         repo,
         run_id: RunId(run_id as u64),
@@ -56,9 +59,9 @@ pub fn run_key(repo: &str, run_id: i64) -> Result<RunKey, StoreError> {
 /// `reruns.detail` and `reruns.failed_jobs` of a record.
 pub fn encode_record(record: &RerunRecord) -> Result<(String, String), StoreError> {
     let detail = serde_json::to_string(&record.outcome)
-        .map_err(|err| StoreError(format!("cannot encode outcome: {err}")))?;
+        .map_err(|err| StoreError::Broken(format!("cannot encode outcome: {err}")))?;
     let failed_jobs = serde_json::to_string(&record.failed_jobs)
-        .map_err(|err| StoreError(format!("cannot encode job names: {err}")))?;
+        .map_err(|err| StoreError::Broken(format!("cannot encode job names: {err}")))?;
     Ok((detail, failed_jobs))
 }
 
@@ -85,9 +88,9 @@ pub struct RerunRow {
 /// Reads a `reruns` row back.
 pub fn decode_record(row: RerunRow) -> Result<(RunKey, RerunRecord), StoreError> {
     let outcome: RerunOutcome = serde_json::from_str(&row.detail)
-        .map_err(|err| StoreError(format!("unreadable re-run outcome: {err}")))?;
+        .map_err(|err| StoreError::Unreadable(format!("unreadable re-run outcome: {err}")))?;
     let failed_jobs: Vec<String> = serde_json::from_str(&row.failed_jobs)
-        .map_err(|err| StoreError(format!("unreadable job names: {err}")))?;
+        .map_err(|err| StoreError::Unreadable(format!("unreadable job names: {err}")))?;
     let record = RerunRecord {
         attempt: row.attempt as u32,
         outcome,
@@ -237,7 +240,7 @@ pub fn settled_decision(teaching: &Teaching<'_>) -> Option<(u32, &'static str)> 
 /// A kept decision's facts as the `decisions.facts` column holds them.
 pub fn encode_facts(facts: &crate::policy::DecisionFacts) -> Result<String, StoreError> {
     serde_json::to_string(facts)
-        .map_err(|err| StoreError(format!("cannot encode a decision's facts: {err}")))
+        .map_err(|err| StoreError::Broken(format!("cannot encode a decision's facts: {err}")))
 }
 
 /// The signatures whose history a change's decision reads (the judged decisive lines').

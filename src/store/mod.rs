@@ -37,10 +37,43 @@ use crate::run::{Applied, RerunRecord, RunChange, RunState};
 /// A store operation's pending result.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
 
-/// The store could not do what was asked (disk full, database gone, corrupt row).
+/// The store could not do what was asked, and of which kind the trouble is: callers
+/// (and people reading the logs) tell "the database is gone" from "it refused this
+/// write" from "a newer version wrote this row". Every kind says `store: <why>`.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("store: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The database cannot be used now: it cannot be reached or opened, the file was
+    /// replaced, a thread or runtime of the store is gone. Trying later may work.
+    #[error("store: {0}")]
+    Unavailable(String),
+    /// The database refused this request (disk full, read-only, a constraint, a
+    /// migration that fails): the same request fails again until someone acts.
+    #[error("store: {0}")]
+    Refused(String),
+    /// A stored row this version cannot read (not JSON, a column of another type).
+    #[error("store: {0}")]
+    Unreadable(String),
+    /// A stored row or schema written by a newer version: left as it is.
+    #[error("store: {0}")]
+    Newer(String),
+    /// Something this version should never do happened (a value it cannot encode, a
+    /// request its thread skipped): a bug to report.
+    #[error("store: {0}")]
+    Broken(String),
+}
+
+impl StoreError {
+    /// Why, in a few words (without the `store: ` prefix).
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Unavailable(why)
+            | Self::Refused(why)
+            | Self::Unreadable(why)
+            | Self::Newer(why)
+            | Self::Broken(why) => why,
+        }
+    }
+}
 
 /// A job that failed, was re-run automatically and then passed, counted.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -82,7 +82,9 @@ impl PostgresStore {
             .thread_name("postgres-store")
             .enable_all()
             .build()
-            .map_err(|err| StoreError(format!("cannot start the store runtime: {err}")))?;
+            .map_err(|err| {
+                StoreError::Unavailable(format!("cannot start the store runtime: {err}"))
+            })?;
         let runtime = OwnRuntime(Some(runtime));
         let mut config = Config::new();
         config.url = Some(url.to_owned());
@@ -95,7 +97,7 @@ impl PostgresStore {
         config.pool = Some(pool_config);
         let pool = config
             .create_pool(Some(Runtime::Tokio1), NoTls)
-            .map_err(|err| StoreError(format!("DATABASE_URL is not usable: {err}")))?;
+            .map_err(|err| StoreError::Unavailable(format!("DATABASE_URL is not usable: {err}")))?;
         let mut store = Self {
             pool,
             runtime,
@@ -124,13 +126,15 @@ impl PostgresStore {
         F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
     {
         let Some(runtime) = &self.runtime.0 else {
-            return Box::pin(async { Err(StoreError("the store is shut down".into())) });
+            return Box::pin(async {
+                Err(StoreError::Unavailable("the store is shut down".into()))
+            });
         };
         let handle = runtime.spawn(work);
         Box::pin(async move {
             handle
                 .await
-                .map_err(|err| StoreError(format!("store task failed: {err}")))?
+                .map_err(|err| StoreError::Unavailable(format!("store task failed: {err}")))?
         })
     }
 }
@@ -141,7 +145,7 @@ fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
     index: usize,
 ) -> Result<T, StoreError> {
     row.try_get(index)
-        .map_err(|err| StoreError(format!("column {index}: {err}")))
+        .map_err(|err| StoreError::Unreadable(format!("column {index}: {err}")))
 }
 
 /// How a row of `runs` or `reruns` is named in logs: `repo#run_id`, as far as it reads.
@@ -152,19 +156,27 @@ fn row_name(row: &tokio_postgres::Row) -> String {
 }
 
 pub(super) fn pool_error(err: deadpool_postgres::PoolError) -> StoreError {
-    StoreError(format!("PostgreSQL unavailable: {}", Cause::of_pool(&err)))
+    StoreError::Unavailable(format!("PostgreSQL unavailable: {}", Cause::of_pool(&err)))
 }
 
 /// The start-up failure: where the service tried to connect, and the driver's cause.
 fn cannot_connect(target: &str, err: &deadpool_postgres::PoolError) -> StoreError {
-    StoreError(format!(
+    StoreError::Unavailable(format!(
         "cannot connect to PostgreSQL at {target}: {}",
         Cause::of_pool(err)
     ))
 }
 
 pub(super) fn sql_error(err: tokio_postgres::Error) -> StoreError {
-    StoreError(format!("PostgreSQL: {}", Cause::of(&err)))
+    let cause = Cause::of(&err);
+    let why = format!("PostgreSQL: {cause}");
+    match cause {
+        // The server answered and refused this statement (disk full, a constraint, a
+        // permission): it fails the same way until someone acts.
+        Cause::Server(_) => StoreError::Refused(why),
+        // The connection broke or timed out: another try may do better.
+        _ => StoreError::Unavailable(why),
+    }
 }
 
 /// Moves the `runs` row (`repo`, `run_id` as read in `row`) whose key this version
@@ -251,14 +263,14 @@ impl Store for PostgresStore {
                     tx.execute(
                         "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
                          VALUES ($1, $2, $3, $4, $5)",
-                        &[&repo, &run_id, &text(&json), &text(&err.0), &now],
+                        &[&repo, &run_id, &text(&json), &text(err.message()), &now],
                     )
                     .await
                     .map_err(sql_error)?;
                     tx.execute("DELETE FROM runs WHERE repo = $1 AND run_id = $2", &[&repo, &run_id])
                         .await
                         .map_err(sql_error)?;
-                    watch.quarantined(&key.to_string(), &err.0);
+                    watch.quarantined(&key.to_string(), err.message());
                     None
                 }
             };
@@ -357,7 +369,7 @@ impl Store for PostgresStore {
                     Ok(_) => savepoint.commit().await.map_err(sql_error)?,
                     Err(err) => {
                         savepoint.rollback().await.map_err(sql_error)?;
-                        watch.record_lost(&key.to_string(), &sql_error(err).0);
+                        watch.record_lost(&key.to_string(), sql_error(err).message());
                     }
                 }
             }
@@ -428,11 +440,12 @@ impl Store for PostgresStore {
                     Err(err) => {
                         // Left in `runs` it would stay first among the due re-runs
                         // forever (enough of them fill every poll): moved aside.
-                        let moved = match quarantine_row(&client, row, &err.0).await {
-                            Ok(()) => format!("{}; moved to the quarantine table", err.0),
+                        let moved = match quarantine_row(&client, row, err.message()).await {
+                            Ok(()) => format!("{}; moved to the quarantine table", err.message()),
                             Err(failed) => format!(
                                 "{}; could not be moved to the quarantine table: {}",
-                                err.0, failed.0
+                                err.message(),
+                                failed.message()
                             ),
                         };
                         watch.unreadable("runs", &row_name(row), &moved);
@@ -486,7 +499,7 @@ impl Store for PostgresStore {
                 })();
                 match read {
                     Ok(record) => records.push(record),
-                    Err(err) => watch.unreadable("reruns", &row_name(row), &err.0),
+                    Err(err) => watch.unreadable("reruns", &row_name(row), err.message()),
                 }
             }
             Ok(records)
@@ -525,7 +538,7 @@ impl Store for PostgresStore {
                 })();
                 match run {
                     Ok(run) => runs.push(run),
-                    Err(err) => watch.unreadable("runs", &row_name(row), &err.0),
+                    Err(err) => watch.unreadable("runs", &row_name(row), err.message()),
                 }
             }
             Ok(runs)
@@ -564,7 +577,7 @@ impl Store for PostgresStore {
                             })
                             .collect::<Vec<_>>()
                             .join("/");
-                        watch.unreadable("flaky_jobs", &name, &err.0);
+                        watch.unreadable("flaky_jobs", &name, err.message());
                     }
                 }
             }
@@ -638,7 +651,7 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?;
             match updated {
                 1 => Ok(()),
-                _ => Err(StoreError("the heartbeat row is missing".into())),
+                _ => Err(StoreError::Broken("the heartbeat row is missing".into())),
             }
         })
     }

@@ -48,7 +48,9 @@ impl RecoveryStore for PostgresStore {
             else {
                 return Ok(SweepRecord::default());
             };
-            let read = |err: tokio_postgres::Error| StoreError(format!("redelivery_sweep: {err}"));
+            let read = |err: tokio_postgres::Error| {
+                StoreError::Unreadable(format!("redelivery_sweep: {err}"))
+            };
             Ok(SweepRecord {
                 seen_until: row.try_get::<_, Option<i64>>(0).map_err(read)?.map(ms),
                 last_sweep_at: row.try_get::<_, Option<i64>>(1).map_err(read)?.map(ms),

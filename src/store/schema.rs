@@ -55,12 +55,12 @@ pub fn check(applied: &[Migration], embedded: &[Migration]) -> Result<Vec<String
 /// One line of a migration error (refinery's and the drivers' may span several).
 fn failed(database: &str, err: impl std::fmt::Display) -> StoreError {
     let line = err.to_string().replace(['\n', '\r'], " ");
-    StoreError(format!("migrating {database}: {line}"))
+    StoreError::Refused(format!("migrating {database}: {line}"))
 }
 
 /// What to say when `check` refuses the schema.
 fn refused(database: &str, why: String) -> StoreError {
-    StoreError(format!(
+    StoreError::Refused(format!(
         "{database}'s schema does not fit this version ({why}); not starting"
     ))
 }

@@ -99,7 +99,7 @@ impl Opened {
             Ok(now) if now == self.identity => Ok(()),
             Ok(_) => Err(self.gone("was replaced")),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(self.gone("was deleted")),
-            Err(err) => Err(StoreError(format!(
+            Err(err) => Err(StoreError::Unavailable(format!(
                 "cannot check the database file {}: {err}",
                 self.path.display()
             ))),
@@ -107,7 +107,7 @@ impl Opened {
     }
 
     fn gone(&self, what: &str) -> StoreError {
-        StoreError(format!(
+        StoreError::Unavailable(format!(
             "the database file {} {what} since it was opened; nothing more is committed to it (restart the service)",
             self.path.display()
         ))
@@ -132,7 +132,7 @@ impl WriteHealth {
             None => self.committed_at.store(unix_ms(), Ordering::Relaxed),
             Some(err) => {
                 if let Ok(mut why) = self.why.lock() {
-                    why.clone_from(&err.0);
+                    *why = err.message().to_owned();
                 }
                 self.failed_at.store(unix_ms(), Ordering::Relaxed);
             }
@@ -146,7 +146,7 @@ impl WriteHealth {
         if failed_at > self.committed_at.load(Ordering::Relaxed) && recent {
             let ago_s = unix_ms().saturating_sub(failed_at) / 1000;
             let why = self.why.lock().map(|why| why.clone()).unwrap_or_default();
-            return Err(StoreError(format!(
+            return Err(StoreError::Unavailable(format!(
                 "the last change did not commit ({ago_s} s ago) and none has since: {why}"
             )));
         }
@@ -181,8 +181,9 @@ impl SqliteStore {
             .parent()
             .filter(|dir| !dir.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir)
-                .map_err(|err| StoreError(format!("cannot create {}: {err}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|err| {
+                StoreError::Unavailable(format!("cannot create {}: {err}", dir.display()))
+            })?;
         }
         let mut conn = connect(path)?;
         let newer_migrations =
@@ -190,7 +191,7 @@ impl SqliteStore {
         let opened = Opened {
             path: PathBuf::from(path),
             identity: identity(Path::new(path))
-                .map_err(|err| StoreError(format!("cannot read {path}: {err}")))?,
+                .map_err(|err| StoreError::Unavailable(format!("cannot read {path}: {err}")))?,
         };
         // The writer never checkpoints on commit; the checkpointer thread does.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -206,11 +207,15 @@ impl SqliteStore {
                 serve(conn, inbox, &opened, &thread_health);
                 drop(stop);
             })
-            .map_err(|err| StoreError(format!("cannot start the store thread: {err}")))?;
+            .map_err(|err| {
+                StoreError::Unavailable(format!("cannot start the store thread: {err}"))
+            })?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_until(checkpointer, stopped))
-            .map_err(|err| StoreError(format!("cannot start the checkpointer: {err}")))?;
+            .map_err(|err| {
+                StoreError::Unavailable(format!("cannot start the checkpointer: {err}"))
+            })?;
         Ok(Self {
             requests,
             path: PathBuf::from(path),
@@ -235,18 +240,18 @@ impl SqliteStore {
             wrote: false,
         }));
         Box::pin(async move {
-            sent.map_err(|_| StoreError("the store thread has stopped".into()))?;
+            sent.map_err(|_| StoreError::Unavailable("the store thread has stopped".into()))?;
             answer
                 .await
-                .map_err(|_| StoreError("the store thread has stopped".into()))?
+                .map_err(|_| StoreError::Unavailable("the store thread has stopped".into()))?
         })
     }
 }
 
 /// A connection to `path` with the settings both threads need.
 fn connect(path: &str) -> Result<Connection, StoreError> {
-    let conn =
-        Connection::open(path).map_err(|err| StoreError(format!("cannot open {path}: {err}")))?;
+    let conn = Connection::open(path)
+        .map_err(|err| StoreError::Unavailable(format!("cannot open {path}: {err}")))?;
     // WAL lets the one writer commit with a single fsync; FULL makes each commit survive
     // a power cut, not only a crash of the process.
     conn.pragma_update(None, "journal_mode", "WAL")
@@ -297,10 +302,12 @@ impl Store for SqliteStore {
                 let _ = reply.send(count_runs(&path));
             });
         Box::pin(async move {
-            spawned.map_err(|err| StoreError(format!("cannot start a counting thread: {err}")))?;
+            spawned.map_err(|err| {
+                StoreError::Unavailable(format!("cannot start a counting thread: {err}"))
+            })?;
             answer
                 .await
-                .map_err(|_| StoreError("the counting thread stopped".into()))?
+                .map_err(|_| StoreError::Unavailable("the counting thread stopped".into()))?
         })
     }
 
@@ -344,7 +351,7 @@ impl Store for SqliteStore {
                 .map_err(sql_error)?;
             match updated {
                 1 => Ok(()),
-                _ => Err(StoreError("the heartbeat row is missing".into())),
+                _ => Err(StoreError::Broken("the heartbeat row is missing".into())),
             }
         })
     }
@@ -367,7 +374,25 @@ impl Store for SqliteStore {
 }
 
 pub(super) fn sql_error(err: rusqlite::Error) -> StoreError {
-    StoreError(err.to_string())
+    use rusqlite::ErrorCode::{
+        CannotOpen, DatabaseBusy, DatabaseLocked, NotADatabase, SystemIoFailure,
+    };
+    let why = err.to_string();
+    match &err {
+        // The file cannot be used now (another writer, the disk failing, a file that is
+        // not a database any more): another try, or another instance, may do better.
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.code,
+                CannotOpen | DatabaseBusy | DatabaseLocked | NotADatabase | SystemIoFailure
+            ) =>
+        {
+            StoreError::Unavailable(why)
+        }
+        // Disk full, read-only, a constraint, a statement this version got wrong: this
+        // request fails the same way until someone acts.
+        _ => StoreError::Refused(why),
+    }
 }
 
 fn load(conn: &Connection, key: &RunKey) -> Result<Option<RunState>, StoreError> {
@@ -443,7 +468,7 @@ fn load_for_change(
         Some(Ok(json)) => match codec::decode_stored_state(key, &json) {
             Ok(state) => return Ok(Some(state)),
             Err(codec::Unreadable::Newer(err)) => return Err(watch.newer(&key.to_string(), err)),
-            Err(codec::Unreadable::Garbled(err)) => (json, err.0),
+            Err(codec::Unreadable::Garbled(err)) => (json, err.message().to_owned()),
         },
         Some(Err(unreadable)) => unreadable,
     };
@@ -644,7 +669,9 @@ fn due(
         .query_map(params![now.min(i64::MAX as u64) as i64, limit], |row| {
             let key = text(row, 0)
                 .and_then(|repo| Ok((repo, integer(row, 1)?)))
-                .and_then(|(repo, run_id)| codec::run_key(&repo, run_id).map_err(|err| err.0));
+                .and_then(|(repo, run_id)| {
+                    codec::run_key(&repo, run_id).map_err(|err| err.message().to_owned())
+                });
             Ok(key.map_err(|why| {
                 let raw = (row.get::<_, Value>(0), row.get::<_, Value>(1));
                 (run_row_name(row), why, raw)
@@ -699,7 +726,7 @@ fn quarantine_row(
 /// The rows of `runs`, on a read-only connection opened for it.
 fn count_runs(path: &Path) -> Result<u64, StoreError> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|err| StoreError(format!("cannot open {}: {err}", path.display())))?;
+        .map_err(|err| StoreError::Unavailable(format!("cannot open {}: {err}", path.display())))?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(sql_error)?;
     conn.query_row("SELECT COUNT(*) FROM runs", [], |row| row.get::<_, i64>(0))
@@ -717,6 +744,18 @@ fn purge(conn: &Connection, before: u64) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_database_is_unavailable_and_a_full_disk_refuses() {
+        let failure = |code| {
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("x".into()))
+        };
+        let busy = sql_error(failure(rusqlite::ffi::SQLITE_BUSY));
+        assert!(matches!(busy, StoreError::Unavailable(_)), "{busy:?}");
+        let full = sql_error(failure(rusqlite::ffi::SQLITE_FULL));
+        assert!(matches!(full, StoreError::Refused(_)), "{full:?}");
+        assert_eq!(full.to_string(), format!("store: {}", full.message()));
+    }
 
     #[test]
     fn a_wal_grown_by_a_burst_is_cut_back_when_it_starts_over() {
@@ -758,9 +797,11 @@ mod tests {
     fn a_failed_change_makes_the_store_unready_until_a_change_commits() {
         let health = WriteHealth::default();
         assert!(health.check().is_ok(), "nothing failed yet");
-        health.record(Some(&StoreError("database or disk is full".into())));
+        health.record(Some(&StoreError::Refused(
+            "database or disk is full".into(),
+        )));
         let err = health.check().expect_err("the latest change failed");
-        assert!(err.0.contains("database or disk is full"), "{err}");
+        assert!(err.message().contains("database or disk is full"), "{err}");
         // A later commit in the same millisecond must count as later.
         std::thread::sleep(Duration::from_millis(2));
         health.record(None);

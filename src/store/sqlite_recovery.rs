@@ -52,7 +52,7 @@ impl RecoveryStore for SqliteStore {
         self.ask(Kind::Read, move |conn| {
             // One statement for the whole listing: the guids go in as one JSON array.
             let listed = serde_json::to_string(&guids)
-                .map_err(|err| super::StoreError(format!("redelivery_asked: {err}")))?;
+                .map_err(|err| super::StoreError::Unreadable(format!("redelivery_asked: {err}")))?;
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT guid FROM redelivery_asked

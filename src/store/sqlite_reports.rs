@@ -38,8 +38,9 @@ pub(super) fn recent(
         .map_err(sql_error)?;
     let rows = stmt
         .query_map(params![limit], |row| {
-            let record =
-                rerun_row(row).and_then(|read| codec::decode_record(read).map_err(|err| err.0));
+            let record = rerun_row(row).and_then(|read| {
+                codec::decode_record(read).map_err(|err| err.message().to_owned())
+            });
             Ok(record.map_err(|why| (format!("{}@{}", run_row_name(row), shown(row, 2)), why)))
         })
         .map_err(sql_error)?;
@@ -66,8 +67,10 @@ pub(super) fn runs(
             let run = text(row, 0)
                 .and_then(|repo| Ok((repo, integer(row, 1)?, text(row, 2)?)))
                 .and_then(|(repo, run_id, json)| {
-                    let key = codec::run_key(&repo, run_id).map_err(|err| err.0)?;
-                    let state = codec::decode_state(&key, &json).map_err(|err| err.0)?;
+                    let key =
+                        codec::run_key(&repo, run_id).map_err(|err| err.message().to_owned())?;
+                    let state =
+                        codec::decode_state(&key, &json).map_err(|err| err.message().to_owned())?;
                     Ok((key, state))
                 });
             Ok(run.map_err(|why: String| (run_row_name(row), why)))

@@ -52,7 +52,7 @@ where
     fn deliver(self: Box<Self>, committed: &Result<(), StoreError>) {
         let value = match (committed, self.value) {
             (Ok(()), Some(value)) => value,
-            (Ok(()), None) => Err(StoreError("the store skipped the request".into())),
+            (Ok(()), None) => Err(StoreError::Broken("the store skipped the request".into())),
             (Err(err), _) => Err(err.clone()),
         };
         // The asker may have gone (its webhook timed out); nothing to tell then.

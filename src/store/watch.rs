@@ -101,9 +101,9 @@ impl StoreWatch {
         }
         if self.first_time("newer", key) {
             warn!(self.log, "a run's stored state was written by a newer version: left as it is";
-                "row" => key, "error" => &error.0);
+                "row" => key, "error" => &error.message());
         }
-        StoreError(format!(
+        StoreError::Newer(format!(
             "run {key} was written by a newer version; this instance leaves it alone"
         ))
     }

@@ -58,7 +58,11 @@ impl Refusing {
 }
 
 fn refused<T: Send + 'static>() -> StoreFuture<T> {
-    Box::pin(async { Err(StoreError("disk I/O error (injected by the test)".into())) })
+    Box::pin(async {
+        Err(StoreError::Unavailable(
+            "disk I/O error (injected by the test)".into(),
+        ))
+    })
 }
 
 impl Store for Refusing {

@@ -503,10 +503,10 @@ async fn a_divergent_or_missing_older_migration_stops_start_up(backend: Backend)
         );
     };
     assert!(
-        refused.0.contains("V2__deliveries_in_runs differs"),
+        refused.message().contains("V2__deliveries_in_runs differs"),
         "{refused}"
     );
-    assert!(refused.0.ends_with("not starting"), "{refused}");
+    assert!(refused.message().ends_with("not starting"), "{refused}");
     assert_eq!(refused.to_string().lines().count(), 1, "{refused}");
     // A newer migration does not excuse a missing older one.
     run_sql(
@@ -520,7 +520,9 @@ async fn a_divergent_or_missing_older_migration_stops_start_up(backend: Backend)
         panic!("{}: opened a database missing a migration", backend.name);
     };
     assert!(
-        refused.0.contains("V2__deliveries_in_runs was not applied"),
+        refused
+            .message()
+            .contains("V2__deliveries_in_runs was not applied"),
         "{refused}"
     );
     backend.finish().await;
