@@ -135,8 +135,6 @@ impl Application {
         };
         let github = GitHubActor::new(
             settings.github.clone(),
-            Arc::clone(&store),
-            claim,
             Arc::clone(&metrics),
             settings.dry_run,
             &log,

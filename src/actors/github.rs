@@ -34,6 +34,8 @@ pub use evidence::LocateLog;
 pub use jobs::{FetchJobs, Listed};
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +45,6 @@ use slog::{Logger, debug, info, o, warn};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::{Instant, sleep, sleep_until};
 
-use crate::clock::now_ms;
 use crate::github::GitHubSettings;
 use crate::github::check_run::{self, Report};
 use crate::github::credentials::NO_CREDENTIAL;
@@ -53,9 +54,8 @@ use crate::github::{GitHubClient, GitHubError, RateLimit, WorkflowRun};
 use crate::ids::{InstallationId, JobId, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched, JobEvidence, JobRef};
-use crate::run::{ChangeResult, Claim, ClaimedRerun, Conclusion, RerunOutcome, RunChange};
+use crate::run::{ClaimedRerun, Conclusion, RerunOutcome};
 use crate::secret::Secret;
-use crate::store::Store;
 pub(crate) use evidence::all_unavailable;
 use evidence::{LogFetcher, with_tries};
 use perform::{Performer, perform};
@@ -76,14 +76,24 @@ const PRUNE_LANES_EVERY: Duration = Duration::from_secs(60);
 pub const MAX_EVIDENCE_JOBS: usize = 30;
 
 /// Re-run the failed jobs of `run` for the claimed attempt.
-#[derive(Message, Clone, Debug)]
+#[derive(Message, Clone)]
 #[rtype(result = "RerunOutcome")]
 pub struct RerunRequest {
     /// The run.
     pub run: RunKey,
     /// What this process claimed: the attempt, and the delivery that decided it.
     pub claimed: ClaimedRerun,
+    /// Asked right before each POST.
+    pub guard: PostGuard,
 }
+
+/// The check right before a re-run's POST, supplied by whoever claimed it (the tracker
+/// extends its claim in the store): `Ok(true)` while the re-run is still theirs to
+/// perform, `Ok(false)` when another process took it over (then that one POSTs), `Err`
+/// when it cannot be told now (tried again like a transient error). The GitHub actor
+/// only calls it: it knows neither the store nor the run's changes.
+pub type PostGuard =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send>> + Send + Sync>;
 
 /// Fetch the evidence the failure policy needs about failed jobs of `run`: each job's
 /// check-run annotations and the tail of its log (`LOG_TAIL_BYTES`, at most
@@ -218,8 +228,6 @@ impl Pacing {
 /// The GitHub actor. See the module documentation.
 pub struct GitHubActor {
     settings: GitHubSettings,
-    store: Arc<dyn Store>,
-    claim: Claim,
     metrics: Arc<Metrics>,
     dry_run: bool,
     log: Logger,
@@ -234,12 +242,9 @@ pub struct GitHubActor {
 }
 
 impl GitHubActor {
-    /// An actor that calls the API described by `settings`, and confirms `claim` in
-    /// `store` before each POST.
+    /// An actor that calls the API described by `settings`.
     pub fn new(
         settings: GitHubSettings,
-        store: Arc<dyn Store>,
-        claim: Claim,
         metrics: Arc<Metrics>,
         dry_run: bool,
         log: &Logger,
@@ -248,8 +253,6 @@ impl GitHubActor {
             downloads: Rc::new(Semaphore::new(settings.log_downloads)),
             credentials: Arc::new(Credentials::new(&settings)),
             settings,
-            store,
-            claim,
             metrics,
             dry_run,
             log: log.new(o!("actor" => "github")),
@@ -340,8 +343,6 @@ impl GitHubActor {
             client: self.client.clone(),
             dry_run: self.dry_run,
             settings: self.settings.clone(),
-            store: Arc::clone(&self.store),
-            claim: self.claim,
             log: log.clone(),
         };
         let work = perform(performer, auth, pacing, request);

@@ -7,6 +7,6 @@ pub mod registry;
 pub mod run_tracker;
 pub mod storm_watch;
 
-pub use github::{FetchEvidence, GitHubActor, QueueDepth, RerunRequest};
+pub use github::{FetchEvidence, GitHubActor, PostGuard, QueueDepth, RerunRequest};
 pub use registry::{Registry, TrackError, TrackerDeps};
 pub use run_tracker::{RunTracker, Track, Wake};

@@ -39,7 +39,7 @@ pub use run_end::TrackRun;
 
 use messages::{Answered, Evidenced, RerunDue};
 
-use super::github::{ReportDecision, RerunRequest};
+use super::github::{PostGuard, ReportDecision, RerunRequest};
 use super::registry::{Shared, TrackError};
 use crate::github::check_run;
 use crate::ids::RunKey;
@@ -359,11 +359,34 @@ impl RunTracker {
         }));
     }
 
+    /// The check the GitHub actor makes right before the POST: this process's claim on
+    /// `attempt`'s re-run, extended in the store (`RunChange::Renew`), still holds.
+    fn post_guard(&self, attempt: u32) -> PostGuard {
+        let (store, key, claim) = (
+            Arc::clone(&self.shared.deps.store),
+            self.key.clone(),
+            self.shared.deps.claim,
+        );
+        Arc::new(move || {
+            let change = RunChange::Renew {
+                now: now_ms(),
+                attempt,
+                claim,
+            };
+            let renewing = store.transition(&key, change);
+            Box::pin(async move {
+                let applied = renewing.await.map_err(|err| err.to_string())?;
+                Ok(applied.result == ChangeResult::Renewed(true))
+            })
+        })
+    }
+
     /// Hands a claimed re-run to the GitHub actor and records its answer.
     fn perform(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
         let request = RerunRequest {
             run: self.key.clone(),
             claimed: claimed.clone(),
+            guard: self.post_guard(claimed.attempt),
         };
         info!(self.log(), "re-run handed to the GitHub actor"; "run_attempt" => claimed.attempt,
             "delivery" => claimed.decided_by.clone().unwrap_or_default());

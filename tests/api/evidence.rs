@@ -13,7 +13,6 @@ use job_rerunner::actors::{FetchEvidence, GitHubActor};
 use job_rerunner::ids::{JobId, RepoName, RunId, RunKey};
 use job_rerunner::metrics::Metrics;
 use job_rerunner::policy::{AnnotationLevel, Fetched, JobEvidence, JobRef};
-use job_rerunner::run::Claim;
 use job_rerunner::settings::Settings;
 use serde_json::json;
 use tempfile::TempDir;
@@ -69,27 +68,13 @@ impl Harness {
             vars.insert((*name).to_owned(), (*value).to_owned());
         }
         let settings = Settings::from_vars(vars).expect("test settings are valid");
-        let store = job_rerunner::startup::open_store(&settings.database)
-            .await
-            .expect("store opens");
         let logs = Captured::default();
         let decorator = slog_term::PlainSyncDecorator::new(logs.clone());
         let drain = slog_term::FullFormat::new(decorator).build().fuse();
         let log = slog::Logger::root(drain, slog::o!());
         let metrics = Arc::new(Metrics::new());
-        let claim = Claim {
-            owner: 1,
-            lease_ms: 60_000,
-        };
-        let actor = GitHubActor::new(
-            settings.github.clone(),
-            store,
-            claim,
-            Arc::clone(&metrics),
-            false,
-            &log,
-        )
-        .start();
+        let actor =
+            GitHubActor::new(settings.github.clone(), Arc::clone(&metrics), false, &log).start();
         Self {
             github,
             blob,

@@ -26,8 +26,6 @@ pub(super) struct Performer {
     pub(super) client: Option<Rc<GitHubClient>>,
     pub(super) dry_run: bool,
     pub(super) settings: GitHubSettings,
-    pub(super) store: Arc<dyn Store>,
-    pub(super) claim: Claim,
     pub(super) log: Logger,
 }
 
@@ -35,17 +33,9 @@ impl Performer {
     /// Extends this process's claim on the re-run right before the POST: if the claim ran
     /// out and another process took the re-run over, that process performs it, not us.
     async fn claim_still_ours(&self, request: &RerunRequest) -> Result<bool, GitHubError> {
-        let change = RunChange::Renew {
-            now: now_ms(),
-            attempt: request.claimed.attempt,
-            claim: self.claim,
-        };
-        match self.store.transition(&request.run, change).await {
-            Ok(applied) => Ok(applied.result == ChangeResult::Renewed(true)),
-            Err(err) => Err(GitHubError::transient(format!(
-                "confirming the claim: {err}"
-            ))),
-        }
+        (request.guard)()
+            .await
+            .map_err(|why| GitHubError::transient(format!("confirming the claim: {why}")))
     }
 }
 
