@@ -227,7 +227,7 @@ impl Application {
                 .wrap(connections::KeepAliveForWebhooks)
         })
         .workers(settings.workers)
-        // Stated, not left to actix's defaults: README's "Limits" documents them.
+        // Stated, not left to actix's defaults: ARCHITECTURE.md's "Limits" documents them.
         .client_request_timeout(connections::HEADER_TIMEOUT)
         .keep_alive(connections::KEEP_ALIVE)
         .client_disconnect_timeout(connections::LINGER)

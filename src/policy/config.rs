@@ -167,7 +167,7 @@ struct Partial {
     learn_after: Option<u32>,
     debug_last_attempt: Option<bool>,
     mode: Option<Mode>,
-    /// The fields the section writes, in the order README's "Re-run policy" lists them.
+    /// The fields the section writes, in the order docs/policy.md ("Fields") lists them.
     sets: Vec<&'static str>,
 }
 

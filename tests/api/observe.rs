@@ -332,7 +332,7 @@ async fn the_status_page_shows_in_a_real_browser() {
         "the chart has a bar per hour"
     );
 
-    // A phone-sized screenshot: the README shows it (UPDATE_SCREENSHOT=1 refreshes it).
+    // A phone-sized screenshot: docs/operate.md shows it (UPDATE_SCREENSHOT=1 refreshes it).
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
     let target = format!("--screenshot={}", shot.display());
     let profile = tempfile::tempdir().expect("profile dir");

@@ -1,5 +1,5 @@
 //! What an operator is handed besides the binary: the deployment files (Dockerfile,
-//! .dockerignore, app.json, CHECKS, rust-toolchain.toml), README's alert rules and the
+//! .dockerignore, app.json, CHECKS, rust-toolchain.toml), docs/operate.md's alert rules and the
 //! Grafana dashboard. The image cannot be built here (no container registry), so these
 //! tests check what can be checked without Docker: the files agree with each other and
 //! with the service, and every metric the rules and the dashboard name exists.
@@ -257,12 +257,12 @@ fn named_metrics(expression: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// README's alert rules: the YAML block that follows "**Alerts.**".
-fn readme_alert_rules() -> String {
-    let readme = read("README.md");
-    let after = readme
-        .split_once("**Alerts.**")
-        .expect("README has the alert rules")
+/// docs/operate.md's alert rules: the YAML block that follows its "## Alerts" heading.
+fn documented_alert_rules() -> String {
+    let page = read("docs/operate.md");
+    let after = page
+        .split_once("\n## Alerts\n")
+        .expect("docs/operate.md has the alert rules")
         .1;
     let block = after.split_once("```yaml\n").expect("a YAML block").1;
     block
@@ -276,7 +276,7 @@ fn readme_alert_rules() -> String {
 async fn the_alert_rules_and_the_dashboard_use_only_metrics_the_service_serves() {
     let served = served_metric_names().await;
 
-    let rules = readme_alert_rules();
+    let rules = documented_alert_rules();
     let used = named_metrics(&rules);
     for needed in [
         "job_rerunner_oldest_overdue_rerun_seconds",
@@ -323,7 +323,7 @@ async fn the_alert_rules_and_the_dashboard_use_only_metrics_the_service_serves()
 #[ignore = "needs promtool (Debian's prometheus), with --include-ignored"]
 async fn promtool_accepts_the_alert_rules() {
     let promtool = crate::observe::tool("promtool", "promtool_accepts_the_alert_rules");
-    let rules = readme_alert_rules();
+    let rules = documented_alert_rules();
     let file = tempfile::Builder::new()
         .suffix(".yml")
         .tempfile()
