@@ -4,6 +4,7 @@
 mod check_run_text;
 mod cli;
 mod database_errors;
+mod docs;
 mod effects;
 mod evidence;
 mod evidence_limits;
