@@ -22,7 +22,7 @@ use crate::http::{Guards, connections, unmatched};
 use crate::metrics::Metrics;
 use crate::rules::LivePolicy;
 use crate::run::{Claim, RerunState};
-use crate::settings::{BranchFilter, DatabaseUrl, Settings};
+use crate::settings::{DatabaseUrl, Settings};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch, codec};
 
 /// How often, at most, runs quiet for `RUN_TTL` are purged from the store (a quarter
@@ -237,15 +237,16 @@ impl Application {
             source,
         })?
         .run();
-        info!(log, "policy in force"; "source" => policy.current().source().to_string(),
-            "rules" => policy.current().rules().len());
-        let branches = match &settings.branches {
-            BranchFilter::Any => "*".to_owned(),
-            BranchFilter::Only(names) => names.join(","),
-        };
+        let current = policy.current();
+        info!(log, "policy in force"; "source" => current.source().to_string(),
+            "rules" => current.rules().len());
+        // What decides, whatever set it: the policy's [defaults] (which REPO_BRANCHES,
+        // RUN_ATTEMPTS and RERUN_DELAY fill when no policy is set), and how many
+        // [[rule]]s may say otherwise for some runs.
+        let defaults = current.defaults();
         info!(log, "listening"; "version" => crate::VERSION, "port" => port, "workers" => settings.workers,
-            "branches" => branches, "run_attempts" => settings.run_attempts,
-            "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
+            "branches" => defaults.branches.written().join(","), "attempts" => defaults.attempts,
+            "delay_ms" => defaults.delay.as_millis() as u64, "rules" => current.rules().len());
         Ok(Self {
             port,
             server,

@@ -27,6 +27,7 @@ mod reruns;
 mod restart;
 mod sleeping;
 mod status_codes;
+mod status_page;
 mod store;
 mod storm;
 mod workflow_run;
