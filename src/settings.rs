@@ -334,10 +334,15 @@ impl Settings {
         let run_attempts = env
             .number("RUN_ATTEMPTS", 4u32, 2..=51)
             .map_err(|mut err| {
+                // Why the bound is where it is, for the side the value fell out of.
                 if err.problem.contains("out of range") {
-                    err.problem.push_str(
-                        " (1 would never re-run; GitHub refuses more than 50 re-runs of one run)",
-                    );
+                    let raw = env.get("RUN_ATTEMPTS").unwrap_or_default();
+                    let too_few = raw.starts_with('-') || raw.parse::<u64>().is_ok_and(|n| n < 2);
+                    err.problem.push_str(if too_few {
+                        " (it counts the first attempt too: 1 would never re-run)"
+                    } else {
+                        " (GitHub refuses more than 50 re-runs of one run)"
+                    });
                 }
                 err
             })?;

@@ -97,7 +97,8 @@ fn every_toml_block_of_the_docs_is_a_policy_the_service_takes() {
     let mut parsed = 0;
     for page in documentation() {
         for block in markdown::fenced_blocks(&page.text) {
-            if block.lang != "toml" || block.fragment {
+            if block.lang != "toml" || matches!(block.note.as_deref(), Some("fragment" | "refused"))
+            {
                 continue;
             }
             parsed += 1;
@@ -113,6 +114,42 @@ fn every_toml_block_of_the_docs_is_a_policy_the_service_takes() {
         problems.is_empty(),
         "TOML blocks that are no policy (mark a piece of one with <!-- fragment --> on the line before):\n{}",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn every_refused_policy_shown_is_refused_with_the_line_shown_after_it() {
+    let page = markdown::read(Path::new("docs/policy.md"));
+    let blocks = markdown::fenced_blocks(&page);
+    let mut shown = 0;
+    for (at, block) in blocks.iter().enumerate() {
+        if block.note.as_deref() != Some("refused") {
+            continue;
+        }
+        shown += 1;
+        let line = blocks
+            .get(at + 1)
+            .filter(|next| next.lang.is_empty())
+            .unwrap_or_else(|| panic!("docs/policy.md:{}: no line after it", block.line));
+        let err = policy::parse(&block.body, PolicySource::Inline, &EnvDefaults::default())
+            .expect_err("a policy shown as refused is refused");
+        assert_eq!(
+            err.to_string(),
+            line.body.trim_end(),
+            "docs/policy.md:{}: the line shown is not the one printed",
+            line.line
+        );
+    }
+    assert!(shown >= 5, "only {shown} refused policies shown");
+    let both = policy::load(
+        Some("[defaults]"),
+        Some(Path::new("policy.toml")),
+        &EnvDefaults::default(),
+    )
+    .expect_err("both sources are refused");
+    assert!(
+        page.contains(&format!("`{both}`")),
+        "docs/policy.md does not show: {both}"
     );
 }
 

@@ -202,8 +202,9 @@ pub struct Block {
     pub line: usize,
     pub lang: String,
     pub body: String,
-    /// Marked `<!-- fragment -->` on the line before: a piece of a file, not a whole one.
-    pub fragment: bool,
+    /// The note on the line before it, `<!-- note -->`: `fragment` (a piece of a
+    /// file, not a whole one), `refused` (a policy shown for the error it makes).
+    pub note: Option<String>,
 }
 
 /// The page's fenced blocks, their lines unindented by the fence's own indentation.
@@ -238,7 +239,10 @@ pub fn fenced_blocks(text: &str) -> Vec<Block> {
             line: i + 1,
             lang: info.split_whitespace().next().unwrap_or("").to_owned(),
             body,
-            fragment: before.is_some_and(|line| line.trim() == "<!-- fragment -->"),
+            note: before.and_then(|line| {
+                let inner = line.trim().strip_prefix("<!--")?.strip_suffix("-->")?;
+                Some(inner.trim().to_owned())
+            }),
         });
         i = j + 1;
     }
