@@ -832,7 +832,9 @@ impl Env {
             None => default,
             Some(raw) => raw.parse::<f64>().map_err(|_| SettingsError {
                 variable: name,
-                problem: format!("{raw:?} is not a number of seconds"),
+                problem: format!(
+                    "{raw:?} is not a number of seconds; write one without a unit, such as {name}=5 or {name}=0.25"
+                ),
             })?,
         };
         self.at_most(name, value, MAX_DURATION, "30 days")

@@ -97,14 +97,22 @@ pub async fn open_store_watched(
     })
 }
 
+/// Binds `HOST:PORT`: first of all, so that a second instance started on a taken port
+/// stops before it opens, creates or migrates a database.
+fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
+    let address = format!("{}:{}", settings.host, settings.port);
+    TcpListener::bind(&address).map_err(|source| StartError::Listen { address, source })
+}
+
 impl Application {
-    /// Opens the store, starts the actors and background loops, and binds the port.
+    /// Binds the port, opens the store, starts the actors and background loops.
     /// Must be called inside an actix system.
     pub async fn build(settings: Settings, log: Logger) -> Result<Self, StartError> {
+        let listener = bind(&settings)?;
         let metrics = Arc::new(Metrics::new());
         let watch = StoreWatch::new(log.clone(), metrics.store_rows_unreadable.clone());
         let store = open_store_watched(&settings.database, Arc::new(watch)).await?;
-        Self::start(settings, log, store, metrics).await
+        Self::start(settings, log, store, metrics, listener).await
     }
 
     /// As [`Application::build`], on a store the caller opened (`DATABASE_URL` is then
@@ -115,7 +123,8 @@ impl Application {
         log: Logger,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartError> {
-        Self::start(settings, log, store, Arc::new(Metrics::new())).await
+        let listener = bind(&settings)?;
+        Self::start(settings, log, store, Arc::new(Metrics::new()), listener).await
     }
 
     async fn start(
@@ -123,6 +132,7 @@ impl Application {
         log: Logger,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
+        listener: TcpListener,
     ) -> Result<Self, StartError> {
         register_own_secrets(&settings);
         let settings = Arc::new(settings);
@@ -192,14 +202,12 @@ impl Application {
             log.clone(),
         );
 
-        let address = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartError::Listen {
-            address: address.clone(),
-            source,
-        })?;
         let port = listener
             .local_addr()
-            .map_err(|source| StartError::Listen { address, source })?
+            .map_err(|source| StartError::Listen {
+                address: format!("{}:{}", settings.host, settings.port),
+                source,
+            })?
             .port();
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),

@@ -481,3 +481,29 @@ fn a_key_file_that_is_a_fifo_a_device_or_too_large_stops_start_up_with_one_line(
         );
     }
 }
+
+#[actix_web::test]
+async fn a_second_instance_on_a_taken_port_stops_before_it_touches_its_database() {
+    let github = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = crate::process::Service::start(&github, &dir.path().join("first.sqlite"), &[]);
+    let port = first.port;
+    let second_db = dir.path().join("second").join("job-rerunner.db");
+    let output = run_to_end({
+        let mut command = binary_that_could_serve(&second_db);
+        command.env("PORT", port.to_string());
+        command
+    });
+    first.kill();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(
+        !second_db.parent().expect("a directory").exists(),
+        "the database (or its directory) was created before the port was tried"
+    );
+}

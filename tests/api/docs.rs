@@ -224,6 +224,34 @@ fn the_configuration_table_is_the_list_help_prints() {
     }
 }
 
+#[test]
+fn every_refused_value_shown_is_refused_with_the_line_shown() {
+    let page = markdown::read(Path::new("docs/configuration.md"));
+    let rows = markdown::table_after(&page, "When a value is refused");
+    assert!(rows.len() >= 5, "only {} refused values shown", rows.len());
+    for cells in &rows {
+        let set = cells[0].trim_matches('`');
+        let (name, value) = set.split_once('=').expect("NAME=value");
+        let vars = [("GITHUB_SIGN_KEY", "k"), (name, value)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let err = job_rerunner::settings::Settings::from_vars(vars)
+            .expect_err(&format!("{set} is refused"));
+        // As `src/main.rs` prints it.
+        let printed = format!("job-rerunner: configuration error: {err}");
+        assert_eq!(printed, cells[1].trim_matches('`').trim(), "{set}");
+    }
+    let typo =
+        job_rerunner::cli::parse(["job-rerunner", "chek-config"]).expect_err("a typo is refused");
+    assert_eq!(typo.code, 2);
+    let line = typo.text.trim_end();
+    assert!(
+        page.contains(&format!("`{line}`")),
+        "docs/configuration.md does not show: {line}"
+    );
+}
+
 /// The fields a policy section takes, in the words of the parser's own refusal.
 fn policy_fields() -> Vec<String> {
     let err = policy::parse(

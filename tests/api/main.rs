@@ -22,6 +22,7 @@ mod operate;
 mod policy;
 mod postgres;
 mod process;
+mod quick_start;
 mod redelivery;
 mod reruns;
 mod restart;
