@@ -1,8 +1,8 @@
 # job-rerunner in a container. Dokku builds this file on `git push` (no buildpack), and
-# so does anything else that builds images (README: "Deploying on Dokku").
+# so does anything else that builds images (docs/deploy.md).
 #
 # It cannot be built on the project's machines (no container registry to pull the base
-# images from), so a test (tests/api/deploy.rs) checks what can be checked without
+# images from), so a test (tests/api/operate.rs) checks what can be checked without
 # Docker: the build image matches rust-toolchain.toml, the build command is CI's, every
 # workspace member has its stub, the port and the health check agree with app.json.
 

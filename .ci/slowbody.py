@@ -7,7 +7,7 @@ a BODY-byte body, then either the body except its last byte (--mode body) or not
 (from /proc/PID/status) and how long the connections stayed open, then closes them all.
 
 Bounded on purpose: loopback only, at most 5000 connections, at most 300 s, no retries.
-Used for the figures in README's "Limits" section:
+Used for the figures in ARCHITECTURE.md's "Limits" section:
 
     .ci/slowbody.py --pid "$(pidof job-rerunner)" --port 5000 --mode body
     .ci/slowbody.py --pid "$(pidof job-rerunner)" --port 5000 --mode headers --connections 2000 --hold 65

@@ -114,8 +114,9 @@ enum Command {
 
 /// `--since`: humantime's syntax, at most a year.
 fn parse_since(text: &str) -> Result<Duration, String> {
-    let since = humantime::parse_duration(text.trim())
-        .map_err(|err| format!("{text:?} is not a duration such as 30d or 12h: {err}"))?;
+    let since = humantime::parse_duration(text.trim()).map_err(|_| {
+        format!("{text:?} is not a duration; write a number and a unit, such as 30d or 12h")
+    })?;
     if since > Duration::from_secs(366 * 24 * 3600) {
         return Err(format!("{text:?} is longer than a year"));
     }

@@ -141,7 +141,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// lets slow senders hold their share of `MAX_BUFFERED_BYTES` longer.
 pub const MAX_BODY_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// One line per variable: name, default and meaning. `--help` prints it; README mirrors it.
+/// One line per variable: name, default and meaning. `--help` prints it; the table of
+/// docs/configuration.md is tested to be the same (tests/docs.rs).
 #[rustfmt::skip]
 pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("GITHUB_SIGN_KEY", "required", "webhook secret; deliveries must carry X-Hub-Signature-256"),
@@ -187,7 +188,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("BODY_TIMEOUT", "5", "seconds (at most 300) a webhook body may take to arrive after its headers (408 after)"),
     ("MAX_BUFFERED_BYTES", "67108864", "most webhook body bytes held at once, all connections together (503 with Retry-After above); at least MAX_BODY_BYTES"),
     ("TRUST_FORWARDED_FOR", "false", "true behind one reverse proxy that sets X-Forwarded-For (Dokku's nginx): the status page's failure limit counts per its last address"),
-    ("RULES", "unset", "the re-run policy itself, TOML (README's Re-run policy); not with RULES_FILE"),
+    ("RULES", "unset", "the re-run policy itself, TOML (docs/policy.md); not with RULES_FILE"),
     ("RULES_FILE", "unset", "path to the re-run policy's TOML file, read again on SIGHUP; not with RULES"),
     ("REDELIVER_EVERY", "600", "seconds between two looks for deliveries GitHub failed to make, which it is asked to redeliver (GitHub App only); 0: off"),
     ("STORM_REPOS", "4", "repositories failing with the same transient error within STORM_WINDOW that make a storm: their re-runs are held until it is over, then released a few at a time; 0: off"),
@@ -231,10 +232,15 @@ impl Settings {
         let run_attempts = env
             .number("RUN_ATTEMPTS", 4u32, 2..=51)
             .map_err(|mut err| {
+                // Why the bound is where it is, for the side the value fell out of.
                 if err.problem.contains("out of range") {
-                    err.problem.push_str(
-                        " (1 would never re-run; GitHub refuses more than 50 re-runs of one run)",
-                    );
+                    let raw = env.get("RUN_ATTEMPTS").unwrap_or_default();
+                    let too_few = raw.starts_with('-') || raw.parse::<u64>().is_ok_and(|n| n < 2);
+                    err.problem.push_str(if too_few {
+                        " (it counts the first attempt too: 1 would never re-run)"
+                    } else {
+                        " (GitHub refuses more than 50 re-runs of one run)"
+                    });
                 }
                 err
             })?;
@@ -724,7 +730,9 @@ impl Env {
             None => default,
             Some(raw) => raw.parse::<f64>().map_err(|_| SettingsError {
                 variable: name,
-                problem: format!("{raw:?} is not a number of seconds"),
+                problem: format!(
+                    "{raw:?} is not a number of seconds; write one without a unit, such as {name}=5 or {name}=0.25"
+                ),
             })?,
         };
         self.at_most(name, value, MAX_DURATION, "30 days")

@@ -22,7 +22,7 @@ use crate::http::{Guards, connections, unmatched};
 use crate::metrics::Metrics;
 use crate::rules::LivePolicy;
 use crate::run::{Claim, RerunState};
-use crate::settings::{BranchFilter, DatabaseUrl, Settings};
+use crate::settings::{DatabaseUrl, Settings};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch, codec};
 
 /// How often, at most, runs quiet for `RUN_TTL` are purged from the store (a quarter
@@ -95,14 +95,22 @@ pub async fn open_store_watched(
     })
 }
 
+/// Binds `HOST:PORT`: first of all, so that a second instance started on a taken port
+/// stops before it opens, creates or migrates a database.
+fn bind(settings: &Settings) -> Result<TcpListener, StartError> {
+    let address = format!("{}:{}", settings.host, settings.port);
+    TcpListener::bind(&address).map_err(|source| StartError::Listen { address, source })
+}
+
 impl Application {
-    /// Opens the store, starts the actors and background loops, and binds the port.
+    /// Binds the port, opens the store, starts the actors and background loops.
     /// Must be called inside an actix system.
     pub async fn build(settings: Settings, log: Logger) -> Result<Self, StartError> {
+        let listener = bind(&settings)?;
         let metrics = Arc::new(Metrics::new());
         let watch = StoreWatch::new(log.clone(), metrics.store_rows_unreadable.clone());
         let store = open_store_watched(&settings.database, Arc::new(watch)).await?;
-        Self::start(settings, log, store, metrics).await
+        Self::start(settings, log, store, metrics, listener).await
     }
 
     /// As [`Application::build`], on a store the caller opened (`DATABASE_URL` is then
@@ -113,7 +121,8 @@ impl Application {
         log: Logger,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartError> {
-        Self::start(settings, log, store, Arc::new(Metrics::new())).await
+        let listener = bind(&settings)?;
+        Self::start(settings, log, store, Arc::new(Metrics::new()), listener).await
     }
 
     async fn start(
@@ -121,6 +130,7 @@ impl Application {
         log: Logger,
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
+        listener: TcpListener,
     ) -> Result<Self, StartError> {
         register_own_secrets(&settings);
         let settings = Arc::new(settings);
@@ -188,14 +198,12 @@ impl Application {
             log.clone(),
         );
 
-        let address = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartError::Listen {
-            address: address.clone(),
-            source,
-        })?;
         let port = listener
             .local_addr()
-            .map_err(|source| StartError::Listen { address, source })?
+            .map_err(|source| StartError::Listen {
+                address: format!("{}:{}", settings.host, settings.port),
+                source,
+            })?
             .port();
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
@@ -223,7 +231,7 @@ impl Application {
                 .wrap(connections::KeepAliveForWebhooks)
         })
         .workers(settings.workers)
-        // Stated, not left to actix's defaults: README's "Limits" documents them.
+        // Stated, not left to actix's defaults: ARCHITECTURE.md's "Limits" documents them.
         .client_request_timeout(connections::HEADER_TIMEOUT)
         .keep_alive(connections::KEEP_ALIVE)
         .client_disconnect_timeout(connections::LINGER)
@@ -233,15 +241,16 @@ impl Application {
             source,
         })?
         .run();
-        info!(log, "policy in force"; "source" => policy.current().source().to_string(),
-            "rules" => policy.current().rules().len());
-        let branches = match &settings.branches {
-            BranchFilter::Any => "*".to_owned(),
-            BranchFilter::Only(names) => names.join(","),
-        };
+        let current = policy.current();
+        info!(log, "policy in force"; "source" => current.source().to_string(),
+            "rules" => current.rules().len());
+        // What decides, whatever set it: the policy's [defaults] (which REPO_BRANCHES,
+        // RUN_ATTEMPTS and RERUN_DELAY fill when no policy is set), and how many
+        // [[rule]]s may say otherwise for some runs.
+        let defaults = current.defaults();
         info!(log, "listening"; "version" => crate::VERSION, "port" => port, "workers" => settings.workers,
-            "branches" => branches, "run_attempts" => settings.run_attempts,
-            "rerun_delay_ms" => settings.rerun_delay.as_millis() as u64);
+            "branches" => defaults.branches.written().join(","), "attempts" => defaults.attempts,
+            "delay_ms" => defaults.delay.as_millis() as u64, "rules" => current.rules().len());
         Ok(Self {
             port,
             server,

@@ -322,7 +322,7 @@ impl RunTracker {
             if let Some(decision) = &decision {
                 let (verdict, reason, job, evidence) =
                     decision_fields(&Decided::Now(decision.clone()));
-                act.shared.deps.metrics.count_decision(verdict, reason);
+                act.shared.deps.metrics.count_decision(verdict, reason.unwrap_or_default());
                 info!(act.log(), "re-run decided"; "decision" => verdict, "reason" => reason,
                     "job" => job, "evidence" => evidence,
                     "pattern" => decision.pattern.as_deref(), "run_attempt" => attempt,
@@ -581,7 +581,10 @@ impl RunTracker {
     fn log_policy_decision(&self, event: &JobEvent, decided: &Decided) {
         self.report(Reported::Decided(decided));
         let (decision, reason, job, evidence) = decision_fields(decided);
-        self.shared.deps.metrics.count_decision(decision, reason);
+        self.shared
+            .deps
+            .metrics
+            .count_decision(decision, reason.unwrap_or_default());
         info!(self.event_log(event), "re-run decided"; "decision" => decision, "reason" => reason,
             "job" => job, "evidence" => evidence);
     }
@@ -621,7 +624,17 @@ enum Reported<'a> {
 
 /// A decision's `decision`, `reason`, `job` and `evidence`, for the `re-run decided`
 /// line and the decisions counter.
-fn decision_fields(decided: &Decided) -> (&'static str, &'static str, String, String) {
+/// A decision's fields for its log line and its counter: the verdict, the reason (none
+/// for a re-run), the job and the evidence, each absent when the decision has none,
+/// so that the line leaves them out rather than printing them empty.
+fn decision_fields(
+    decided: &Decided,
+) -> (
+    &'static str,
+    Option<&'static str>,
+    Option<String>,
+    Option<String>,
+) {
     match decided {
         Decided::Now(decision) => (
             match decision.verdict {
@@ -629,15 +642,11 @@ fn decision_fields(decided: &Decided) -> (&'static str, &'static str, String, St
                 crate::policy::Verdict::Skip { .. } => "skip",
                 crate::policy::Verdict::Shadow(_) => "shadow",
             },
-            decision.verdict.reason().map_or("", |r| r.as_str()),
-            decision
-                .job
-                .as_ref()
-                .map(|job| job.name.to_string())
-                .unwrap_or_default(),
-            decision.evidence.clone().unwrap_or_default(),
+            decision.verdict.reason().map(|r| r.as_str()),
+            decision.job.as_ref().map(|job| job.name.to_string()),
+            decision.evidence.clone(),
         ),
-        Decided::NeedsEvidence { .. } => ("needs_evidence", "", String::new(), String::new()),
+        Decided::NeedsEvidence { .. } => ("needs_evidence", None, None, None),
     }
 }
 

@@ -17,6 +17,7 @@ mod shape;
 pub mod signature;
 mod status;
 mod status_effects;
+mod status_html;
 mod status_signatures;
 pub mod throttle;
 mod webhook;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::AppState;
 use super::auth::refusal;
 use super::status_effects::{self, Effects};
+use super::status_html::{HEAD, Table, age, cell, chart, count, escape, figures, list, text};
 use super::status_signatures::{self, SIGNATURE_ROWS, SignatureView};
 use crate::clock::now_ms;
 use crate::ids::RunKey;
@@ -63,6 +64,10 @@ pub struct AnsweredRerun {
 #[derive(Serialize)]
 pub struct Status {
     now: u64,
+    /// Every run the store holds, settled ones included until purged: the figure of
+    /// `job_rerunner_runs_tracked`.
+    runs_tracked: u64,
+    /// The unfinished ones among the most recent runs (at most [`ROWS`]).
     runs: Vec<TrackedRun>,
     reruns: Vec<AnsweredRerun>,
     /// Re-runs started per hour over the last day, oldest hour first.
@@ -146,6 +151,7 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
             age_seconds: now.saturating_sub(state.first_seen_at) / 1000,
         })
         .collect();
+    let runs_tracked = app.store.count_runs().await?;
     let records = app.store.recent_reruns(ROWS * 5).await?;
     let mut reruns_per_hour = vec![0u32; 24];
     for (_, record) in &records {
@@ -220,6 +226,7 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         signatures,
         effects,
         now,
+        runs_tracked,
         runs,
         reruns,
         reruns_per_hour,
@@ -291,59 +298,6 @@ pub async fn page(request: HttpRequest, app: web::Data<AppState>) -> HttpRespons
     }
 }
 
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            _ => escaped.push(c),
-        }
-    }
-    escaped
-}
-
-fn age(seconds: u64) -> String {
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min", seconds / 60),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
-    }
-}
-
-fn list(names: &[String]) -> String {
-    escape(&names.join(", "))
-}
-
-/// A bar per hour, the newest on the right.
-fn chart(per_hour: &[u32]) -> String {
-    let peak = per_hour.iter().copied().max().unwrap_or(0).max(1);
-    let mut svg = String::from(
-        r#"<svg viewBox="0 0 240 74" role="img" aria-label="re-runs per hour over the last day" class="chart">"#,
-    );
-    for (hour, count) in per_hour.iter().enumerate() {
-        let height = (*count as f64 / peak as f64 * 60.0).round();
-        let _ = write!(
-            svg,
-            r#"<rect x="{}" y="{}" width="8" height="{}"><title>{} re-runs, {} h ago</title></rect>"#,
-            hour * 10 + 1,
-            62.0 - height,
-            height,
-            count,
-            23 - hour
-        );
-    }
-    svg.push_str(r#"<line x1="0" y1="62.5" x2="240" y2="62.5"/>"#);
-    let _ = write!(
-        svg,
-        r#"<text x="0" y="70">24 h ago</text><text x="240" y="70" text-anchor="end">now · peak {peak}/h</text></svg>"#
-    );
-    svg
-}
-
 /// The redelivery sweep in one paragraph: its last run and what it asked for.
 fn redeliveries_line(sweep: &SweepRecord, now: u64) -> String {
     let last = match (sweep.last_sweep_at, &sweep.last_outcome) {
@@ -362,22 +316,22 @@ fn redeliveries_line(sweep: &SweepRecord, now: u64) -> String {
 }
 
 fn render(status: &Status) -> String {
-    let mut html = String::from(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>job-rerunner status</title><style>
-body{font:15px/1.4 system-ui,sans-serif;margin:0 auto;max-width:70em;padding:1em;color:#1b1f24}
-h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
-.wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #d0d7de;vertical-align:top}
-th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a}
-.chart{width:100%;max-width:36em;height:auto}.chart rect{fill:#2da44e}.chart line{stroke:#57606a;stroke-width:.5}.chart text{font-size:6px;fill:#57606a}
-.started{color:#1a7f37}.refused,.gave_up{color:#cf222e}
-</style></head><body><h1>job-rerunner</h1>"#,
-    );
+    let mut html = String::from(HEAD);
+    let started_today: u32 = status.reruns_per_hour.iter().sum();
+    let not_rerun_today: u64 = status.skip_reasons.iter().map(|skip| skip.count).sum();
+    // The same words as the metrics: `runs_tracked` is every run the store holds.
     let _ = write!(
         html,
-        r#"<p class="muted">{} runs tracked · {} re-runs answered recently · {} flaky jobs</p>"#,
+        r#"<p class="muted">{} tracked ({} unfinished) · {} in the last 24 h · {} in the last 24 h · {}</p>"#,
+        count(status.runs_tracked, "run", "runs"),
         status.runs.len(),
-        status.reruns.len(),
-        status.flaky_jobs.len()
+        count(
+            u64::from(started_today),
+            "re-run started",
+            "re-runs started"
+        ),
+        count(not_rerun_today, "attempt not re-run", "attempts not re-run"),
+        count(status.flaky_jobs.len() as u64, "flaky job", "flaky jobs"),
     );
     html.push_str("<h2>Re-runs per hour, last 24 hours</h2>");
     html.push_str(&chart(&status.reruns_per_hour));
@@ -389,94 +343,118 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
     if status.flaky_jobs.is_empty() {
         html.push_str("<p>None so far.</p>");
     } else {
-        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>workflow</th><th>job</th><th class="num">times</th></tr>"#);
+        let columns = [
+            text("repository"),
+            text("workflow"),
+            text("job"),
+            figures("times"),
+        ];
+        let mut table = Table::start(&mut html, &columns);
         for flaky in &status.flaky_jobs {
-            let _ = write!(
-                html,
-                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>"#,
-                escape(&flaky.repo),
-                escape(&flaky.workflow),
-                escape(&flaky.job),
-                flaky.times
-            );
+            table.row(&[
+                cell(escape(&flaky.repo)),
+                cell(escape(&flaky.workflow)),
+                cell(escape(&flaky.job)),
+                cell(flaky.times.to_string()),
+            ]);
         }
-        html.push_str("</table></div>");
+        table.end();
     }
 
     html.push_str("<h2>Do re-runs help? (last 24 h)</h2><p class=\"muted\">Automatic re-runs that completed in the last 24 hours: passed after the re-run (flaky) or failed again (broken).</p>");
     if status.help.is_empty() {
         html.push_str("<p>None in the last 24 hours.</p>");
     } else {
-        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>workflow</th><th>job</th><th class="num">re-runs</th><th class="num">passed</th><th class="num">failed again</th><th class="num">helped</th></tr>"#);
+        let columns = [
+            text("repository"),
+            text("workflow"),
+            text("job"),
+            figures("re-runs"),
+            figures("passed"),
+            figures("failed again"),
+            figures("helped"),
+        ];
+        let mut table = Table::start(&mut html, &columns);
         for row in &status.help {
-            let _ = write!(
-                html,
-                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{} %</td></tr>"#,
-                escape(&row.counts.repo),
-                escape(&row.counts.workflow),
-                escape(&row.counts.job),
-                row.counts.reruns,
-                row.counts.passed,
-                row.counts.failed_again,
-                row.helped_percent
-            );
+            table.row(&[
+                cell(escape(&row.counts.repo)),
+                cell(escape(&row.counts.workflow)),
+                cell(escape(&row.counts.job)),
+                cell(row.counts.reruns.to_string()),
+                cell(row.counts.passed.to_string()),
+                cell(row.counts.failed_again.to_string()),
+                cell(format!("{} %", row.helped_percent)),
+            ]);
         }
-        html.push_str("</table></div>");
+        table.end();
     }
 
     html.push_str("<h2>Why not re-run (last 24 h)</h2>");
     if status.skip_reasons.is_empty() {
         html.push_str("<p>No attempt skipped in the last 24 hours.</p>");
     } else {
-        html.push_str(
-            r#"<div class="wrap"><table><tr><th>reason</th><th class="num">attempts</th></tr>"#,
-        );
+        let columns = [text("reason"), figures("attempts")];
+        let mut table = Table::start(&mut html, &columns);
         for skip in &status.skip_reasons {
-            let _ = write!(
-                html,
-                r#"<tr><td>{}</td><td class="num">{}</td></tr>"#,
-                escape(&skip.reason),
-                skip.count
-            );
+            table.row(&[cell(escape(&skip.reason)), cell(skip.count.to_string())]);
         }
-        html.push_str("</table></div>");
+        table.end();
     }
 
-    status_signatures::render(&mut html, &status.signatures, escape);
+    status_signatures::render(&mut html, &status.signatures);
 
     if let Some(sweep) = &status.redeliveries {
         html.push_str(&redeliveries_line(sweep, status.now));
     }
 
-    html.push_str("<h2>Runs tracked now</h2>");
+    html.push_str("<h2>Unfinished runs</h2><p class=\"muted\">Runs with a job still to finish or a re-run still to answer, newest first.</p>");
     if status.runs.is_empty() {
         html.push_str("<p>None.</p>");
     } else {
-        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>run</th><th class="num">attempt</th><th>unfinished jobs</th><th>failed jobs</th><th>re-run</th><th>age</th></tr>"#);
+        let columns = [
+            text("repository"),
+            text("run"),
+            figures("attempt"),
+            text("unfinished jobs"),
+            text("failed jobs"),
+            text("re-run"),
+            text("age"),
+        ];
+        let mut table = Table::start(&mut html, &columns);
         for run in &status.runs {
-            let _ = write!(
-                html,
-                r#"<tr><td>{}</td><td><a href="{}">{}</a> <span class="muted">{} · {}</span></td><td class="num">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                escape(&run.repo),
-                escape(&run.url),
-                run.run_id,
-                escape(&run.workflow),
-                escape(&run.branch),
-                run.attempt,
-                list(&run.unfinished_jobs),
-                list(&run.failed_jobs),
-                run.rerun,
-                age(run.age_seconds)
-            );
+            table.row(&[
+                cell(escape(&run.repo)),
+                cell(format!(
+                    r#"<a href="{}">{}</a> <span class="muted">{} · {}</span>"#,
+                    escape(&run.url),
+                    run.run_id,
+                    escape(&run.workflow),
+                    escape(&run.branch)
+                )),
+                cell(run.attempt.to_string()),
+                cell(list(&run.unfinished_jobs)),
+                cell(list(&run.failed_jobs)),
+                cell(run.rerun.to_owned()),
+                cell(age(run.age_seconds)),
+            ]);
         }
-        html.push_str("</table></div>");
+        table.end();
     }
 
-    html.push_str("<h2>Recent re-runs</h2>");
+    html.push_str("<h2>Recent decisions</h2><p class=\"muted\">Each attempt's last word: a re-run GitHub started, or why there was none.</p>");
     if status.reruns.is_empty() {
         html.push_str("<p>None yet.</p>");
     } else {
-        html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>run</th><th class="num">attempt</th><th>outcome</th><th>failed jobs</th><th>why not</th><th>when</th></tr>"#);
+        let columns = [
+            text("repository"),
+            text("run"),
+            figures("attempt"),
+            text("outcome"),
+            text("failed jobs"),
+            text("why not"),
+            text("when"),
+        ];
+        let mut table = Table::start(&mut html, &columns);
         for rerun in &status.reruns {
             let why = match rerun.reason {
                 Some(reason) => format!(
@@ -494,21 +472,25 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
                 ),
                 None => String::new(),
             };
-            let _ = write!(
-                html,
-                r#"<tr><td>{}</td><td><a href="{}">{}</a> <span class="muted">{}</span></td><td class="num">{}</td><td class="{}">{}</td><td>{}</td><td>{why}</td><td>{} ago</td></tr>"#,
-                escape(&rerun.repo),
-                escape(&rerun.url),
-                rerun.run_id,
-                escape(&rerun.workflow),
-                rerun.attempt,
-                rerun.outcome,
-                rerun.outcome,
-                list(&rerun.failed_jobs),
-                age(status.now.saturating_sub(rerun.finished_at) / 1000)
-            );
+            table.row(&[
+                cell(escape(&rerun.repo)),
+                cell(format!(
+                    r#"<a href="{}">{}</a> <span class="muted">{}</span>"#,
+                    escape(&rerun.url),
+                    rerun.run_id,
+                    escape(&rerun.workflow)
+                )),
+                cell(rerun.attempt.to_string()),
+                (rerun.outcome, rerun.outcome.to_owned()),
+                cell(list(&rerun.failed_jobs)),
+                cell(why),
+                cell(format!(
+                    "{} ago",
+                    age(status.now.saturating_sub(rerun.finished_at) / 1000)
+                )),
+            ]);
         }
-        html.push_str("</table></div>");
+        table.end();
     }
     html.push_str("</body></html>\n");
     html
@@ -517,14 +499,6 @@ th{font-weight:600;background:#f6f8fa}.num{text-align:right}.muted{color:#57606a
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markup_in_names_is_escaped() {
-        assert_eq!(
-            escape(r#"<script>"x"&'y'"#),
-            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;"
-        );
-    }
 
     #[test]
     fn enterprise_server_runs_link_to_its_web_address() {
@@ -541,11 +515,5 @@ mod tests {
             web_base("https://robot:hunter2@ghe.example.com/api/v3?access_token=t"),
             "https://ghe.example.com"
         );
-    }
-
-    #[test]
-    fn the_chart_has_a_bar_per_hour() {
-        let svg = chart(&[1; 24]);
-        assert_eq!(svg.matches("<rect").count(), 24);
     }
 }

@@ -4,10 +4,9 @@
 //! green (every job the service re-ran passed), and what the skips saved (their
 //! failed jobs' own run time: about what re-running them would have cost).
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
+use super::status_html::{Table, age, cell, figures, text};
 use crate::store::RerunEffects;
 
 /// The two windows the page shows.
@@ -21,12 +20,7 @@ pub struct Effects {
 
 /// Runner time as people read it: `3 h 20 min`, `12 min`, `40 s`.
 fn runner_time(ms: u64) -> String {
-    let seconds = ms / 1000;
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min", seconds / 60),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
-    }
+    age(ms / 1000)
 }
 
 /// `a of b (p %)`.
@@ -43,7 +37,6 @@ type Row = (&'static str, fn(&RerunEffects) -> String);
 /// The section.
 pub fn render(html: &mut String, effects: &Effects) {
     html.push_str("<h2>What re-runs cost and saved</h2><p class=\"muted\">Runner time is the re-run jobs' own (started to completed); a skip saved about its failed jobs' run time.</p>");
-    html.push_str(r#"<div class="wrap"><table><tr><th></th><th class="num">last 24 h</th><th class="num">last 30 days</th></tr>"#);
     let rows: [Row; 4] = [
         ("automatic re-runs started", |e| e.reruns.to_string()),
         ("runner time they took", |e| runner_time(e.runner_ms)),
@@ -52,15 +45,16 @@ pub fn render(html: &mut String, effects: &Effects) {
             format!("{} ({})", runner_time(e.skipped_ms), e.skips)
         }),
     ];
+    let columns = [text(""), figures("last 24 h"), figures("last 30 days")];
+    let mut table = Table::start(html, &columns);
     for (what, shown) in rows {
-        let _ = write!(
-            html,
-            r#"<tr><td>{what}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
-            shown(&effects.day),
-            shown(&effects.month)
-        );
+        table.row(&[
+            cell(what.to_owned()),
+            cell(shown(&effects.day)),
+            cell(shown(&effects.month)),
+        ]);
     }
-    html.push_str("</table></div>");
+    table.end();
 }
 
 #[cfg(test)]

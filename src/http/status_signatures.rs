@@ -3,10 +3,9 @@
 //! re-run, how often its re-runs passed, and what the policy in force would do with
 //! it now (`policy::verdict_now`: the family, then what learning says).
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
+use super::status_html::{Table, cell, escape, figures, text};
 use crate::policy::families::Class;
 use crate::policy::{self, AfterRerun, Outcomes, SignatureHistory};
 use crate::rules::LivePolicy;
@@ -83,33 +82,41 @@ fn recent(letters: &str) -> String {
         .collect()
 }
 
-/// The table, its rows escaped with `escape`.
-pub fn render(html: &mut String, signatures: &[SignatureView], escape: fn(&str) -> String) {
+/// The table.
+pub fn render(html: &mut String, signatures: &[SignatureView]) {
     html.push_str("<h2>Failures and what re-runs did</h2><p class=\"muted\">Each failure's decisive line, with numbers, hashes, hosts and paths normalised away; re-runs counted are the service's and people's.</p>");
     if signatures.is_empty() {
         html.push_str("<p>None judged yet.</p>");
         return;
     }
-    html.push_str(r#"<div class="wrap"><table><tr><th>repository</th><th>failure</th><th>family</th><th class="num">seen</th><th class="num">re-run</th><th class="num">passed</th><th>latest</th><th>now</th></tr>"#);
+    let columns = [
+        text("repository"),
+        text("failure"),
+        text("family"),
+        figures("seen"),
+        figures("re-run"),
+        figures("passed"),
+        text("latest"),
+        text("now"),
+    ];
+    let mut table = Table::start(html, &columns);
     for view in signatures {
         let row = &view.counts;
-        let _ = write!(
-            html,
-            r#"<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>"#,
-            escape(&row.repo),
-            escape(&row.example),
-            escape(
-                row.family
-                    .as_deref()
-                    .or(row.class.as_deref())
-                    .unwrap_or("unknown")
-            ),
-            row.seen,
-            row.reruns,
-            row.passed,
-            recent(&row.recent),
-            escape(&view.verdict_now),
-        );
+        let family = row
+            .family
+            .as_deref()
+            .or(row.class.as_deref())
+            .unwrap_or("unknown");
+        table.row(&[
+            cell(escape(&row.repo)),
+            cell(format!("<code>{}</code>", escape(&row.example))),
+            cell(escape(family)),
+            cell(row.seen.to_string()),
+            cell(row.reruns.to_string()),
+            cell(row.passed.to_string()),
+            cell(recent(&row.recent)),
+            cell(escape(&view.verdict_now)),
+        ]);
     }
-    html.push_str("</table></div>");
+    table.end();
 }

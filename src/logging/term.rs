@@ -7,7 +7,10 @@
 //! about in [`LEADING`]'s order (delivery, event, action, repo, run, attempt, job, …,
 //! decision, status, outcome, …), then every other field in the order the call site
 //! wrote it, then the context in [`TRAILING`]. A field that is absent is left out
-//! (never printed as `None`); a value with spaces, quotes or `=` is quoted.
+//! (never printed as `None`, nor as `""`: an empty value says nothing either); a value
+//! with spaces, quotes or `=` is quoted. A time (a field named `…_at`, in Unix
+//! milliseconds as the code and the JSON lines carry it) is written in RFC 3339, UTC:
+//! `due_at=2026-12-02T00:39:12.192Z`.
 //!
 //! `Dec 02 00:39:07.192 INFO webhook answered delivery=d-1 event=workflow_job
 //! repo=org/repo run_id=42 status=204 decision="sender is in NO_RETRY_LIST"
@@ -16,6 +19,7 @@
 use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::sync::Mutex;
+use std::time::{Duration, UNIX_EPOCH};
 
 use slog::{Drain, KV, Never, OwnedKVList, Record};
 
@@ -82,7 +86,10 @@ fn format_line(record: &Record<'_>, values: &OwnedKVList) -> String {
         line.push(' ');
         line.push_str(&key);
         line.push('=');
-        push_value(&mut line, &value);
+        match readable_time(&key, &value) {
+            Some(time) => line.push_str(&time),
+            None => push_value(&mut line, &value),
+        }
     }
     line.push('\n');
     line
@@ -122,6 +129,13 @@ pub fn sorted_fields(record: &Record<'_>, values: &OwnedKVList) -> Vec<(String, 
     fields
 }
 
+/// A time field (`…_at`, Unix milliseconds) in RFC 3339, UTC, to the millisecond.
+fn readable_time(key: &str, value: &str) -> Option<String> {
+    let ms: u64 = value.parse().ok().filter(|_| key.ends_with("_at"))?;
+    let at = UNIX_EPOCH.checked_add(Duration::from_millis(ms))?;
+    Some(humantime::format_rfc3339_millis(at).to_string())
+}
+
 /// `value` as written after `key=`: bare when it is one word, quoted otherwise.
 fn push_value(line: &mut String, value: &str) {
     let bare = !value.is_empty()
@@ -147,13 +161,16 @@ fn push_value(line: &mut String, value: &str) {
     }
 }
 
-/// Collects fields as text; absent values (`None`, `()`) are left out.
+/// Collects fields as text; absent values (`None`, `()`, an empty text) are left out.
 #[derive(Default)]
 struct Fields(Vec<(String, String)>);
 
 impl slog::Serializer for Fields {
     fn emit_arguments(&mut self, key: slog::Key, value: &fmt::Arguments<'_>) -> slog::Result {
-        self.0.push((key.to_string(), value.to_string()));
+        let value = value.to_string();
+        if !value.is_empty() {
+            self.0.push((key.to_string(), value));
+        }
         Ok(())
     }
 
@@ -219,14 +236,25 @@ mod tests {
     }
 
     #[test]
-    fn absent_values_are_left_out_and_values_with_spaces_are_quoted() {
+    fn absent_and_empty_values_are_left_out_and_values_with_spaces_are_quoted() {
         let line = logged(|root| {
             info!(root, "webhook answered"; "sender" => None::<&str>, "decision" => "event is not \"workflow_job\"",
-                "branch" => "", "repo" => Some("org/r"));
+                "branch" => "", "repo" => Some("org/r"), "reason" => "");
         });
         assert_eq!(
             fields_of(&line),
-            r#"webhook answered repo=org/r branch="" decision="event is not \"workflow_job\"" service=svc"#
+            r#"webhook answered repo=org/r decision="event is not \"workflow_job\"" service=svc"#
+        );
+    }
+
+    #[test]
+    fn times_read_as_rfc_3339_and_other_numbers_stay_numbers() {
+        let line = logged(|root| {
+            info!(root, "re-run scheduled"; "delay_ms" => 5000u64, "due_at" => 1_796_615_346_363u64);
+        });
+        assert_eq!(
+            fields_of(&line),
+            "re-run scheduled delay_ms=5000 due_at=2026-12-07T03:49:06.363Z service=svc"
         );
     }
 

@@ -167,7 +167,7 @@ struct Partial {
     learn_after: Option<u32>,
     debug_last_attempt: Option<bool>,
     mode: Option<Mode>,
-    /// The fields the section writes, in the order README's "Re-run policy" lists them.
+    /// The fields the section writes, in the order docs/policy.md ("Fields") lists them.
     sets: Vec<&'static str>,
 }
 
@@ -402,8 +402,14 @@ impl Scope<'_> {
 
     fn duration(&self, v: &Spanned<RawDuration>, field: &str) -> Result<Duration, PolicyError> {
         let parsed = match v.get_ref() {
-            RawDuration::Text(text) => humantime::parse_duration(text.trim())
-                .map_err(|e| format!("{text:?} is not a duration such as \"5s\" or \"30m\": {e}")),
+            // humantime says where it stopped reading ("expected number at 0"); a person
+            // wants to know what to write.
+            RawDuration::Text(text) => humantime::parse_duration(text.trim()).map_err(|_| {
+                format!(
+                    "{text:?} is not a duration; write a number and a unit (ms, s, m, h, d), \
+                     such as {field} = \"30s\", \"5m\" or \"1h 30m\""
+                )
+            }),
             // A huge number would print as hundreds of digits: say what is wrong instead.
             RawDuration::Seconds(s) if *s > MAX_DURATION.as_secs_f64() => Err(format!(
                 "is too large: at most {} seconds (30 days)",

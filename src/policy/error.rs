@@ -7,13 +7,16 @@
 //! wrong type) name the field like ours do. When the text is not even TOML (a
 //! duplicate key, a bad escape) there is no tree: [`field_by_line`] then reads the
 //! key that starts the line and the nearest table header above it. The usual slips
-//! get a hint (`[rule]` for `[[rule]]`, a regex's backslash in double quotes).
+//! get a hint (`[rule]` for `[[rule]]`, a regex's backslash in double quotes), and a
+//! value of the wrong type says what it is and what to write (`type_words`).
 
 use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 
 use toml::de::{DeTable, DeValue};
+
+mod type_words;
 
 /// Where a policy's text came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +128,7 @@ impl PolicyError {
                 let field = field_at(text, span.start)
                     .or_else(|| field_by_line(text, span.start))
                     .unwrap_or_default();
+                let problem = type_words::plain(&field, &problem).unwrap_or(problem);
                 let problem = with_hint(&field, problem);
                 Self::at(source, text, span, field, problem)
             }

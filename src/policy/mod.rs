@@ -1,6 +1,6 @@
 //! The failure policy: which failed runs are worth a re-run, and why not the others.
 //!
-//! Users write a TOML policy (`RULES` or `RULES_FILE`, see README's "Re-run policy"): defaults
+//! Users write a TOML policy (`RULES` or `RULES_FILE`, see docs/policy.md): defaults
 //! that override the environment's `RUN_ATTEMPTS`, `REPO_BRANCHES` and `RERUN_DELAY`,
 //! and `[[rule]]`s for some repositories or workflows. [`load`] reads and validates it
 //! into a [`Policy`] (every error one line naming the source, line and field);

@@ -73,7 +73,7 @@ impl Mode {
 pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(3600);
 
 /// Everything that decides one run's re-run, every field set. Field meanings and
-/// defaults are those of README's "Re-run policy".
+/// defaults are those of docs/policy.md ("Fields").
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     /// At most `attempts - 1` automatic re-runs of a run.
@@ -161,7 +161,7 @@ pub struct ScopedRule {
     pub repos: Option<GlobList>,
     /// Globs on the workflow's name; `None`: every workflow.
     pub workflows: Option<GlobList>,
-    /// The fields this `[[rule]]` sets itself, in the order README's "Re-run policy" lists
+    /// The fields this `[[rule]]` sets itself, in the order docs/policy.md ("Fields") lists
     /// them; the others came from `[defaults]`.
     pub sets: Vec<&'static str>,
     /// The rule, merged with the defaults.

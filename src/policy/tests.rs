@@ -450,7 +450,7 @@ fn the_environment_defaults_come_from_the_settings() {
 
 #[test]
 fn a_delay_longer_than_an_hour_raises_the_default_max_delay() {
-    // README's "Re-run policy": max_delay defaults to "1h (or delay if longer)", at every level.
+    // docs/policy.md ("Fields"): max_delay defaults to "1h (or delay if longer)", at every level.
     let policy = inline("[defaults]\ndelay = \"2h\"\n").expect("valid");
     assert_eq!(policy.defaults().max_delay, Duration::from_secs(7200));
     let policy = inline("[[rule]]\nrepos = [\"a/b\"]\ndelay = \"2h\"\n").expect("valid");

@@ -391,10 +391,18 @@ fn a_port_of_99999_is_out_of_range_and_the_message_gives_the_range() {
         .expect_err("RUN_ATTEMPTS=1");
     assert!(err.problem.contains("takes 2 to"), "{err}");
     assert!(err.problem.contains("would never re-run"), "{err}");
+    assert!(
+        !err.problem.contains("50"),
+        "one note, the one that fits: {err}"
+    );
     let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("RUN_ATTEMPTS", "52")]))
         .expect_err("RUN_ATTEMPTS=52");
     assert!(err.problem.contains("takes 2 to 51"), "{err}");
     assert!(err.problem.contains("more than 50 re-runs"), "{err}");
+    assert!(
+        !err.problem.contains("never re-run"),
+        "one note, the one that fits: {err}"
+    );
     let err = Settings::from_vars(vars(&[("GITHUB_SIGN_KEY", "k"), ("RUN_ATTEMPTS", "abc")]))
         .expect_err("RUN_ATTEMPTS=abc");
     assert!(!err.problem.contains("re-run"), "{err}");

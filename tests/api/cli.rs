@@ -115,6 +115,14 @@ fn an_unknown_flag_exits_2_with_one_line_naming_it() {
     }
 }
 
+/// The `listening` line of a service's JSON logs.
+fn listening_line(logs: &str) -> Value {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["msg"] == "listening")
+        .unwrap_or_else(|| panic!("no listening line in:\n{logs}"))
+}
+
 #[actix_web::test]
 async fn the_start_up_line_names_the_version_and_the_eligible_branches_readably() {
     let github = wiremock::MockServer::start().await;
@@ -124,18 +132,44 @@ async fn the_start_up_line_names_the_version_and_the_eligible_branches_readably(
         &dir.path().join("db.sqlite"),
         &[("REPO_BRANCHES", "main, master")],
     );
-    let logs = service.kill();
-    let listening = logs
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|line| line["msg"] == "listening")
-        .unwrap_or_else(|| panic!("no listening line in:\n{logs}"));
+    let listening = listening_line(&service.kill());
     assert_eq!(
         listening["version"],
         env!("CARGO_PKG_VERSION"),
         "{listening}"
     );
     assert_eq!(listening["branches"], "main,master", "{listening}");
+    assert_eq!(
+        listening["attempts"], 4,
+        "RUN_ATTEMPTS' default: {listening}"
+    );
+    assert_eq!(listening["rules"], 0, "{listening}");
+}
+
+#[actix_web::test]
+async fn the_start_up_line_shows_the_policys_defaults_and_rules_not_the_environments() {
+    let github = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = "[defaults]\nbranches = [\"*\"]\nattempts = 2\ndelay = \"30s\"\n\n\
+                 [[rule]]\nrepos = [\"org/*\"]\nattempts = 3\n";
+    let service = crate::process::Service::start(
+        &github,
+        &dir.path().join("db.sqlite"),
+        &[
+            ("RULES", rules),
+            ("REPO_BRANCHES", "master"),
+            ("RUN_ATTEMPTS", "4"),
+            ("RERUN_DELAY", "5"),
+        ],
+    );
+    let listening = listening_line(&service.kill());
+    assert_eq!(listening["branches"], "*", "{listening}");
+    assert_eq!(listening["attempts"], 2, "{listening}");
+    assert_eq!(listening["delay_ms"], 30_000, "{listening}");
+    assert_eq!(listening["rules"], 1, "{listening}");
+    for environment in ["run_attempts", "rerun_delay_ms"] {
+        assert!(listening.get(environment).is_none(), "{listening}");
+    }
 }
 
 #[test]
@@ -446,4 +480,30 @@ fn a_key_file_that_is_a_fifo_a_device_or_too_large_stops_start_up_with_one_line(
             "{stderr}"
         );
     }
+}
+
+#[actix_web::test]
+async fn a_second_instance_on_a_taken_port_stops_before_it_touches_its_database() {
+    let github = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = crate::process::Service::start(&github, &dir.path().join("first.sqlite"), &[]);
+    let port = first.port;
+    let second_db = dir.path().join("second").join("job-rerunner.db");
+    let output = run_to_end({
+        let mut command = binary_that_could_serve(&second_db);
+        command.env("PORT", port.to_string());
+        command
+    });
+    first.kill();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(
+        !second_db.parent().expect("a directory").exists(),
+        "the database (or its directory) was created before the port was tried"
+    );
 }

@@ -146,6 +146,10 @@ async fn term_lines_put_their_fields_in_the_documented_order_and_hold_no_debug_t
         assert_eq!(keys.last(), Some(&"service"), "{line}");
         for (key, value) in &fields {
             assert!(!debug_text_in(key, value), "debug text in {key}: {line}");
+            assert!(
+                !value.is_empty(),
+                "{key} is printed empty, not left out: {line}"
+            );
         }
         seen += 1;
     }
@@ -177,6 +181,17 @@ async fn term_lines_put_their_fields_in_the_documented_order_and_hold_no_debug_t
         &format!("run_id={}", runs.skipped),
         "decision=skip reason=job_skipped",
     ]);
+    // A re-run decided at completion has no reason, job nor evidence: none is printed.
+    let decided = line_with(&[" INFO re-run decided ", &format!("run_id={}", runs.rerun)]);
+    assert!(decided.contains("decision=rerun"), "{decided}");
+    for absent in ["reason=", "job=", "evidence="] {
+        assert!(!decided.contains(absent), "{absent} in {decided}");
+    }
+    // Its due time is a time people read, to the millisecond, in UTC.
+    let scheduled = line_with(&[" INFO re-run scheduled ", &format!("run_id={}", runs.rerun)]);
+    let rfc_3339 =
+        Regex::new(r" due_at=\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z ").expect("regex");
+    assert!(rfc_3339.is_match(&scheduled), "{scheduled}");
     line_with(&[
         " INFO re-run answered ",
         &format!("run_id={}", runs.rerun),
@@ -221,8 +236,7 @@ const NUMBERS: &[&str] = &[
     "oldest_pending_overdue_s",
     "port",
     "workers",
-    "run_attempts",
-    "rerun_delay_ms",
+    "attempts",
     "purged_runs",
     "delay_ms",
     "due_at",

@@ -268,7 +268,7 @@ async fn the_api_reports_tracked_runs_reruns_and_flaky_jobs() {
     );
 }
 
-fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
+pub(crate) fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
     let browser = tool("chromium", "the_status_page_shows_in_a_real_browser");
     Command::new(browser)
         .args([
@@ -315,7 +315,7 @@ async fn the_status_page_shows_in_a_real_browser() {
         "the browser did not show the page: {dom}"
     );
     assert!(
-        dom.contains("Flaky jobs") && dom.contains("<td>job-1</td>"),
+        dom.contains("Flaky jobs") && dom.contains(r#"<td data-label="job">job-1</td>"#),
         "{dom}"
     );
     assert!(
@@ -331,30 +331,6 @@ async fn the_status_page_shows_in_a_real_browser() {
         24,
         "the chart has a bar per hour"
     );
-
-    // A phone-sized screenshot: the README shows it (UPDATE_SCREENSHOT=1 refreshes it).
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
-    let target = format!("--screenshot={}", shot.display());
-    let profile = tempfile::tempdir().expect("profile dir");
-    let taken = actix_web::rt::task::spawn_blocking(move || {
-        chromium(
-            &["--window-size=430,1100", "--hide-scrollbars", &target, &url],
-            profile.path(),
-        )
-    })
-    .await
-    .expect("browser task");
-    let png = std::fs::read(&shot)
-        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&taken.stderr)));
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "not a real screenshot"
-    );
-    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-        std::fs::create_dir_all(&docs).expect("docs dir");
-        std::fs::write(docs.join("status-page.png"), &png).expect("save screenshot");
-    }
 }
 
 #[actix_web::test]

@@ -1,8 +1,9 @@
 //! What an operator is handed besides the binary: the deployment files (Dockerfile,
-//! .dockerignore, app.json, CHECKS, rust-toolchain.toml), README's alert rules and the
-//! Grafana dashboard. The image cannot be built here (no container registry), so these
-//! tests check what can be checked without Docker: the files agree with each other and
-//! with the service, and every metric the rules and the dashboard name exists.
+//! .dockerignore, app.json, CHECKS, rust-toolchain.toml), docs/operate.md's alert rules, the
+//! Grafana dashboard and the GitHub App's manifest. The image cannot be built here (no
+//! container registry), so these tests check what can be checked without Docker: the files
+//! agree with each other, with the docs and with the service, the files their comments
+//! cite exist, and every metric the rules and the dashboard name exists.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -257,12 +258,12 @@ fn named_metrics(expression: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// README's alert rules: the YAML block that follows "**Alerts.**".
-fn readme_alert_rules() -> String {
-    let readme = read("README.md");
-    let after = readme
-        .split_once("**Alerts.**")
-        .expect("README has the alert rules")
+/// docs/operate.md's alert rules: the YAML block that follows its "## Alerts" heading.
+fn documented_alert_rules() -> String {
+    let page = read("docs/operate.md");
+    let after = page
+        .split_once("\n## Alerts\n")
+        .expect("docs/operate.md has the alert rules")
         .1;
     let block = after.split_once("```yaml\n").expect("a YAML block").1;
     block
@@ -276,7 +277,7 @@ fn readme_alert_rules() -> String {
 async fn the_alert_rules_and_the_dashboard_use_only_metrics_the_service_serves() {
     let served = served_metric_names().await;
 
-    let rules = readme_alert_rules();
+    let rules = documented_alert_rules();
     let used = named_metrics(&rules);
     for needed in [
         "job_rerunner_oldest_overdue_rerun_seconds",
@@ -309,6 +310,7 @@ async fn the_alert_rules_and_the_dashboard_use_only_metrics_the_service_serves()
     );
     for needed in [
         "job_rerunner_reruns_pending",
+        "job_rerunner_decisions_total",
         "process_resident_memory_bytes",
         "job_rerunner_build_info",
     ] {
@@ -323,7 +325,7 @@ async fn the_alert_rules_and_the_dashboard_use_only_metrics_the_service_serves()
 #[ignore = "needs promtool (Debian's prometheus), with --include-ignored"]
 async fn promtool_accepts_the_alert_rules() {
     let promtool = crate::observe::tool("promtool", "promtool_accepts_the_alert_rules");
-    let rules = readme_alert_rules();
+    let rules = documented_alert_rules();
     let file = tempfile::Builder::new()
         .suffix(".yml")
         .tempfile()
@@ -340,4 +342,97 @@ async fn promtool_accepts_the_alert_rules() {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
+}
+
+/// The comment lines of a file (`#` comments: the Dockerfile, Cargo.toml, .dockerignore).
+fn comments(name: &str) -> String {
+    read(name)
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_files_the_build_files_comments_cite_exist() {
+    let cited = regex::Regex::new(r"\b(?:src|tests|docs|loadgen|migrations)/[\w./-]*\w")
+        .expect("the path pattern");
+    let mut missing = Vec::new();
+    for name in ["Dockerfile", "Cargo.toml", ".dockerignore"] {
+        for path in cited.find_iter(&comments(name)) {
+            if !Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(path.as_str())
+                .exists()
+            {
+                missing.push(format!("{name} cites {}", path.as_str()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:?}");
+}
+
+#[test]
+fn the_docs_name_the_base_images_the_dockerfile_builds_on() {
+    let from: BTreeSet<String> = dockerfile()
+        .iter()
+        .filter_map(|line| line.strip_prefix("FROM "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    let named =
+        regex::Regex::new(r"\b(?:rust|debian):[0-9a-z][\w.-]*\w").expect("the image pattern");
+    let mut pages = vec!["README.md".to_owned(), "ARCHITECTURE.md".to_owned()];
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    for entry in std::fs::read_dir(docs).expect("docs/") {
+        let name = entry
+            .expect("an entry")
+            .file_name()
+            .into_string()
+            .expect("UTF-8");
+        if name.ends_with(".md") {
+            pages.push(format!("docs/{name}"));
+        }
+    }
+    let mut seen = 0;
+    for page in pages {
+        for image in named.find_iter(&read(&page)) {
+            seen += 1;
+            assert!(
+                from.contains(image.as_str()),
+                "{page} names {}, the Dockerfile builds on {from:?}",
+                image.as_str()
+            );
+        }
+    }
+    assert!(seen >= 2, "the docs name no base image");
+}
+
+#[test]
+fn the_benchmark_command_in_cargo_toml_is_the_one_that_runs() {
+    let manifest = comments("Cargo.toml");
+    assert!(
+        manifest.contains("`cargo run --release -p loadgen`"),
+        "{manifest}"
+    );
+    assert!(
+        !manifest.contains("--bin loadgen"),
+        "cargo looks for --bin in the default member only: {manifest}"
+    );
+}
+
+#[actix_web::test]
+async fn the_app_manifest_sends_people_to_pages_that_answer_without_a_token() {
+    let manifest: Value =
+        serde_json::from_str(&read("docs/github-app.json")).expect("the manifest is JSON");
+    let app = spawn_app(&[]).await;
+    let path_of = |url: &Value| {
+        let url = url::Url::parse(url.as_str().expect("a URL")).expect("a valid URL");
+        url.path().to_owned()
+    };
+    // GitHub sends the browser there with the code to exchange.
+    let redirect = path_of(&manifest["redirect_url"]);
+    let page = crate::helpers::get_page(&app.address, &format!("{redirect}?code=c0de"), None).await;
+    assert_eq!(page.status, 200, "{redirect}: {}", page.body);
+    // Deliveries are POSTed to the hook's URL: the service's own.
+    assert_eq!(path_of(&manifest["hook_attributes"]["url"]), "/");
 }

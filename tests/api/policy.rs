@@ -641,14 +641,14 @@ async fn the_status_shows_whether_reruns_helped_per_job_and_why_attempts_were_sk
     );
     assert!(
         page.body.contains(
-            r#"<td>build</td><td class="num">2</td><td class="num">1</td><td class="num">1</td><td class="num">50 %</td>"#
+            r#"<td data-label="job">build</td><td data-label="re-runs" class="num">2</td><td data-label="passed" class="num">1</td><td data-label="failed again" class="num">1</td><td data-label="helped" class="num">50 %</td>"#
         ),
         "{}",
         page.body
     );
     assert!(
         page.body
-            .contains(r#"<tr><td>not_started</td><td class="num">1</td></tr>"#),
+            .contains(r#"<tr><td data-label="reason">not_started</td><td data-label="attempts" class="num">1</td></tr>"#),
         "{}",
         page.body
     );

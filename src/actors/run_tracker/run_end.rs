@@ -142,7 +142,7 @@ impl Handler<TrackRun> for RunTracker {
                 }
                 if let Some(decided) = &verdict.decision {
                     let (decision, reason, job, evidence) = super::decision_fields(decided);
-                    act.shared.deps.metrics.count_decision(decision, reason);
+                    act.shared.deps.metrics.count_decision(decision, reason.unwrap_or_default());
                     info!(log, "re-run decided"; "decision" => decision, "reason" => reason,
                         "job" => job, "evidence" => evidence, "run_attempt" => event.run_attempt);
                 }

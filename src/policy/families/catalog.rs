@@ -13,7 +13,7 @@ pub fn markdown() -> String {
          <!-- Written by `cargo test` from src/policy/families/: edit the declarations, not this page. -->\n\n\
          A policy names a family with `@` in `only_when` or `never_when` \
          (`only_when = [\"@transient\"]`). A family is matched against the failed job's \
-         *decisive line*: the line that failed the step (README, \"Re-run policy\", \"Families\"), \
+         *decisive line*: the line that failed the step (docs/policy.md, \"Families\"), \
          not any line that happens to contain a word. Each message below was copied from the \
          public thread it links to; the tests check that every message is matched by its \
          pattern.\n\n\

@@ -7,7 +7,7 @@
 //! Each family lives in a file of its own and is declared once, as a [`Family`]: its
 //! name (what a policy writes after `@`), what it covers, and its [`Pattern`]s, each
 //! with the messages it matches as the tools write them and the public thread each
-//! message was copied from. The README's family tables, the policy's `@` words and the
+//! message was copied from. docs/policy.md's family table, the policy's `@` words and the
 //! tests all come from these declarations, so they cannot drift apart.
 //!
 //! Patterns are matched against one *message* at a time: a log or annotation line
@@ -101,7 +101,7 @@ pub struct Family {
     pub name: &'static str,
     /// What it says about a failure.
     pub class: Class,
-    /// What it covers, one sentence (the README's tables).
+    /// What it covers, one sentence (docs/policy.md's table).
     pub doc: &'static str,
     /// Its patterns.
     pub patterns: &'static [Pattern],
@@ -276,7 +276,7 @@ pub fn known_in(message: &str, set: FamilySet) -> Option<Known> {
         .find(|k| set.contains(k.family))
 }
 
-/// Every pattern's regex compiled alone (tests, and the README's check).
+/// Every pattern's regex compiled alone (tests, and the docs' check).
 pub fn each_regex() -> impl Iterator<Item = (Known, Regex)> {
     FAMILIES.iter().enumerate().flat_map(|(family, f)| {
         f.patterns.iter().enumerate().map(move |(pattern, p)| {
