@@ -13,6 +13,7 @@ pub mod github;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod loops;
 pub mod memory;
 pub mod metrics;
 pub mod own_secrets;

@@ -4,13 +4,11 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
-use futures_util::StreamExt;
-use slog::{Logger, error, info, warn};
+use slog::{Logger, info, warn};
 
 use crate::actors::storm_watch::{self, StormWatch};
 use crate::actors::{GitHubActor, QueueDepth, Registry, TrackerDeps};
@@ -19,27 +17,15 @@ use crate::http::{
     AppState, alive, api_part, api_status, healthz, metrics_page, readyz, receive, status_page,
 };
 use crate::http::{Guards, connections, unmatched};
+use crate::loops::{
+    Summary, pending_reruns, spawn_memory_keeper, spawn_outbox_poller, spawn_policy_reloader,
+    spawn_purger, spawn_quiet_sweeper, spawn_redelivery_sweep, spawn_summary,
+};
 use crate::metrics::Metrics;
 use crate::rules::LivePolicy;
-use crate::run::{Claim, RerunState};
+use crate::run::Claim;
 use crate::settings::{DatabaseUrl, Settings};
-use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch, codec};
-
-/// How often, at most, runs quiet for `RUN_TTL` are purged from the store (a quarter
-/// of `RUN_TTL` when that is shorter): sleeping runs have no tracker to expire them.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
-/// How often the registry and the allocator are asked to give back what trackers that
-/// slept left (`src/memory.rs`), and the fall in trackers awake that is worth it.
-const MEMORY_LOOK_EVERY: Duration = Duration::from_secs(1);
-const MEMORY_LEAST_FALL: usize = 5_000;
-/// Due re-runs woken per poll.
-const DUE_PER_POLL: u32 = 256;
-/// Pending re-runs the mailbox summary looks at: the pending gauges stop counting there
-/// (a backlog that size is worth an alert already), so a summary costs at most this
-/// many row reads.
-const PENDING_SCAN: u32 = 256;
-/// Row reads of the summary at a time, so that it never takes a PostgreSQL pool whole.
-const PENDING_READS_AT_ONCE: usize = 8;
+use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -303,258 +289,6 @@ async fn log_shutdown(
         "reruns_scheduled" => pending.scheduled, "reruns_in_flight" => pending.in_flight);
 }
 
-/// Wakes the trackers of due re-runs: at start (re-runs decided before a restart) and
-/// then every `every` (re-runs whose claimant died, or whose process shares the
-/// database and went away).
-fn spawn_outbox_poller(
-    store: Arc<dyn Store>,
-    registry: Arc<Registry>,
-    every: Duration,
-    log: Logger,
-) {
-    actix_web::rt::spawn(async move {
-        let mut failing = false;
-        loop {
-            match store.due_reruns(now_ms(), DUE_PER_POLL).await {
-                Ok(due) => {
-                    if failing || !due.is_empty() {
-                        info!(log, "due re-runs found"; "count" => due.len());
-                    }
-                    failing = false;
-                    for key in &due {
-                        registry.wake(key);
-                    }
-                }
-                Err(err) => {
-                    if !failing {
-                        error!(log, "looking for due re-runs failed"; "error" => %err);
-                    }
-                    failing = true;
-                }
-            }
-            actix_web::rt::time::sleep(every.max(Duration::from_millis(50))).await;
-        }
-    });
-}
-
-fn spawn_purger(store: Arc<dyn Store>, ttl: Duration, log: Logger) {
-    let every = (ttl / 4).clamp(Duration::from_millis(100), PURGE_EVERY);
-    actix_web::rt::spawn(async move {
-        loop {
-            actix_web::rt::time::sleep(every).await;
-            let before = now_ms().saturating_sub(ttl.as_millis() as u64);
-            match store.purge_idle(before).await {
-                Ok(0) => {}
-                Ok(purged) => info!(log, "purged quiet runs"; "purged_runs" => purged),
-                Err(err) => error!(log, "purging quiet runs failed"; "error" => %err),
-            }
-            if let Some(learning) = store.learning() {
-                let before = now_ms().saturating_sub(codec::SIGNATURES_KEPT_FOR_MS);
-                match learning
-                    .prune_signatures(before, codec::SIGNATURES_KEPT)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(pruned) => {
-                        info!(log, "pruned old signatures"; "pruned_signatures" => pruned)
-                    }
-                    Err(err) => error!(log, "pruning signatures failed"; "error" => %err),
-                }
-            }
-        }
-    });
-}
-
-/// Starts the redelivery sweep (`src/recovery/`) when `REDELIVER_EVERY` is not zero and
-/// the GitHub App's JWT is at hand: the `/app/hook/deliveries` endpoints take no token.
-fn spawn_redelivery_sweep(
-    settings: &Settings,
-    store: &Arc<dyn Store>,
-    owner: u64,
-    metrics: &Arc<Metrics>,
-    log: &Logger,
-) {
-    if settings.redeliver_every.is_zero() {
-        return;
-    }
-    let Some(jwt) = settings.app_jwt.clone() else {
-        info!(
-            log,
-            "redelivery sweep off: it needs GitHub App authentication"
-        );
-        return;
-    };
-    info!(log, "redelivery sweep on"; "every_s" => settings.redeliver_every.as_secs_f64());
-    crate::recovery::Sweeper {
-        store: Arc::clone(store),
-        github: settings.github.clone(),
-        jwt,
-        owner,
-        every: settings.redeliver_every,
-        metrics: Arc::clone(metrics),
-        log: log.clone(),
-    }
-    .spawn();
-}
-
-/// Reloads the failure policy on each `SIGHUP`: a valid one replaces the policy in
-/// force (`policy reloaded`), an invalid one is refused with its one-line error and
-/// the old one stays. Decisions already made keep what they decided.
-fn spawn_policy_reloader(policy: Arc<LivePolicy>, log: Logger) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        // Installed now, before `listening` is logged: a SIGHUP that came before the
-        // spawned task first ran would otherwise meet the default action and end the
-        // process.
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(err) => {
-                error!(log, "cannot listen for SIGHUP; the policy cannot be reloaded"; "error" => %err);
-                return;
-            }
-        };
-        actix_web::rt::spawn(async move {
-            while hangups.recv().await.is_some() {
-                match policy.reload() {
-                    Ok(loaded) => {
-                        info!(log, "policy reloaded"; "source" => loaded.source().to_string(),
-                    "rules" => loaded.rules().len(), "max_attempts" => loaded.max_attempts())
-                    }
-                    Err(err) => error!(log, "policy reload refused; the old policy stays in force";
-                    "error" => err.to_string()),
-                }
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    let _ = (policy, log);
-}
-
-/// Asks the trackers awake whether their runs went quiet for `RUN_TTL`, a few times
-/// per `RUN_TTL` (at most every 5 minutes, at least every 100 ms): a run whose tracker
-/// is awake is forgotten within a quarter of `RUN_TTL` (or 5 minutes) after it expired.
-fn spawn_quiet_sweeper(registry: Arc<Registry>, ttl: Duration) {
-    let every = quiet_sweep_every(ttl);
-    actix_web::rt::spawn(async move {
-        loop {
-            actix_web::rt::time::sleep(every).await;
-            registry.sweep_quiet();
-        }
-    });
-}
-
-/// See [`spawn_quiet_sweeper`].
-fn quiet_sweep_every(ttl: Duration) -> Duration {
-    (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(300))
-}
-
-/// Shrinks the registry and gives the allocator's free memory back once many trackers
-/// slept (`src/memory.rs`); the trim runs on a blocking thread.
-fn spawn_memory_keeper(registry: Arc<Registry>) {
-    actix_web::rt::spawn(async move {
-        let mut watch = crate::memory::TrimWatch::new(MEMORY_LEAST_FALL);
-        loop {
-            actix_web::rt::time::sleep(MEMORY_LOOK_EVERY).await;
-            let shrunk = registry.shrink_if_sparse();
-            if watch.observe(registry.len()) || shrunk {
-                let _ = actix_web::rt::task::spawn_blocking(crate::memory::give_back).await;
-            }
-        }
-    });
-}
-
-/// When the mailbox summary is logged, and when it warns.
-struct Summary {
-    every: Duration,
-    backlog_warning: usize,
-}
-
-/// Logs the mailboxes every `SUMMARY_EVERY` (the first time at start), warns when a
-/// backlog builds up, and sets the pending re-run gauges.
-fn spawn_summary(
-    summary: Summary,
-    registry: Arc<Registry>,
-    github: Addr<GitHubActor>,
-    store: Arc<dyn Store>,
-    metrics: Arc<Metrics>,
-    log: Logger,
-) {
-    actix_web::rt::spawn(async move {
-        loop {
-            let github_queue = github.send(QueueDepth).await.unwrap_or(0);
-            let waiting = registry.waiting_messages();
-            // A store that does not answer leaves the gauges at their last values; the
-            // store's own errors are logged where they happen.
-            let pending = pending_reruns(&store, now_ms()).await.ok();
-            if let Some(pending) = &pending {
-                metrics.set_pending_reruns(
-                    pending.scheduled,
-                    pending.in_flight,
-                    pending.oldest_overdue,
-                );
-            }
-            let pending = pending.unwrap_or_default();
-            // Unknown (the store did not answer): the gauge keeps its last value, the
-            // line says -1.
-            let runs_tracked = match store.count_runs().await {
-                Ok(runs) => {
-                    metrics.runs_tracked.set(runs as i64);
-                    runs as i64
-                }
-                Err(_) => -1,
-            };
-            info!(log, "mailboxes"; "actor" => "summary", "trackers_awake" => registry.len(),
-                "runs_tracked" => runs_tracked,
-                "tracker_messages_waiting" => waiting, "github_queue" => github_queue,
-                "pending_reruns" => pending.scheduled + pending.in_flight,
-                "oldest_pending_overdue_s" => pending.oldest_overdue.as_secs());
-            if waiting > summary.backlog_warning || github_queue > summary.backlog_warning {
-                warn!(log, "backlog growing"; "tracker_messages_waiting" => waiting,
-                    "github_queue" => github_queue);
-            }
-            actix_web::rt::time::sleep(summary.every.max(Duration::from_millis(50))).await;
-        }
-    });
-}
-
-/// The decided re-runs the store holds and has not answered (up to [`PENDING_SCAN`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Pending {
-    /// Decided, waiting for their due time or for a claim.
-    scheduled: u64,
-    /// Claimed by an instance whose GitHub actor performs them.
-    in_flight: u64,
-    /// How long the oldest overdue one has been due: a scheduled re-run past its due
-    /// time, or a claim that ran out (its instance died or hangs); zero when none is.
-    oldest_overdue: Duration,
-}
-
-/// Counts the pending re-runs: the keys come oldest first from the outbox index, each
-/// state is read to tell scheduled from in flight.
-async fn pending_reruns(store: &Arc<dyn Store>, now: u64) -> Result<Pending, StoreError> {
-    let keys = store.due_reruns(u64::MAX, PENDING_SCAN).await?;
-    let mut states = futures_util::stream::iter(keys)
-        .map(|key| store.load(&key))
-        .buffer_unordered(PENDING_READS_AT_ONCE);
-    let mut pending = Pending::default();
-    while let Some(state) = states.next().await {
-        // A run answered or gone since the keys were read is no longer pending; a state
-        // this version cannot read (a newer version's) is left to the instance that can.
-        let Ok(Some(state)) = state else { continue };
-        match state.rerun {
-            RerunState::Scheduled { .. } => pending.scheduled += 1,
-            RerunState::InFlight { .. } => pending.in_flight += 1,
-            RerunState::Idle | RerunState::Done { .. } => continue,
-        }
-        if let Some(due) = state.pending_rerun_at().filter(|due| *due <= now) {
-            let overdue = Duration::from_millis(now - due);
-            pending.oldest_overdue = pending.oldest_overdue.max(overdue);
-        }
-    }
-    Ok(pending)
-}
-
 /// Registers the service's own secret values to be masked wherever text from outside
 /// is recorded, shown or logged (`crate::own_secrets`; the App key's lines were
 /// registered when the settings read it).
@@ -566,26 +300,5 @@ fn register_own_secrets(settings: &Settings) {
     ];
     for secret in own.into_iter().flatten() {
         crate::own_secrets::register(secret.expose());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_quiet_sweep_comes_four_times_per_ttl_within_its_bounds() {
-        assert_eq!(
-            quiet_sweep_every(Duration::from_secs(86_400)),
-            Duration::from_secs(300)
-        );
-        assert_eq!(
-            quiet_sweep_every(Duration::from_secs(1)),
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            quiet_sweep_every(Duration::ZERO),
-            Duration::from_millis(100)
-        );
     }
 }
