@@ -126,7 +126,8 @@ fn parse_since(text: &str) -> Result<Duration, String> {
 /// The `Environment` part of `--help`: every variable with its default.
 fn environment_help() -> String {
     let mut text = String::from("Environment (an empty value counts as unset):\n");
-    for (name, default, meaning) in VARIABLES {
+    for variable in VARIABLES {
+        let (name, meaning, default) = (variable.name, variable.help, variable.default);
         text.push_str(&format!("  {name:<28} {meaning} (default: {default})\n"));
     }
     text

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+mod catalog;
 mod database_url;
 mod key_file;
 mod public_url;
@@ -141,59 +142,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// lets slow senders hold their share of `MAX_BUFFERED_BYTES` longer.
 pub const MAX_BODY_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// One line per variable: name, default and meaning. `--help` prints it; the table of
-/// docs/configuration.md is tested to be the same (tests/docs.rs).
-#[rustfmt::skip]
-pub const VARIABLES: &[(&str, &str, &str)] = &[
-    ("GITHUB_SIGN_KEY", "required", "webhook secret; deliveries must carry X-Hub-Signature-256"),
-    ("GITHUB_TOKEN", "unset", "token used to re-run (classic: repo scope; fine-grained: Actions read and write); unset: re-runs are refused"),
-    ("GITHUB_APP_ID", "unset", "the GitHub App's id (App settings, About); with a private key, runs of the App's installations are re-run with installation tokens"),
-    ("GITHUB_APP_PRIVATE_KEY", "unset", "the App's private key, PEM text (a literal \\n is taken as a line break); not with GITHUB_APP_PRIVATE_KEY_FILE"),
-    ("GITHUB_APP_PRIVATE_KEY_FILE", "unset", "path to the App's private key (.pem: a regular file of at most 16 KB); not with GITHUB_APP_PRIVATE_KEY"),
-    ("REPORT", "check_run with the App, else off", "check_run: each automatic re-run decision (started, skipped) on a run of an App installation becomes a check run named job-rerunner on its commit; off: none"),
-    ("PUBLIC_URL", "unset", "the service's URL as people reach it (https://HOST[/PATH], no user:password, query or fragment); the check runs link to PUBLIC_URL/status"),
-    ("RUN_ATTEMPTS", "4", "events with run_attempt >= RUN_ATTEMPTS are ignored (at most RUN_ATTEMPTS-1 re-runs; 2 to 51)"),
-    ("REPO_BRANCHES", "master", "comma-separated branches whose runs are re-run; * for every branch"),
-    ("NO_RETRY_LIST", "empty", "comma-separated GitHub logins whose events are ignored"),
-    ("PORT", "5000", "listening port"),
-    ("HOST", "0.0.0.0", "listening address"),
-    ("WORKERS", "CPU cores", "HTTP worker threads"),
-    ("GITHUB_API_URL", "https://api.github.com", "API base (GitHub Enterprise Server: https://HOST/api/v3)"),
-    ("RERUN_DELAY", "5", "seconds between a run's last completion and the re-run call"),
-    ("DATABASE_URL", "sqlite://db/job-rerunner.db", "where tracked runs live: sqlite://PATH, or postgres://… to share them between instances"),
-    ("MAX_BODY_BYTES", "1048576", "largest webhook body accepted (413 above)"),
-    ("RUN_TTL", "86400", "seconds without events after which an unfinished run is forgotten"),
-    ("TRACKER_IDLE", "30", "seconds a quiet run's tracker stays in memory before it sleeps (the run stays in the store; its next event or due re-run wakes it); TRACKER_LINGER is its former name"),
-    ("CLAIM_LEASE", "60", "seconds an instance's claim on a due re-run holds; another instance takes it over after"),
-    ("OUTBOX_POLL", "1", "seconds between looks in the store for due re-runs (after a restart, or left by a dead instance)"),
-    ("GITHUB_MIN_INTERVAL", "1", "least seconds between two POSTs to the GitHub API made with the same credential (the token, or one App installation); the App's installation token requests, all installations together, are as far apart"),
-    ("GITHUB_MAX_TRIES", "10", "tries per re-run on transient errors (5xx, timeouts) before giving up"),
-    ("GITHUB_BACKOFF", "2", "first back-off in seconds after a transient error; doubles each try"),
-    ("GITHUB_BACKOFF_MAX", "300", "longest back-off in seconds"),
-    ("GITHUB_TIMEOUT", "10", "seconds one GitHub API request may take"),
-    ("GITHUB_POLL_INTERVAL", "5", "seconds before looking again at a run GitHub still shows in progress"),
-    ("GITHUB_POLL_TRIES", "12", "looks at a still-running run before giving up on it"),
-    ("GITHUB_SECONDARY_LIMIT_WAIT", "60", "least seconds to pause on a rate limit that names no reset time"),
-    ("LOG_TAIL_BYTES", "262144", "bytes kept of the end of a failed job's log, for the policy's patterns (1024 to 67108864)"),
-    ("LOG_READ_MAX_BYTES", "67108864", "most bytes of one job's log read; the tail of what was read is used (at least LOG_TAIL_BYTES)"),
-    ("LOG_READ_TIMEOUT", "120", "seconds one job log download may take, body included"),
-    ("EVIDENCE_TIMEOUT", "300", "seconds one run's evidence (its failed jobs' annotations and logs) may take in all; what is not read by then is unavailable"),
-    ("LOG_DOWNLOADS", "8", "job log downloads in flight at once, all runs and credentials together (1 to 1024)"),
-    ("SUMMARY_EVERY", "60", "seconds between two mailbox summary log lines"),
-    ("BACKLOG_WARNING", "1000", "waiting messages (tracker mailboxes or GitHub queue) above which a warning is logged"),
-    ("DRY_RUN", "false", "true: decide and log everything, never call the re-run endpoint"),
-    ("STATUS_TOKEN", "unset", "token (at least 16 characters) for /status and /api/… (bearer, or basic-auth password); unset: they are off"),
-    ("LOG_FORMAT", "term", "term (people) or json (one object a line)"),
-    ("LOG_LEVEL", "info", "trace, debug, info, warning, error or critical"),
-    ("BODY_TIMEOUT", "5", "seconds (at most 300) a webhook body may take to arrive after its headers (408 after)"),
-    ("MAX_BUFFERED_BYTES", "67108864", "most webhook body bytes held at once, all connections together (503 with Retry-After above); at least MAX_BODY_BYTES"),
-    ("TRUST_FORWARDED_FOR", "false", "true behind one reverse proxy that sets X-Forwarded-For (Dokku's nginx): the status page's failure limit counts per its last address"),
-    ("RULES", "unset", "the re-run policy itself, TOML (docs/policy.md); not with RULES_FILE"),
-    ("RULES_FILE", "unset", "path to the re-run policy's TOML file, read again on SIGHUP; not with RULES"),
-    ("REDELIVER_EVERY", "600", "seconds between two looks for deliveries GitHub failed to make, which it is asked to redeliver (GitHub App only); 0: off"),
-    ("STORM_REPOS", "4", "repositories failing with the same transient error within STORM_WINDOW that make a storm: their re-runs are held until it is over, then released a few at a time; 0: off"),
-    ("STORM_WINDOW", "600", "seconds a storm looks back; a held re-run looks again every half of it, and held re-runs are released one every sixtieth of it"),
-];
+pub use catalog::{VARIABLES, Variable};
 
 impl Settings {
     /// The defaults a failure policy overrides: `RUN_ATTEMPTS`, `REPO_BRANCHES` and
@@ -419,103 +368,9 @@ impl Settings {
 
     /// The effective value of every variable, secrets redacted, in `VARIABLES` order.
     pub fn effective(&self) -> Vec<(&'static str, String)> {
-        let seconds = |d: Duration| format!("{}", d.as_secs_f64());
-        let secret = |s: &Option<Secret>| {
-            if s.is_some() {
-                "[redacted]".to_owned()
-            } else {
-                "unset".to_owned()
-            }
-        };
-        let github = &self.github;
-        let value = |name: &str| -> String {
-            match name {
-                "GITHUB_SIGN_KEY" => "[redacted]".into(),
-                "GITHUB_TOKEN" => secret(&github.token),
-                "GITHUB_APP_ID" => github
-                    .app
-                    .as_ref()
-                    .map_or_else(|| "unset".into(), |app| app.id.to_string()),
-                "GITHUB_APP_PRIVATE_KEY" => match &github.app {
-                    Some(app) if app.key_file.is_none() => "[redacted]".into(),
-                    _ => "unset".into(),
-                },
-                "REPORT" => if github.report_check_runs {
-                    "check_run"
-                } else {
-                    "off"
-                }
-                .into(),
-                "PUBLIC_URL" => github
-                    .public_url
-                    .as_deref()
-                    .map_or_else(|| "unset".into(), crate::redact::url),
-                "GITHUB_APP_PRIVATE_KEY_FILE" => github
-                    .app
-                    .as_ref()
-                    .and_then(|app| app.key_file.as_ref())
-                    .map_or_else(|| "unset".into(), |path| path.display().to_string()),
-                "RUN_ATTEMPTS" => self.run_attempts.to_string(),
-                "REPO_BRANCHES" => match &self.branches {
-                    BranchFilter::Any => "*".into(),
-                    BranchFilter::Only(names) => names.join(","),
-                },
-                "NO_RETRY_LIST" => self.no_retry.join(","),
-                "PORT" => self.port.to_string(),
-                "HOST" => self.host.clone(),
-                "WORKERS" => self.workers.to_string(),
-                "GITHUB_API_URL" => crate::redact::url(&github.api_url),
-                "RERUN_DELAY" => seconds(self.rerun_delay),
-                "DATABASE_URL" => self.database.describe(),
-                "MAX_BODY_BYTES" => self.max_body_bytes.to_string(),
-                "RUN_TTL" => seconds(self.run_ttl),
-                "TRACKER_IDLE" => seconds(self.tracker_idle),
-                "CLAIM_LEASE" => seconds(self.claim_lease),
-                "OUTBOX_POLL" => seconds(self.outbox_poll),
-                "GITHUB_MIN_INTERVAL" => seconds(github.min_interval),
-                "GITHUB_MAX_TRIES" => github.max_tries.to_string(),
-                "GITHUB_BACKOFF" => seconds(github.backoff_base),
-                "GITHUB_BACKOFF_MAX" => seconds(github.backoff_max),
-                "GITHUB_TIMEOUT" => seconds(github.request_timeout),
-                "GITHUB_POLL_INTERVAL" => seconds(github.poll_interval),
-                "GITHUB_POLL_TRIES" => github.poll_tries.to_string(),
-                "GITHUB_SECONDARY_LIMIT_WAIT" => seconds(github.secondary_limit_wait),
-                "LOG_TAIL_BYTES" => github.log_tail_bytes.to_string(),
-                "LOG_READ_MAX_BYTES" => github.log_read_max_bytes.to_string(),
-                "LOG_READ_TIMEOUT" => seconds(github.log_read_timeout),
-                "EVIDENCE_TIMEOUT" => seconds(github.evidence_timeout),
-                "LOG_DOWNLOADS" => github.log_downloads.to_string(),
-                "SUMMARY_EVERY" => seconds(self.summary_every),
-                "BACKLOG_WARNING" => self.backlog_warning.to_string(),
-                "DRY_RUN" => self.dry_run.to_string(),
-                "STATUS_TOKEN" => secret(&self.status_token),
-                "LOG_FORMAT" => match self.log_format {
-                    LogFormat::Term => "term".into(),
-                    LogFormat::Json => "json".into(),
-                },
-                "LOG_LEVEL" => self.log_level.as_str().to_ascii_lowercase(),
-                "BODY_TIMEOUT" => seconds(self.body_timeout),
-                "MAX_BUFFERED_BYTES" => self.max_buffered_bytes.to_string(),
-                "TRUST_FORWARDED_FOR" => self.trust_forwarded_for.to_string(),
-                "RULES" => match &self.rules {
-                    Some(text) => {
-                        format!("set ({} bytes; the policy is printed below)", text.len())
-                    }
-                    None => "unset".into(),
-                },
-                "RULES_FILE" => self
-                    .rules_file
-                    .as_ref()
-                    .map_or_else(|| "unset".into(), |path| path.display().to_string()),
-                "REDELIVER_EVERY" => seconds(self.redeliver_every),
-                "STORM_REPOS" => self.storm.repos.to_string(),
-                "STORM_WINDOW" => seconds(Duration::from_millis(self.storm.window_ms)),
-                _ => "?".into(),
-            }
-        };
         VARIABLES
             .iter()
-            .map(|(name, _, _)| (*name, value(name)))
+            .map(|variable| (variable.name, (variable.show)(self)))
             .collect()
     }
 

@@ -294,8 +294,8 @@ const DURATION_VARIABLES: &[&str] = &[
 fn a_huge_duration_is_refused_at_start_up_naming_its_variable() {
     let described: Vec<&str> = VARIABLES
         .iter()
-        .filter(|(_, _, meaning)| meaning.contains("seconds"))
-        .map(|(name, _, _)| *name)
+        .filter(|variable| variable.help.contains("seconds"))
+        .map(|variable| variable.name)
         .collect();
     for name in &described {
         assert!(DURATION_VARIABLES.contains(name), "{name} is not checked");
@@ -347,8 +347,8 @@ fn tracker_idle_takes_fractions_and_reads_its_former_name_only_when_unset() {
 fn numeric_variables() -> Vec<&'static str> {
     VARIABLES
         .iter()
-        .filter(|(_, default, _)| default.parse::<f64>().is_ok() || *default == "CPU cores")
-        .map(|(name, _, _)| *name)
+        .filter(|v| v.default.parse::<f64>().is_ok() || v.default == "CPU cores")
+        .map(|variable| variable.name)
         .collect()
 }
 

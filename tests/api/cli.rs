@@ -54,7 +54,8 @@ fn help_lists_every_variable_with_its_default_and_the_subcommand() {
     let output = binary().arg("--help").output().expect("runs");
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    for (name, default, _) in VARIABLES {
+    for variable in VARIABLES {
+        let (name, default) = (variable.name, variable.default);
         let line = text
             .lines()
             .find(|line| line.trim_start().starts_with(&format!("{name} ")))

@@ -195,11 +195,11 @@ fn the_configuration_table_is_the_list_help_prints() {
         .collect();
     let read: Vec<(String, String, String)> = job_rerunner::settings::VARIABLES
         .iter()
-        .map(|(name, default, meaning)| {
+        .map(|variable| {
             (
-                (*name).to_owned(),
-                (*default).to_owned(),
-                (*meaning).to_owned(),
+                variable.name.to_owned(),
+                variable.default.to_owned(),
+                variable.help.to_owned(),
             )
         })
         .collect();
