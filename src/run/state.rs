@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::teaching::{Failure, Lesson, failures_of};
+use super::teaching::{Failure, Lesson};
 use super::{Conclusion, JobAction, JobEvent, Name, RerunOutcome};
 use crate::ids::{CommitSha, InstallationId, JobId};
-use crate::policy::{self, AtCompletion, Decision, History, Ineligible, JobFacts, RunFacts};
+use crate::policy::{self, Decision, History};
 
 /// One job of the current attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,15 @@
 //! re-run, still running, not failed), extend the claim in the store right before the
 //! POST, POST, and retry or wait as GitHub asks. The pacing comes and goes with it.
 
-use super::*;
+use std::rc::Rc;
+
+use slog::{Logger, info};
+
+use super::{AfterError, Pacing, RerunRequest, STALE_READ, Tries};
+use crate::github::credentials::NO_CREDENTIAL;
+use crate::github::{GitHubClient, GitHubError, GitHubSettings, RequestAuth, WorkflowRun};
+use crate::ids::Conclusion;
+use crate::run::RerunOutcome;
 
 /// What the run's current state says about re-running `attempt`.
 fn judge(run: &WorkflowRun, attempt: u32) -> Option<RerunOutcome> {

@@ -1,7 +1,14 @@
 //! Reporting a decision as a check run on the run's commit (`REPORT=check_run`): one
 //! call with the installation's token, in its credential's lane, never retried.
 
-use super::*;
+use std::rc::Rc;
+use std::time::Duration;
+
+use slog::{Logger, info, warn};
+
+use super::Pacing;
+use crate::github::{GitHubClient, GitHubError, RateLimit, RequestAuth};
+use crate::secret::Secret;
 
 /// Creates one check run, once: paced and paused as the credential's POSTs are, and
 /// never retried (a decision's report is not worth holding a re-run back).

@@ -3,7 +3,15 @@
 //! attempt beyond its rule's limit that only teaches, and how the run stands after it
 //! (`finish`: passed, skipped, re-run scheduled, …) with the answer for GitHub.
 
-use super::*;
+use std::borrow::Cow;
+
+use super::{
+    Decided, EventVerdict, Finish, FirstSeen, JobAction, JobEvent, NO_RECORD, Outcome, Reply,
+    RerunEffect, RerunOutcome, RerunState, RunConfig, RunState, TimerChange, TrackedJob,
+};
+use crate::ids::Conclusion;
+use crate::policy::{self, AtCompletion, Decision, Ineligible, JobFacts, RunFacts};
+use crate::run::teaching::Lesson;
 
 impl RunState {
     /// A run first seen at `now`, by an event naming its branch, workflow, attempt,

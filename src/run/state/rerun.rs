@@ -2,7 +2,12 @@
 //! evidence (or held by a storm), renewed before the POST, its outcome recorded (and
 //! scheduled again when the answer settled nothing), and when the run may be forgotten.
 
-use super::*;
+use super::{
+    Claim, ClaimedRerun, Decided, Evidence, RerunOutcome, RerunState, RetryPolicy, RunState,
+};
+use crate::ids::Conclusion;
+use crate::policy::{self, Decision, History, RunFacts};
+use crate::run::teaching::failures_of;
 
 impl RunState {
     /// Claims the re-run for `claim.owner` if it is due: scheduled and past its due time,
