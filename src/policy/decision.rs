@@ -431,7 +431,7 @@ pub fn decide_on_judgements(
 /// decision's evidence (the log line, the check run, the page) says it.
 fn learned_match(rule: &Rule, history: &History, judgement: &JobJudgement) -> Option<Matched> {
     let decisive = judgement.decisive.as_ref()?;
-    if decisive.known.is_some() || judgement.unread.is_some() {
+    if decisive.known.is_some() || decisive.exit_only || judgement.unread.is_some() {
         return None;
     }
     let why = learned(rule, history.signatures.get(&decisive.signature))?;

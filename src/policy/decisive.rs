@@ -153,6 +153,9 @@ pub struct Decisive {
     /// The built-in pattern that knows it; `None`: the last error-looking message,
     /// which no family knows.
     pub known: Option<Known>,
+    /// No message said why: the line is only the step's `Process completed with exit
+    /// code N`. Such a line is the same for every failure, so nothing is learned from it.
+    pub exit_only: bool,
 }
 
 /// Where a text stops being read, so that one job's matching stays bounded.
@@ -267,6 +270,7 @@ fn decisive(message: &Message<'_>, known: Option<Known>) -> Decisive {
     Decisive {
         line: message.text.to_string(),
         known,
+        exit_only: false,
     }
 }
 
@@ -327,10 +331,15 @@ impl Found {
             .or(self.summary)
             .or(self.warning)
             .or_else(|| {
+                let exit_only = self.unknown.is_none();
                 let line = (self.unknown.map(|(line, _)| line))
                     .or(self.step_end)
                     .or(self.exit_code)?;
-                Some(Decisive { line, known: None })
+                Some(Decisive {
+                    line,
+                    known: None,
+                    exit_only,
+                })
             })
     }
 }

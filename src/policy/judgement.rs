@@ -47,6 +47,10 @@ pub struct DecisiveLine {
     pub class: Option<Class>,
     /// The line's signature (what learning counts).
     pub signature: String,
+    /// The line is only the step's exit code (see `decisive::Decisive::exit_only`):
+    /// learning neither counts nor trusts it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exit_only: bool,
 }
 
 /// What one failed job's evidence says under a rule.
@@ -125,6 +129,7 @@ fn judge_job(rule: &Rule, job: &JobEvidence, budget: &mut dyn Budget) -> JobJudg
         known: found.known.map(|k| k.label()),
         class: found.known.map(|k| k.family().class),
         signature: signature(&found.line),
+        exit_only: found.exit_only,
     });
     let mut unread = unavailable(job);
     if cut_short {

@@ -128,6 +128,28 @@ fn without_learn_after_an_unknown_failure_is_never_learned() {
 }
 
 #[test]
+fn a_failure_that_shows_only_its_exit_code_is_never_learned() {
+    // Every failure whose log says nothing but the step's end has this one line: its
+    // re-runs say nothing about this failure.
+    const EXIT_ONLY: &str = "2026-12-01T10:00:01.0000000Z make: leaving directory\n\
+                             2026-12-01T10:00:02.0000000Z ##[error]Process completed with exit code 2.\n";
+    let rule = rule("only_when = ['@transient']\nlearn_after = 3");
+    let judged = judge(&rule, &evidence(EXIT_ONLY), &mut Unbounded);
+    let decisive = judged[0].decisive.as_ref().expect("a decisive line");
+    assert!(decisive.exit_only, "{decisive:?}");
+    let signature = decisive.signature.clone();
+    let decision = decide(
+        &rule,
+        &history(&signature, (9, 9), "PPP", (90, 90)),
+        EXIT_ONLY,
+    );
+    assert_eq!(decision.verdict.reason(), Some(Reason::NoTransientMatch));
+    // A line that says why is no exit-only line.
+    let judged = judge(&rule, &evidence(UNKNOWN), &mut Unbounded);
+    assert!(!judged[0].decisive.as_ref().expect("decisive").exit_only);
+}
+
+#[test]
 fn learning_never_turns_a_failure_a_family_knows_as_broken_into_a_rerun() {
     let rule = rule("only_when = ['@transient']\nnever_when = ['@broken']\nlearn_after = 3");
     let signature = signature_of(&rule, COMPILE);

@@ -44,12 +44,13 @@ pub struct Lesson {
     pub attempt: u32,
 }
 
-/// The failures of `judged` jobs that had a decisive line, by job name.
+/// The failures of `judged` jobs that had a decisive line saying why, by job name (a
+/// line that is only the step's exit code is every failure's: nothing to learn).
 pub fn failures_of(judged: &[JobJudgement], jobs: &[TrackedJob]) -> Vec<Failure> {
     judged
         .iter()
         .filter_map(|judgement| {
-            let decisive = judgement.decisive.as_ref()?;
+            let decisive = judgement.decisive.as_ref().filter(|d| !d.exit_only)?;
             let job = jobs.iter().find(|job| job.id == judgement.job)?;
             Some(Failure {
                 job: job.name.to_string(),
