@@ -93,7 +93,7 @@ pub struct RunTracker {
     claim_failures: u8,
 }
 
-pub use crate::clock::now_ms;
+use crate::clock::now_ms;
 
 impl RunTracker {
     /// A tracker for `key`; its state is read from the store when it starts.

@@ -25,19 +25,10 @@ pub struct SignatureView {
     verdict_now: String,
 }
 
-/// The rows, each with what the repository's rule would do with it now.
+/// The rows, each with what the repository's rule would do with it now (read as a
+/// decision reads it: here, and every repository's counts the store summed).
 pub fn views(rows: Vec<SignatureRow>, policy: &LivePolicy) -> Vec<SignatureView> {
     let current = policy.current();
-    let mut everywhere: std::collections::HashMap<&str, Outcomes> = Default::default();
-    for row in &rows {
-        let sum = everywhere.entry(row.signature.as_str()).or_default();
-        sum.reruns = sum.reruns.saturating_add(count(row.reruns));
-        sum.passed = sum.passed.saturating_add(count(row.passed));
-    }
-    let everywhere: std::collections::HashMap<String, Outcomes> = everywhere
-        .into_iter()
-        .map(|(signature, sum)| (signature.to_owned(), sum))
-        .collect();
     rows.into_iter()
         .map(|row| {
             let history = SignatureHistory {
@@ -46,7 +37,10 @@ pub fn views(rows: Vec<SignatureRow>, policy: &LivePolicy) -> Vec<SignatureView>
                     passed: count(row.passed),
                 },
                 recent: policy::decode_recent(&row.recent),
-                everywhere: everywhere.get(&row.signature).copied().unwrap_or_default(),
+                everywhere: Outcomes {
+                    reruns: count(row.everywhere.0),
+                    passed: count(row.everywhere.1),
+                },
             };
             let rule = current.rule_for(&row.repo, "");
             SignatureView {

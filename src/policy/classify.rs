@@ -71,8 +71,7 @@ pub fn classify(text: &str, rule: &Rule) -> Classification {
     }];
     let decisive = judge(&rule, &evidence, &mut Unbounded)
         .pop()
-        .and_then(|judged| judged.decisive)
-        .or_else(|| decisive_alone(text));
+        .and_then(|judged| judged.decisive);
     let decision = match decide_with_evidence(&run, &Default::default(), &rule, &evidence) {
         Ok(decision) => decision,
         // Unreachable with the rule adjusted above; say so rather than panic.
@@ -86,18 +85,6 @@ pub fn classify(text: &str, rule: &Rule) -> Classification {
         },
     };
     Classification { decisive, decision }
-}
-
-/// The decisive line when the rule names no family (it is not read then).
-fn decisive_alone(text: &str) -> Option<DecisiveLine> {
-    let reading = super::decisive::decide_line(Some(text), [], &mut Unbounded);
-    let found = reading.decisive?;
-    Some(DecisiveLine {
-        line: super::evidence::clean(&found.line),
-        known: found.known.map(|k| k.label()),
-        class: found.known.map(|k| k.family().class),
-        signature: super::signature::signature(&found.line),
-    })
 }
 
 #[cfg(test)]

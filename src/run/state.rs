@@ -119,13 +119,15 @@ pub enum TimerChange {
     Cancel,
 }
 
-/// What a job's completion says about the previous attempt (see `outcome_of`).
-type Outcome = (
-    Option<String>,
-    Option<String>,
-    Option<Lesson>,
-    Option<RerunEffect>,
-);
+/// What a job's completion settles about the previous attempt (see `outcome_of`):
+/// the fields of [`EventVerdict`] of the same names.
+#[derive(Default)]
+struct Settled {
+    flaky: Option<String>,
+    failed_again: Option<String>,
+    lesson: Option<Lesson>,
+    effect: Option<RerunEffect>,
+}
 
 const NO_RECORD: &str = "job completed for a run with no earlier record";
 

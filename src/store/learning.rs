@@ -31,6 +31,11 @@ pub struct SignatureRow {
     pub recent: String,
     /// Last seen or re-run, unix ms.
     pub last_seen: u64,
+    /// Re-runs of this signature in every repository (this one included), and how many
+    /// passed: what a decision reads when this repository has too few (shown by the
+    /// page's view as `everywhere`).
+    #[serde(skip)]
+    pub everywhere: (u64, u64),
 }
 
 /// One kept decision, for `what-if`.

@@ -136,8 +136,12 @@ impl LearningStore for PostgresStore {
             let rows = client
                 .query(
                     "SELECT repo, signature, class, family, example, seen, reruns, passed, people,
-                            recent, last_seen
-                     FROM signatures ORDER BY last_seen DESC LIMIT $1",
+                            recent, last_seen,
+                            (SELECT COALESCE(SUM(e.reruns), 0)::BIGINT FROM signatures e
+                             WHERE e.signature = s.signature),
+                            (SELECT COALESCE(SUM(e.passed), 0)::BIGINT FROM signatures e
+                             WHERE e.signature = s.signature)
+                     FROM signatures s ORDER BY last_seen DESC LIMIT $1",
                     &[&i64::from(limit)],
                 )
                 .await
@@ -158,6 +162,10 @@ impl LearningStore for PostgresStore {
                         people: unsigned(row.try_get(8).ok()?),
                         recent: row.try_get(9).ok()?,
                         last_seen: unsigned(row.try_get(10).ok()?),
+                        everywhere: (
+                            unsigned(row.try_get(11).ok()?),
+                            unsigned(row.try_get(12).ok()?),
+                        ),
                     })
                 })
                 .collect())

@@ -124,8 +124,12 @@ impl LearningStore for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT repo, signature, class, family, example, seen, reruns, passed, people,
-                            recent, last_seen
-                     FROM signatures ORDER BY last_seen DESC LIMIT ?1",
+                            recent, last_seen,
+                            (SELECT COALESCE(SUM(e.reruns), 0) FROM signatures e
+                             WHERE e.signature = s.signature),
+                            (SELECT COALESCE(SUM(e.passed), 0) FROM signatures e
+                             WHERE e.signature = s.signature)
+                     FROM signatures s ORDER BY last_seen DESC LIMIT ?1",
                 )
                 .map_err(sql_error)?;
             let rows = stmt
@@ -142,6 +146,7 @@ impl LearningStore for SqliteStore {
                         people: unsigned(row.get(8)?),
                         recent: row.get(9)?,
                         last_seen: unsigned(row.get(10)?),
+                        everywhere: (unsigned(row.get(11)?), unsigned(row.get(12)?)),
                     })
                 })
                 .map_err(sql_error)?;

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use slog::warn;
 
-use super::{Evidenced, RunTracker, now_ms};
+use super::{Evidenced, RunTracker};
 use crate::actors::github::FetchEvidence;
+use crate::clock::now_ms;
 use crate::github::meter::Meter;
 use crate::policy::{Budget, JobEvidence, JobJudgement, Rule, judge};
 use crate::run::{ClaimedRerun, EvidenceCost, RunChange};

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 use slog::{debug, error, info};
 
-use super::{RunTracker, TrackResponse, now_ms};
+use super::{RunTracker, TrackResponse};
 use crate::actors::github::{FetchJobs, Listed};
 use crate::actors::registry::TrackError;
+use crate::clock::now_ms;
 use crate::run::{ChangeResult, ClaimedRerun, Reply, RerunOutcome, RunChange, RunEvent};
 
 /// One `workflow_run.completed` event for this tracker's run.

@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::{RunTracker, now_ms};
+use super::RunTracker;
+use crate::clock::now_ms;
 
 /// The idle timer fired: sleep if the run has been quiet long enough.
 #[derive(Message)]

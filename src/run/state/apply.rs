@@ -6,8 +6,8 @@
 use std::borrow::Cow;
 
 use super::{
-    Decided, EventVerdict, Finish, FirstSeen, JobAction, JobEvent, NO_RECORD, Outcome, Reply,
-    RerunEffect, RerunOutcome, RerunState, RunConfig, RunState, TimerChange, TrackedJob,
+    Decided, EventVerdict, Finish, FirstSeen, JobAction, JobEvent, NO_RECORD, Reply, RerunEffect,
+    RerunOutcome, RerunState, RunConfig, RunState, Settled, TimerChange, TrackedJob,
 };
 use crate::ids::Conclusion;
 use crate::policy::{self, AtCompletion, Decision, Ineligible, JobFacts, RunFacts};
@@ -136,10 +136,15 @@ impl RunState {
             // A late or repeated queued/in_progress never reopens a job.
             (JobAction::Unfinished, Some(_)) => {}
         }
-        let (flaky, failed_again, lesson, effect) = if changed {
+        let Settled {
+            flaky,
+            failed_again,
+            lesson,
+            effect,
+        } = if changed {
             self.outcome_of(event)
         } else {
-            (None, None, None, None)
+            Settled::default()
         };
         // A run first seen through a completion is confirmed by any later new fact, and
         // by a (late) queued/in_progress; a repeat of the completion confirms nothing.
@@ -178,9 +183,9 @@ impl RunState {
     /// What a job's completion says about the previous attempt's failures: flaky or
     /// failed again after the service's re-run (`rerun_failed`), and the lesson of a
     /// judged failure (`teaching`), each said once.
-    fn outcome_of(&mut self, event: &JobEvent) -> Outcome {
+    fn outcome_of(&mut self, event: &JobEvent) -> Settled {
         let JobAction::Completed(conclusion) = event.action else {
-            return (None, None, None, None);
+            return Settled::default();
         };
         let passed = conclusion == Conclusion::Success;
         let failed = conclusion.is_failure();
@@ -217,7 +222,12 @@ impl RunState {
                 && self.rerun_failed.is_empty()
                 && !self.rerun_failed_again,
         });
-        (flaky, failed_again, lesson, effect)
+        Settled {
+            flaky,
+            failed_again,
+            lesson,
+            effect,
+        }
     }
 
     /// An event of an attempt its rule never re-runs ([`JobEvent::beyond_attempts`]):
@@ -230,7 +240,12 @@ impl RunState {
             timer = self.start_attempt(event.run_attempt);
             changed = true;
         }
-        let (flaky, failed_again, lesson, effect) = self.outcome_of(event);
+        let Settled {
+            flaky,
+            failed_again,
+            lesson,
+            effect,
+        } = self.outcome_of(event);
         changed |=
             flaky.is_some() || failed_again.is_some() || lesson.is_some() || effect.is_some();
         if changed {
