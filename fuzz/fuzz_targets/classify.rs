@@ -1,6 +1,7 @@
 //! The payload classifier on any body: it answers (a typed event, an ignore reason or a
 //! 400 reason), never panics, answers the same twice, and a job event it lets through
-//! has what validation promises (a valid `owner/name`, an attempt below RUN_ATTEMPTS).
+//! has what validation promises (a valid `owner/name`; an attempt below RUN_ATTEMPTS,
+//! or a completion of one at or above it, marked to teach only).
 
 #![no_main]
 
@@ -9,6 +10,7 @@ use std::sync::LazyLock;
 
 use job_rerunner::http::payload::{Classified, classify};
 use job_rerunner::ids::RepoName;
+use job_rerunner::run::JobAction;
 use job_rerunner::settings::Settings;
 use libfuzzer_sys::fuzz_target;
 
@@ -37,6 +39,9 @@ fuzz_target!(|body: &[u8]| {
     assert_eq!(first, again, "classified twice, answered differently");
     if let Ok(Classified::Job(event)) = first {
         assert!(RepoName::parse(event.run.repo.as_str()).is_ok());
-        assert!(event.run_attempt < SETTINGS.run_attempts);
+        match event.beyond_attempts {
+            None => assert!(event.run_attempt < SETTINGS.run_attempts),
+            Some(_) => assert!(matches!(event.action, JobAction::Completed(_))),
+        }
     }
 });
