@@ -1,10 +1,15 @@
 //! The layout holds: the top-level modules of `src/` form a ladder (no module reaches
-//! one that reaches it back), and no source file outgrows what a newcomer reads in one
-//! sitting. Run alone with `cargo test --test layout`; on failure it prints the circle
-//! or the file.
+//! one that reaches it back), so do the files of every folder (siblings: `actors/github.rs`
+//! and `actors/registry.rs`, with their own folders folded in), and no source file
+//! outgrows what a newcomer reads in one sitting. Run alone with
+//! `cargo test --test layout`; on failure it prints the circle or the file.
 //!
-//! The graph is read from the source as a person reads it: every `crate::name` a
-//! module's code mentions (outside comments and its test code) is an edge to `name`.
+//! The graphs are read from the source as a person reads it, outside comments and test
+//! code: at the top, every `crate::name` a module's code mentions is an edge to `name`;
+//! within a folder, every path a file names (`use super::registry::Shared`,
+//! `crate::actors::github::FetchJobs`, written in a `use` or in the code) that lands in
+//! a sibling module is an edge to that sibling. A child naming its parent's items is no
+//! edge: a parent and its children are one module, read top-down.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -120,6 +125,209 @@ fn circle_through(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Opt
         }
     }
     None
+}
+
+/// A file's module path: `["actors", "run_tracker", "judging"]` for
+/// `actors/run_tracker/judging.rs`, `["actors"]` for `actors/mod.rs`.
+fn module_path(path: &Path) -> Vec<String> {
+    let mut segments: Vec<String> = path
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .map(|c| c.trim_end_matches(".rs").to_owned())
+        .collect();
+    if segments.last().is_some_and(|last| last == "mod") {
+        segments.pop();
+    }
+    segments
+}
+
+/// The code of a file without its comments and its test module.
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    code.lines()
+        .map(str::trim_start)
+        .filter(|line| !line.starts_with("//"))
+}
+
+/// Every `use` tree of `code` flattened into paths: `use super::{a, b::{C, D}};` gives
+/// `super::a`, `super::b::C`, `super::b::D`.
+fn use_paths(code: &str) -> Vec<String> {
+    fn expand(prefix: &str, tree: &str, out: &mut Vec<String>) {
+        let tree = tree.trim();
+        let Some(open) = tree.find('{') else {
+            out.push(format!("{prefix}{tree}"));
+            return;
+        };
+        let head = format!("{prefix}{}", &tree[..open]);
+        let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+        let (mut depth, mut start) = (0, 0);
+        for (at, c) in inner.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    expand(&head, &inner[start..at], out);
+                    start = at + 1;
+                }
+                _ => {}
+            }
+        }
+        if !inner[start..].trim().is_empty() {
+            expand(&head, &inner[start..], out);
+        }
+    }
+    let mut paths = Vec::new();
+    for statement in code.split(';') {
+        let statement = statement.trim();
+        let starts_an_item = |&(at, _): &(usize, &str)| {
+            let before = &statement[..at];
+            before.is_empty()
+                || before.ends_with('\n')
+                || before.ends_with("pub ")
+                || before.ends_with(") ")
+        };
+        let Some((at, _)) = statement.match_indices("use ").find(starts_an_item) else {
+            continue;
+        };
+        let tree: String = statement[at + 4..].split_whitespace().collect();
+        expand("", &tree, &mut paths);
+    }
+    paths
+}
+
+/// Paths written in the code itself: `crate::clock::now_ms()`, `super::github::Listed`.
+fn inline_paths(line: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for start in ["crate::", "super::", "self::"] {
+        for (at, _) in line.match_indices(start) {
+            let preceded = line[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+            if preceded {
+                continue;
+            }
+            let path: String = line[at..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+/// `path` as named in the module `within`, from the crate root; `None` for paths into
+/// other crates or the module's own children.
+fn resolve(within: &[String], path: &str) -> Option<Vec<String>> {
+    let mut segments = path.split("::").filter(|s| !s.is_empty());
+    let mut absolute: Vec<String> = match segments.next()? {
+        "crate" => Vec::new(),
+        "self" => within.to_vec(),
+        "super" => within[..within.len().saturating_sub(1)].to_vec(),
+        _ => return None,
+    };
+    for segment in segments {
+        if segment == "super" {
+            absolute.pop();
+        } else if segment != "self" {
+            absolute.push(segment.to_owned());
+        }
+    }
+    Some(absolute)
+}
+
+/// Edges between sibling modules, keyed by the folder they sit in (`""` for `src/`).
+fn sibling_graphs() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let files: Vec<(Vec<String>, String)> = sources()
+        .into_iter()
+        .filter(|(path, _)| !is_test_code(path))
+        .map(|(path, text)| (module_path(&path), text))
+        .filter(|(module, _)| !matches!(module.as_slice(), [one] if one == "lib" || one == "main"))
+        .collect();
+    let modules: BTreeSet<Vec<String>> = files
+        .iter()
+        .flat_map(|(module, _)| (1..=module.len()).map(|n| module[..n].to_vec()))
+        .collect();
+    let mut graphs: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (module, text) in &files {
+        let code: String = code_lines(text).collect::<Vec<_>>().join("\n");
+        let named = use_paths(&code)
+            .into_iter()
+            .chain(code.lines().flat_map(inline_paths));
+        for target in named.filter_map(|path| resolve(module, &path)) {
+            let shared = module
+                .iter()
+                .zip(&target)
+                .take_while(|(a, b)| a == b)
+                .count();
+            if shared >= module.len() || shared >= target.len() {
+                continue;
+            }
+            let sibling = target[..=shared].to_vec();
+            if !modules.contains(&sibling) {
+                continue;
+            }
+            graphs
+                .entry(module[..shared].join("/"))
+                .or_default()
+                .entry(module[shared].clone())
+                .or_default()
+                .insert(target[shared].clone());
+        }
+    }
+    graphs
+}
+
+#[test]
+fn the_files_of_every_folder_form_a_ladder_without_circles() {
+    let graphs = sibling_graphs();
+    assert!(
+        graphs.len() > 5 && graphs.contains_key("actors"),
+        "the source was read: {graphs:?}"
+    );
+    let mut circles = Vec::new();
+    for (folder, graph) in &graphs {
+        for module in graph.keys() {
+            if let Some(circle) = circle_through(graph, module) {
+                circles.push(format!("src/{folder}: {}", circle.join(" -> ")));
+            }
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "files that reach themselves back:\n{}",
+        circles.join("\n")
+    );
+}
+
+#[test]
+fn a_use_tree_is_read_path_by_path() {
+    let code = "use super::{registry::Shared, github::{FetchJobs, Listed}};\npub(crate) use crate::clock::now_ms;\nlet x = super::sleep::when(crate::ids::RunKey::new());";
+    let mut named = use_paths(code);
+    named.extend(code.lines().flat_map(inline_paths));
+    assert!(
+        named.contains(&"super::registry::Shared".to_owned()),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&"super::github::Listed".to_owned()),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&"crate::clock::now_ms".to_owned()),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&"super::sleep::when".to_owned()),
+        "{named:?}"
+    );
+    let within = ["actors".to_owned(), "run_tracker".to_owned()];
+    assert_eq!(
+        resolve(&within, "super::registry::Shared"),
+        Some(vec!["actors".into(), "registry".into(), "Shared".into()])
+    );
+    assert_eq!(resolve(&within, "serde::Serialize"), None);
 }
 
 #[test]

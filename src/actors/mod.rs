@@ -8,5 +8,5 @@ pub mod run_tracker;
 pub mod storm_watch;
 
 pub use github::{FetchEvidence, GitHubActor, PostGuard, QueueDepth, RerunRequest};
-pub use registry::{Registry, TrackError, TrackerDeps};
-pub use run_tracker::{RunTracker, Track, Wake};
+pub use registry::Registry;
+pub use run_tracker::{RunTracker, Track, TrackError, TrackerDeps, Wake};

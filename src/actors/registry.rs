@@ -12,65 +12,19 @@ use std::sync::{Arc, Weak};
 
 use actix::{Actor, Addr, MailboxError};
 use dashmap::DashMap;
-use slog::Logger;
 
 use super::claim_trouble::ClaimTrouble;
-use super::github::GitHubActor;
-use super::run_tracker::{CheckQuiet, RunTracker, Track, TrackRun, Wake};
+use super::run_tracker::{
+    CheckQuiet, Retire, RunTracker, Shared, Track, TrackError, TrackRun, TrackerDeps, Wake,
+};
 use crate::ids::RunKey;
-use crate::metrics::Metrics;
-use crate::run::{Claim, JobEvent, Reply, RunEvent};
-use crate::settings::Settings;
-use crate::store::{Store, StoreError};
-
-/// What every tracker needs, shared.
-pub struct TrackerDeps {
-    /// Where runs are kept.
-    pub store: Arc<dyn Store>,
-    /// Who performs re-runs.
-    pub github: Addr<GitHubActor>,
-    /// The service's settings.
-    pub settings: Arc<Settings>,
-    /// The root logger.
-    pub log: Logger,
-    /// This process's claims on due re-runs.
-    pub claim: Claim,
-    /// Where outcomes and store latency are counted.
-    pub metrics: Arc<Metrics>,
-    /// The failure policy in force (swapped on SIGHUP).
-    pub policy: Arc<crate::rules::LivePolicy>,
-    /// The storms of transient failures, which hold re-runs.
-    pub storms: Arc<super::storm_watch::StormWatch>,
-}
-
-/// Why an event could not be tracked; the HTTP layer answers 503 so GitHub can redeliver.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum TrackError {
-    /// The state change could not be committed.
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    /// No tracker could take the event (its run could not be read back).
-    #[error("the run's tracker is unavailable: {0}")]
-    Unavailable(String),
-}
+use crate::run::{JobEvent, Reply, RunEvent};
 
 /// A live tracker's address and its mailbox count.
 pub struct TrackerHandle {
     id: u64,
     addr: Addr<RunTracker>,
     mailbox: Arc<AtomicUsize>,
-}
-
-/// What every tracker holds one pointer to (a pointer per tracker, not three).
-pub struct Shared {
-    /// The trackers' dependencies.
-    pub deps: TrackerDeps,
-    /// The registry, so that a tracker can retire itself.
-    pub registry: Weak<Registry>,
-    /// Messages sent to any tracker and not yet handled.
-    pub waiting: AtomicUsize,
-    /// Failing claims, reported once for all trackers.
-    pub claim_trouble: ClaimTrouble,
 }
 
 /// The registry of live trackers.
@@ -98,7 +52,7 @@ impl Registry {
             trackers: DashMap::new(),
             shared: Arc::new(Shared {
                 deps,
-                registry: registry.clone(),
+                retire: retire_from(registry.clone()),
                 waiting: AtomicUsize::new(0),
                 claim_trouble: ClaimTrouble::default(),
             }),
@@ -239,4 +193,13 @@ impl Registry {
     pub fn waiting_messages(&self) -> usize {
         self.shared.waiting.load(Ordering::Relaxed)
     }
+}
+
+/// How a tracker takes itself off the registry (`Registry::forget`), without knowing it.
+fn retire_from(registry: Weak<Registry>) -> Retire {
+    Box::new(move |key, id| {
+        if let Some(registry) = registry.upgrade() {
+            registry.forget(key, id);
+        }
+    })
 }

@@ -32,15 +32,16 @@ use slog::{Logger, debug, error, info, o, warn};
 mod judging;
 mod messages;
 mod run_end;
+mod shared;
 mod sleep;
 
 pub use messages::{CheckQuiet, Track, Wake};
 pub use run_end::TrackRun;
+pub use shared::{Retire, Shared, TrackError, TrackerDeps};
 
 use messages::{Answered, Evidenced, RerunDue};
 
 use super::github::{PostGuard, ReportDecision, RerunRequest};
-use super::registry::{Shared, TrackError};
 use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
@@ -483,9 +484,7 @@ impl RunTracker {
         if self.debugging() {
             debug!(self.log(), "tracker retiring"; "why" => why);
         }
-        if let Some(registry) = self.shared.registry.upgrade() {
-            registry.forget(&self.key, self.id);
-        }
+        (self.shared.retire)(&self.key, self.id);
         ctx.stop();
     }
 

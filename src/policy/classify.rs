@@ -9,8 +9,9 @@
 //! evidence apply: the text is taken as the first failed attempt of a job that ran
 //! its steps, on a branch the rule accepts, with no history.
 
-use super::decision::{Decision, Fetched, JobEvidence, JobFacts, RunFacts, decide_with_evidence};
+use super::decision::{Decision, JobFacts, RunFacts, decide_with_evidence};
 use super::decisive::Unbounded;
+use super::job_evidence::{Fetched, JobEvidence};
 use super::judgement::{DecisiveLine, judge};
 use super::patterns::{GlobKind, GlobList};
 use super::rule::Rule;

@@ -24,8 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use super::decisive::Unbounded;
 use super::evidence;
+use super::job_evidence::{JobEvidence, JobRef};
 use super::judgement::{JobJudgement, Matched, judge};
-use super::learning::{SignatureHistory, learned, useless};
+use super::learning::{AfterRerun, SignatureHistory, learned, useless};
 use super::rule::{Mode, Rule};
 use crate::ids::JobId;
 use crate::ids::{Conclusion, Name};
@@ -60,16 +61,6 @@ pub struct RunFacts<'a> {
     pub jobs: &'a [JobFacts],
 }
 
-/// What a job did after one of its automatic re-runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AfterRerun {
-    /// It passed: the failure was flaky.
-    Passed,
-    /// It failed again: the re-run did not help.
-    FailedAgain,
-}
-
 /// What the service remembers of earlier re-runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
@@ -89,73 +80,6 @@ pub struct History {
     /// Per signature of the failed jobs' decisive lines: what re-runs of it did, here
     /// and everywhere (read when the rule learns or has `stop_when_useless`).
     pub signatures: HashMap<String, SignatureHistory>,
-}
-
-/// Something fetched from GitHub, or why it could not be.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fetched<T> {
-    /// The content.
-    Got(T),
-    /// 410 (expired), a failure after retries, a log too large: recorded as such.
-    Unavailable {
-        /// Why, in a few words (no URL: a pre-signed URL is a credential).
-        why: String,
-    },
-}
-
-/// A check-run annotation's level, as GitHub's `annotation_level` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnnotationLevel {
-    /// `notice`.
-    Notice,
-    /// `warning` (a deprecation, a cache miss: no sign of a broken job).
-    Warning,
-    /// `failure`: the only level patterns are matched against.
-    Failure,
-    /// A level GitHub may add later; never matched.
-    #[serde(other)]
-    Other,
-}
-
-/// One check-run annotation, in the fields of GitHub's answer that a decision reads.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct Annotation {
-    /// `annotation_level`.
-    #[serde(rename = "annotation_level")]
-    pub level: AnnotationLevel,
-    /// `message`.
-    pub message: String,
-}
-
-impl Annotation {
-    /// A `failure` annotation.
-    pub fn failure(message: impl Into<String>) -> Self {
-        Self {
-            level: AnnotationLevel::Failure,
-            message: message.into(),
-        }
-    }
-}
-
-/// What GitHub says about one failed job.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JobEvidence {
-    /// The job.
-    pub job: JobId,
-    /// Its check-run annotations, every level (only `failure` ones are matched).
-    pub annotations: Fetched<Vec<Annotation>>,
-    /// The tail of its log (timestamps are stripped here).
-    pub log: Fetched<String>,
-}
-
-/// A job a decision is about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobRef {
-    /// Its id.
-    pub id: JobId,
-    /// Its name.
-    pub name: Name,
 }
 
 /// Why a failed run is not re-run: the closed set the store, the metrics' `reason`

@@ -17,10 +17,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::decision::{AnnotationLevel, Fetched, JobEvidence};
 use super::decisive::{self, Budget};
 use super::evidence;
 use super::families::Class;
+use super::job_evidence::{AnnotationLevel, Fetched, JobEvidence};
 use super::patterns::Patterns;
 use super::rule::Rule;
 use super::signature::signature;

@@ -13,11 +13,20 @@
 //!   repository all failed again is not re-run any more, whichever family calls it
 //!   transient: the per-job rule of the same name, per signature.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::decision::AfterRerun;
 use super::families::Class;
 use super::rule::Rule;
+
+/// What a job did after one of its automatic re-runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterRerun {
+    /// It passed: the failure was flaky.
+    Passed,
+    /// It failed again: the re-run did not help.
+    FailedAgain,
+}
 
 /// How many of a signature's latest outcomes the store keeps per repository: more
 /// than any useful `stop_when_useless`.

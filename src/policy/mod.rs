@@ -20,6 +20,7 @@ pub mod decisive;
 mod error;
 mod evidence;
 pub mod families;
+mod job_evidence;
 mod judgement;
 mod learning;
 mod patterns;
@@ -44,17 +45,18 @@ mod tests;
 pub use classify::{Classification, RECOMMENDED_POLICY, classify};
 pub use config::{MAX_DURATION, MAX_POLICY_BYTES, load, parse};
 pub use decision::{
-    AfterRerun, Annotation, AnnotationLevel, AtCompletion, Decision, EvidenceRequest, Fetched,
-    History, Ineligible, JobEvidence, JobFacts, JobRef, Reason, RerunPlan, RunFacts, Verdict,
-    backoff_delay_ms, decide_at_completion, decide_on_judgements, decide_with_evidence,
+    AtCompletion, Decision, EvidenceRequest, History, Ineligible, JobFacts, Reason, RerunPlan,
+    RunFacts, Verdict, backoff_delay_ms, decide_at_completion, decide_on_judgements,
+    decide_with_evidence,
 };
 pub use decisive::{Budget, Unbounded};
 pub use error::{Location, PolicyError, PolicySource};
 pub use evidence::{EVIDENCE_CHARS, clean as clean_evidence, has_secret, log_lines, mask_secrets};
+pub use job_evidence::{Annotation, AnnotationLevel, Fetched, JobEvidence, JobRef};
 pub use judgement::{DecisiveLine, JobJudgement, Matched, judge};
 pub use learning::{
-    Outcomes, RECENT_OUTCOMES, SignatureHistory, decode_recent, encode_recent, learned, useless,
-    verdict_now,
+    AfterRerun, Outcomes, RECENT_OUTCOMES, SignatureHistory, decode_recent, encode_recent, learned,
+    useless, verdict_now,
 };
 pub use patterns::{GlobKind, GlobList, Hit, ListError, MAX_PATTERN_CHARS, MAX_PATTERNS, Patterns};
 pub use replay::{DecisionFacts, replay};

@@ -1,7 +1,7 @@
 //! What learning keeps in the store beyond a change's transaction: the `signatures`
 //! table as `/status` and `/api/signatures` show it, its pruning, and the kept
 //! decisions `job-rerunner what-if` replays (migration V6). Both backends implement
-//! [`LearningStore`] (`sqlite_learning.rs`, `postgres_learning.rs`); a
+//! [`LearningStore`] (`sqlite/learning.rs`, `postgres/learning.rs`); a
 //! [`Store`](super::Store) offers it through `Store::learning`.
 
 use super::StoreFuture;

@@ -9,17 +9,10 @@
 
 pub mod codec;
 mod learning;
-mod pg_error;
 mod postgres;
-mod postgres_learning;
-mod postgres_recovery;
 mod recovery;
 mod schema;
 mod sqlite;
-mod sqlite_learning;
-mod sqlite_recovery;
-mod sqlite_reports;
-mod sqlite_thread;
 mod watch;
 
 use std::future::Future;

@@ -13,6 +13,10 @@
 //! branch, workflow or job name: every text bound to a statement goes through
 //! [`text`], which replaces it (U+FFFD), so such a run is recorded like any other.
 
+mod learning;
+mod pg_error;
+mod recovery;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +25,10 @@ use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 
 use super::codec::{self, RerunRow};
-use super::pg_error::{self, Cause};
 use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
+use pg_error::Cause;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -300,7 +304,7 @@ impl Store for PostgresStore {
                     .iter()
                     .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
                     .collect();
-                let signatures = super::postgres_learning::signature_histories(&tx, repo, &change).await?;
+                let signatures = learning::signature_histories(&tx, repo, &change).await?;
                 change.set_history(crate::policy::History {
                     reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
                     jobs: codec::after_rerun_history(rows),
@@ -413,7 +417,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(sql_error)?;
             }
-            super::postgres_learning::learn(&tx, &key, &applied, now).await?;
+            learning::learn(&tx, &key, &applied, now).await?;
             tx.commit().await.map_err(sql_error)?;
             Ok(applied)
         })

@@ -1,7 +1,7 @@
 //! What the redelivery sweep (`crate::recovery`) keeps in the store: the lease that
 //! lets one instance sweep at a time, how far back the last look reached, the guids
 //! already asked for, and what the last sweep did. Both backends implement
-//! [`RecoveryStore`] (`sqlite_recovery.rs`, `postgres_recovery.rs`) over the tables of
+//! [`RecoveryStore`] (`sqlite/recovery.rs`, `postgres/recovery.rs`) over the tables of
 //! migration V5; a [`Store`](super::Store) offers it through `Store::recovery`.
 
 use super::StoreFuture;

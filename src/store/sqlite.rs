@@ -23,6 +23,11 @@
 //! redelivery or a claim that finds nothing writes nothing, so it proves nothing about
 //! the disk.
 
+mod learning;
+mod recovery;
+mod reports;
+mod thread;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,12 +39,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
 
 use super::codec;
-use super::sqlite_reports as reports;
-use super::sqlite_thread::{Job, Work, checkpoint_until, serve};
 use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::clock::now_ms as unix_ms;
 use crate::ids::RunKey;
 use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
+use thread::{Job, Work, checkpoint_until, serve};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -574,7 +578,7 @@ fn transition(
         })
         .map_err(sql_error)?;
     }
-    super::sqlite_learning::learn(conn, key, &applied, now)?;
+    learning::learn(conn, key, &applied, now)?;
     Ok(applied)
 }
 
@@ -611,7 +615,7 @@ fn history(
     Ok(crate::policy::History {
         reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
         jobs: codec::after_rerun_history(rows),
-        signatures: super::sqlite_learning::signature_histories(conn, key, change)?,
+        signatures: learning::signature_histories(conn, key, change)?,
     })
 }
 

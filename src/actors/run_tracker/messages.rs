@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::registry::TrackError;
+use super::TrackError;
 use crate::run::{ClaimedRerun, EvidenceCost, JobEvent, Reply, RerunOutcome};
 
 /// One `workflow_job` event for this tracker's run.

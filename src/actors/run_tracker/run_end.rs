@@ -10,9 +10,9 @@ use std::sync::Arc;
 use actix::prelude::*;
 use slog::{debug, error, info};
 
+use super::TrackError;
 use super::{RunTracker, TrackResponse};
 use crate::actors::github::{FetchJobs, Listed};
-use crate::actors::registry::TrackError;
 use crate::clock::now_ms;
 use crate::run::{ChangeResult, ClaimedRerun, Reply, RerunOutcome, RunChange, RunEvent};
 

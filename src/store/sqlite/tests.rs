@@ -34,10 +34,7 @@ fn a_wal_grown_by_a_burst_is_cut_back_when_it_starts_over() {
     );
     // The checkpointer's passive checkpoint copies it all back; the next write
     // starts the WAL over.
-    super::super::sqlite_thread::checkpoint(
-        &connect(path).expect("a second connection"),
-        "PASSIVE",
-    );
+    super::thread::checkpoint(&connect(path).expect("a second connection"), "PASSIVE");
     conn.execute("DELETE FROM burst", [])
         .expect("a small write");
     assert!(

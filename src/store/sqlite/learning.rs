@@ -1,18 +1,18 @@
 //! The `signatures` table (migration V6) for SQLite, inside a change's transaction:
 //! what a decision's judged failures and a re-run's outcomes teach, and the history
-//! of the signatures a decision reads. The same rows as `postgres_learning.rs`.
+//! of the signatures a decision reads. The same rows as `postgres/learning.rs`.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec;
-use super::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
-use super::sqlite::{Kind, SqliteStore, sql_error};
-use super::{StoreError, StoreFuture};
+use super::{Kind, SqliteStore, sql_error};
 use crate::ids::RunKey;
 use crate::policy::SignatureHistory;
 use crate::run::{Applied, RunChange};
+use crate::store::codec;
+use crate::store::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
+use crate::store::{StoreError, StoreFuture};
 
 /// Writes what the change teaches ([`codec::teaching`]) to `signatures`, and a lesson's
 /// outcome to the decision it settles.

@@ -1,19 +1,19 @@
 //! The `signatures` table (migration V6) for PostgreSQL, inside a change's
 //! transaction: what a decision's judged failures and a re-run's outcomes teach, and
 //! the history of the signatures a decision reads. The same rows as
-//! `sqlite_learning.rs`, in PostgreSQL's dialect.
+//! `sqlite/learning.rs`, in PostgreSQL's dialect.
 
 use std::collections::HashMap;
 
 use tokio_postgres::Transaction;
 
-use super::codec;
-use super::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
-use super::postgres::{PostgresStore, pool_error, sql_error, text};
-use super::{StoreError, StoreFuture};
+use super::{PostgresStore, pool_error, sql_error, text};
 use crate::ids::RunKey;
 use crate::policy::SignatureHistory;
 use crate::run::{Applied, RunChange};
+use crate::store::codec;
+use crate::store::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
+use crate::store::{StoreError, StoreFuture};
 
 /// Writes what the change teaches ([`codec::teaching`]) to `signatures`, and a lesson's
 /// outcome to the decision it settles.

@@ -7,10 +7,10 @@ use std::sync::mpsc;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
-use super::sqlite::{
+use super::{
     CHECKPOINT_EVERY, Kind, MAX_BATCH, Opened, Reply, WAL_FRAMES_LIMIT, WriteHealth, sql_error,
 };
+use crate::store::StoreError;
 
 /// One request to the store thread: work to run inside a transaction (perhaps twice, if
 /// its batch is run again), and the answer to send once the transaction is committed.

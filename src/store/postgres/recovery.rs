@@ -2,9 +2,9 @@
 //! lease is one conditional `UPDATE` of the one row, so of two instances taking it at
 //! once exactly one gets it; a guid is claimed by an `INSERT … ON CONFLICT DO NOTHING`.
 
-use super::postgres::{PostgresStore, pool_error, sql_error, text};
-use super::recovery::{FinishedSweep, RecoveryStore, SweepRecord};
-use super::{StoreError, StoreFuture};
+use super::{PostgresStore, pool_error, sql_error, text};
+use crate::store::recovery::{FinishedSweep, RecoveryStore, SweepRecord};
+use crate::store::{StoreError, StoreFuture};
 
 /// A non-negative BIGINT as unix ms.
 fn ms(value: i64) -> u64 {

@@ -3,9 +3,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::StoreFuture;
-use super::recovery::{FinishedSweep, RecoveryStore, SweepRecord};
-use super::sqlite::{Kind, SqliteStore, sql_error};
+use super::{Kind, SqliteStore, sql_error};
+use crate::store::StoreFuture;
+use crate::store::recovery::{FinishedSweep, RecoveryStore, SweepRecord};
 
 impl RecoveryStore for SqliteStore {
     fn take_sweep_lease(&self, owner: u64, now: u64, until: u64) -> StoreFuture<bool> {
@@ -51,8 +51,9 @@ impl RecoveryStore for SqliteStore {
     fn asked_among(&self, guids: Vec<String>) -> StoreFuture<Vec<String>> {
         self.ask(Kind::Read, move |conn| {
             // One statement for the whole listing: the guids go in as one JSON array.
-            let listed = serde_json::to_string(&guids)
-                .map_err(|err| super::StoreError::Unreadable(format!("redelivery_asked: {err}")))?;
+            let listed = serde_json::to_string(&guids).map_err(|err| {
+                crate::store::StoreError::Unreadable(format!("redelivery_asked: {err}"))
+            })?;
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT guid FROM redelivery_asked

@@ -5,11 +5,11 @@
 
 use rusqlite::{Connection, Row, params};
 
-use super::codec::{self, RerunRow};
-use super::sqlite::{integer, run_row_name, shown, sql_error, text};
-use super::{FlakyJob, RerunHelp, StoreError, StoreWatch};
+use super::{integer, run_row_name, shown, sql_error, text};
 use crate::ids::RunKey;
 use crate::run::{RerunRecord, RunState};
+use crate::store::codec::{self, RerunRow};
+use crate::store::{FlakyJob, RerunHelp, StoreError, StoreWatch};
 
 /// A `reruns` row as read, or why it cannot be.
 fn rerun_row(row: &Row<'_>) -> Result<RerunRow, String> {
