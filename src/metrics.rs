@@ -57,6 +57,12 @@ pub struct Metrics {
     pub github_ratelimit_remaining: IntGauge,
     /// Time a store transition took, commit included.
     pub store_seconds: Histogram,
+    /// Store transactions by the change they carried (`store_changes`: one counter
+    /// per kind, resolved once, so that counting costs the webhook path one add).
+    store_changes: Vec<(&'static str, IntCounter)>,
+    /// Requests the GitHub actor took from its queue, by kind: the turns a run's
+    /// re-run waits for at the back of the queue.
+    pub github_turns: IntCounterVec,
     /// Stored rows the store could not read (skipped, or a run's state quarantined), by table.
     pub store_rows_unreadable: IntCounterVec,
     /// Request values cut before they reached a log line, a label or the store, by
@@ -100,6 +106,18 @@ const PENDING_STATES: [&str; 2] = ["scheduled", "in_flight"];
 /// The actions and statuses a tracked `workflow_job` delivery is answered with.
 const TRACKED_ACTIONS: [&str; 2] = ["unfinished", "completed"];
 const TRACKED_STATUSES: [u16; 4] = [200, 201, 202, 404];
+
+/// The kinds of change a store transaction carries (`RunChange::kind`), the
+/// `change` label of `store_changes_total`.
+pub const STORE_CHANGES: [&str; 7] = [
+    "event",
+    "run_ended",
+    "claim",
+    "decide",
+    "renew",
+    "record",
+    "expire",
+];
 
 impl Metrics {
     /// Creates and registers every metric.
@@ -195,6 +213,15 @@ impl Metrics {
                     "Time a store transition took, commit included",
                 )
                 .buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+            store_changes: Vec::new(),
+            github_turns: IntCounterVec::new(
+                Opts::new(
+                    "github_turns_total",
+                    "Requests the GitHub actor took from its queue, by kind",
+                ),
+                &["request"],
             )
             .expect("valid metric"),
             store_rows_unreadable: IntCounterVec::new(
@@ -311,6 +338,18 @@ impl Metrics {
         for state in PENDING_STATES {
             metrics.reruns_pending.with_label_values(&[state]).set(0);
         }
+        let store_changes = IntCounterVec::new(
+            Opts::new(
+                "store_changes_total",
+                "Store transactions by the change they carried",
+            ),
+            &["change"],
+        )
+        .expect("valid metric");
+        metrics.store_changes = STORE_CHANGES
+            .iter()
+            .map(|&change| (change, store_changes.with_label_values(&[change])))
+            .collect();
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(metrics.webhooks.clone()),
             Box::new(metrics.signature_failures.clone()),
@@ -328,6 +367,8 @@ impl Metrics {
             Box::new(metrics.github_seconds.clone()),
             Box::new(metrics.github_ratelimit_remaining.clone()),
             Box::new(metrics.store_seconds.clone()),
+            Box::new(store_changes.clone()),
+            Box::new(metrics.github_turns.clone()),
             Box::new(metrics.store_rows_unreadable.clone()),
             Box::new(metrics.truncated_headers.clone()),
             Box::new(metrics.status_auth_failures.clone()),
@@ -379,6 +420,19 @@ impl Metrics {
         self.github_seconds
             .with_label_values(&[endpoint])
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one store transaction carrying a change of this kind (one of
+    /// [`STORE_CHANGES`]; another is not counted).
+    pub fn count_store_change(&self, change: &str) {
+        if let Some((_, counter)) = self.store_changes.iter().find(|(kind, _)| *kind == change) {
+            counter.inc();
+        }
+    }
+
+    /// Counts one request the GitHub actor took from its queue.
+    pub fn count_github_turn(&self, request: &'static str) {
+        self.github_turns.with_label_values(&[request]).inc();
     }
 
     /// Counts one decision of the failure policy (labels from fixed sets only).

@@ -26,11 +26,13 @@
 //! `jobs.rs`) and [`QueueDepth`].
 
 mod evidence;
+mod gather;
 mod jobs;
 mod perform;
 mod report;
 
 pub use evidence::LocateLog;
+pub use gather::{EvidenceOf, Gather, Gathered};
 pub use jobs::{FetchJobs, Listed};
 
 use std::collections::{HashMap, VecDeque};
@@ -51,12 +53,12 @@ use crate::github::credentials::NO_CREDENTIAL;
 use crate::github::meter::{Meter, metered};
 use crate::github::{Credential, Credentials, Located, RequestAuth};
 use crate::github::{GitHubClient, GitHubError, RateLimit};
-use crate::ids::{InstallationId, JobId, RunKey};
+use crate::ids::{InstallationId, RunKey};
 use crate::metrics::Metrics;
-use crate::policy::{Annotation, Fetched, JobEvidence, JobRef};
+use crate::policy::{JobEvidence, JobRef};
 use crate::run::{ClaimedRerun, RerunOutcome};
 pub(crate) use evidence::all_unavailable;
-use evidence::{LogFetcher, with_tries};
+use evidence::with_tries;
 use perform::{Performer, perform};
 use report::create_check_run;
 
@@ -144,11 +146,6 @@ enum Queued {
         request: RerunRequest,
         reply: oneshot::Sender<RerunOutcome>,
     },
-    Annotations {
-        request: FetchEvidence,
-        deadline: Instant,
-        reply: oneshot::Sender<Vec<Fetched<Vec<Annotation>>>>,
-    },
     Locate {
         request: LocateLog,
         reply: oneshot::Sender<Result<Located, RerunOutcome>>,
@@ -157,16 +154,32 @@ enum Queued {
         request: FetchJobs,
         reply: oneshot::Sender<Listed>,
     },
+    Gather {
+        request: Gather,
+        deadline: Instant,
+        reply: oneshot::Sender<gather::FirstTurn>,
+    },
     Report(ReportDecision),
 }
 
 impl Queued {
+    /// The request's kind, in a word (the metrics' `request` label).
+    fn kind(&self) -> &'static str {
+        match self {
+            Queued::Rerun { .. } => "rerun",
+            Queued::Locate { .. } => "locate",
+            Queued::Jobs { .. } => "jobs",
+            Queued::Gather { .. } => "gather",
+            Queued::Report(_) => "report",
+        }
+    }
+
     fn installation(&self) -> Option<InstallationId> {
         match self {
             Queued::Rerun { request, .. } => request.claimed.installation,
-            Queued::Annotations { request, .. } => request.installation,
             Queued::Locate { request, .. } => request.installation,
             Queued::Jobs { request, .. } => request.installation,
+            Queued::Gather { request, .. } => request.installation,
             Queued::Report(report) => Some(report.installation),
         }
     }
@@ -285,6 +298,7 @@ impl GitHubActor {
             {
                 continue; // its fetch gave up waiting (the run's budget): no call for it
             }
+            self.metrics.count_github_turn(queued.kind());
             let lane = self.credentials.choose(queued.installation());
             let pacing = self
                 .lanes
@@ -297,15 +311,15 @@ impl GitHubActor {
                 lane.map(|credential| RequestAuth::new(Arc::clone(&self.credentials), credential));
             match queued {
                 Queued::Rerun { request, reply } => self.rerun(request, reply, auth, pacing, ctx),
-                Queued::Annotations {
-                    request,
-                    deadline,
-                    reply,
-                } => self.annotations(request, deadline, reply, auth, pacing, ctx),
                 Queued::Locate { request, reply } => self.locate(request, reply, auth, pacing, ctx),
                 Queued::Jobs { request, reply } => {
                     self.list_jobs(request, reply, auth, pacing, ctx)
                 }
+                Queued::Gather {
+                    request,
+                    deadline,
+                    reply,
+                } => self.gather((request, deadline), reply, auth, pacing, ctx),
                 Queued::Report(report) => self.report(report, auth, pacing, ctx),
             }
         }
@@ -351,46 +365,6 @@ impl GitHubActor {
             let _ = reply.send(outcome);
             act.finished(lane, pacing, ctx);
         }));
-    }
-
-    /// Starts reading a run's annotations (its credential's turn and pacing are taken).
-    fn annotations(
-        &mut self,
-        request: FetchEvidence,
-        deadline: Instant,
-        reply: oneshot::Sender<Vec<Fetched<Vec<Annotation>>>>,
-        auth: Result<RequestAuth, &'static str>,
-        pacing: Pacing,
-        ctx: &mut Context<Self>,
-    ) {
-        let lane = auth.as_ref().ok().map(|auth| auth.credential);
-        let delivery = request.delivery.as_deref();
-        let log = self.request_log(&request.run, request.attempt, delivery, lane);
-        info!(log, "evidence fetch started"; "jobs" => request.jobs.len(),
-            "queue" => self.depth());
-        let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
-        let (Some(client), Ok(auth)) = (self.client.clone(), auth) else {
-            // The handler answers a request without a credential at once.
-            self.finished(lane, pacing, ctx);
-            return;
-        };
-        let work = metered(
-            request.meter,
-            evidence::annotations(
-                (client, auth),
-                pacing,
-                (self.settings.clone(), Arc::clone(&self.metrics)),
-                (request.run.repo, jobs, deadline),
-                log,
-            ),
-        );
-        ctx.spawn(
-            work.into_actor(self)
-                .map(move |(fetched, pacing), act, ctx| {
-                    let _ = reply.send(fetched);
-                    act.finished(lane, pacing, ctx);
-                }),
-        );
     }
 
     /// Starts asking where a job's log is (its credential's turn and pacing are taken).
@@ -528,72 +502,19 @@ impl Handler<RerunRequest> for GitHubActor {
 impl Handler<FetchEvidence> for GitHubActor {
     type Result = ResponseFuture<Vec<JobEvidence>>;
 
+    /// The evidence alone: a [`Gather`] that lists nothing.
     fn handle(&mut self, request: FetchEvidence, ctx: &mut Self::Context) -> Self::Result {
-        debug!(self.log, "message received"; "message" => "FetchEvidence",
-            "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
-            "jobs" => request.jobs.len(), "queue" => self.queue.len() + 1);
-        let jobs: Vec<JobId> = request.jobs.iter().map(|j| j.id).collect();
-        let lane = self.credentials.choose(request.installation);
-        let (Some(client), Ok(credential)) = (self.client.clone(), lane) else {
-            let why = lane.err().unwrap_or(NO_CREDENTIAL);
-            return Box::pin(std::future::ready(all_unavailable(&jobs, why)));
+        let gather = Gather {
+            run: request.run,
+            attempt: request.attempt,
+            delivery: request.delivery,
+            installation: request.installation,
+            list_jobs: false,
+            evidence: EvidenceOf::Jobs(request.jobs),
+            meter: request.meter,
         };
-        // The run's one budget: annotations, questions and downloads all end by it.
-        let deadline = Instant::now() + self.settings.evidence_timeout;
-        let log = self.request_log(
-            &request.run,
-            request.attempt,
-            request.delivery.as_deref(),
-            Some(credential),
-        );
-        let (repo, installation) = (request.run.repo.clone(), request.installation);
-        let meter = request.meter.clone();
-        let (reply, annotations) = oneshot::channel();
-        self.queue.push_back(Queued::Annotations {
-            request,
-            deadline,
-            reply,
-        });
-        self.metrics.github_queue.set(self.depth() as i64);
-        self.next(ctx);
-        let logs = LogFetcher {
-            actor: ctx.address(),
-            client,
-            downloads: Rc::clone(&self.downloads),
-            settings: self.settings.clone(),
-            metrics: Arc::clone(&self.metrics),
-            log: log.clone(),
-            meter: meter.clone(),
-        };
-        Box::pin(metered(meter, async move {
-            let stopped = "the GitHub actor stopped";
-            let annotations = annotations.await.unwrap_or_else(|_| {
-                all_unavailable(&jobs, stopped)
-                    .into_iter()
-                    .map(|e| e.annotations)
-                    .collect()
-            });
-            let tails = logs.fetch((&repo, installation), &jobs, deadline).await;
-            let evidence: Vec<JobEvidence> = jobs
-                .iter()
-                .zip(annotations.into_iter().zip(tails))
-                .map(|(&job, (annotations, log))| JobEvidence {
-                    job,
-                    annotations,
-                    log,
-                })
-                .collect();
-            let unavailable = evidence
-                .iter()
-                .map(|e| {
-                    usize::from(matches!(e.annotations, Fetched::Unavailable { .. }))
-                        + usize::from(matches!(e.log, Fetched::Unavailable { .. }))
-                })
-                .sum::<usize>();
-            info!(log, "evidence fetch finished"; "jobs" => evidence.len(),
-                "unavailable" => unavailable);
-            evidence
-        }))
+        let gathered = <Self as Handler<Gather>>::handle(self, gather, ctx);
+        Box::pin(async move { gathered.await.evidence })
     }
 }
 

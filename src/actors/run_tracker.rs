@@ -39,14 +39,14 @@ pub use messages::{CheckQuiet, Track, Wake};
 pub use run_end::TrackRun;
 pub use shared::{Retire, Shared, TrackError, TrackerDeps};
 
-use messages::{Answered, Evidenced, RerunDue};
+use messages::{Answered, Gathered, RerunDue};
 
 use super::github::{PostGuard, ReportDecision, RerunRequest};
 use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
-    Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, Reply, RerunOutcome,
-    RerunState, RetryPolicy, RunChange, RunConfig, RunState, TimerChange,
+    Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, NextStep, Reply,
+    RerunOutcome, RerunState, RetryPolicy, RunChange, RunConfig, RunState, TimerChange,
 };
 use crate::store::StoreFuture;
 
@@ -137,6 +137,7 @@ impl RunTracker {
 
     /// Hands a change to the store, timing it for the metrics.
     fn transition(&self, change: RunChange) -> StoreFuture<Applied> {
+        self.shared.deps.metrics.count_store_change(change.kind());
         let pending = self.shared.deps.store.transition(&self.key, change);
         let metrics = Arc::clone(&self.shared.deps.metrics);
         let started = Instant::now();
@@ -264,13 +265,7 @@ impl RunTracker {
                 if let Some(claimed) = claimed {
                     act.awaiting_github = true;
                     act.adopt(applied.state, ctx);
-                    if claimed.needs_jobs {
-                        act.fetch_jobs(claimed, ctx);
-                    } else if claimed.needs_evidence {
-                        act.fetch_evidence(claimed, ctx);
-                    } else {
-                        act.perform(claimed, ctx);
-                    }
+                    act.go_on(claimed, ctx);
                 } else {
                     act.adopt(applied.state, ctx);
                 }
@@ -287,10 +282,18 @@ impl RunTracker {
         }));
     }
 
-    /// Commits a decision on what the GitHub actor fetched for a claimed re-run
-    /// (`RunChange::Decide` on evidence, `RunChange::JobsListed` on the jobs): a
-    /// re-run goes on (to the evidence fetch when it still needs evidence, else to
-    /// the POST), a skip or a lost claim ends here.
+    /// Takes a claimed re-run its next step: gather what its decision needs, or POST.
+    fn go_on(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
+        match claimed.next {
+            NextStep::Gather { .. } => self.gather(claimed, ctx),
+            NextStep::Post => self.perform(claimed, ctx),
+        }
+    }
+
+    /// Commits the decision on what the GitHub actor gathered for a claimed re-run
+    /// (`RunChange::Decide`): a re-run goes on (to the POST; to another gathering
+    /// only when evidence is wanted that did not come with the jobs), a skip or a
+    /// lost claim ends here.
     fn commit_decision(
         &mut self,
         change: RunChange,
@@ -334,11 +337,7 @@ impl RunTracker {
             match claimed {
                 Some(claimed) => {
                     act.adopt(applied.state, ctx);
-                    if claimed.needs_evidence {
-                        act.fetch_evidence(claimed, ctx);
-                    } else {
-                        act.perform(claimed, ctx);
-                    }
+                    act.go_on(claimed, ctx);
                 }
                 None => {
                     act.awaiting_github = false;
@@ -363,10 +362,11 @@ impl RunTracker {
     /// The check the GitHub actor makes right before the POST: this process's claim on
     /// `attempt`'s re-run, extended in the store (`RunChange::Renew`), still holds.
     fn post_guard(&self, attempt: u32) -> PostGuard {
-        let (store, key, claim) = (
+        let (store, key, claim, metrics) = (
             Arc::clone(&self.shared.deps.store),
             self.key.clone(),
             self.shared.deps.claim,
+            Arc::clone(&self.shared.deps.metrics),
         );
         Arc::new(move || {
             let change = RunChange::Renew {
@@ -374,6 +374,7 @@ impl RunTracker {
                 attempt,
                 claim,
             };
+            metrics.count_store_change(change.kind());
             let renewing = store.transition(&key, change);
             Box::pin(async move {
                 let applied = renewing.await.map_err(|err| err.to_string())?;
@@ -697,16 +698,11 @@ impl Handler<Answered> for RunTracker {
     }
 }
 
-impl Handler<Evidenced> for RunTracker {
+impl Handler<Gathered> for RunTracker {
     type Result = ();
 
-    fn handle(&mut self, evidenced: Evidenced, ctx: &mut Self::Context) {
-        let Evidenced {
-            claimed,
-            judged,
-            cost,
-        } = evidenced;
-        self.decide(claimed, judged, cost, ctx);
+    fn handle(&mut self, gathered: Gathered, ctx: &mut Self::Context) {
+        self.decide(gathered, ctx);
     }
 }
 

@@ -154,25 +154,6 @@ pub enum RunChange {
         /// Arrival time, unix ms.
         now: u64,
     },
-    /// The jobs GitHub lists for a claimed re-run scheduled with `needs_jobs` came:
-    /// decide on them ([`RunState::decide_on_jobs`]). A re-run keeps (and renews) the
-    /// claim; a skip or a listing without failure closes the attempt.
-    JobsListed {
-        /// Unix ms.
-        now: u64,
-        /// The attempt claimed.
-        attempt: u32,
-        /// Whose claim.
-        claim: Claim,
-        /// The run's repository (`owner/name`), to find its rule.
-        repo: String,
-        /// The run's workflow, to find its rule and its per-job history.
-        workflow: String,
-        /// The attempt's jobs, as GitHub lists them.
-        jobs: Arc<Vec<TrackedJob>>,
-        /// The policy in force, and the history the store reads for the decision.
-        policy: RunConfig,
-    },
     /// The re-run timer fired (or a poll found the re-run due): claim it if it is due.
     Claim {
         /// Unix ms.
@@ -202,9 +183,12 @@ pub enum RunChange {
         /// When an answer that settles nothing is tried again.
         retry: RetryPolicy,
     },
-    /// The failed jobs' evidence came for a claimed re-run that needs it: decide on it
+    /// What a claimed re-run gathered from GitHub came: decide on it, in one commit.
+    /// The listed jobs first, when the run's deliveries were lost
+    /// ([`RunState::decide_on_jobs`]), then the failed jobs' judged evidence
     /// ([`RunState::decide_on_evidence`]). A re-run keeps (and renews) the claim; a
-    /// skip closes the attempt, and either decision is recorded.
+    /// skip or a listing without failure closes the attempt, and a decision is
+    /// recorded.
     Decide {
         /// Unix ms.
         now: u64,
@@ -216,9 +200,12 @@ pub enum RunChange {
         repo: String,
         /// The run's workflow, to find its rule and its per-job history.
         workflow: String,
+        /// The attempt's jobs, as GitHub lists them (when the claim listed them).
+        listed: Option<Arc<Vec<TrackedJob>>>,
         /// What the GitHub actor fetched, judged under the run's rule before the
-        /// transaction (matching is the costly part: it never holds a commit).
-        judged: Arc<Vec<JobJudgement>>,
+        /// transaction (matching is the costly part: it never holds a commit); `None`
+        /// when no evidence was gathered.
+        judged: Option<Arc<Vec<JobJudgement>>>,
         /// A storm of one of its transient failures holds a re-run until then (unix
         /// ms): a decision to re-run is scheduled again for that time instead.
         hold_until: Option<u64>,
@@ -255,12 +242,6 @@ impl RunChange {
                 workflow,
                 policy,
                 ..
-            }
-            | RunChange::JobsListed {
-                repo,
-                workflow,
-                policy,
-                ..
             } => reads(policy, repo, workflow),
             RunChange::Event { event, policy, .. } => {
                 matches!(event.action, JobAction::Completed(_))
@@ -279,9 +260,7 @@ impl RunChange {
         match self {
             RunChange::Event { event, .. } => Some(&event.workflow_name),
             RunChange::RunEnded { event, .. } => Some(&event.workflow_name),
-            RunChange::Decide { workflow, .. } | RunChange::JobsListed { workflow, .. } => {
-                Some(workflow)
-            }
+            RunChange::Decide { workflow, .. } => Some(workflow),
             _ => None,
         }
     }
@@ -290,10 +269,22 @@ impl RunChange {
     pub fn set_history(&mut self, history: History) {
         if let RunChange::Event { policy, .. }
         | RunChange::RunEnded { policy, .. }
-        | RunChange::Decide { policy, .. }
-        | RunChange::JobsListed { policy, .. } = self
+        | RunChange::Decide { policy, .. } = self
         {
             policy.history = history;
+        }
+    }
+
+    /// What kind of change it is, in a word (the metrics' `change` label).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunChange::Event { .. } => "event",
+            RunChange::RunEnded { .. } => "run_ended",
+            RunChange::Claim { .. } => "claim",
+            RunChange::Renew { .. } => "renew",
+            RunChange::Record { .. } => "record",
+            RunChange::Decide { .. } => "decide",
+            RunChange::Expire { .. } => "expire",
         }
     }
 
@@ -302,7 +293,6 @@ impl RunChange {
         match self {
             RunChange::Event { now, .. }
             | RunChange::RunEnded { now, .. }
-            | RunChange::JobsListed { now, .. }
             | RunChange::Claim { now, .. }
             | RunChange::Renew { now, .. }
             | RunChange::Record { now, .. }
@@ -529,42 +519,6 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                 }
             },
         ),
-        RunChange::JobsListed {
-            now,
-            attempt,
-            claim,
-            repo,
-            jobs,
-            policy,
-            ..
-        } => {
-            let lost = ChangeResult::Decided {
-                claimed: None,
-                decision: None,
-            };
-            let Some(mut state) = current.clone() else {
-                return unchanged(current, lost);
-            };
-            let Some((decided, claimed)) =
-                state.decide_on_jobs(*now, *attempt, claim, jobs, policy, repo)
-            else {
-                return unchanged(current, lost);
-            };
-            let record = decided
-                .as_ref()
-                .map(|d| DecisionRecord::of(d, &state, &[], *now));
-            let history = closing_record(&state, *now);
-            Applied {
-                state: Some(state),
-                persist: Persist::Save,
-                result: ChangeResult::Decided {
-                    claimed,
-                    decision: decided.and_then(Decided::into_decision),
-                },
-                history,
-                decision: record,
-            }
-        }
         RunChange::Claim { now, claim } => {
             let Some(mut state) = current else {
                 return unchanged(None, ChangeResult::Claimed(None));
@@ -643,6 +597,7 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             claim,
             repo,
             workflow,
+            listed,
             judged,
             hold_until,
             cost,
@@ -652,7 +607,50 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
                 claimed: None,
                 decision: None,
             };
-            let (Some(mut state), Some(rules)) = (current.clone(), policy.rules.as_ref()) else {
+            let Some(mut state) = current.clone() else {
+                return unchanged(current, lost);
+            };
+            let mut on_jobs = None;
+            if let Some(jobs) = listed {
+                let Some((decided, claimed)) =
+                    state.decide_on_jobs(*now, *attempt, claim, jobs, policy, repo)
+                else {
+                    return unchanged(current, lost);
+                };
+                let record = decided
+                    .as_ref()
+                    .map(|d| DecisionRecord::of(d, &state, &[], *now));
+                let covered = |claimed: &ClaimedRerun| {
+                    judged.as_ref().is_some_and(|judged| {
+                        claimed
+                            .evidence_jobs
+                            .iter()
+                            .all(|job| judged.iter().any(|j| j.job == job.id))
+                    })
+                };
+                // Decided on the jobs alone (a skip, a re-run without patterns, no
+                // failure listed), or evidence is wanted that was not gathered with
+                // them: the claim gathers it next.
+                match claimed {
+                    Some(claimed) if claimed.needs_evidence() && covered(&claimed) => {
+                        on_jobs = Some(record);
+                    }
+                    claimed => {
+                        let history = closing_record(&state, *now);
+                        return Applied {
+                            state: Some(state),
+                            persist: Persist::Save,
+                            result: ChangeResult::Decided {
+                                claimed,
+                                decision: decided.and_then(Decided::into_decision),
+                            },
+                            history,
+                            decision: record,
+                        };
+                    }
+                }
+            }
+            let (Some(judged), Some(rules)) = (judged, policy.rules.as_ref()) else {
                 return unchanged(current, lost);
             };
             let rule = rules.rule_for(repo, workflow);
@@ -665,10 +663,13 @@ pub fn apply_change(current: Option<RunState>, change: &RunChange) -> Applied {
             else {
                 return unchanged(current, lost);
             };
-            let record = decision.as_ref().map(|d| {
-                let decided = Decided::Now(d.clone());
-                DecisionRecord::costing(&decided, &state, (judged, Some(*cost)), *now)
-            });
+            let record = decision
+                .as_ref()
+                .map(|d| {
+                    let decided = Decided::Now(d.clone());
+                    DecisionRecord::costing(&decided, &state, (judged, Some(*cost)), *now)
+                })
+                .or(on_jobs.flatten());
             let history = match &state.rerun {
                 RerunState::Done {
                     outcome: outcome @ RerunOutcome::Skipped { .. },

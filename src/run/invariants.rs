@@ -120,7 +120,7 @@ pub enum Step {
         failed: bool,
     },
     /// Process `owner`'s jobs listing for the re-run it claimed last came back
-    /// (`RunChange::JobsListed`): the jobs known so far, completed as they stand (or
+    /// (`RunChange::Decide` on listed jobs): the jobs known so far, completed as they stand (or
     /// failed), and job 9, failed or passed.
     ListJobs {
         /// The process's instance id.
@@ -448,7 +448,7 @@ impl Checker {
             failed_steps: Vec::new(),
             ran_ms: None,
         });
-        let applied = self.change(&RunChange::JobsListed {
+        let applied = self.change(&RunChange::Decide {
             now: self.now,
             attempt,
             claim: Claim {
@@ -457,11 +457,17 @@ impl Checker {
             },
             repo: self.key.repo.to_string(),
             workflow: "CI".into(),
-            jobs: Arc::new(jobs),
+            listed: Some(Arc::new(jobs)),
+            judged: None,
+            hold_until: None,
+            cost: Default::default(),
             policy: self.policy(),
         })?;
         let ChangeResult::Decided { claimed, .. } = applied.result else {
-            return Err(format!("JobsListed answered {:?}", applied.result));
+            return Err(format!(
+                "Decide on listed jobs answered {:?}",
+                applied.result
+            ));
         };
         if applied.persist == Persist::Unchanged {
             return Ok(());
@@ -627,7 +633,8 @@ impl Checker {
             },
             repo: self.key.repo.to_string(),
             workflow: "CI".into(),
-            judged: Arc::new(judged),
+            listed: None,
+            judged: Some(Arc::new(judged)),
             hold_until: None,
             cost: Default::default(),
             policy,
@@ -674,9 +681,8 @@ impl Checker {
                 decided_by: None,
                 failed_jobs: Vec::new(),
                 evidence_jobs: Vec::new(),
-                needs_evidence: false,
+                next: crate::run::NextStep::Post,
                 debug_logging: false,
-                needs_jobs: false,
                 installation: None,
             },
         };

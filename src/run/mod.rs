@@ -23,7 +23,7 @@ pub use outcome::RerunOutcome;
 pub use run_event::RunEvent;
 pub use state::{
     ANSWERS_KEPT, Claim, ClaimedRerun, Decided, EventVerdict, Finish, MAX_UNRECORDED_CLAIMS,
-    RULE_ATTEMPTS_REACHED, Reply, RerunEffect, RerunState, RetryPolicy, RunConfig, RunState,
-    TimerChange, TrackedJob, UNRECORDED_CLAIMS_FOR_MS, unrecorded_claims_exhausted,
+    NextStep, RULE_ATTEMPTS_REACHED, Reply, RerunEffect, RerunState, RetryPolicy, RunConfig,
+    RunState, TimerChange, TrackedJob, UNRECORDED_CLAIMS_FOR_MS, unrecorded_claims_exhausted,
 };
 pub use teaching::{Failure, Lesson};

@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(verdict.timer, TimerChange::Arm(1_010));
         assert!(run.needs_jobs);
         let claimed = run.claim(1_010, &CLAIM).expect("due");
-        assert!(claimed.needs_jobs && !claimed.needs_evidence);
+        assert!(claimed.needs_jobs() && !claimed.needs_evidence());
 
         let other = Claim { owner: 8, ..CLAIM };
         let jobs = [
@@ -351,7 +351,7 @@ mod tests {
             .expect("this owner's claim");
         let go_on = go_on.expect("a re-run");
         assert_eq!(go_on.failed_jobs, vec!["job-2".to_string()]);
-        assert!(!go_on.needs_jobs);
+        assert!(!go_on.needs_jobs());
         assert!(matches!(
             run.rerun,
             RerunState::InFlight {

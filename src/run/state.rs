@@ -262,19 +262,53 @@ pub struct ClaimedRerun {
     pub decided_by: Option<String>,
     /// Names of the attempt's failed jobs.
     pub failed_jobs: Vec<String>,
-    /// The attempt's failed jobs (id and name), whose evidence is fetched when
-    /// `needs_evidence` (empty otherwise).
+    /// The attempt's failed jobs (id and name), whose evidence is gathered when the
+    /// decision needs it (empty otherwise).
     pub evidence_jobs: Vec<policy::JobRef>,
-    /// The decision needs evidence first (see [`RerunState::Scheduled`]).
-    pub needs_evidence: bool,
+    /// What the claimant does next: gather what the decision needs, or POST.
+    pub next: NextStep,
     /// Send `{"enable_debug_logging": true}` with the POST.
     pub debug_logging: bool,
-    /// The attempt's jobs are to be listed from GitHub first, and the re-run decided on
-    /// them (see [`RunState::needs_jobs`]).
-    pub needs_jobs: bool,
     /// The App installation whose token re-runs it (and fetches its evidence);
     /// `None`: `GITHUB_TOKEN`.
     pub installation: Option<InstallationId>,
+}
+
+/// What the claimant of a re-run does next. The path goes one way: a claim that still
+/// needs something from GitHub gathers all of it in one request and decides in one
+/// commit (`RunChange::Decide`), which hands back a claim whose next step is the POST.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    /// Ask GitHub for what the decision needs, then decide on it in one commit.
+    Gather {
+        /// The attempt's jobs, listed first: their deliveries were lost (see
+        /// [`RunState::needs_jobs`]); the failed ones' evidence comes with them when
+        /// the rule reads it.
+        list_jobs: bool,
+        /// The failed jobs' annotations and logs (`evidence_jobs`): the rule has
+        /// patterns (see [`RerunState::Scheduled`]).
+        evidence: bool,
+    },
+    /// The re-run is decided: POST it, behind the claim's guard.
+    Post,
+}
+
+impl ClaimedRerun {
+    /// The attempt's jobs are to be listed from GitHub before the decision.
+    pub fn needs_jobs(&self) -> bool {
+        matches!(
+            self.next,
+            NextStep::Gather {
+                list_jobs: true,
+                ..
+            }
+        )
+    }
+
+    /// The failed jobs' evidence is to be gathered before the decision.
+    pub fn needs_evidence(&self) -> bool {
+        matches!(self.next, NextStep::Gather { evidence: true, .. })
+    }
 }
 
 /// When a re-run whose answer settled nothing is tried again.

@@ -246,7 +246,10 @@ pub fn encode_facts(facts: &crate::policy::DecisionFacts) -> Result<String, Stor
 /// The signatures whose history a change's decision reads (the judged decisive lines').
 pub fn wanted_signatures(change: &crate::run::RunChange) -> Vec<&str> {
     match change {
-        crate::run::RunChange::Decide { judged, .. } => {
+        crate::run::RunChange::Decide {
+            judged: Some(judged),
+            ..
+        } => {
             let mut wanted: Vec<&str> = judged
                 .iter()
                 .filter_map(|j| j.decisive.as_ref().map(|d| d.signature.as_str()))

@@ -24,6 +24,7 @@ mod postgres;
 mod process;
 mod quick_start;
 mod redelivery;
+mod rerun_trips;
 mod reruns;
 mod restart;
 mod sleeping;

@@ -15,7 +15,7 @@ use crate::postgres::fresh_database;
 use crate::process::Service;
 
 /// A `workflow_run` delivery for `job`'s run (its repository, run, attempt, branch).
-fn run_event(job: &Job, action: &str, conclusion: Option<&str>) -> Value {
+pub(crate) fn run_event(job: &Job, action: &str, conclusion: Option<&str>) -> Value {
     json!({
         "action": action,
         "workflow_run": {
@@ -35,7 +35,7 @@ fn run_event(job: &Job, action: &str, conclusion: Option<&str>) -> Value {
 }
 
 /// A job as GitHub's jobs listing shows it.
-fn listed(job_id: u64, conclusion: &str) -> Value {
+pub(crate) fn listed(job_id: u64, conclusion: &str) -> Value {
     json!({
         "id": job_id, "name": format!("job-{job_id}"), "run_attempt": 1,
         "status": "completed", "conclusion": conclusion,
@@ -51,7 +51,12 @@ fn jobs_path(repo: &str, run_id: u64) -> String {
 }
 
 /// GitHub lists `jobs` for the run, in pages of 100.
-async fn github_lists_jobs(github: &MockServer, repo: &str, run_id: u64, jobs: &[Value]) {
+pub(crate) async fn github_lists_jobs(
+    github: &MockServer,
+    repo: &str,
+    run_id: u64,
+    jobs: &[Value],
+) {
     let pages: Vec<&[Value]> = if jobs.is_empty() {
         vec![&[]]
     } else {
@@ -396,7 +401,7 @@ async fn a_crash_between_the_claim_and_the_jobs_listing_still_gives_one_rerun() 
 }
 
 /// GitHub serves job `job`'s log (directly, no redirect) and no annotations.
-async fn github_serves_log(github: &MockServer, repo: &str, job: u64, log: &str) {
+pub(crate) async fn github_serves_log(github: &MockServer, repo: &str, job: u64, log: &str) {
     Mock::given(method("GET"))
         .and(path(format!("/repos/{repo}/check-runs/{job}/annotations")))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))

@@ -99,7 +99,7 @@ impl GitHubActor {
 }
 
 /// Lists the jobs, retried and paused as the evidence calls are.
-async fn list(
+pub(super) async fn list(
     client: Option<Rc<GitHubClient>>,
     auth: Result<RequestAuth, &'static str>,
     settings: GitHubSettings,

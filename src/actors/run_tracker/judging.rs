@@ -1,5 +1,7 @@
-//! A claimed re-run's evidence: asked of the GitHub actor, read off the tracker's
-//! thread within a budget, then decided on in one commit.
+//! A claimed re-run's gathering: what its decision needs (the attempt's jobs when
+//! their deliveries were lost, the failed jobs' evidence when the rule reads it) asked
+//! of the GitHub actor in one request, the evidence judged off the tracker's thread
+//! within a budget, then decided on in one commit (`RunChange::Decide`).
 //!
 //! Matching a rule's patterns and finding each failed job's decisive line is the one
 //! costly step of a decision: regexes over up to `LOG_TAIL_BYTES` of log per failed
@@ -14,14 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use slog::warn;
+use slog::{info, warn};
 
-use super::{Evidenced, RunTracker};
-use crate::actors::github::FetchEvidence;
+use super::{Gathered, RunTracker};
+use crate::actors::github::{self, EvidenceOf, Gather};
 use crate::clock::now_ms;
 use crate::github::meter::Meter;
 use crate::policy::{Budget, JobEvidence, JobJudgement, Rule, judge};
-use crate::run::{ClaimedRerun, EvidenceCost, RunChange};
+use crate::run::{ClaimedRerun, EvidenceCost, NextStep, RunChange};
 
 /// Most bytes of evidence one decision reads (every failed job's log and
 /// annotations, each read once for the rule's own regexes and once for the decisive
@@ -32,22 +34,18 @@ pub const JUDGING_BYTES: usize = 32 << 20;
 pub const JUDGING_TIME: Duration = Duration::from_secs(2);
 
 impl RunTracker {
-    /// Asks the GitHub actor for the failed jobs' evidence of a claimed re-run whose
-    /// rule has patterns, then judges it off this thread (`judging.rs`); the
-    /// judgements come back as [`Evidenced`]. The claim stays this process's meanwhile
-    /// (`awaiting_github`); if it dies, the lease runs out and the re-run is claimed,
-    /// and its evidence fetched, again.
-    pub(super) fn fetch_evidence(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
-        let meter = Arc::new(Meter::default());
-        let request = FetchEvidence {
-            run: self.key.clone(),
-            attempt: claimed.attempt,
-            delivery: claimed.decided_by.clone(),
-            installation: claimed.installation,
-            jobs: claimed.evidence_jobs.clone(),
-            meter: Some(Arc::clone(&meter)),
+    /// Asks the GitHub actor, in one [`Gather`], for what the claimed re-run's
+    /// decision needs, then judges the evidence off this thread; all of it comes back
+    /// as [`Gathered`]. The claim stays this process's meanwhile (`awaiting_github`);
+    /// if it dies, the lease runs out and the re-run is claimed, and gathered, again.
+    pub(super) fn gather(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
+        let NextStep::Gather {
+            list_jobs,
+            evidence,
+        } = claimed.next
+        else {
+            return;
         };
-        let jobs: Vec<_> = claimed.evidence_jobs.iter().map(|job| job.id).collect();
         let workflow = self
             .state
             .as_ref()
@@ -60,56 +58,91 @@ impl RunTracker {
             .current()
             .rule_for(self.key.repo.as_str(), &workflow)
             .clone();
-        let github = self.shared.deps.github.clone();
+        // Listed jobs are decided on by the rule: their evidence comes along when it
+        // reads evidence, so that the decision takes one commit.
+        let evidence = match (list_jobs, evidence) {
+            (true, _) if rule.needs_evidence() => EvidenceOf::FailedListed,
+            (false, true) => EvidenceOf::Jobs(claimed.evidence_jobs.clone()),
+            _ => EvidenceOf::Nothing,
+        };
+        let judges = evidence != EvidenceOf::Nothing;
+        let meter = Arc::new(Meter::default());
+        let request = Gather {
+            run: self.key.clone(),
+            attempt: claimed.attempt,
+            delivery: claimed.decided_by.clone(),
+            installation: claimed.installation,
+            list_jobs,
+            evidence,
+            meter: Some(Arc::clone(&meter)),
+        };
+        info!(self.log(), "gathering handed to the GitHub actor"; "run_attempt" => claimed.attempt,
+            "list_jobs" => list_jobs, "evidence" => judges,
+            "delivery" => claimed.decided_by.clone().unwrap_or_default());
+        let stopped = github::Gathered::nothing(&request, "the GitHub actor is gone");
+        let actor = self.shared.deps.github.clone();
         let tracker = ctx.address();
         ctx.spawn(actix::fut::wrap_future(async move {
-            let evidence = github.send(request).await.unwrap_or_else(|_| {
-                crate::actors::github::all_unavailable(&jobs, "the GitHub actor is gone")
-            });
-            let judged = judge_off_thread(rule, evidence).await;
+            let gathered = actor.send(request).await.unwrap_or(stopped);
+            let judged = match judges {
+                true => Some(judge_off_thread(rule, gathered.evidence).await),
+                false => None,
+            };
             let cost = EvidenceCost {
                 api_calls: meter.calls(),
                 log_bytes: meter.bytes(),
             };
-            tracker.do_send(Evidenced {
+            tracker.do_send(Gathered {
                 claimed,
+                listed: gathered.listed,
                 judged,
                 cost,
             });
         }));
     }
 
-    /// Decides the claimed re-run on its judged evidence (one commit,
+    /// Decides the claimed re-run on what was gathered (one commit,
     /// `RunChange::Decide`): a re-run goes to the GitHub actor, a skip closes the
-    /// attempt.
-    pub(super) fn decide(
-        &mut self,
-        claimed: ClaimedRerun,
-        judged: Vec<crate::policy::JobJudgement>,
-        cost: EvidenceCost,
-        ctx: &mut Context<Self>,
-    ) {
+    /// attempt. A listing that failed is recorded as the re-run's outcome instead (an
+    /// outage schedules it again, and it is gathered again then; a newer attempt
+    /// closes it).
+    pub(super) fn decide(&mut self, gathered: Gathered, ctx: &mut Context<Self>) {
+        let Gathered {
+            claimed,
+            listed,
+            judged,
+            cost,
+        } = gathered;
+        let listed = match listed {
+            Some(Err(outcome)) => return self.record(claimed, outcome, ctx),
+            Some(Ok(jobs)) => Some(Arc::new(jobs)),
+            None => None,
+        };
         let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
             // No cache (a failed commit dropped it): the claim runs out and a poll
-            // finds it due again; the evidence is fetched again then.
+            // finds it due again; it is gathered again then.
             self.awaiting_github = false;
-            warn!(self.log(), "evidence dropped: the run's state is not known here";
+            warn!(self.log(), "gathered answer dropped: the run's state is not known here";
                 "run_attempt" => claimed.attempt);
             return;
         };
-        let hold_until = self.shared.deps.storms.hold_until(&self.key, &judged);
+        let hold_until = judged
+            .as_ref()
+            .and_then(|judged| self.shared.deps.storms.hold_until(&self.key, judged));
+        let on = if judged.is_some() { "evidence" } else { "jobs" };
         let change = RunChange::Decide {
             now: now_ms(),
             attempt: claimed.attempt,
             claim: self.shared.deps.claim,
             repo: self.key.repo.to_string(),
             workflow,
-            judged: Arc::new(judged),
+            listed,
+            judged: judged.map(Arc::new),
             hold_until,
             cost,
             policy: self.policy(),
         };
-        self.commit_decision(change, &claimed, "evidence", ctx);
+        self.commit_decision(change, &claimed, on, ctx);
     }
 }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::TrackError;
+use crate::actors::github::Listed;
+use crate::policy::JobJudgement;
 use crate::run::{ClaimedRerun, EvidenceCost, JobEvent, Reply, RerunOutcome};
 
 /// One `workflow_job` event for this tracker's run.
@@ -36,12 +38,14 @@ pub(super) struct Answered {
     pub(super) outcome: RerunOutcome,
 }
 
-/// The evidence of a re-run this tracker claimed was fetched and judged.
+/// What a re-run this tracker claimed needed came from GitHub (and its evidence was
+/// judged): the listed jobs, when asked, and the judged evidence, when gathered.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(super) struct Evidenced {
+pub(super) struct Gathered {
     pub(super) claimed: ClaimedRerun,
-    pub(super) judged: Vec<crate::policy::JobJudgement>,
+    pub(super) listed: Option<Listed>,
+    pub(super) judged: Option<Vec<JobJudgement>>,
     pub(super) cost: EvidenceCost,
 }
 

@@ -447,7 +447,7 @@ fn claimed_for_evidence() -> (RunState, ClaimedRerun) {
     let ChangeResult::Claimed(Some(rerun)) = claimed.result else {
         panic!("claimed: {:?}", claimed.result);
     };
-    assert!(rerun.needs_evidence);
+    assert!(rerun.needs_evidence());
     assert_eq!(rerun.evidence_jobs.len(), 1, "the failed job, by id");
     assert_eq!(rerun.evidence_jobs[0].id, JobId(1));
     (claimed.state.expect("state"), rerun)
@@ -473,7 +473,8 @@ fn decide(owner: u64, log: &str, toml: &str) -> RunChange {
         claim: Claim { owner, ..CLAIM },
         repo: "o/r".into(),
         workflow: "ci".into(),
-        judged: Arc::new(judged),
+        listed: None,
+        judged: Some(Arc::new(judged)),
         hold_until: None,
         cost: Default::default(),
         policy,
@@ -514,7 +515,7 @@ fn a_rerun_decided_on_evidence_keeps_the_claim_and_is_not_fetched_again_after_a_
         panic!("{:?}", applied.result);
     };
     let claimed = claimed.as_ref().expect("to be performed");
-    assert!(!claimed.needs_evidence);
+    assert!(!claimed.needs_evidence());
     assert!(decision.is_some());
     assert_eq!(applied.decision.map(|d| d.counts), Some(true));
     let state = applied.state.expect("state");
@@ -534,7 +535,7 @@ fn a_rerun_decided_on_evidence_keeps_the_claim_and_is_not_fetched_again_after_a_
     let ChangeResult::Claimed(Some(retaken)) = again.result else {
         panic!("{:?}", again.result);
     };
-    assert!(!retaken.needs_evidence, "the decision is kept");
+    assert!(!retaken.needs_evidence(), "the decision is kept");
 }
 
 #[test]
@@ -567,7 +568,7 @@ fn a_claim_lost_before_its_evidence_came_is_claimed_and_fetched_again() {
     let ChangeResult::Claimed(Some(retaken)) = again.result else {
         panic!("{:?}", again.result);
     };
-    assert!(retaken.needs_evidence);
+    assert!(retaken.needs_evidence());
 }
 
 const UNKNOWN_FAILURE: &str = "##[error]frobnicator 4711 wobbled\n";

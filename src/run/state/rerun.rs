@@ -3,7 +3,8 @@
 //! scheduled again when the answer settled nothing), and when the run may be forgotten.
 
 use super::{
-    Claim, ClaimedRerun, Decided, Evidence, RerunOutcome, RerunState, RetryPolicy, RunState,
+    Claim, ClaimedRerun, Decided, Evidence, NextStep, RerunOutcome, RerunState, RetryPolicy,
+    RunState,
 };
 use crate::ids::Conclusion;
 use crate::policy::{self, Decision, History, RunFacts};
@@ -40,6 +41,14 @@ impl RunState {
             needs_evidence,
             debug_logging,
         };
+        let next = if self.needs_jobs || needs_evidence {
+            NextStep::Gather {
+                list_jobs: self.needs_jobs,
+                evidence: needs_evidence,
+            }
+        } else {
+            NextStep::Post
+        };
         ClaimedRerun {
             attempt: self.attempt,
             decided_by,
@@ -49,9 +58,8 @@ impl RunState {
             } else {
                 Vec::new()
             },
-            needs_evidence,
+            next,
             debug_logging,
-            needs_jobs: self.needs_jobs,
             installation: self.installation,
         }
     }

@@ -535,7 +535,7 @@ fn a_rule_with_patterns_schedules_the_rerun_marked_as_needing_evidence() {
         Some(Decided::NeedsEvidence { delay_ms: 1_000 })
     );
     let claimed = run.claim(2_000, &CLAIM).expect("due");
-    assert!(claimed.needs_evidence);
+    assert!(claimed.needs_evidence());
     assert!(!claimed.debug_logging);
 }
 
