@@ -188,6 +188,7 @@ pub fn teaching(applied: &crate::run::Applied) -> Teaching<'_> {
 }
 
 /// What one failure adds to its `signatures` row.
+#[derive(Debug)]
 pub struct SignatureCounts<'a> {
     /// The failure (its signature, line, family).
     pub failure: &'a crate::run::Failure,

@@ -9,6 +9,7 @@
 
 pub mod codec;
 mod learning;
+mod plan;
 mod postgres;
 mod recovery;
 mod schema;

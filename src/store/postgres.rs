@@ -22,12 +22,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Config, Pool, PoolConfig, Runtime, Timeouts};
-use tokio_postgres::NoTls;
+use tokio_postgres::{NoTls, Transaction};
 
 use super::codec::{self, RerunRow};
+use super::plan::{self, Quarantine, Write};
 use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::ids::RunKey;
-use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
+use crate::run::{Applied, RerunRecord, RunChange, RunState, apply_change};
 use pg_error::Cause;
 
 mod embedded {
@@ -206,6 +207,130 @@ async fn quarantine_row(
         .map_err(sql_error)
 }
 
+/// One write of the plan, in PostgreSQL's words.
+async fn carry_out(
+    tx: &mut Transaction<'_>,
+    key: &RunKey,
+    now: i64,
+    write: Write<'_>,
+    watch: &StoreWatch,
+) -> Result<(), StoreError> {
+    let (repo, run_id) = (key.repo.as_str(), key.run_id.0 as i64);
+    let done = match write {
+        Write::SaveRun {
+            state,
+            pending_rerun_at,
+        } => {
+            tx.execute(
+                "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (repo, run_id) DO UPDATE SET state = excluded.state,
+                     pending_rerun_at = excluded.pending_rerun_at, updated_at = excluded.updated_at",
+                &[&repo, &run_id, &text(&state), &pending_rerun_at, &now],
+            )
+            .await
+        }
+        Write::DeleteRun => {
+            tx.execute("DELETE FROM runs WHERE repo = $1 AND run_id = $2", &[&repo, &run_id])
+                .await
+        }
+        Write::CountFlaky { workflow, job } => {
+            tx.execute(
+                "INSERT INTO flaky_jobs (repo, workflow, job, times, last_seen) VALUES ($1, $2, $3, 1, $4)
+                 ON CONFLICT (repo, workflow, job)
+                 DO UPDATE SET times = flaky_jobs.times + 1, last_seen = excluded.last_seen",
+                &[&repo, &text(workflow), &text(job), &now],
+            )
+            .await
+        }
+        Write::RecordRerun {
+            record,
+            detail,
+            failed_jobs,
+        } => {
+            // In a savepoint: a record the database refuses is left out, and the
+            // run's state (the outcome, which ends the claims) still commits.
+            let savepoint = tx.savepoint("record").await.map_err(sql_error)?;
+            let saved = savepoint
+                .execute(
+                    "INSERT INTO reruns
+                     (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (repo, run_id, attempt) DO UPDATE SET outcome = excluded.outcome,
+                         detail = excluded.detail, failed_jobs = excluded.failed_jobs,
+                         finished_at = excluded.finished_at",
+                    &[
+                        &repo,
+                        &run_id,
+                        &(record.attempt as i32),
+                        &record.outcome.label(),
+                        &text(&detail),
+                        &text(&record.workflow),
+                        &text(&record.branch),
+                        &text(&failed_jobs),
+                        &(record.finished_at as i64),
+                    ],
+                )
+                .await;
+            return match saved {
+                Ok(_) => savepoint.commit().await.map_err(sql_error),
+                Err(err) => {
+                    savepoint.rollback().await.map_err(sql_error)?;
+                    watch.record_lost(&key.to_string(), sql_error(err).message());
+                    Ok(())
+                }
+            };
+        }
+        Write::AfterRerun {
+            workflow,
+            job,
+            passed,
+        } => {
+            tx.execute(
+                "INSERT INTO job_reruns (repo, workflow, job, at, passed) VALUES ($1, $2, $3, $4, $5)",
+                &[&repo, &text(workflow), &text(job), &now, &passed],
+            )
+            .await
+        }
+        Write::Decision { decision, facts } => {
+            tx.execute(
+                "INSERT INTO decisions
+                 (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts,
+                  api_calls, log_bytes, failed_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 ON CONFLICT (repo, run_id, attempt) DO UPDATE SET decided_at = excluded.decided_at,
+                     verdict = excluded.verdict, reason = excluded.reason, job = excluded.job,
+                     evidence = excluded.evidence, pattern = excluded.pattern, counts = excluded.counts,
+                     facts = excluded.facts, api_calls = excluded.api_calls,
+                     log_bytes = excluded.log_bytes, failed_ms = excluded.failed_ms",
+                &[
+                    &repo,
+                    &run_id,
+                    &i64::from(decision.attempt),
+                    &(decision.decided_at as i64),
+                    &decision.verdict,
+                    &decision.reason.map(|r| r.as_str()),
+                    &decision.job.as_deref().map(text),
+                    &decision.evidence.as_deref().map(text),
+                    &decision.pattern.as_deref().map(text),
+                    &decision.counts,
+                    &facts.as_deref().map(text),
+                    &decision.cost.map(|c| i64::from(c.api_calls)),
+                    &decision.cost.map(|c| c.log_bytes as i64),
+                    &decision.failed_ms.map(|ms| ms as i64),
+                ],
+            )
+            .await
+        }
+        Write::Signature(counts) => return learning::count_signature(tx, repo, &counts, now).await,
+        Write::SettleDecision { attempt, outcome } => {
+            return learning::settle_decision(tx, key, attempt, outcome).await;
+        }
+        Write::Effect(effect) => return learning::add_effect(tx, key, &effect).await,
+    };
+    done.map(|_| ()).map_err(sql_error)
+}
+
 /// A stable 64-bit key for the run's advisory lock (FNV-1a over `repo#run_id`).
 fn lock_key(key: &RunKey) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -255,29 +380,22 @@ impl Store for PostgresStore {
                 .map_err(sql_error)?
                 .map(|row| column(&row, 0))
                 .transpose()?;
-            let current = match stored.map(|json| (codec::decode_stored_state(&key, &json), json)) {
-                None => None,
-                Some((Ok(state), _)) => Some(state),
-                // JSON this version cannot read: a newer version's, left as it is.
-                Some((Err(codec::Unreadable::Newer(err)), _)) => {
-                    return Err(watch.newer(&key.to_string(), err));
-                }
+            let loaded =
+                plan::load(&key, stored.map(Ok)).map_err(|err| watch.newer(&key.to_string(), err))?;
+            if let Some(Quarantine { kept, why }) = &loaded.quarantine {
                 // Not JSON: moved aside, and the run starts afresh (see `Store`).
-                Some((Err(codec::Unreadable::Garbled(err)), json)) => {
-                    tx.execute(
-                        "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
-                         VALUES ($1, $2, $3, $4, $5)",
-                        &[&repo, &run_id, &text(&json), &text(err.message()), &now],
-                    )
+                tx.execute(
+                    "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&repo, &run_id, &text(kept), &text(why), &now],
+                )
+                .await
+                .map_err(sql_error)?;
+                tx.execute("DELETE FROM runs WHERE repo = $1 AND run_id = $2", &[&repo, &run_id])
                     .await
                     .map_err(sql_error)?;
-                    tx.execute("DELETE FROM runs WHERE repo = $1 AND run_id = $2", &[&repo, &run_id])
-                        .await
-                        .map_err(sql_error)?;
-                    watch.quarantined(&key.to_string(), err.message());
-                    None
-                }
-            };
+                watch.quarantined(&key.to_string(), why);
+            }
             let mut change = change;
             if change.wants_history() {
                 let since = (change.now().saturating_sub(crate::run::BUDGET_WINDOW_MS)) as i64;
@@ -305,119 +423,12 @@ impl Store for PostgresStore {
                     .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
                     .collect();
                 let signatures = learning::signature_histories(&tx, repo, &change).await?;
-                change.set_history(crate::policy::History {
-                    reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
-                    jobs: codec::after_rerun_history(rows),
-                    signatures,
-                });
+                change.set_history(plan::history(counted, rows, signatures));
             }
-            let applied = apply_change(current, &change);
-            match (&applied.persist, &applied.state) {
-                (Persist::Save, Some(state)) => {
-                    let json = codec::encode_state(&key, state)?;
-                    let pending = state.pending_rerun_at().map(|at| at as i64);
-                    tx.execute(
-                        "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5)
-                         ON CONFLICT (repo, run_id) DO UPDATE SET state = excluded.state,
-                             pending_rerun_at = excluded.pending_rerun_at, updated_at = excluded.updated_at",
-                        &[&repo, &run_id, &text(&json), &pending, &now],
-                    )
-                    .await
-                    .map_err(sql_error)?;
-                }
-                (Persist::Delete, _) => {
-                    tx.execute("DELETE FROM runs WHERE repo = $1 AND run_id = $2", &[&repo, &run_id])
-                        .await
-                        .map_err(sql_error)?;
-                }
-                _ => {}
+            let applied = apply_change(loaded.current, &change);
+            for write in plan::writes(&key, &applied)? {
+                carry_out(&mut tx, &key, now, write, &watch).await?;
             }
-            if let Some((workflow, job)) = codec::flaky_to_count(&applied) {
-                tx.execute(
-                    "INSERT INTO flaky_jobs (repo, workflow, job, times, last_seen) VALUES ($1, $2, $3, 1, $4)
-                     ON CONFLICT (repo, workflow, job)
-                     DO UPDATE SET times = flaky_jobs.times + 1, last_seen = excluded.last_seen",
-                    &[&repo, &text(workflow), &text(job), &now],
-                )
-                .await
-                .map_err(sql_error)?;
-            }
-            if let Some(record) = &applied.history {
-                // In a savepoint: a record the database refuses is left out, and the
-                // run's state (the outcome, which ends the claims) still commits.
-                let (detail, failed_jobs) = codec::encode_record(record)?;
-                let savepoint = tx.savepoint("record").await.map_err(sql_error)?;
-                let saved = savepoint
-                    .execute(
-                        "INSERT INTO reruns
-                         (repo, run_id, attempt, outcome, detail, workflow, branch, failed_jobs, finished_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                         ON CONFLICT (repo, run_id, attempt) DO UPDATE SET outcome = excluded.outcome,
-                             detail = excluded.detail, failed_jobs = excluded.failed_jobs,
-                             finished_at = excluded.finished_at",
-                        &[
-                            &repo,
-                            &run_id,
-                            &(record.attempt as i32),
-                            &record.outcome.label(),
-                            &text(&detail),
-                            &text(&record.workflow),
-                            &text(&record.branch),
-                            &text(&failed_jobs),
-                            &(record.finished_at as i64),
-                        ],
-                    )
-                    .await;
-                match saved {
-                    Ok(_) => savepoint.commit().await.map_err(sql_error)?,
-                    Err(err) => {
-                        savepoint.rollback().await.map_err(sql_error)?;
-                        watch.record_lost(&key.to_string(), sql_error(err).message());
-                    }
-                }
-            }
-            if let Some((workflow, job, passed)) = codec::after_rerun_to_record(&applied) {
-                tx.execute(
-                    "INSERT INTO job_reruns (repo, workflow, job, at, passed) VALUES ($1, $2, $3, $4, $5)",
-                    &[&repo, &text(workflow), &text(job), &now, &passed],
-                )
-                .await
-                .map_err(sql_error)?;
-            }
-            if let Some(decision) = &applied.decision {
-                let facts = decision.facts.as_ref().map(codec::encode_facts).transpose()?;
-                tx.execute(
-                    "INSERT INTO decisions
-                     (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts,
-                      api_calls, log_bytes, failed_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                     ON CONFLICT (repo, run_id, attempt) DO UPDATE SET decided_at = excluded.decided_at,
-                         verdict = excluded.verdict, reason = excluded.reason, job = excluded.job,
-                         evidence = excluded.evidence, pattern = excluded.pattern, counts = excluded.counts,
-                         facts = excluded.facts, api_calls = excluded.api_calls,
-                         log_bytes = excluded.log_bytes, failed_ms = excluded.failed_ms",
-                    &[
-                        &repo,
-                        &run_id,
-                        &i64::from(decision.attempt),
-                        &(decision.decided_at as i64),
-                        &decision.verdict,
-                        &decision.reason.map(|r| r.as_str()),
-                        &decision.job.as_deref().map(text),
-                        &decision.evidence.as_deref().map(text),
-                        &decision.pattern.as_deref().map(text),
-                        &decision.counts,
-                        &facts.as_deref().map(text),
-                        &decision.cost.map(|c| i64::from(c.api_calls)),
-                        &decision.cost.map(|c| c.log_bytes as i64),
-                        &decision.failed_ms.map(|ms| ms as i64),
-                    ],
-                )
-                .await
-                .map_err(sql_error)?;
-            }
-            learning::learn(&tx, &key, &applied, now).await?;
             tx.commit().await.map_err(sql_error)?;
             Ok(applied)
         })

@@ -39,10 +39,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
 
 use super::codec;
+use super::plan::{self, Quarantine, Write};
 use super::{FlakyJob, RerunHelp, Store, StoreError, StoreFuture, StoreWatch, schema};
 use crate::clock::now_ms as unix_ms;
 use crate::ids::RunKey;
-use crate::run::{Applied, Persist, RerunRecord, RunChange, RunState, apply_change};
+use crate::run::{Applied, RerunRecord, RunChange, RunState, apply_change};
 use thread::{Job, Work, checkpoint_until, serve};
 
 mod embedded {
@@ -447,11 +448,9 @@ pub(super) fn run_row_name(row: &Row<'_>) -> String {
     format!("{}#{}", shown(row, 0), shown(row, 1))
 }
 
-/// The run's stored state for a change. A state that is not JSON at all (or not text)
-/// is moved to the `quarantine` table (in the change's transaction) and the run is
-/// taken as new. A state that is JSON this version cannot read was written by a newer
-/// version (during a side-by-side deploy or after a rollback): it is left as it is and
-/// the change fails.
+/// The run's stored row for a change, as the plan reads it (`plan::load`); a value
+/// that is not JSON at all is moved to the `quarantine` table first, in the change's
+/// transaction.
 fn load_for_change(
     conn: &Connection,
     key: &RunKey,
@@ -467,30 +466,25 @@ fn load_for_change(
             .optional()
         })
         .map_err(sql_error)?;
-    let (kept, why) = match stored {
-        None => return Ok(None),
-        Some(Ok(json)) => match codec::decode_stored_state(key, &json) {
-            Ok(state) => return Ok(Some(state)),
-            Err(codec::Unreadable::Newer(err)) => return Err(watch.newer(&key.to_string(), err)),
-            Err(codec::Unreadable::Garbled(err)) => (json, err.message().to_owned()),
-        },
-        Some(Err(unreadable)) => unreadable,
-    };
-    let (repo, run_id) = (key.repo.as_str(), key.run_id.0 as i64);
-    conn.prepare_cached(
-        "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .and_then(|mut stmt| stmt.execute(params![repo, run_id, kept, why, now]))
-    .and_then(|_| {
-        conn.prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
-            .and_then(|mut stmt| stmt.execute(params![repo, run_id]))
-    })
-    .map_err(sql_error)?;
-    watch.quarantined(&key.to_string(), &why);
-    Ok(None)
+    let loaded = plan::load(key, stored).map_err(|err| watch.newer(&key.to_string(), err))?;
+    if let Some(Quarantine { kept, why }) = &loaded.quarantine {
+        let (repo, run_id) = (key.repo.as_str(), key.run_id.0 as i64);
+        conn.prepare_cached(
+            "INSERT INTO quarantine (repo, run_id, state, reason, quarantined_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![repo, run_id, kept, why, now]))
+        .and_then(|_| {
+            conn.prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
+                .and_then(|mut stmt| stmt.execute(params![repo, run_id]))
+        })
+        .map_err(sql_error)?;
+        watch.quarantined(&key.to_string(), why);
+    }
+    Ok(loaded.current)
 }
 
+/// One change in one transaction, as `plan` lays it out.
 fn transition(
     conn: &Connection,
     key: &RunKey,
@@ -506,80 +500,88 @@ fn transition(
     } else {
         apply_change(current, change)
     };
-    match (&applied.persist, &applied.state) {
-        (Persist::Save, Some(state)) => {
-            let json = codec::encode_state(key, state)?;
-            conn.prepare_cached(
+    for write in plan::writes(key, &applied)? {
+        carry_out(conn, key, now, write, watch)?;
+    }
+    Ok(applied)
+}
+
+/// One write of the plan, in SQLite's words.
+fn carry_out(
+    conn: &Connection,
+    key: &RunKey,
+    now: i64,
+    write: Write<'_>,
+    watch: &StoreWatch,
+) -> Result<(), StoreError> {
+    let (repo, run_id) = (key.repo.as_str(), key.run_id.0 as i64);
+    let done = match write {
+        Write::SaveRun {
+            state,
+            pending_rerun_at,
+        } => conn
+            .prepare_cached(
                 "INSERT INTO runs (repo, run_id, state, pending_rerun_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (repo, run_id) DO UPDATE SET state = excluded.state,
                      pending_rerun_at = excluded.pending_rerun_at, updated_at = excluded.updated_at",
             )
+            .and_then(|mut stmt| stmt.execute(params![repo, run_id, state, pending_rerun_at, now])),
+        Write::DeleteRun => conn
+            .prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
+            .and_then(|mut stmt| stmt.execute(params![repo, run_id])),
+        Write::CountFlaky { workflow, job } => conn
+            .prepare_cached(
+                "INSERT INTO flaky_jobs (repo, workflow, job, times, last_seen) VALUES (?1, ?2, ?3, 1, ?4)
+                 ON CONFLICT (repo, workflow, job) DO UPDATE SET times = times + 1, last_seen = excluded.last_seen",
+            )
+            .and_then(|mut stmt| stmt.execute(params![repo, workflow, job, now])),
+        Write::RecordRerun {
+            record,
+            detail,
+            failed_jobs,
+        } => return save_rerun(conn, key, (record, detail, failed_jobs), watch),
+        Write::AfterRerun {
+            workflow,
+            job,
+            passed,
+        } => conn
+            .prepare_cached(
+                "INSERT INTO job_reruns (repo, workflow, job, at, passed) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![repo, workflow, job, now, passed])),
+        Write::Decision { decision, facts } => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO decisions
+                 (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts,
+                  api_calls, log_bytes, failed_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )
             .and_then(|mut stmt| {
-                let pending = state.pending_rerun_at().map(|at| at as i64);
-                stmt.execute(params![key.repo.as_str(), key.run_id.0 as i64, json, pending, now])
-            })
-            .map_err(sql_error)?;
+                stmt.execute(params![
+                    repo,
+                    run_id,
+                    decision.attempt,
+                    decision.decided_at as i64,
+                    decision.verdict,
+                    decision.reason.map(|r| r.as_str()),
+                    decision.job,
+                    decision.evidence,
+                    decision.pattern,
+                    decision.counts,
+                    facts,
+                    decision.cost.map(|c| c.api_calls),
+                    decision.cost.map(|c| c.log_bytes as i64),
+                    decision.failed_ms.map(|ms| ms as i64)
+                ])
+            }),
+        Write::Signature(counts) => return learning::count_signature(conn, repo, &counts, now),
+        Write::SettleDecision { attempt, outcome } => {
+            return learning::settle_decision(conn, key, attempt, outcome);
         }
-        (Persist::Delete, _) => {
-            conn.prepare_cached("DELETE FROM runs WHERE repo = ?1 AND run_id = ?2")
-                .and_then(|mut stmt| stmt.execute(params![key.repo.as_str(), key.run_id.0 as i64]))
-                .map_err(sql_error)?;
-        }
-        _ => {}
-    }
-    if let Some((workflow, job)) = codec::flaky_to_count(&applied) {
-        conn.prepare_cached(
-            "INSERT INTO flaky_jobs (repo, workflow, job, times, last_seen) VALUES (?1, ?2, ?3, 1, ?4)
-             ON CONFLICT (repo, workflow, job) DO UPDATE SET times = times + 1, last_seen = excluded.last_seen",
-        )
-        .and_then(|mut stmt| stmt.execute(params![key.repo.as_str(), workflow, job, now]))
-        .map_err(sql_error)?;
-    }
-    if let Some(record) = &applied.history {
-        save_rerun(conn, key, record, watch)?;
-    }
-    if let Some((workflow, job, passed)) = codec::after_rerun_to_record(&applied) {
-        conn.prepare_cached(
-            "INSERT INTO job_reruns (repo, workflow, job, at, passed) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut stmt| stmt.execute(params![key.repo.as_str(), workflow, job, now, passed]))
-        .map_err(sql_error)?;
-    }
-    if let Some(decision) = &applied.decision {
-        let facts = decision
-            .facts
-            .as_ref()
-            .map(codec::encode_facts)
-            .transpose()?;
-        conn.prepare_cached(
-            "INSERT OR REPLACE INTO decisions
-             (repo, run_id, attempt, decided_at, verdict, reason, job, evidence, pattern, counts, facts,
-              api_calls, log_bytes, failed_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                key.repo.as_str(),
-                key.run_id.0 as i64,
-                decision.attempt,
-                decision.decided_at as i64,
-                decision.verdict,
-                decision.reason.map(|r| r.as_str()),
-                decision.job,
-                decision.evidence,
-                decision.pattern,
-                decision.counts,
-                facts,
-                decision.cost.map(|c| c.api_calls),
-                decision.cost.map(|c| c.log_bytes as i64),
-                decision.failed_ms.map(|ms| ms as i64)
-            ])
-        })
-        .map_err(sql_error)?;
-    }
-    learning::learn(conn, key, &applied, now)?;
-    Ok(applied)
+        Write::Effect(effect) => return learning::add_effect(conn, key, &effect),
+    };
+    done.map(|_| ()).map_err(sql_error)
 }
 
 /// What the failure policy reads of the repository's past: its counted decisions of
@@ -612,11 +614,8 @@ fn history(
         .map_err(sql_error)?;
     // A row that cannot be read says nothing about the job: it is left out.
     let rows: Vec<(String, bool)> = rows.filter_map(Result::ok).collect();
-    Ok(crate::policy::History {
-        reruns_last_hour: u32::try_from(counted).unwrap_or(u32::MAX),
-        jobs: codec::after_rerun_history(rows),
-        signatures: learning::signature_histories(conn, key, change)?,
-    })
+    let signatures = learning::signature_histories(conn, key, change)?;
+    Ok(plan::history(counted, rows, signatures))
 }
 
 /// Writes the re-run's record where it can: in a savepoint, so that a record the
@@ -625,10 +624,9 @@ fn history(
 fn save_rerun(
     conn: &Connection,
     key: &RunKey,
-    record: &RerunRecord,
+    (record, detail, failed_jobs): (&RerunRecord, String, String),
     watch: &StoreWatch,
 ) -> Result<(), StoreError> {
-    let (detail, failed_jobs) = codec::encode_record(record)?;
     conn.execute_batch("SAVEPOINT record").map_err(sql_error)?;
     let saved = conn
         .prepare_cached(

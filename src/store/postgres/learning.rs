@@ -10,78 +10,92 @@ use tokio_postgres::Transaction;
 use super::{PostgresStore, pool_error, sql_error, text};
 use crate::ids::RunKey;
 use crate::policy::SignatureHistory;
-use crate::run::{Applied, RunChange};
-use crate::store::codec;
+use crate::run::{RerunEffect, RunChange};
+use crate::store::codec::{self, SignatureCounts};
 use crate::store::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
 use crate::store::{StoreError, StoreFuture};
 
-/// Writes what the change teaches ([`codec::teaching`]) to `signatures`, and a lesson's
-/// outcome to the decision it settles.
-pub(super) async fn learn(
+/// A signature's counts grow by `counts` (`plan::Write::Signature`).
+pub(super) async fn count_signature(
     tx: &Transaction<'_>,
-    key: &RunKey,
-    applied: &Applied,
+    repo: &str,
+    counts: &SignatureCounts<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let teaching = codec::teaching(applied);
-    let repo = key.repo.as_str();
-    for counts in codec::signature_counts(&teaching) {
-        let failure = counts.failure;
-        tx.execute(
-            "INSERT INTO signatures
-             (repo, signature, class, family, example, seen, reruns, passed, people, recent, last_seen)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (repo, signature) DO UPDATE SET seen = signatures.seen + excluded.seen,
-                 reruns = signatures.reruns + excluded.reruns,
-                 passed = signatures.passed + excluded.passed,
-                 people = signatures.people + excluded.people,
-                 recent = right(signatures.recent || excluded.recent, 16),
-                 class = excluded.class, family = excluded.family, example = excluded.example,
-                 last_seen = excluded.last_seen",
-            &[
-                &repo,
-                &text(&failure.signature),
-                &failure.class.map(|c| c.as_str()),
-                &failure.family.as_deref().map(text),
-                &text(&failure.line),
-                &counts.seen,
-                &counts.reruns,
-                &counts.passed,
-                &counts.people,
-                &counts.recent,
-                &now,
-            ],
-        )
-        .await
-        .map_err(sql_error)?;
-    }
-    if let Some((attempt, outcome)) = codec::settled_decision(&teaching) {
-        // One failed job failing again makes the whole re-run one that did not help.
-        tx.execute(
-            "UPDATE decisions SET outcome = CASE WHEN outcome = 'failed_again' THEN outcome ELSE $4 END
-             WHERE repo = $1 AND run_id = $2 AND attempt = $3",
-            &[&repo, &(key.run_id.0 as i64), &i64::from(attempt), &outcome],
-        )
-        .await
-        .map_err(sql_error)?;
-    }
-    if let Some(effect) = teaching.effect {
-        tx.execute(
-            "UPDATE reruns SET runner_ms = COALESCE(runner_ms, 0) + $4,
-                 green = CASE WHEN $5 THEN 1 ELSE green END
-             WHERE repo = $1 AND run_id = $2 AND attempt = $3",
-            &[
-                &repo,
-                &(key.run_id.0 as i64),
-                &(effect.attempt as i32),
-                &(effect.ran_ms.unwrap_or(0) as i64),
-                &effect.turned_green,
-            ],
-        )
-        .await
-        .map_err(sql_error)?;
-    }
-    Ok(())
+    let failure = counts.failure;
+    tx.execute(
+        "INSERT INTO signatures
+         (repo, signature, class, family, example, seen, reruns, passed, people, recent, last_seen)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (repo, signature) DO UPDATE SET seen = signatures.seen + excluded.seen,
+             reruns = signatures.reruns + excluded.reruns,
+             passed = signatures.passed + excluded.passed,
+             people = signatures.people + excluded.people,
+             recent = right(signatures.recent || excluded.recent, 16),
+             class = excluded.class, family = excluded.family, example = excluded.example,
+             last_seen = excluded.last_seen",
+        &[
+            &repo,
+            &text(&failure.signature),
+            &failure.class.map(|c| c.as_str()),
+            &failure.family.as_deref().map(text),
+            &text(&failure.line),
+            &counts.seen,
+            &counts.reruns,
+            &counts.passed,
+            &counts.people,
+            &counts.recent,
+            &now,
+        ],
+    )
+    .await
+    .map(|_| ())
+    .map_err(sql_error)
+}
+
+/// A decided re-run's outcome is known (`plan::Write::SettleDecision`).
+pub(super) async fn settle_decision(
+    tx: &Transaction<'_>,
+    key: &RunKey,
+    attempt: u32,
+    outcome: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE decisions SET outcome = CASE WHEN outcome = 'failed_again' THEN outcome ELSE $4 END
+         WHERE repo = $1 AND run_id = $2 AND attempt = $3",
+        &[
+            &key.repo.as_str(),
+            &(key.run_id.0 as i64),
+            &i64::from(attempt),
+            &outcome,
+        ],
+    )
+    .await
+    .map(|_| ())
+    .map_err(sql_error)
+}
+
+/// A re-run's job ran (`plan::Write::Effect`).
+pub(super) async fn add_effect(
+    tx: &Transaction<'_>,
+    key: &RunKey,
+    effect: &RerunEffect,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE reruns SET runner_ms = COALESCE(runner_ms, 0) + $4,
+             green = CASE WHEN $5 THEN 1 ELSE green END
+         WHERE repo = $1 AND run_id = $2 AND attempt = $3",
+        &[
+            &key.repo.as_str(),
+            &(key.run_id.0 as i64),
+            &(effect.attempt as i32),
+            &(effect.ran_ms.unwrap_or(0) as i64),
+            &effect.turned_green,
+        ],
+    )
+    .await
+    .map(|_| ())
+    .map_err(sql_error)
 }
 
 /// What re-runs of the signatures a change's decision judged did, here and in every

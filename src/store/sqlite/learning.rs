@@ -9,77 +9,93 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Kind, SqliteStore, sql_error};
 use crate::ids::RunKey;
 use crate::policy::SignatureHistory;
-use crate::run::{Applied, RunChange};
-use crate::store::codec;
+use crate::run::{RerunEffect, RunChange};
+use crate::store::codec::{self, SignatureCounts};
 use crate::store::learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow, unsigned};
 use crate::store::{StoreError, StoreFuture};
 
-/// Writes what the change teaches ([`codec::teaching`]) to `signatures`, and a lesson's
-/// outcome to the decision it settles.
-pub(super) fn learn(
+/// A signature's counts grow by `counts` (`plan::Write::Signature`).
+pub(super) fn count_signature(
     conn: &Connection,
-    key: &RunKey,
-    applied: &Applied,
+    repo: &str,
+    counts: &SignatureCounts<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let teaching = codec::teaching(applied);
-    let repo = key.repo.as_str();
-    for counts in codec::signature_counts(&teaching) {
-        let failure = counts.failure;
-        conn.prepare_cached(
-            "INSERT INTO signatures
-             (repo, signature, class, family, example, seen, reruns, passed, people, recent, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (repo, signature) DO UPDATE SET seen = seen + excluded.seen,
-                 reruns = reruns + excluded.reruns, passed = passed + excluded.passed,
-                 people = people + excluded.people, recent = substr(recent || excluded.recent, -16),
-                 class = excluded.class, family = excluded.family, example = excluded.example,
-                 last_seen = excluded.last_seen",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                repo,
-                failure.signature,
-                failure.class.map(|c| c.as_str()),
-                failure.family,
-                failure.line,
-                counts.seen,
-                counts.reruns,
-                counts.passed,
-                counts.people,
-                counts.recent,
-                now
-            ])
-        })
-        .map_err(sql_error)?;
-    }
-    if let Some((attempt, outcome)) = codec::settled_decision(&teaching) {
-        // One failed job failing again makes the whole re-run one that did not help.
-        conn.prepare_cached(
-            "UPDATE decisions SET outcome = CASE WHEN outcome = 'failed_again' THEN outcome ELSE ?4 END
-             WHERE repo = ?1 AND run_id = ?2 AND attempt = ?3",
-        )
-        .and_then(|mut stmt| stmt.execute(params![repo, key.run_id.0 as i64, attempt, outcome]))
-        .map_err(sql_error)?;
-    }
-    if let Some(effect) = teaching.effect {
-        conn.prepare_cached(
-            "UPDATE reruns SET runner_ms = COALESCE(runner_ms, 0) + ?4,
-                 green = CASE WHEN ?5 THEN 1 ELSE green END
-             WHERE repo = ?1 AND run_id = ?2 AND attempt = ?3",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                repo,
-                key.run_id.0 as i64,
-                effect.attempt,
-                effect.ran_ms.unwrap_or(0) as i64,
-                effect.turned_green
-            ])
-        })
-        .map_err(sql_error)?;
-    }
-    Ok(())
+    let failure = counts.failure;
+    conn.prepare_cached(
+        "INSERT INTO signatures
+         (repo, signature, class, family, example, seen, reruns, passed, people, recent, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (repo, signature) DO UPDATE SET seen = seen + excluded.seen,
+             reruns = reruns + excluded.reruns, passed = passed + excluded.passed,
+             people = people + excluded.people, recent = substr(recent || excluded.recent, -16),
+             class = excluded.class, family = excluded.family, example = excluded.example,
+             last_seen = excluded.last_seen",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            repo,
+            failure.signature,
+            failure.class.map(|c| c.as_str()),
+            failure.family,
+            failure.line,
+            counts.seen,
+            counts.reruns,
+            counts.passed,
+            counts.people,
+            counts.recent,
+            now
+        ])
+    })
+    .map(|_| ())
+    .map_err(sql_error)
+}
+
+/// A decided re-run's outcome is known (`plan::Write::SettleDecision`).
+pub(super) fn settle_decision(
+    conn: &Connection,
+    key: &RunKey,
+    attempt: u32,
+    outcome: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE decisions SET outcome = CASE WHEN outcome = 'failed_again' THEN outcome ELSE ?4 END
+         WHERE repo = ?1 AND run_id = ?2 AND attempt = ?3",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            key.repo.as_str(),
+            key.run_id.0 as i64,
+            attempt,
+            outcome
+        ])
+    })
+    .map(|_| ())
+    .map_err(sql_error)
+}
+
+/// A re-run's job ran (`plan::Write::Effect`).
+pub(super) fn add_effect(
+    conn: &Connection,
+    key: &RunKey,
+    effect: &RerunEffect,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE reruns SET runner_ms = COALESCE(runner_ms, 0) + ?4,
+             green = CASE WHEN ?5 THEN 1 ELSE green END
+         WHERE repo = ?1 AND run_id = ?2 AND attempt = ?3",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            key.repo.as_str(),
+            key.run_id.0 as i64,
+            effect.attempt,
+            effect.ran_ms.unwrap_or(0) as i64,
+            effect.turned_green
+        ])
+    })
+    .map(|_| ())
+    .map_err(sql_error)
 }
 
 /// What re-runs of the judged signatures did, here and in every repository.
