@@ -34,19 +34,21 @@ mod messages;
 mod run_end;
 mod shared;
 mod sleep;
+mod tracked;
 
 pub use messages::{CheckQuiet, Track, Wake};
 pub use run_end::TrackRun;
 pub use shared::{Retire, Shared, TrackError, TrackerDeps};
 
 use messages::{Answered, Gathered, RerunDue};
+use tracked::{AfterClaim, AfterDecision, Quiet, Timer, Tracked};
 
 use super::github::{PostGuard, ReportDecision, RerunRequest};
 use crate::github::check_run;
 use crate::ids::RunKey;
 use crate::run::{
     Applied, ChangeResult, ClaimedRerun, Decided, JobAction, JobEvent, NextStep, Reply,
-    RerunOutcome, RerunState, RetryPolicy, RunChange, RunConfig, RunState, TimerChange,
+    RerunOutcome, RetryPolicy, RunChange, RunConfig, RunState, TimerChange,
 };
 use crate::store::StoreFuture;
 
@@ -56,20 +58,6 @@ use crate::store::StoreFuture;
 const OUTAGE_FIRST_WAIT: Duration = Duration::from_secs(60);
 const OUTAGE_MAX_WAIT: Duration = Duration::from_secs(2 * 3600);
 const OUTAGE_TRIES: u32 = 8;
-/// How soon a claim is tried again after the store failed: the first wait, doubled
-/// after each further failure up to `STORE_RETRY_MAX`, and back to the first after a
-/// success.
-const STORE_RETRY: Duration = Duration::from_secs(1);
-const STORE_RETRY_MAX: Duration = Duration::from_secs(60);
-
-/// The wait before the next claim after `failures` failed ones in a row (at least one).
-fn store_retry_after(failures: u8) -> Duration {
-    let doublings = u32::from(failures.saturating_sub(1)).min(16);
-    STORE_RETRY
-        .saturating_mul(1 << doublings)
-        .min(STORE_RETRY_MAX)
-}
-
 /// The tracker of one run. See the module documentation.
 pub struct RunTracker {
     key: RunKey,
@@ -77,21 +65,11 @@ pub struct RunTracker {
     /// What all trackers share: dependencies, the registry, the waiting-message count.
     shared: Arc<Shared>,
     mailbox: Arc<AtomicUsize>,
-    state: Option<RunState>,
-    /// Whether `state` is the stored state: a new tracker learns it from its first
-    /// transition; a failed commit makes it unknown again.
-    known: bool,
+    /// What it knows of its run, and the steps it takes on it (`tracked.rs`).
+    tracked: Tracked,
     rerun_timer: Option<SpawnHandle>,
     /// How many times the re-run timer was armed; `RerunDue` carries it.
     rerun_timer_armed: u32,
-    /// When the tracker last handled a message that touched its run (Unix ms): the
-    /// start of its quiet time, which sends it to sleep after `TRACKER_IDLE`.
-    last_active_ms: u64,
-    /// A re-run this tracker claimed is with the GitHub actor.
-    awaiting_github: bool,
-    /// Claims that failed in a row (the store did not commit them). While it is not
-    /// zero, `rerun_timer` is the one pending retry: a poll's `Wake` adds none.
-    claim_failures: u8,
 }
 
 use crate::clock::now_ms;
@@ -104,13 +82,9 @@ impl RunTracker {
             id,
             shared,
             mailbox,
-            state: None,
-            known: false,
+            tracked: Tracked::new(now_ms()),
             rerun_timer: None,
             rerun_timer_armed: 0,
-            last_active_ms: now_ms(),
-            awaiting_github: false,
-            claim_failures: 0,
         }
     }
 
@@ -132,7 +106,7 @@ impl RunTracker {
 
     /// Whether a claim retry after a store failure is armed (the only timer then).
     fn retry_armed(&self) -> bool {
-        self.claim_failures > 0 && self.rerun_timer.is_some()
+        self.tracked.claim_failures > 0 && self.rerun_timer.is_some()
     }
 
     /// Hands a change to the store, timing it for the metrics.
@@ -201,33 +175,15 @@ impl RunTracker {
         AtomicResponse::new(Box::pin(fut::ready(Ok(reply))))
     }
 
-    /// Takes `state` (fresh from the store) as the cache and sets the re-run timer by it:
-    /// for when a decided re-run is due or its claim runs out, if that is within
-    /// `TRACKER_IDLE` (further away, the outbox poller wakes the run: `sleep.rs`).
-    ///
-    /// The cache keeps neither the delivery tokens (redeliveries are recognised by the
-    /// store) nor spare capacity: a whole organisation's live runs are in memory.
-    fn adopt(&mut self, mut state: Option<RunState>, ctx: &mut Context<Self>) {
-        if let Some(state) = &mut state {
-            state.answered = Vec::new();
-            state.jobs.shrink_to_fit();
-        }
-        self.state = state;
-        self.known = true;
-        let now = now_ms();
-        self.last_active_ms = now;
-        // A pending claim retry stays: it claims whatever is due when it fires, and
-        // re-arming for a due time already past would undo its backoff.
-        if !self.retry_armed() {
-            let idle_ms = self.idle().as_millis() as u64;
-            let due = self.state.as_ref().and_then(RunState::pending_rerun_at);
-            match (due, self.awaiting_github) {
-                (Some(due_at), false) if sleep::timer_in_memory(due_at, now, idle_ms) => {
-                    let delay = Duration::from_millis(due_at.saturating_sub(now));
-                    self.arm_rerun_timer(delay, ctx);
-                }
-                _ => self.disarm_rerun_timer(ctx),
-            }
+    /// Takes `state` (fresh from the store) as the cache and sets the re-run timer by it
+    /// (`Tracked::adopt`).
+    fn adopt(&mut self, state: Option<RunState>, ctx: &mut Context<Self>) {
+        let idle_ms = self.idle().as_millis() as u64;
+        let retry_armed = self.retry_armed();
+        match self.tracked.adopt(state, now_ms(), idle_ms, retry_armed) {
+            Timer::Keep => {}
+            Timer::Arm(delay) => self.arm_rerun_timer(delay, ctx),
+            Timer::Disarm => self.disarm_rerun_timer(ctx),
         }
     }
 
@@ -237,7 +193,7 @@ impl RunTracker {
     /// messages wait (`ctx.wait`); after a failure, one retry timer is armed (replacing
     /// any other) with exponential backoff, and a poll's `Wake` meanwhile does nothing.
     fn claim_due(&mut self, ctx: &mut Context<Self>) {
-        if self.awaiting_github || self.retry_armed() {
+        if !self.tracked.may_claim(self.retry_armed()) {
             return;
         }
         let change = RunChange::Claim {
@@ -248,36 +204,29 @@ impl RunTracker {
         // Events wait until the claim is settled, so they see its result.
         ctx.wait(claiming.into_actor(self).map(|claimed, act, ctx| match claimed {
             Ok(applied) => {
-                if act.claim_failures > 0 {
-                    act.claim_failures = 0;
+                let (recovered, after) = act.tracked.claimed(applied.result);
+                if recovered {
                     act.shared.claim_trouble.succeeded(&act.shared.deps.log);
                 }
-                let claimed = match applied.result {
-                    ChangeResult::Claimed(claimed) => claimed,
-                    ChangeResult::GaveUp { attempt, claims } => {
+                act.adopt(applied.state, ctx);
+                match after {
+                    AfterClaim::Go(claimed) => act.go_on(claimed, ctx),
+                    AfterClaim::GaveUp { attempt, claims } => {
                         act.shared.deps.metrics.reruns.with_label_values(&["gave_up"]).inc();
                         warn!(act.log(), "re-run given up: claimed again and again without an outcome recorded";
                             "run_attempt" => attempt, "claims" => claims);
-                        None
                     }
-                    _ => None,
-                };
-                if let Some(claimed) = claimed {
-                    act.awaiting_github = true;
-                    act.adopt(applied.state, ctx);
-                    act.go_on(claimed, ctx);
-                } else {
-                    act.adopt(applied.state, ctx);
+                    AfterClaim::Nothing => {}
                 }
             }
             Err(err) => {
-                act.claim_failures = act.claim_failures.saturating_add(1);
+                let retry_after = act.tracked.claim_failed();
                 act.shared.claim_trouble.failed(&act.shared.deps.log, &err);
                 if act.debugging() {
                     debug!(act.log(), "claiming the due re-run failed"; "error" => %err,
-                        "failures" => act.claim_failures);
+                        "failures" => act.tracked.claim_failures);
                 }
-                act.arm_rerun_timer(store_retry_after(act.claim_failures), ctx);
+                act.arm_rerun_timer(retry_after, ctx);
             }
         }));
     }
@@ -315,18 +264,18 @@ impl RunTracker {
                     // The claim stays in the store; when its lease runs out the re-run is
                     // claimed and what it needs fetched again.
                     error!(act.log(), "recording the decision failed"; "on" => on, "error" => %err);
-                    act.awaiting_github = false;
-                    return act.adopt(act.state.clone(), ctx);
+                    act.tracked.answered();
+                    return act.adopt(act.tracked.state.clone(), ctx);
                 }
             };
-            let ChangeResult::Decided { claimed, decision } = applied.result else {
-                act.awaiting_github = false;
-                return act.adopt(applied.state, ctx);
-            };
+            let (decision, after) = act.tracked.decided(applied.result, applied.state.as_ref());
             if let Some(decision) = &decision {
                 let (verdict, reason, job, evidence) =
                     decision_fields(&Decided::Now(decision.clone()));
-                act.shared.deps.metrics.count_decision(verdict, reason.unwrap_or_default());
+                act.shared
+                    .deps
+                    .metrics
+                    .count_decision(verdict, reason.unwrap_or_default());
                 info!(act.log(), "re-run decided"; "decision" => verdict, "reason" => reason,
                     "job" => job, "evidence" => evidence,
                     "pattern" => decision.pattern.as_deref(), "run_attempt" => attempt,
@@ -334,27 +283,17 @@ impl RunTracker {
                     "api_calls" => cost.map(|c| c.api_calls),
                     "log_bytes" => cost.map(|c| c.log_bytes));
             }
-            match claimed {
-                Some(claimed) => {
-                    act.adopt(applied.state, ctx);
-                    act.go_on(claimed, ctx);
+            if let AfterDecision::Held { due_at } = after {
+                info!(act.log(), "re-run held while a storm lasts"; "run_attempt" => attempt,
+                    "looks_again_in_s" => due_at.saturating_sub(now_ms()) / 1000);
+            }
+            act.adopt(applied.state, ctx);
+            match (after, decision) {
+                (AfterDecision::Go(claimed), _) => act.go_on(claimed, ctx),
+                (AfterDecision::Closed, Some(decision)) => {
+                    act.report(Reported::Decided(&Decided::Now(decision)));
                 }
-                None => {
-                    act.awaiting_github = false;
-                    // No decision, and scheduled again: a storm holds the re-run.
-                    let held = match (&decision, applied.state.as_ref().map(|s| &s.rerun)) {
-                        (None, Some(RerunState::Scheduled { due_at, .. })) => Some(*due_at),
-                        _ => None,
-                    };
-                    if let Some(due_at) = held {
-                        info!(act.log(), "re-run held while a storm lasts"; "run_attempt" => attempt,
-                            "looks_again_in_s" => due_at.saturating_sub(now_ms()) / 1000);
-                    }
-                    act.adopt(applied.state, ctx);
-                    if let Some(decision) = decision {
-                        act.report(Reported::Decided(&Decided::Now(decision)));
-                    }
-                }
+                _ => {}
             }
         }));
     }
@@ -409,7 +348,7 @@ impl RunTracker {
         outcome: RerunOutcome,
         ctx: &mut Context<Self>,
     ) {
-        self.awaiting_github = false;
+        self.tracked.answered();
         self.shared
             .deps
             .metrics
@@ -459,7 +398,7 @@ impl RunTracker {
                         // The claim stays in the store; when its lease runs out the re-run is taken
                         // up again, and GitHub's newer attempt shows it was done.
                         error!(act.log(), "recording the re-run outcome failed"; "error" => %err);
-                        act.adopt(act.state.clone(), ctx);
+                        act.adopt(act.tracked.state.clone(), ctx);
                     }
                 }),
         );
@@ -476,8 +415,7 @@ impl RunTracker {
     /// Drops the cache (it may hold a change the store did not take): the next change
     /// reads the stored state again.
     fn forget_cache(&mut self) {
-        self.state = None;
-        self.known = false;
+        self.tracked.forget();
     }
 
     /// Leaves the registry and stops; the run's state stays in the store.
@@ -492,35 +430,21 @@ impl RunTracker {
     /// Forgets a run that went quiet for `RUN_TTL` (its deliveries were lost).
     fn check_quiet(&mut self, ctx: &mut Context<Self>) {
         let ttl_ms = self.shared.deps.settings.run_ttl.as_millis() as u64;
-        // A claim retry is pending even when the state is not known (the claim that
-        // failed was the tracker's first change): retiring would lose its backoff,
-        // and the next poll would claim again at once.
-        if self.pending() {
-            return;
-        }
-        // A tracker that does not know its state (its only commits failed, or it has none)
-        // holds nothing the store lacks: it retires, and the next event or poll starts
-        // another. Its first change cannot be on the way: the registry sends the event
-        // before the sweep can see the tracker, and messages wait while a commit is awaited.
-        if !self.known {
-            return self.retire(ctx, "state not known");
-        }
-        let Some(state) = self.state.as_ref() else {
-            return self.retire(ctx, "no state");
-        };
         let now = now_ms();
-        if state.expires_at(ttl_ms).is_none_or(|at| at > now) {
-            return;
-        }
+        let last_seen = match self.tracked.quiet(now, ttl_ms, self.pending()) {
+            Quiet::Stay => return,
+            Quiet::Retire(why) => return self.retire(ctx, why),
+            Quiet::Expire { last_seen } => last_seen,
+        };
         let change = RunChange::Expire {
             now,
             ttl_ms,
-            last_seen: state.last_event_at,
+            last_seen,
         };
         let expiring = self.transition(change);
         ctx.wait(expiring.into_actor(self).map(move |expired, act, ctx| match expired {
             Ok(applied) if applied.result == ChangeResult::Expired(true) => {
-                if let Some(state) = &act.state {
+                if let Some(state) = &act.tracked.state {
                     warn!(act.log(), "run expired without finishing (lost deliveries?)";
                         "run_attempt" => state.attempt, "unfinished_jobs" => state.unfinished_jobs());
                 }
@@ -545,7 +469,7 @@ impl RunTracker {
     /// the policy (not shadow mode). Only for a run of an App installation with a
     /// known commit; sent once, after the commit, never stored.
     fn report(&self, what: Reported<'_>) {
-        let Some(state) = self.state.as_ref() else {
+        let Some(state) = self.tracked.state.as_ref() else {
             return;
         };
         let (Some(installation), Some(head_sha)) = (state.installation, state.head_sha) else {
@@ -593,6 +517,7 @@ impl RunTracker {
         match timer {
             TimerChange::Arm(due_at) => {
                 let failed = self
+                    .tracked
                     .state
                     .as_ref()
                     .map_or(0, |state| state.failed_job_names().len());
@@ -722,21 +647,9 @@ impl Handler<Track> for RunTracker {
     fn handle(&mut self, Track(event): Track, _ctx: &mut Self::Context) -> Self::Result {
         let mailbox = self.count_off();
         let now = now_ms();
-        self.last_active_ms = now;
         let policy = self.policy();
-        if let (true, Some(state)) = (self.known, &mut self.state) {
-            // A run only moves forward, so an event that changes nothing in the cache
-            // changes nothing in the store either: answer it without a round trip. One
-            // that does change it leaves the cache ahead of the store until the commit
-            // answers with the stored state (or fails, and the cache is dropped).
-            let verdict = state.apply(&event, now, &policy);
-            // An unfinished job is answered 202 whether or not it is a redelivery; a
-            // completion that changes nothing may be a redelivery of the one that
-            // decided the run, which the store answers with its first status.
-            let completion = matches!(event.action, JobAction::Completed(_));
-            if !verdict.changed && !completion {
-                return self.answer_at_once(&event, verdict.reply, mailbox);
-            }
+        if let Some(reply) = self.tracked.answer_from_cache(&event, now, &policy) {
+            return self.answer_at_once(&event, reply, mailbox);
         }
         let change = RunChange::Event {
             event: Arc::clone(&event),
@@ -775,17 +688,5 @@ impl Handler<Track> for RunTracker {
             }
             Ok(verdict.reply)
         })))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn claim_retries_after_store_failures_double_from_a_second_to_a_minute() {
-        let waits: Vec<u64> = (1..=9).map(|n| store_retry_after(n).as_secs()).collect();
-        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
-        assert_eq!(store_retry_after(u8::MAX), STORE_RETRY_MAX);
     }
 }

@@ -510,4 +510,44 @@ mod rerun;
 pub use answers::ANSWERS_KEPT;
 
 #[cfg(test)]
+impl RunState {
+    /// A run for tests elsewhere in the crate: workflow `CI` on `main`, attempt 1,
+    /// one failed job `test` (id 70), first seen at 1 s, last event at 2 s, and this
+    /// re-run.
+    pub(crate) fn one_failed_job(rerun: RerunState) -> Self {
+        RunState {
+            branch: "main".into(),
+            workflow: "CI".into(),
+            attempt: 1,
+            jobs: vec![TrackedJob {
+                id: crate::ids::JobId(70),
+                name: "test".into(),
+                conclusion: Some(Conclusion::Failure),
+                ran_steps: true,
+                failed_steps: Vec::new(),
+                ran_ms: None,
+            }],
+            rerun,
+            retries: 0,
+            claims: 0,
+            first_unrecorded_claim_at: None,
+            rerun_failed: Vec::new(),
+            confirmed: true,
+            first_seen_at: 1_000,
+            last_event_at: 2_000,
+            answered: Vec::new(),
+            run_conclusion: None,
+            needs_jobs: false,
+            installation: None,
+            head_sha: None,
+            rerun_evidence: None,
+            failures: Vec::new(),
+            teaching: Vec::new(),
+            teaching_by_service: false,
+            rerun_failed_again: false,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests;

@@ -47,6 +47,7 @@ impl RunTracker {
             return;
         };
         let workflow = self
+            .tracked
             .state
             .as_ref()
             .map(|state| state.workflow.to_string())
@@ -118,10 +119,15 @@ impl RunTracker {
             Some(Ok(jobs)) => Some(Arc::new(jobs)),
             None => None,
         };
-        let Some(workflow) = self.state.as_ref().map(|state| state.workflow.to_string()) else {
+        let Some(workflow) = self
+            .tracked
+            .state
+            .as_ref()
+            .map(|state| state.workflow.to_string())
+        else {
             // No cache (a failed commit dropped it): the claim runs out and a poll
             // finds it due again; it is gathered again then.
-            self.awaiting_github = false;
+            self.tracked.answered();
             warn!(self.log(), "gathered answer dropped: the run's state is not known here";
                 "run_attempt" => claimed.attempt);
             return;

@@ -80,7 +80,7 @@ impl RunTracker {
     /// Whether anything lives in this tracker's memory only: a re-run or fetch with the
     /// GitHub actor, a re-run timer, a claim retry (which is the re-run timer too).
     pub(super) fn pending(&self) -> bool {
-        self.awaiting_github || self.rerun_timer.is_some()
+        self.tracked.awaiting_github || self.rerun_timer.is_some()
     }
 }
 
@@ -88,7 +88,7 @@ impl Handler<Drowsy> for RunTracker {
     type Result = ();
 
     fn handle(&mut self, _: Drowsy, ctx: &mut Self::Context) {
-        let quiet_ms = now_ms().saturating_sub(self.last_active_ms);
+        let quiet_ms = now_ms().saturating_sub(self.tracked.last_active_ms);
         match when_drowsy(quiet_ms, self.idle(), self.pending()) {
             WhenDrowsy::Sleep => {
                 self.shared.deps.metrics.tracker_sleeps.inc();

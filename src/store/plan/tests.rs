@@ -1,45 +1,14 @@
 use super::*;
-use crate::ids::JobId;
-use crate::run::{ChangeResult, RerunOutcome, RerunState, TrackedJob};
+use crate::run::{ChangeResult, RerunOutcome, RerunState};
 
 fn key() -> RunKey {
     codec::run_key("org/repo", 7).expect("a valid key")
 }
 
 fn state() -> RunState {
-    RunState {
-        branch: "main".into(),
-        workflow: "CI".into(),
-        attempt: 1,
-        jobs: vec![TrackedJob {
-            id: JobId(70),
-            name: "test".into(),
-            conclusion: Some(crate::ids::Conclusion::Failure),
-            ran_steps: true,
-            failed_steps: Vec::new(),
-            ran_ms: None,
-        }],
-        rerun: RerunState::Done {
-            outcome: RerunOutcome::Started,
-        },
-        retries: 0,
-        claims: 0,
-        first_unrecorded_claim_at: None,
-        rerun_failed: Vec::new(),
-        confirmed: true,
-        first_seen_at: 1,
-        last_event_at: 2,
-        answered: Vec::new(),
-        run_conclusion: None,
-        needs_jobs: false,
-        installation: None,
-        head_sha: None,
-        rerun_evidence: None,
-        failures: Vec::new(),
-        teaching: Vec::new(),
-        teaching_by_service: false,
-        rerun_failed_again: false,
-    }
+    RunState::one_failed_job(RerunState::Done {
+        outcome: RerunOutcome::Started,
+    })
 }
 
 fn applied(persist: Persist, state: Option<RunState>) -> Applied {
