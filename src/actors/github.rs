@@ -49,9 +49,8 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::github::GitHubSettings;
 use crate::github::check_run::{self, Report};
-use crate::github::credentials::NO_CREDENTIAL;
 use crate::github::meter::{Meter, metered};
-use crate::github::{Credential, Credentials, Located, RequestAuth};
+use crate::github::{Credential, Credentials, Located, NoCredential, RequestAuth};
 use crate::github::{GitHubClient, GitHubError, RateLimit};
 use crate::ids::{InstallationId, RunKey};
 use crate::metrics::Metrics;
@@ -344,7 +343,7 @@ impl GitHubActor {
         &mut self,
         request: RerunRequest,
         reply: oneshot::Sender<RerunOutcome>,
-        auth: Result<RequestAuth, &'static str>,
+        auth: Result<RequestAuth, NoCredential>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
     ) {
@@ -372,18 +371,18 @@ impl GitHubActor {
         &mut self,
         request: LocateLog,
         reply: oneshot::Sender<Result<Located, RerunOutcome>>,
-        auth: Result<RequestAuth, &'static str>,
+        auth: Result<RequestAuth, NoCredential>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
     ) {
         let lane = auth.as_ref().ok().map(|auth| auth.credential);
-        let (Some(client), Ok(auth)) = (self.client.clone(), auth) else {
-            let _ = reply.send(Err(RerunOutcome::Refused {
-                status: 0,
-                message: NO_CREDENTIAL.into(),
-            }));
-            self.finished(lane, pacing, ctx);
-            return;
+        let (client, auth) = match equipped(self.client.clone(), auth) {
+            Ok(equipped) => equipped,
+            Err(none) => {
+                let _ = reply.send(Err(RerunOutcome::no_credential(none)));
+                self.finished(lane, pacing, ctx);
+                return;
+            }
         };
         let meter = request.meter.clone();
         let work = metered(
@@ -403,7 +402,7 @@ impl GitHubActor {
     fn report(
         &mut self,
         report: ReportDecision,
-        auth: Result<RequestAuth, &'static str>,
+        auth: Result<RequestAuth, NoCredential>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
     ) {
@@ -558,6 +557,17 @@ impl Handler<QueueDepth> for GitHubActor {
     }
 }
 
+/// A request's client and credential (or credential to be), or why it has none. The
+/// client is made when the actor starts, if any credential is set: a request without
+/// it has none either.
+fn equipped<A>(
+    client: Option<Rc<GitHubClient>>,
+    auth: Result<A, NoCredential>,
+) -> Result<(Rc<GitHubClient>, A), NoCredential> {
+    let auth = auth?;
+    Ok((client.ok_or(NoCredential::Token)?, auth))
+}
+
 /// What to do after a failed call.
 enum AfterError {
     TryAgain,
@@ -621,6 +631,7 @@ impl Tries<'_> {
             GitHubError::Rejected { status, message } => {
                 AfterError::Stop(RerunOutcome::Refused { status, message })
             }
+            GitHubError::NoCredential(none) => AfterError::Stop(RerunOutcome::no_credential(none)),
         }
     }
 }

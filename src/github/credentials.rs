@@ -14,7 +14,7 @@ use std::time::Duration;
 use slog::{Logger, info};
 
 use super::app_auth::{self, AppCredentials, TokenCache};
-use super::{Answer, GitHubClient, GitHubError};
+use super::{Answer, GitHubClient, GitHubError, NoCredential};
 use crate::clock::now_secs as now_epoch;
 use crate::github::GitHubSettings;
 use crate::ids::InstallationId;
@@ -53,12 +53,6 @@ pub struct Credentials {
     min_interval: Duration,
 }
 
-/// Why a request has no credential, as the re-run's refusal says it.
-pub const NO_CREDENTIAL: &str = "GITHUB_TOKEN is not set";
-/// The same, for an event of an App installation.
-pub const NO_CREDENTIAL_FOR_INSTALLATION: &str =
-    "neither GITHUB_TOKEN nor the GitHub App (GITHUB_APP_ID) is set";
-
 impl Credentials {
     /// The credentials `settings` configure.
     pub fn new(settings: &GitHubSettings) -> Self {
@@ -78,13 +72,13 @@ impl Credentials {
 
     /// The credential for a run of `installation` (none: a repository webhook): the
     /// installation's token when the App is configured, else `GITHUB_TOKEN`; `Err`
-    /// with the refusal's reason when neither applies.
-    pub fn choose(&self, installation: Option<InstallationId>) -> Result<Credential, &'static str> {
+    /// saying which is missing when neither applies.
+    pub fn choose(&self, installation: Option<InstallationId>) -> Result<Credential, NoCredential> {
         match (installation, &self.app, &self.token) {
             (Some(id), Some(_), _) => Ok(Credential::Installation(id)),
             (_, _, Some(_)) => Ok(Credential::Token),
-            (Some(_), None, None) => Err(NO_CREDENTIAL_FOR_INSTALLATION),
-            (None, _, None) => Err(NO_CREDENTIAL),
+            (Some(_), None, None) => Err(NoCredential::Installation),
+            (None, _, None) => Err(NoCredential::Token),
         }
     }
 
@@ -99,7 +93,7 @@ impl Credentials {
         let now = now_epoch();
         let installation = match (credential, &self.token) {
             (Credential::Token, Some(token)) => return Ok(bearer(token)),
-            (Credential::Token, None) => return Err(refused(NO_CREDENTIAL)),
+            (Credential::Token, None) => return Err(NoCredential::Token.into()),
             (Credential::Installation(id), _) => id,
         };
         if let Some(header) = self.cached(installation, now) {
@@ -108,7 +102,7 @@ impl Credentials {
         let app = self
             .app
             .as_ref()
-            .ok_or_else(|| refused(NO_CREDENTIAL_FOR_INSTALLATION))?;
+            .ok_or(GitHubError::NoCredential(NoCredential::Installation))?;
         self.wait_for_token_slot().await;
         let now = now_epoch();
         let jwt = app_auth::app_jwt(app, now).map_err(GitHubError::transient)?;
@@ -219,13 +213,6 @@ fn bearer(token: &Secret) -> Secret {
     Secret::new(format!("Bearer {}", token.expose()))
 }
 
-fn refused(why: &str) -> GitHubError {
-    GitHubError::Rejected {
-        status: 0,
-        message: why.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,7 +242,7 @@ mod tests {
         assert_eq!(token_only.choose(Some(id)), Ok(Credential::Token));
         let app_only = credentials(false, true);
         assert_eq!(app_only.choose(Some(id)), Ok(Credential::Installation(id)));
-        assert_eq!(app_only.choose(None), Err(NO_CREDENTIAL));
+        assert_eq!(app_only.choose(None), Err(NoCredential::Token));
         let neither = credentials(false, false);
         assert!(neither.choose(Some(id)).is_err() && neither.choose(None).is_err());
     }

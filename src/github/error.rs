@@ -34,6 +34,22 @@ pub enum GitHubError {
         /// GitHub's `message`, or the start of the body (made safe by [`redact::message`]).
         message: String,
     },
+    /// No credential applies to the request's run: no call was made, and none will be
+    /// until the settings change.
+    #[error("{0}")]
+    NoCredential(#[from] NoCredential),
+}
+
+/// Why no credential applies to a request (`Credentials::choose`): its text is the
+/// refusal's reason, as the re-run's outcome and the evidence's `why` say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoCredential {
+    /// `GITHUB_TOKEN` is not set, and the run is of no App installation.
+    #[error("GITHUB_TOKEN is not set")]
+    Token,
+    /// The run is of an App installation, and neither `GITHUB_TOKEN` nor the App is set.
+    #[error("neither GITHUB_TOKEN nor the GitHub App (GITHUB_APP_ID) is set")]
+    Installation,
 }
 
 /// Which call an answer is for: they differ in what counts as success and in whether a
@@ -64,6 +80,7 @@ impl GitHubError {
             Self::RateLimited(_) => "rate_limited",
             Self::Transient(_) => "transient",
             Self::Rejected { .. } => "rejected",
+            Self::NoCredential(_) => "no_credential",
         }
     }
 

@@ -19,6 +19,6 @@ pub use client::job_log::{Located, LogRead};
 pub use client::jobs::{JobsListing, MAX_JOB_PAGES};
 pub use client::{Answer, GitHubClient, WorkflowRun};
 pub use credentials::{Credential, Credentials, RequestAuth};
-pub use error::{GitHubError, RateLimit, exhausted_quota_wait};
+pub use error::{GitHubError, NoCredential, RateLimit, exhausted_quota_wait};
 pub use logs::LogTail;
 pub use settings::GitHubSettings;

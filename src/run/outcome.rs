@@ -20,9 +20,10 @@ pub enum RerunOutcome {
         /// The run's conclusion as GitHub reported it.
         conclusion: String,
     },
-    /// GitHub refused the request (a 4xx that is not a rate limit), or no token is set.
+    /// GitHub refused the request (a 4xx that is not a rate limit), or no credential
+    /// applies to the run ([`RerunOutcome::no_credential`]).
     Refused {
-        /// The HTTP status, 0 when no request was made.
+        /// The HTTP status, 0 when no request was made (no credential applied).
         status: u16,
         /// GitHub's message, or ours.
         message: String,
@@ -60,7 +61,27 @@ pub enum RerunOutcome {
     },
 }
 
+/// The status of a `Refused` outcome for which no request was made: no credential
+/// applied ([`RerunOutcome::no_credential`]).
+const NO_REQUEST: u16 = 0;
+
 impl RerunOutcome {
+    /// A request that no credential applies to (the GitHub side names the case
+    /// `NoCredential`): `why` says what is missing, and no call was made. The one place
+    /// that case becomes an outcome.
+    ///
+    /// It keeps the form it always had, a refusal of status 0 (`NO_REQUEST`; label
+    /// `refused`), rather than a variant of its own: outcomes are serialized into the
+    /// store's rows, which must still read as they were written, and the label is
+    /// `reruns_total{outcome}` (docs/operate.md), which operators' dashboards and alerts
+    /// count. Its Display is `why` alone, as before.
+    pub fn no_credential(why: impl std::fmt::Display) -> Self {
+        Self::Refused {
+            status: NO_REQUEST,
+            message: why.to_string(),
+        }
+    }
+
     /// A short fixed label for logs and metrics.
     pub fn label(&self) -> &'static str {
         match self {
@@ -104,7 +125,10 @@ impl std::fmt::Display for RerunOutcome {
             Self::NotNeeded { conclusion } => {
                 write!(f, "the run concluded {conclusion}, not as a failure")
             }
-            Self::Refused { status: 0, message } => f.write_str(message),
+            Self::Refused {
+                status: NO_REQUEST,
+                message,
+            } => f.write_str(message),
             Self::Refused { status, message } => write!(f, "GitHub answered {status}: {message}"),
             Self::StillRunning => f.write_str("GitHub kept showing the run in progress"),
             Self::DryRun => f.write_str("DRY_RUN=true: the re-run was not sent to GitHub"),

@@ -330,6 +330,8 @@ impl LogFetcher {
                 }
                 GitHubError::Transient(message) => message,
                 GitHubError::RateLimited(_) => "log download: rate limited".to_owned(),
+                // A blob needs no credential: not an answer a download gives.
+                GitHubError::NoCredential(none) => return Err(none.to_string()),
             };
             transient += 1;
             if transient >= max_transient || Instant::now() >= deadline {

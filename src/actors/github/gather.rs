@@ -23,10 +23,9 @@ use tokio::time::Instant;
 
 use super::evidence::{self, LogFetcher};
 use super::jobs::{self, FetchJobs, Listed};
-use super::{GitHubActor, Pacing, Queued, all_unavailable};
-use crate::github::credentials::NO_CREDENTIAL;
+use super::{GitHubActor, Pacing, Queued, all_unavailable, equipped};
 use crate::github::meter::{Meter, metered};
-use crate::github::{GitHubClient, GitHubSettings, RequestAuth};
+use crate::github::{GitHubClient, GitHubSettings, NoCredential, RequestAuth};
 use crate::ids::{Conclusion, InstallationId, JobId, RunKey};
 use crate::metrics::Metrics;
 use crate::policy::{Annotation, Fetched, JobEvidence, JobRef};
@@ -112,15 +111,15 @@ impl Handler<Gather> for GitHubActor {
             "repo" => request.run.repo.to_string(), "run_id" => request.run.run_id.0,
             "list_jobs" => request.list_jobs, "queue" => self.depth() + 1);
         let lane = self.credentials.choose(request.installation);
-        let (Some(client), Ok(credential)) = (self.client.clone(), lane) else {
-            let why = lane.err().unwrap_or(NO_CREDENTIAL);
-            let refused = RerunOutcome::Refused {
-                status: 0,
-                message: why.to_owned(),
-            };
-            let mut nothing = Gathered::nothing(&request, why);
-            nothing.listed = request.list_jobs.then_some(Err(refused));
-            return Box::pin(std::future::ready(nothing));
+        let (client, credential) = match equipped(self.client.clone(), lane) {
+            Ok(equipped) => equipped,
+            Err(none) => {
+                let mut nothing = Gathered::nothing(&request, &none.to_string());
+                nothing.listed = request
+                    .list_jobs
+                    .then(|| Err(RerunOutcome::no_credential(none)));
+                return Box::pin(std::future::ready(nothing));
+            }
         };
         // One budget: the listing, annotations, questions and downloads all end by it.
         let deadline = Instant::now() + self.settings.evidence_timeout;
@@ -193,7 +192,7 @@ impl GitHubActor {
         &mut self,
         (request, deadline): (Gather, Instant),
         reply: oneshot::Sender<FirstTurn>,
-        auth: Result<RequestAuth, &'static str>,
+        auth: Result<RequestAuth, NoCredential>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
     ) {

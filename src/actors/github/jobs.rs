@@ -10,10 +10,10 @@ use actix::prelude::*;
 use slog::{Logger, debug, info};
 use tokio::sync::oneshot;
 
-use super::{GitHubActor, Pacing, Queued, with_tries};
+use super::{GitHubActor, Pacing, Queued, equipped, with_tries};
 use crate::github::GitHubClient;
 use crate::github::GitHubSettings;
-use crate::github::credentials::{NO_CREDENTIAL, RequestAuth};
+use crate::github::{NoCredential, RequestAuth};
 use crate::ids::{InstallationId, RunKey};
 use crate::run::{RerunOutcome, TrackedJob};
 
@@ -64,7 +64,7 @@ impl GitHubActor {
         &mut self,
         request: FetchJobs,
         reply: oneshot::Sender<Listed>,
-        auth: Result<RequestAuth, &'static str>,
+        auth: Result<RequestAuth, NoCredential>,
         pacing: Pacing,
         ctx: &mut Context<Self>,
     ) {
@@ -101,21 +101,15 @@ impl GitHubActor {
 /// Lists the jobs, retried and paused as the evidence calls are.
 pub(super) async fn list(
     client: Option<Rc<GitHubClient>>,
-    auth: Result<RequestAuth, &'static str>,
+    auth: Result<RequestAuth, NoCredential>,
     settings: GitHubSettings,
     log: Logger,
     mut pacing: Pacing,
     request: FetchJobs,
 ) -> (Listed, Pacing) {
-    let (client, mut auth) = match (client, auth) {
-        (Some(client), Ok(auth)) => (client, auth),
-        (_, auth) => {
-            let refused = RerunOutcome::Refused {
-                status: 0,
-                message: auth.err().unwrap_or(NO_CREDENTIAL).into(),
-            };
-            return (Err(refused), pacing);
-        }
+    let (client, mut auth) = match equipped(client, auth) {
+        Ok(equipped) => equipped,
+        Err(none) => return (Err(RerunOutcome::no_credential(none)), pacing),
     };
     let client = &*client;
     let (run, attempt, log) = (&request.run, request.attempt, &log);

@@ -6,9 +6,10 @@ use std::rc::Rc;
 
 use slog::{Logger, info};
 
-use super::{AfterError, Pacing, RerunRequest, STALE_READ, Tries};
-use crate::github::credentials::NO_CREDENTIAL;
-use crate::github::{GitHubClient, GitHubError, GitHubSettings, RequestAuth, WorkflowRun};
+use super::{AfterError, Pacing, RerunRequest, STALE_READ, Tries, equipped};
+use crate::github::{
+    GitHubClient, GitHubError, GitHubSettings, NoCredential, RequestAuth, WorkflowRun,
+};
 use crate::ids::Conclusion;
 use crate::run::RerunOutcome;
 
@@ -51,7 +52,7 @@ impl Performer {
 /// wait as GitHub asks. Hands the pacing back with the outcome.
 pub(super) async fn perform(
     performer: Performer,
-    auth: Result<RequestAuth, &'static str>,
+    auth: Result<RequestAuth, NoCredential>,
     mut pacing: Pacing,
     request: RerunRequest,
 ) -> (RerunOutcome, Pacing) {
@@ -61,16 +62,11 @@ pub(super) async fn perform(
         log,
         ..
     } = &performer;
-    let (client, mut auth) = match (client, auth) {
-        (Some(client), Ok(auth)) => (client, auth),
-        (_, auth) => {
-            let refused = RerunOutcome::Refused {
-                status: 0,
-                message: auth.err().unwrap_or(NO_CREDENTIAL).into(),
-            };
-            return (refused, pacing);
-        }
+    let (client, mut auth) = match equipped(client.clone(), auth) {
+        Ok(equipped) => equipped,
+        Err(none) => return (RerunOutcome::no_credential(none), pacing),
     };
+    let client = &client;
     let attempt = request.claimed.attempt;
     let mut tries = Tries {
         settings,

@@ -7,14 +7,14 @@ use std::time::Duration;
 use slog::{Logger, info, warn};
 
 use super::Pacing;
-use crate::github::{GitHubClient, GitHubError, RateLimit, RequestAuth};
+use crate::github::{GitHubClient, GitHubError, NoCredential, RateLimit, RequestAuth};
 use crate::secret::Secret;
 
 /// Creates one check run, once: paced and paused as the credential's POSTs are, and
 /// never retried (a decision's report is not worth holding a re-run back).
 pub(super) async fn create_check_run(
     client: Option<Rc<GitHubClient>>,
-    auth: Result<RequestAuth, &'static str>,
+    auth: Result<RequestAuth, NoCredential>,
     mut pacing: Pacing,
     min_interval: Duration,
     (repo, body): (crate::ids::RepoName, String),
