@@ -127,7 +127,7 @@ fn parse_since(text: &str) -> Result<Duration, String> {
 fn environment_help() -> String {
     let mut text = String::from("Environment (an empty value counts as unset):\n");
     for variable in VARIABLES {
-        let (name, meaning, default) = (variable.name, variable.help, variable.default);
+        let (name, meaning, default) = (variable.name, variable.help, variable.default());
         text.push_str(&format!("  {name:<28} {meaning} (default: {default})\n"));
     }
     text

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    let (log, _flush_on_exit) = logging::build(&settings);
+    let (log, _flush_on_exit) = logging::build(&settings.logging);
     let served = actix_web::rt::System::new().block_on(async {
         let app = Application::build(settings, log.clone())
             .await

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use env::Env;
+
 mod catalog;
-mod database_url;
+mod env;
 mod key_file;
+mod kind;
 mod public_url;
 
 pub use crate::secret::Secret;
@@ -39,19 +42,12 @@ impl fmt::Debug for AppJwt {
     }
 }
 
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Coloured, aligned lines for people.
-    Term,
-    /// One JSON object per line for log shippers.
-    Json,
-}
-
 pub use crate::policy::BranchFilter;
 
+// Each component owns its section; these are read here and handed to it.
 pub use crate::github::GitHubSettings;
-pub use database_url::DatabaseUrl;
+pub use crate::logging::{LogFormat, LoggingSettings};
+pub use crate::store::DatabaseUrl;
 
 /// Everything the service is configured with.
 #[derive(Clone, Debug)]
@@ -98,8 +94,8 @@ pub struct Settings {
     pub dry_run: bool,
     /// Token that opens the status page and `/api/…`; unset: they are off.
     pub status_token: Option<Secret>,
-    /// Log line format.
-    pub log_format: LogFormat,
+    /// How log lines are written (`LOG_FORMAT`, `LOG_LEVEL`).
+    pub logging: LoggingSettings,
     /// How long a webhook's body may take to arrive, from the end of its headers.
     pub body_timeout: Duration,
     /// Most webhook body bytes held in memory at once, all connections together.
@@ -107,8 +103,6 @@ pub struct Settings {
     /// Whether the client of a request is the last address in `X-Forwarded-For` (behind
     /// one reverse proxy that sets it) rather than the peer address.
     pub trust_forwarded_for: bool,
-    /// Least severe level logged.
-    pub log_level: slog::Level,
     /// GitHub API client settings.
     pub github: GitHubSettings,
     /// How often missed deliveries are looked for and redelivered; zero: never.
@@ -143,6 +137,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const MAX_BODY_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub use catalog::{VARIABLES, Variable};
+pub use kind::{Bounds, Count, CountDefault, Kind, Seconds};
 
 impl Settings {
     /// The defaults a failure policy overrides: `RUN_ATTEMPTS`, `REPO_BRANCHES` and
@@ -160,7 +155,9 @@ impl Settings {
         Self::from_vars(std::env::vars().collect())
     }
 
-    /// Reads the settings from a map of variables (the environment, or a test's).
+    /// Reads the settings from a map of variables (the environment, or a test's). Every
+    /// number's and duration's default and range come from its catalog entry. The
+    /// variables are checked in a fixed order: the first at fault is the one named.
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, SettingsError> {
         let env = Env(vars);
         let sign_key = match env.get("GITHUB_SIGN_KEY") {
@@ -178,101 +175,29 @@ impl Settings {
         let public_url = env.get("PUBLIC_URL").map(public_url::checked).transpose();
         let public_url = public_url.map_err(|why| env.problem("PUBLIC_URL", &why))?;
         let app_jwt = app.clone().map(AppJwt::for_app);
-        let run_attempts = env
-            .number("RUN_ATTEMPTS", 4u32, 2..=51)
-            .map_err(|mut err| {
-                // Why the bound is where it is, for the side the value fell out of.
-                if err.problem.contains("out of range") {
-                    let raw = env.get("RUN_ATTEMPTS").unwrap_or_default();
-                    let too_few = raw.starts_with('-') || raw.parse::<u64>().is_ok_and(|n| n < 2);
-                    err.problem.push_str(if too_few {
-                        " (it counts the first attempt too: 1 would never re-run)"
-                    } else {
-                        " (GitHub refuses more than 50 re-runs of one run)"
-                    });
-                }
-                err
-            })?;
-        let branches = match env.list("REPO_BRANCHES", false) {
-            None => BranchFilter::Only(vec!["master".to_owned()]),
-            Some(list) if list.iter().any(|b| b == "*") => BranchFilter::Any,
-            Some(list) if list.is_empty() => {
+        let run_attempts = env.count("RUN_ATTEMPTS")?;
+        let branches = match Env::list(env.text("REPO_BRANCHES"), false) {
+            list if list.iter().any(|b| b == "*") => BranchFilter::Any,
+            list if list.is_empty() => {
                 return Err(env.problem("REPO_BRANCHES", "names no branch"));
             }
-            Some(list) => BranchFilter::Only(list),
+            list => BranchFilter::Only(list),
         };
-        let no_retry = env.list("NO_RETRY_LIST", true).unwrap_or_default();
-        let api_url = env
-            .get("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com")
-            .trim_end_matches('/')
-            .to_owned();
+        let no_retry = env
+            .get("NO_RETRY_LIST")
+            .map(|raw| Env::list(raw, true))
+            .unwrap_or_default();
+        let api_url = env.text("GITHUB_API_URL").trim_end_matches('/').to_owned();
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
             return Err(env.problem("GITHUB_API_URL", "must start with https:// or http://"));
         }
-        let database = match env
-            .get("DATABASE_URL")
-            .unwrap_or("sqlite://db/job-rerunner.db")
-        {
-            url if url.starts_with("sqlite://") => {
-                let path = url.trim_start_matches("sqlite://");
-                if path.is_empty() {
-                    return Err(env.problem("DATABASE_URL", "sqlite:// needs a file path"));
-                }
-                DatabaseUrl::Sqlite(path.to_owned())
-            }
-            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                check_postgres_url(url).map_err(|problem| SettingsError {
-                    variable: "DATABASE_URL",
-                    problem,
-                })?;
-                DatabaseUrl::Postgres(Secret::new(url))
-            }
-            _ => {
-                return Err(env.problem(
-                    "DATABASE_URL",
-                    "must start with sqlite://, postgres:// or postgresql://",
-                ));
-            }
-        };
-        let log_format = match env.get("LOG_FORMAT").unwrap_or("term") {
-            "term" => LogFormat::Term,
-            "json" => LogFormat::Json,
-            _ => return Err(env.problem("LOG_FORMAT", "must be term or json")),
-        };
-        let log_level = match env
-            .get("LOG_LEVEL")
-            .unwrap_or("info")
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "trace" => slog::Level::Trace,
-            "debug" => slog::Level::Debug,
-            "info" => slog::Level::Info,
-            "warn" | "warning" => slog::Level::Warning,
-            "error" => slog::Level::Error,
-            "critical" => slog::Level::Critical,
-            _ => {
-                return Err(env.problem(
-                    "LOG_LEVEL",
-                    "must be trace, debug, info, warning, error or critical",
-                ));
-            }
-        };
-        let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let workers = env.number("WORKERS", default_workers, 1..=usize::MAX)?;
-        let max_body_bytes = env.number("MAX_BODY_BYTES", 1_048_576usize, 1024..=usize::MAX)?;
-        let body_timeout = env.seconds("BODY_TIMEOUT", 5.0)?;
-        if body_timeout.is_zero() {
-            return Err(env.problem("BODY_TIMEOUT", "must be more than 0"));
-        }
-        let body_timeout = env.at_most(
-            "BODY_TIMEOUT",
-            body_timeout.as_secs_f64(),
-            MAX_BODY_TIMEOUT,
-            "GitHub sends a body at once",
-        )?;
-        let max_buffered_bytes = env.number("MAX_BUFFERED_BYTES", 64usize << 20, 0..=usize::MAX)?;
+        let database = DatabaseUrl::parse(env.text("DATABASE_URL"))
+            .map_err(|why| env.problem("DATABASE_URL", &why))?;
+        let logging = logging_settings(&env)?;
+        let workers = env.count("WORKERS")?;
+        let max_body_bytes = env.count("MAX_BODY_BYTES")?;
+        let body_timeout = env.seconds("BODY_TIMEOUT")?;
+        let max_buffered_bytes = env.count("MAX_BUFFERED_BYTES")?;
         if max_buffered_bytes < max_body_bytes {
             return Err(env.problem(
                 "MAX_BUFFERED_BYTES",
@@ -291,27 +216,18 @@ impl Settings {
                 ),
             ));
         }
-        let max_tries = env.number("GITHUB_MAX_TRIES", 10u32, 1..=u32::MAX)?;
-        let log_tail_bytes = env.number("LOG_TAIL_BYTES", 256usize << 10, 1024..=64 << 20)?;
-        let log_read_max_bytes = env.number("LOG_READ_MAX_BYTES", 64u64 << 20, 0..=u64::MAX)?;
+        let max_tries = env.count("GITHUB_MAX_TRIES")?;
+        let log_tail_bytes: usize = env.count("LOG_TAIL_BYTES")?;
+        let log_read_max_bytes: u64 = env.count("LOG_READ_MAX_BYTES")?;
         if log_read_max_bytes < log_tail_bytes as u64 {
             return Err(env.problem("LOG_READ_MAX_BYTES", "must be at least LOG_TAIL_BYTES"));
         }
-        let log_read_timeout = env.seconds("LOG_READ_TIMEOUT", 120.0)?;
-        if log_read_timeout.is_zero() {
-            return Err(env.problem("LOG_READ_TIMEOUT", "must be more than 0"));
-        }
-        let evidence_timeout = env.seconds("EVIDENCE_TIMEOUT", 300.0)?;
-        if evidence_timeout.is_zero() {
-            return Err(env.problem("EVIDENCE_TIMEOUT", "must be more than 0"));
-        }
-        let log_downloads = env.number("LOG_DOWNLOADS", 8usize, 1..=1024)?;
-        let storm_window = env.seconds("STORM_WINDOW", 600.0)?;
-        if storm_window.is_zero() {
-            return Err(env.problem("STORM_WINDOW", "must be more than 0"));
-        }
+        let log_read_timeout = env.seconds("LOG_READ_TIMEOUT")?;
+        let evidence_timeout = env.seconds("EVIDENCE_TIMEOUT")?;
+        let log_downloads = env.count("LOG_DOWNLOADS")?;
+        let storm_window = env.seconds("STORM_WINDOW")?;
         let storm = crate::storm::StormSettings {
-            repos: env.number("STORM_REPOS", 4u32, 0..=100_000)?,
+            repos: env.count("STORM_REPOS")?,
             window_ms: storm_window.as_millis().min(u128::from(u64::MAX)) as u64,
         };
         Ok(Settings {
@@ -321,46 +237,45 @@ impl Settings {
             run_attempts,
             branches,
             no_retry,
-            host: env.get("HOST").unwrap_or("0.0.0.0").to_owned(),
-            port: env.number("PORT", 5000u16, 0..=u16::MAX)?,
+            host: env.text("HOST").to_owned(),
+            port: env.count("PORT")?,
             workers,
-            rerun_delay: env.seconds("RERUN_DELAY", 5.0)?,
+            rerun_delay: env.seconds("RERUN_DELAY")?,
             database,
             max_body_bytes,
-            run_ttl: env.seconds("RUN_TTL", 86_400.0)?,
-            claim_lease: env.seconds("CLAIM_LEASE", 60.0)?,
-            outbox_poll: env.seconds("OUTBOX_POLL", 1.0)?,
-            tracker_idle: env.tracker_idle()?,
-            summary_every: env.seconds("SUMMARY_EVERY", 60.0)?,
-            backlog_warning: env.number("BACKLOG_WARNING", 1000usize, 0..=usize::MAX)?,
+            run_ttl: env.seconds("RUN_TTL")?,
+            claim_lease: env.seconds("CLAIM_LEASE")?,
+            outbox_poll: env.seconds("OUTBOX_POLL")?,
+            tracker_idle: tracker_idle(&env)?,
+            summary_every: env.seconds("SUMMARY_EVERY")?,
+            backlog_warning: env.count("BACKLOG_WARNING")?,
             dry_run: env.flag("DRY_RUN")?,
             status_token,
-            log_format,
+            logging,
             body_timeout,
             max_buffered_bytes,
             trust_forwarded_for: env.flag("TRUST_FORWARDED_FOR")?,
-            log_level,
             github: GitHubSettings {
                 api_url,
                 token,
                 app,
                 report_check_runs,
                 public_url,
-                min_interval: env.seconds("GITHUB_MIN_INTERVAL", 1.0)?,
+                min_interval: env.seconds("GITHUB_MIN_INTERVAL")?,
                 max_tries,
-                backoff_base: env.seconds("GITHUB_BACKOFF", 2.0)?,
-                backoff_max: env.seconds("GITHUB_BACKOFF_MAX", 300.0)?,
-                request_timeout: env.seconds("GITHUB_TIMEOUT", 10.0)?,
-                poll_interval: env.seconds("GITHUB_POLL_INTERVAL", 5.0)?,
-                poll_tries: env.number("GITHUB_POLL_TRIES", 12u32, 0..=u32::MAX)?,
-                secondary_limit_wait: env.seconds("GITHUB_SECONDARY_LIMIT_WAIT", 60.0)?,
+                backoff_base: env.seconds("GITHUB_BACKOFF")?,
+                backoff_max: env.seconds("GITHUB_BACKOFF_MAX")?,
+                request_timeout: env.seconds("GITHUB_TIMEOUT")?,
+                poll_interval: env.seconds("GITHUB_POLL_INTERVAL")?,
+                poll_tries: env.count("GITHUB_POLL_TRIES")?,
+                secondary_limit_wait: env.seconds("GITHUB_SECONDARY_LIMIT_WAIT")?,
                 log_tail_bytes,
                 log_read_max_bytes,
                 log_read_timeout,
                 evidence_timeout,
                 log_downloads,
             },
-            redeliver_every: env.seconds("REDELIVER_EVERY", 600.0)?,
+            redeliver_every: env.seconds("REDELIVER_EVERY")?,
             storm,
             app_jwt,
         })
@@ -380,6 +295,39 @@ impl Settings {
             .iter()
             .any(|denied| denied.eq_ignore_ascii_case(login))
     }
+}
+
+/// `TRACKER_IDLE`, or `TRACKER_LINGER` (its name before trackers slept with their runs
+/// unfinished) when only that is set, so that existing deployments keep theirs.
+fn tracker_idle(env: &Env) -> Result<Duration, SettingsError> {
+    match (env.get("TRACKER_IDLE"), env.get("TRACKER_LINGER")) {
+        (None, Some(_)) => env.seconds_as("TRACKER_LINGER", "TRACKER_IDLE"),
+        _ => env.seconds("TRACKER_IDLE"),
+    }
+}
+
+/// The logging section: `LOG_FORMAT` and `LOG_LEVEL`.
+fn logging_settings(env: &Env) -> Result<LoggingSettings, SettingsError> {
+    let format = match env.text("LOG_FORMAT") {
+        "term" => LogFormat::Term,
+        "json" => LogFormat::Json,
+        _ => return Err(env.problem("LOG_FORMAT", "must be term or json")),
+    };
+    let level = match env.text("LOG_LEVEL").to_ascii_lowercase().as_str() {
+        "trace" => slog::Level::Trace,
+        "debug" => slog::Level::Debug,
+        "info" => slog::Level::Info,
+        "warn" | "warning" => slog::Level::Warning,
+        "error" => slog::Level::Error,
+        "critical" => slog::Level::Critical,
+        _ => {
+            return Err(env.problem(
+                "LOG_LEVEL",
+                "must be trace, debug, info, warning, error or critical",
+            ));
+        }
+    };
+    Ok(LoggingSettings { format, level })
 }
 
 /// `GITHUB_APP_ID` and its private key (inline or from a file), read and checked to
@@ -429,211 +377,7 @@ fn app_credentials(
     }
 }
 
-/// Parses a PostgreSQL URL as the store will, so that a bad one (`?sslmode=bogus`, a
-/// host of `[bad`, no database) stops start-up and `check-config` with one line naming
-/// the part at fault, rather than failing later. The problem never holds the password.
-fn check_postgres_url(url: &str) -> Result<(), String> {
-    let config = url.parse::<tokio_postgres::Config>().map_err(|err| {
-        // tokio-postgres names the option ("invalid value for option `sslmode`") in the
-        // error's source; no version quotes the URL, but one that did must not leak it.
-        let cause =
-            std::error::Error::source(&err).map_or_else(|| err.to_string(), |c| c.to_string());
-        format!(
-            "not a valid PostgreSQL URL: {}",
-            without_passwords(&cause, url)
-        )
-    })?;
-    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
-        return Err("names no host (postgres://USER:PASSWORD@HOST:PORT/DATABASE)".into());
-    }
-    if config.get_dbname().is_none_or(str::is_empty) {
-        return Err("names no database (postgres://USER:PASSWORD@HOST:PORT/DATABASE)".into());
-    }
-    Ok(())
-}
-
-/// `text` with every password `url` holds (after `user:`, or in `password=`), as written
-/// and percent-decoded, replaced by `[redacted]`.
-fn without_passwords(text: &str, url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    // tokio-postgres takes the credentials up to the first `@`.
-    let from_userinfo = rest
-        .split_once('@')
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, password)| password);
-    let from_query = rest
-        .split_once('?')
-        .into_iter()
-        .flat_map(|(_, query)| query.split('&'))
-        .filter_map(|pair| pair.strip_prefix("password="));
-    let mut shown = text.to_owned();
-    for password in from_userinfo.into_iter().chain(from_query) {
-        let decoded = decode_percent(password);
-        for secret in [password, decoded.as_str()] {
-            if !secret.is_empty() {
-                shown = shown.replace(secret, "[redacted]");
-            }
-        }
-    }
-    shown
-}
-
-/// `%XX` escapes decoded (as tokio-postgres reads a password); malformed ones kept.
-fn decode_percent(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Whether `raw` is written as a whole number (an optional sign, then digits), whatever
-/// its size.
-fn is_whole_number(raw: &str) -> bool {
-    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The variables being read; an empty value counts as unset.
-struct Env(HashMap<String, String>);
-
-impl Env {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-    }
-
-    fn problem(&self, variable: &'static str, problem: &str) -> SettingsError {
-        SettingsError {
-            variable,
-            problem: problem.to_owned(),
-        }
-    }
-
-    /// A whole number from `range` (the variable's own range, not only its type's): a
-    /// value outside it, however large or negative, is "out of range" and the message
-    /// gives the range; only text that is no whole number at all is "not a whole number".
-    fn number<T>(
-        &self,
-        name: &'static str,
-        default: T,
-        range: std::ops::RangeInclusive<T>,
-    ) -> Result<T, SettingsError>
-    where
-        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-    {
-        let Some(raw) = self.get(name) else {
-            return Ok(default);
-        };
-        let out_of_range = || SettingsError {
-            variable: name,
-            problem: format!(
-                "{raw} is out of range: {name} takes {} to {}",
-                range.start(),
-                range.end()
-            ),
-        };
-        match raw.parse::<T>() {
-            Ok(value) if range.contains(&value) => Ok(value),
-            Ok(_) => Err(out_of_range()),
-            // Digits that do not fit the type (`99999` for a port, `-1`) are out of range
-            // too; anything else is not a number.
-            Err(_) if is_whole_number(raw) => Err(out_of_range()),
-            Err(_) => Err(SettingsError {
-                variable: name,
-                problem: format!("{raw:?} is not a whole number"),
-            }),
-        }
-    }
-
-    fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
-        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false" | "0" | "no" | "off") => Ok(false),
-            Some("true" | "1" | "yes" | "on") => Ok(true),
-            Some(other) => Err(SettingsError {
-                variable: name,
-                problem: format!("{other:?} is not true or false"),
-            }),
-        }
-    }
-
-    /// `TRACKER_IDLE`, or `TRACKER_LINGER` (its name before trackers slept with their
-    /// runs unfinished) when only that is set, so that existing deployments keep theirs.
-    fn tracker_idle(&self) -> Result<Duration, SettingsError> {
-        match (self.get("TRACKER_IDLE"), self.get("TRACKER_LINGER")) {
-            (None, Some(_)) => self.seconds("TRACKER_LINGER", 30.0),
-            _ => self.seconds("TRACKER_IDLE", 30.0),
-        }
-    }
-
-    fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, SettingsError> {
-        let value = match self.get(name) {
-            None => default,
-            Some(raw) => raw.parse::<f64>().map_err(|_| SettingsError {
-                variable: name,
-                problem: format!(
-                    "{raw:?} is not a number of seconds; write one without a unit, such as {name}=5 or {name}=0.25"
-                ),
-            })?,
-        };
-        self.at_most(name, value, MAX_DURATION, "30 days")
-    }
-
-    /// `value` seconds as a duration, refused above `bound` (checked before the
-    /// conversion, which itself refuses only what does not fit a `Duration`).
-    fn at_most(
-        &self,
-        name: &'static str,
-        value: f64,
-        bound: Duration,
-        bound_text: &str,
-    ) -> Result<Duration, SettingsError> {
-        if value > bound.as_secs_f64() {
-            return Err(SettingsError {
-                variable: name,
-                problem: format!(
-                    "{value} seconds is too long: at most {} ({bound_text})",
-                    bound.as_secs()
-                ),
-            });
-        }
-        Duration::try_from_secs_f64(value).map_err(|_| SettingsError {
-            variable: name,
-            problem: format!("{value} is not a non-negative number of seconds"),
-        })
-    }
-
-    /// A comma-separated list; `None` when unset. Logins compare case-insensitively on GitHub.
-    fn list(&self, name: &str, lowercase: bool) -> Option<Vec<String>> {
-        self.get(name).map(|raw| {
-            raw.split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(|item| {
-                    if lowercase {
-                        item.to_ascii_lowercase()
-                    } else {
-                        item.to_owned()
-                    }
-                })
-                .collect()
-        })
-    }
-}
-
+#[cfg(test)]
+mod catalog_tests;
 #[cfg(test)]
 mod tests;

@@ -24,8 +24,8 @@ use crate::loops::{
 use crate::metrics::Metrics;
 use crate::rules::LivePolicy;
 use crate::run::Claim;
-use crate::settings::{DatabaseUrl, Settings};
-use crate::store::{PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
+use crate::settings::Settings;
+use crate::store::{DatabaseUrl, PostgresStore, SqliteStore, Store, StoreError, StoreWatch};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

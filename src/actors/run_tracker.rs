@@ -161,7 +161,8 @@ impl RunTracker {
         self.shared
             .deps
             .settings
-            .log_level
+            .logging
+            .level
             .is_at_least(slog::Level::Debug)
     }
 

@@ -2,19 +2,20 @@
 //! order), `json` objects for log shippers (numbers as JSON numbers), written off the
 //! request path by slog-async.
 
+mod settings;
 pub mod term;
 
 use slog::{Drain, Logger, o};
 use slog_async::{AsyncGuard, OverflowStrategy};
 
-use crate::settings::{LogFormat, Settings};
+pub use settings::{LogFormat, LoggingSettings};
 
 /// Lines waiting to be written before new ones are dropped (and the drop is reported).
 const LOG_BUFFER: usize = 16_384;
 
 /// Builds the root logger. Keep the guard alive until exit: dropping it flushes the buffer.
-pub fn build(settings: &Settings) -> (Logger, AsyncGuard) {
-    let (drain, guard) = match settings.log_format {
+pub fn build(settings: &LoggingSettings) -> (Logger, AsyncGuard) {
+    let (drain, guard) = match settings.format {
         LogFormat::Term => async_drain(term::TermLines::new(std::io::stdout()).fuse()),
         LogFormat::Json => {
             let format = slog_json::Json::new(std::io::stdout())
@@ -24,7 +25,7 @@ pub fn build(settings: &Settings) -> (Logger, AsyncGuard) {
             async_drain(format)
         }
     };
-    let drain = drain.filter_level(settings.log_level).fuse();
+    let drain = drain.filter_level(settings.level).fuse();
     (Logger::root(drain, o!("service" => "job-rerunner")), guard)
 }
 

@@ -8,6 +8,7 @@
 //! hold whichever process applies them.
 
 pub mod codec;
+mod database_url;
 mod learning;
 mod plan;
 mod postgres;
@@ -19,6 +20,7 @@ mod watch;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use database_url::DatabaseUrl;
 pub use learning::{DecisionRow, LearningStore, RerunEffects, SignatureRow};
 pub use postgres::PostgresStore;
 pub use recovery::{FinishedSweep, RecoveryStore, SweepRecord};

@@ -55,7 +55,7 @@ fn help_lists_every_variable_with_its_default_and_the_subcommand() {
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     for variable in VARIABLES {
-        let (name, default) = (variable.name, variable.default);
+        let (name, default) = (variable.name, variable.default());
         let line = text
             .lines()
             .find(|line| line.trim_start().starts_with(&format!("{name} ")))

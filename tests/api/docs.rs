@@ -1,7 +1,8 @@
 //! Documentation that cannot drift from the code (issue 21): every relative link of
 //! README.md and docs/*.md resolves, every TOML block is a policy the service takes,
-//! docs/configuration.md's table is the one `--help` prints, docs/policy.md explains
-//! every field a policy takes, and docs/operate.md lists every metric `/metrics` serves.
+//! docs/configuration.md's table is the one `--help` prints and the ranges it states are
+//! the settings catalog's, docs/policy.md explains every field a policy takes, and
+//! docs/operate.md lists every metric `/metrics` serves.
 
 mod markdown;
 
@@ -9,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use job_rerunner::policy::{self, EnvDefaults, PolicySource};
+use job_rerunner::settings::{Kind, MAX_DURATION, VARIABLES};
 use serde_json::json;
 
 use crate::evidence_policy::{serves_evidence, start};
@@ -193,12 +195,12 @@ fn the_configuration_table_is_the_list_help_prints() {
             )
         })
         .collect();
-    let read: Vec<(String, String, String)> = job_rerunner::settings::VARIABLES
+    let read: Vec<(String, String, String)> = VARIABLES
         .iter()
         .map(|variable| {
             (
                 variable.name.to_owned(),
-                variable.default.to_owned(),
+                variable.default(),
                 variable.help.to_owned(),
             )
         })
@@ -222,6 +224,78 @@ fn the_configuration_table_is_the_list_help_prints() {
             "docs/configuration.md and settings::VARIABLES differ"
         );
     }
+}
+
+/// A range the page states in its prose after a variable's name: `RUN_ATTEMPTS` 2 to
+/// 51 (or takes 2 to 51), `WORKERS` ≥ 1, `BODY_TIMEOUT` at most 300.
+#[derive(Debug, PartialEq)]
+enum Stated {
+    Between(u64, u64),
+    AtLeast(u64),
+    AtMost(u64),
+}
+
+/// Every range docs/configuration.md states after a variable's name, in order.
+fn ranges_stated(page: &str) -> Vec<(String, Stated)> {
+    let words: Vec<&str> = page.split_whitespace().collect();
+    let number = |at: usize| {
+        words
+            .get(at)
+            .map(|word| word.trim_end_matches([',', '.', ';', ':', ')']))
+            .and_then(|word| word.parse::<u64>().ok())
+    };
+    let mut found = Vec::new();
+    for (at, word) in words.iter().enumerate() {
+        let Some(name) = word.strip_prefix('`').and_then(|w| w.strip_suffix('`')) else {
+            continue;
+        };
+        let at = if words.get(at + 1) == Some(&"takes") {
+            at + 2
+        } else {
+            at + 1
+        };
+        let stated = match (words.get(at), number(at), words.get(at + 1)) {
+            (_, Some(low), Some(&"to")) => number(at + 2).map(|high| Stated::Between(low, high)),
+            (Some(&"≥"), _, _) => number(at + 1).map(Stated::AtLeast),
+            (Some(&"at"), _, Some(&"most")) => number(at + 2).map(Stated::AtMost),
+            _ => None,
+        };
+        found.extend(stated.map(|stated| (name.to_owned(), stated)));
+    }
+    found
+}
+
+#[test]
+fn every_range_the_configuration_page_states_is_the_catalogs() {
+    let page = markdown::read(Path::new("docs/configuration.md"));
+    let stated = ranges_stated(&page);
+    assert!(stated.len() >= 6, "only {stated:?}");
+    for (name, stated) in &stated {
+        let kind = VARIABLES
+            .iter()
+            .find(|variable| variable.name == name)
+            .map(|variable| variable.kind);
+        let agrees = match (kind, stated) {
+            (Some(Kind::Count(count)), Stated::Between(low, high)) => {
+                (*low, *high) == (count.min, count.max)
+            }
+            (Some(Kind::Count(count)), Stated::AtLeast(low)) => *low == count.min,
+            (Some(Kind::Count(count)), Stated::AtMost(high)) => *high == count.max,
+            (Some(Kind::Seconds(seconds)), Stated::AtMost(high)) => *high == seconds.max.as_secs(),
+            _ => false,
+        };
+        assert!(
+            agrees,
+            "docs/configuration.md says {name} {stated:?}; settings::VARIABLES declares {kind:?}"
+        );
+    }
+    let longest = MAX_DURATION.as_secs();
+    assert!(
+        page.contains(&format!(
+            "Every duration is at most {longest} seconds (30 days)"
+        )),
+        "docs/configuration.md does not give the longest duration, {longest} seconds"
+    );
 }
 
 #[test]

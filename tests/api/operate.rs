@@ -204,7 +204,7 @@ async fn the_health_checks_of_app_json_and_checks_match_readyz_and_the_exposed_p
     let default_port = job_rerunner::settings::VARIABLES
         .iter()
         .find(|variable| variable.name == "PORT")
-        .map(|variable| variable.default)
+        .map(|variable| variable.default())
         .expect("PORT");
     assert!(
         dockerfile().contains(&format!("EXPOSE {default_port}")),
