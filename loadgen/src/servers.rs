@@ -184,7 +184,7 @@ pub fn serve_service() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (log, _flush_on_exit) = logging::build(&settings);
+    let (log, _flush_on_exit) = logging::build(&settings.logging);
     let served = actix_web::rt::System::new().block_on(async {
         let app = Application::build(settings, log)
             .await
