@@ -184,7 +184,8 @@ impl RunState {
     /// `needs_jobs`, on the `jobs` GitHub lists for it: they are merged with the
     /// jobs already known and the failure policy decides as at a completion. A re-run
     /// keeps the claim (its lease renewed) and is returned to be performed (marked
-    /// `needs_evidence` when the rule has patterns: the evidence is fetched next); a
+    /// `needs_evidence` when the rule has patterns: it is decided on the evidence that
+    /// came with the listing, in the same commit, or gathered next); a
     /// skip closes the attempt as `Done{Skipped}`; a listing without a failed job (or
     /// an ineligible run) closes it as `not_needed`. `None` when the claim is no
     /// longer this owner's, or the jobs were listed already: nothing changes.

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
+use job_rerunner::actors::github::{EvidenceOf, Gather};
 use job_rerunner::actors::{FetchEvidence, GitHubActor};
 use job_rerunner::ids::{JobId, RepoName, RunId, RunKey};
 use job_rerunner::metrics::Metrics;
@@ -778,4 +779,54 @@ async fn a_log_host_that_honours_range_sends_only_the_tail_which_is_all_that_is_
     // 4096 bytes read of a log of about a megabyte.
     assert!(log.len() > 1 << 20);
     assert!(h.metric("job_rerunner_log_bytes_read_total 4096"));
+}
+
+#[actix_web::test]
+async fn a_gathering_meters_the_evidence_and_not_the_jobs_listing() {
+    let h = Harness::start(&[]).await;
+    let (run, job) = (unique(), 91);
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}/actions/runs/{run}/jobs")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_count": 2,
+            "jobs": [
+                {"id": job, "name": "test", "run_attempt": 1, "status": "completed",
+                 "conclusion": "failure", "steps": []},
+                {"id": 92, "name": "lint", "run_attempt": 1, "status": "completed",
+                 "conclusion": "success", "steps": []},
+            ],
+        })))
+        .expect(1)
+        .mount(&h.github)
+        .await;
+    h.serves_annotations(job, json!([])).await;
+    h.redirects_log(job, &h.signed_url("/blobs/91.txt")).await;
+    h.blob_serves("/blobs/91.txt", "reset\n").await;
+    let meter = Arc::new(job_rerunner::github::meter::Meter::default());
+    let gathered = h
+        .actor
+        .send(Gather {
+            run: RunKey {
+                repo: RepoName::parse(REPO).expect("repo name"),
+                run_id: RunId(run),
+            },
+            attempt: 1,
+            delivery: Some("delivery-gather".into()),
+            installation: None,
+            list_jobs: true,
+            evidence: EvidenceOf::FailedListed,
+            meter: Some(Arc::clone(&meter)),
+        })
+        .await
+        .expect("the actor answers");
+
+    let listed = gathered.listed.expect("listed").expect("the jobs");
+    assert_eq!(listed.len(), 2);
+    let jobs: Vec<u64> = gathered.evidence.iter().map(|e| e.job.0).collect();
+    assert_eq!(jobs, [job], "the evidence of the failed listed job only");
+    assert_eq!(
+        (meter.calls(), meter.bytes()),
+        (2, 6),
+        "the annotations and the log's location; the 6 bytes of the log; not the listing"
+    );
 }

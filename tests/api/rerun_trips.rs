@@ -5,7 +5,7 @@
 //! guard, the record.
 
 use crate::helpers::{Job, TestApp, get_page, github_expects_rerun, spawn_app, unique};
-use crate::workflow_run::{github_lists_jobs, github_serves_log, listed, run_event};
+use crate::workflow_run::{github_lists_jobs, github_serves_log, listed, sends_run_failed};
 
 /// A policy that reads the failed jobs' logs: a re-run needs its evidence.
 const READS_LOGS: &str =
@@ -87,13 +87,7 @@ async fn a_rerun_decided_on_listed_jobs_and_their_evidence_takes_no_more_trips_t
     )
     .await;
     let job = Job::new("org/repo", run, run * 10);
-    let answer = app
-        .send_as(
-            &run_event(&job, "completed", Some("failure")),
-            "workflow_run",
-            &format!("d-{}", unique()),
-        )
-        .await;
+    let answer = sends_run_failed(&app, &job).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     app.outcome_becomes("org/repo", run, 1, "started").await;
 

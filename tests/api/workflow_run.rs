@@ -34,6 +34,16 @@ pub(crate) fn run_event(job: &Job, action: &str, conclusion: Option<&str>) -> Va
     })
 }
 
+/// `job`'s run completed with a failure, as a `workflow_run` delivery of its own id.
+pub(crate) async fn sends_run_failed(app: &TestApp, job: &Job) -> crate::helpers::Answer {
+    app.send_as(
+        &run_event(job, "completed", Some("failure")),
+        "workflow_run",
+        &format!("d-{}", unique()),
+    )
+    .await
+}
+
 /// A job as GitHub's jobs listing shows it.
 pub(crate) fn listed(job_id: u64, conclusion: &str) -> Value {
     json!({
@@ -106,13 +116,7 @@ async fn a_run_whose_job_deliveries_were_all_lost_is_rerun_from_its_completion_a
     jobs.push(listed(101, "failure"));
     github_lists_jobs(&app.github, "org/repo", run, &jobs).await;
 
-    let answer = app
-        .send_as(
-            &run_event(&job, "completed", Some("failure")),
-            "workflow_run",
-            &format!("d-{}", unique()),
-        )
-        .await;
+    let answer = sends_run_failed(&app, &job).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     assert_eq!(app.outcome_of("org/repo", run, 1).await, "started");
     assert_eq!(app.rerun_posts("org/repo", run).await.len(), 1);
@@ -443,4 +447,39 @@ async fn a_run_known_only_from_its_completion_is_decided_on_evidence_too() {
         "never_when holds for a listed job"
     );
     assert_eq!(app.rerun_posts("org/repo", flaky).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_slow_jobs_listing_leaves_the_evidence_its_whole_budget() {
+    let rules =
+        "[defaults]\nbranches = [\"*\"]\ndelay = \"0s\"\nonly_when = ['connection reset']\n";
+    let app = spawn_app(&[("RULES", rules), ("EVIDENCE_TIMEOUT", "1")]).await;
+    let run = unique();
+    github_expects_rerun(&app.github, "org/repo", run).await;
+    // The listing takes longer than the evidence's whole budget.
+    Mock::given(method("GET"))
+        .and(path(jobs_path("org/repo", run)))
+        .and(query_param("filter", "latest"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": 1, "jobs": [listed(run * 10, "failure")]}))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&app.github)
+        .await;
+    github_serves_log(
+        &app.github,
+        "org/repo",
+        run * 10,
+        "connection reset by peer",
+    )
+    .await;
+    let job = Job::new("org/repo", run, run * 10);
+    let answer = sends_run_failed(&app, &job).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(
+        app.outcome_of("org/repo", run, 1).await,
+        "started",
+        "the log was read after the listing, within its own budget"
+    );
 }

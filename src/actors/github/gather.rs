@@ -7,8 +7,11 @@
 //! The first turn in the credential's lane lists the jobs and reads the chosen jobs'
 //! annotations; each log's location then takes a turn of its own ([`LocateLog`]) and
 //! the blob is downloaded outside the lane, as for [`FetchEvidence`]: a slow log
-//! holds no other run's turn. One budget (`EVIDENCE_TIMEOUT`, from the request)
-//! bounds the whole gathering.
+//! holds no other run's turn. The listing is bounded by its tries (as `FetchJobs`);
+//! the evidence by one budget (`EVIDENCE_TIMEOUT`), counted from the request, or from
+//! the end of the listing when there is one, so that a slow listing never leaves the
+//! evidence unread. Only the evidence is metered (`decisions.api_calls`,
+//! `log_bytes`): the listing is no cost of the decision's evidence, as before.
 //!
 //! [`LocateLog`]: super::LocateLog
 //! [`FetchEvidence`]: super::FetchEvidence
@@ -101,6 +104,8 @@ pub(super) struct FirstTurn {
     listed: Option<Listed>,
     jobs: Vec<JobId>,
     annotations: Vec<Fetched<Vec<Annotation>>>,
+    /// When the evidence's budget ends.
+    deadline: Instant,
 }
 
 impl Handler<Gather> for GitHubActor {
@@ -121,7 +126,8 @@ impl Handler<Gather> for GitHubActor {
                 return Box::pin(std::future::ready(nothing));
             }
         };
-        // One budget: the listing, annotations, questions and downloads all end by it.
+        // The evidence's budget: annotations, questions and downloads all end by it
+        // (counted again from the end of a listing, `first_turn`).
         let deadline = Instant::now() + self.settings.evidence_timeout;
         let log = self.request_log(
             &request.run,
@@ -154,7 +160,7 @@ impl Handler<Gather> for GitHubActor {
                 return stopped;
             };
             let tails = logs
-                .fetch((&repo, installation), &first.jobs, deadline)
+                .fetch((&repo, installation), &first.jobs, first.deadline)
                 .await;
             let evidence: Vec<JobEvidence> = first
                 .jobs
@@ -207,15 +213,12 @@ impl GitHubActor {
             return;
         };
         let read_auth = RequestAuth::new(Arc::clone(&self.credentials), auth.credential);
-        let work = metered(
-            request.meter.clone(),
-            first_turn(
-                (client, auth, read_auth),
-                pacing,
-                (self.settings.clone(), Arc::clone(&self.metrics)),
-                (request, deadline),
-                log,
-            ),
+        let work = first_turn(
+            (client, auth, read_auth),
+            pacing,
+            (self.settings.clone(), Arc::clone(&self.metrics)),
+            (request, deadline),
+            log,
         );
         ctx.spawn(work.into_actor(self).map(move |(first, pacing), act, ctx| {
             let _ = reply.send(first);
@@ -267,26 +270,36 @@ async fn first_turn(
             .collect(),
         (evidence, _) => named_jobs(evidence),
     };
+    // A listing took its own time: the evidence gets its whole budget after it.
+    let deadline = match listed {
+        Some(_) => Instant::now() + settings.evidence_timeout,
+        None => deadline,
+    };
     if jobs.is_empty() {
         let first = FirstTurn {
             listed,
             jobs,
             annotations: Vec::new(),
+            deadline,
         };
         return (first, pacing);
     }
-    let (annotations, pacing) = evidence::annotations(
-        (client, read_auth),
-        pacing,
-        (settings, metrics),
-        (request.run.repo, jobs.clone(), deadline),
-        log,
+    let (annotations, pacing) = metered(
+        request.meter.clone(),
+        evidence::annotations(
+            (client, read_auth),
+            pacing,
+            (settings, metrics),
+            (request.run.repo, jobs.clone(), deadline),
+            log,
+        ),
     )
     .await;
     let first = FirstTurn {
         listed,
         jobs,
         annotations,
+        deadline,
     };
     (first, pacing)
 }
