@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     // The policy is checked before anything starts, and like a setting: one line, exit 2.
-    let policy = match LivePolicy::load(&settings) {
+    let policy = match LivePolicy::load(settings.policy()) {
         Ok(policy) => policy,
         Err(err) => {
             eprintln!("job-rerunner: configuration error: {err}");

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::policy::{self, EnvDefaults, Policy, PolicyError};
-use crate::settings::Settings;
 
 /// How many attempts a run may reach before its events are ignored: the policy's
 /// largest `attempts` decides cheaply before the repository is read, the run's own
@@ -37,6 +36,19 @@ impl AttemptLimits for u32 {
     }
 }
 
+/// Where the policy in force is read from: its section of the configuration, filled
+/// from `Settings::policy` (the policy never reads the whole configuration).
+#[derive(Clone, Debug)]
+pub struct PolicySettings {
+    /// `RULES`: the policy's text.
+    pub rules: Option<String>,
+    /// `RULES_FILE`: where it is read from, again on each reload.
+    pub rules_file: Option<PathBuf>,
+    /// What a policy leaves out comes from the environment: `RUN_ATTEMPTS`,
+    /// `REPO_BRANCHES`, `RERUN_DELAY`.
+    pub env: EnvDefaults,
+}
+
 /// The policy in force and where it came from.
 #[derive(Debug)]
 pub struct LivePolicy {
@@ -54,10 +66,12 @@ pub struct LivePolicy {
 impl LivePolicy {
     /// Loads the policy the settings name; the error is one line naming the source,
     /// line and field.
-    pub fn load(settings: &Settings) -> Result<Self, PolicyError> {
-        let env = settings.policy_defaults();
-        let rules = settings.rules.clone();
-        let rules_file = settings.rules_file.clone();
+    pub fn load(settings: PolicySettings) -> Result<Self, PolicyError> {
+        let PolicySettings {
+            rules,
+            rules_file,
+            env,
+        } = settings;
         let loaded = policy::load(rules.as_deref(), rules_file.as_deref(), &env)?;
         Ok(Self {
             max_attempts: AtomicU32::new(loaded.max_attempts()),
@@ -124,13 +138,16 @@ mod tests {
 
     use super::*;
 
-    fn settings(vars: &[(&str, &str)]) -> Settings {
+    /// The policy's section of the settings these variables make.
+    fn settings(vars: &[(&str, &str)]) -> PolicySettings {
         let mut all: HashMap<String, String> = HashMap::new();
         all.insert("GITHUB_SIGN_KEY".into(), "k".into());
         for (k, v) in vars {
             all.insert((*k).into(), (*v).into());
         }
-        Settings::from_vars(all).expect("valid settings")
+        crate::settings::Settings::from_vars(all)
+            .expect("valid settings")
+            .policy()
     }
 
     #[test]
@@ -138,7 +155,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("rules.toml");
         std::fs::write(&path, "[defaults]\nattempts = 3\n").expect("write");
-        let live = LivePolicy::load(&settings(&[(
+        let live = LivePolicy::load(settings(&[(
             "RULES_FILE",
             path.to_str().expect("utf-8 path"),
         )]))

@@ -2,7 +2,6 @@
 //! start-up. Nothing else in the crate reads environment variables.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
 
 use env::Env;
@@ -15,37 +14,11 @@ mod public_url;
 
 pub use crate::secret::Secret;
 
-/// Where the redelivery sweep gets a fresh GitHub App JWT (`/app/…` endpoints take the
-/// App's JWT, not an installation token): [`AppJwt::for_app`] with App authentication;
-/// tests may put in another.
-#[derive(Clone)]
-pub struct AppJwt(pub std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>);
-
-impl AppJwt {
-    /// Signs a fresh JWT for `app` on each call: one lives 10 minutes, a sweep may last
-    /// longer.
-    pub fn for_app(app: crate::github::app_auth::AppCredentials) -> Self {
-        Self(std::sync::Arc::new(move || {
-            crate::github::app_auth::app_jwt(&app, crate::clock::now_secs())
-        }))
-    }
-
-    /// A fresh JWT, or why none can be made (never the key).
-    pub fn make(&self) -> Result<Secret, String> {
-        (self.0)()
-    }
-}
-
-impl fmt::Debug for AppJwt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AppJwt([redacted])")
-    }
-}
-
 pub use crate::policy::BranchFilter;
 
 // Each component owns its section; these are read here and handed to it.
 pub use crate::github::GitHubSettings;
+pub use crate::github::app_auth::AppJwt;
 pub use crate::logging::{LogFormat, LoggingSettings};
 pub use crate::store::DatabaseUrl;
 
@@ -132,9 +105,7 @@ pub const MIN_STATUS_TOKEN_CHARS: usize = 16;
 /// and panic, so start-up refuses it instead.
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// The longest `BODY_TIMEOUT`: GitHub sends a body at once, and a longer deadline only
-/// lets slow senders hold their share of `MAX_BUFFERED_BYTES` longer.
-pub const MAX_BODY_TIMEOUT: Duration = Duration::from_secs(300);
+pub use crate::http::MAX_BODY_TIMEOUT;
 
 pub use catalog::{VARIABLES, Variable};
 pub use kind::{Bounds, Count, CountDefault, Kind, Seconds};
@@ -147,6 +118,50 @@ impl Settings {
             attempts: self.run_attempts,
             branches: self.branches.clone(),
             delay: self.rerun_delay,
+        }
+    }
+
+    /// The HTTP layer's section.
+    pub fn http(&self) -> crate::http::HttpSettings {
+        crate::http::HttpSettings {
+            sign_key: self.sign_key.clone(),
+            status_token: self.status_token.clone(),
+            trust_forwarded_for: self.trust_forwarded_for,
+            max_body_bytes: self.max_body_bytes,
+            body_timeout: self.body_timeout,
+            max_buffered_bytes: self.max_buffered_bytes,
+            door: self.door(),
+            api_url: self.github.api_url.clone(),
+            sweeping: !self.redeliver_every.is_zero() && self.app_jwt.is_some(),
+        }
+    }
+
+    /// Which deliveries the door ignores (part of the HTTP layer's section).
+    pub fn door(&self) -> crate::http::Door {
+        crate::http::Door {
+            run_attempts: self.run_attempts,
+            no_retry: self.no_retry.clone(),
+        }
+    }
+
+    /// The run trackers' section.
+    pub fn tracker(&self) -> crate::actors::TrackerSettings {
+        crate::actors::TrackerSettings {
+            rerun_delay: self.rerun_delay,
+            run_ttl: self.run_ttl,
+            tracker_idle: self.tracker_idle,
+            poll_interval: self.github.poll_interval,
+            poll_tries: self.github.poll_tries,
+            debugging: self.logging.level.is_at_least(slog::Level::Debug),
+        }
+    }
+
+    /// The policy's section: where it is read from, and the defaults it overrides.
+    pub fn policy(&self) -> crate::rules::PolicySettings {
+        crate::rules::PolicySettings {
+            rules: self.rules.clone(),
+            rules_file: self.rules_file.clone(),
+            env: self.policy_defaults(),
         }
     }
 
@@ -287,13 +302,6 @@ impl Settings {
             .iter()
             .map(|variable| (variable.name, (variable.show)(self)))
             .collect()
-    }
-
-    /// Whether events sent by `login` are ignored.
-    pub fn is_denied_sender(&self, login: &str) -> bool {
-        self.no_retry
-            .iter()
-            .any(|denied| denied.eq_ignore_ascii_case(login))
     }
 }
 

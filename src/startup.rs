@@ -120,7 +120,7 @@ impl Application {
     ) -> Result<Self, StartError> {
         register_own_secrets(&settings);
         let settings = Arc::new(settings);
-        let policy = Arc::new(LivePolicy::load(&settings)?);
+        let policy = Arc::new(LivePolicy::load(settings.policy())?);
         if !store.newer_migrations().is_empty() {
             warn!(log, "the database was migrated by a newer version; starting anyway (each migration keeps the previous version working)";
                 "newer_migrations" => store.newer_migrations().join(", "));
@@ -144,7 +144,7 @@ impl Application {
         let registry = Registry::new(TrackerDeps {
             store: Arc::clone(&store),
             github: github.clone(),
-            settings: Arc::clone(&settings),
+            settings: settings.tracker(),
             log: log.clone(),
             claim,
             metrics: Arc::clone(&metrics),
@@ -191,14 +191,15 @@ impl Application {
                 source,
             })?
             .port();
+        let http_settings = settings.http();
         let state = web::Data::new(AppState {
-            settings: Arc::clone(&settings),
+            guards: Guards::new(&http_settings),
+            settings: http_settings,
             registry: Arc::clone(&registry),
             log: log.clone(),
             metrics,
             store: Arc::clone(&store),
             github: github_for_http,
-            guards: Guards::new(&settings),
             policy: Arc::clone(&policy),
         });
         let server = HttpServer::new(move || {

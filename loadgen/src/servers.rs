@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use job_rerunner::http::Door;
 use job_rerunner::http::payload::{Classified, classify};
 use job_rerunner::http::signature;
 use job_rerunner::logging;
@@ -84,6 +85,8 @@ impl Floor {
 struct FloorState {
     floor: Floor,
     settings: Settings,
+    /// The door `classify` applies, built once as the service builds it.
+    door: Door,
 }
 
 /// `serve-noop-hmac`, `serve-noop-hmac-parse`: a floor's server. Its settings come from
@@ -101,7 +104,12 @@ pub fn serve_floor(floor: Floor) -> ExitCode {
         }
     };
     let workers = settings.workers;
-    let state = web::Data::new(FloorState { floor, settings });
+    let door = settings.door();
+    let state = web::Data::new(FloorState {
+        floor,
+        settings,
+        door,
+    });
     serve(name, workers, move |routes| {
         routes
             .app_data(state.clone())
@@ -131,7 +139,7 @@ async fn floor_webhook(
     let delivery = headers
         .get("X-GitHub-Delivery")
         .and_then(|v| v.to_str().ok());
-    match classify(&body, delivery, &state.settings) {
+    match classify(&body, delivery, &state.door) {
         Ok(Classified::Job(event)) => {
             // The event is built (strings and all) and dropped, as the parse would give it.
             std::hint::black_box(event);

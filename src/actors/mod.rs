@@ -9,4 +9,4 @@ pub mod storm_watch;
 
 pub use github::{FetchEvidence, GitHubActor, PostGuard, QueueDepth, RerunRequest};
 pub use registry::Registry;
-pub use run_tracker::{RunTracker, Track, TrackError, TrackerDeps, Wake};
+pub use run_tracker::{RunTracker, Track, TrackError, TrackerDeps, TrackerSettings, Wake};

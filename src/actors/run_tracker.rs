@@ -32,15 +32,17 @@ use slog::{Logger, debug, error, info, o, warn};
 mod judging;
 mod messages;
 mod run_end;
+mod settings;
 mod shared;
 mod sleep;
 mod tracked;
 
 pub use messages::{CheckQuiet, Track, Wake};
 pub use run_end::TrackRun;
+pub use settings::TrackerSettings;
 pub use shared::{Retire, Shared, TrackError, TrackerDeps};
 
-use messages::{Answered, Gathered, RerunDue};
+use messages::{Answered, Judged, RerunDue};
 use tracked::{AfterClaim, AfterDecision, Quiet, Timer, Tracked};
 
 use super::github::{PostGuard, ReportDecision, RerunRequest};
@@ -125,10 +127,10 @@ impl RunTracker {
     }
 
     fn retry_policy(&self) -> RetryPolicy {
-        let github = &self.shared.deps.settings.github;
+        let settings = &self.shared.deps.settings;
         RetryPolicy {
-            still_running_every_ms: github.poll_interval.as_millis() as u64,
-            still_running_tries: github.poll_tries,
+            still_running_every_ms: settings.poll_interval.as_millis() as u64,
+            still_running_tries: settings.poll_tries,
             gave_up_first_ms: OUTAGE_FIRST_WAIT.as_millis() as u64,
             gave_up_max_ms: OUTAGE_MAX_WAIT.as_millis() as u64,
             gave_up_tries: OUTAGE_TRIES,
@@ -158,12 +160,7 @@ impl RunTracker {
 
     /// Whether debug lines are written at all: they are built only then.
     fn debugging(&self) -> bool {
-        self.shared
-            .deps
-            .settings
-            .logging
-            .level
-            .is_at_least(slog::Level::Debug)
+        self.shared.deps.settings.debugging
     }
 
     /// Answers an event from the cache (no store trip), with its debug line.
@@ -624,11 +621,11 @@ impl Handler<Answered> for RunTracker {
     }
 }
 
-impl Handler<Gathered> for RunTracker {
+impl Handler<Judged> for RunTracker {
     type Result = ();
 
-    fn handle(&mut self, gathered: Gathered, ctx: &mut Self::Context) {
-        self.decide(gathered, ctx);
+    fn handle(&mut self, judged: Judged, ctx: &mut Self::Context) {
+        self.decide(judged, ctx);
     }
 }
 

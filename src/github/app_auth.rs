@@ -172,6 +172,33 @@ impl TokenCache {
     }
 }
 
+/// Where the redelivery sweep gets a fresh GitHub App JWT (`/app/…` endpoints take the
+/// App's JWT, not an installation token): [`AppJwt::for_app`] with App authentication;
+/// tests may put in another.
+#[derive(Clone)]
+pub struct AppJwt(pub std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>);
+
+impl AppJwt {
+    /// Signs a fresh JWT for `app` on each call: one lives 10 minutes, a sweep may last
+    /// longer.
+    pub fn for_app(app: AppCredentials) -> Self {
+        Self(std::sync::Arc::new(move || {
+            app_jwt(&app, crate::clock::now_secs())
+        }))
+    }
+
+    /// A fresh JWT, or why none can be made (never the key).
+    pub fn make(&self) -> Result<Secret, String> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for AppJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppJwt([redacted])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use jsonwebtoken::{DecodingKey, Validation};

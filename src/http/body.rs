@@ -110,7 +110,7 @@ pub async fn read<'a>(
 pub fn deadline(start: Instant, timeout: Duration) -> Instant {
     start
         .checked_add(timeout)
-        .or_else(|| start.checked_add(crate::settings::MAX_BODY_TIMEOUT))
+        .or_else(|| start.checked_add(super::MAX_BODY_TIMEOUT))
         .unwrap_or(start)
 }
 
@@ -128,7 +128,7 @@ mod tests {
         let start = Instant::now();
         assert_eq!(
             deadline(start, Duration::MAX),
-            start + crate::settings::MAX_BODY_TIMEOUT
+            start + super::super::MAX_BODY_TIMEOUT
         );
         assert_eq!(
             deadline(start, Duration::from_secs(5)),

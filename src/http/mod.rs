@@ -13,6 +13,7 @@ mod observe;
 pub mod payload;
 mod picked;
 pub mod run_payload;
+pub mod settings;
 mod shape;
 pub mod signature;
 mod status;
@@ -29,6 +30,7 @@ use slog::Logger;
 pub use error::WebhookError;
 pub use fallback::unmatched;
 pub use observe::{healthz, metrics as metrics_page, readyz};
+pub use settings::{Door, HttpSettings, MAX_BODY_TIMEOUT};
 pub use status::{api_part, api_status, page as status_page};
 pub use webhook::{alive, receive};
 
@@ -36,13 +38,12 @@ use actix::Addr;
 
 use crate::actors::{GitHubActor, Registry};
 use crate::metrics::Metrics;
-use crate::settings::Settings;
 use crate::store::Store;
 
 /// What the handlers share, through `web::Data`.
 pub struct AppState {
-    /// The service's settings.
-    pub settings: Arc<Settings>,
+    /// What the HTTP layer reads of the configuration (its own section).
+    pub settings: HttpSettings,
     /// The run registry, to route events to trackers.
     pub registry: Arc<Registry>,
     /// The root logger.
@@ -70,7 +71,7 @@ pub struct Guards {
 
 impl Guards {
     /// Empty guards for these settings.
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &HttpSettings) -> Self {
         Self {
             bodies: budget::BodyBudget::new(settings.max_buffered_bytes, settings.max_body_bytes),
             status_failures: throttle::FailureLimit::default(),

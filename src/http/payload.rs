@@ -4,10 +4,10 @@
 use serde::Deserialize;
 
 use super::picked::{FieldName, Picked, Text};
+use super::settings::Door;
 use crate::ids::{CommitSha, InstallationId, JobId, RepoName, RunId, RunKey};
 use crate::rules::AttemptLimits;
 use crate::run::{BeyondAttempts, Conclusion, JobAction, JobEvent, Name};
-use crate::settings::Settings;
 
 /// The members of a delivery the service reads; strings are borrowed from the body.
 #[derive(Deserialize)]
@@ -155,9 +155,9 @@ pub enum PayloadError {
 pub fn classify(
     body: &[u8],
     delivery: Option<&str>,
-    settings: &Settings,
+    door: &Door,
 ) -> Result<Classified, PayloadError> {
-    classify_with(body, delivery, settings, &settings.run_attempts)
+    classify_with(body, delivery, door, &door.run_attempts)
 }
 
 pub use crate::run::RULE_ATTEMPTS_REACHED;
@@ -166,7 +166,7 @@ pub use crate::run::RULE_ATTEMPTS_REACHED;
 pub fn classify_with(
     body: &[u8],
     delivery: Option<&str>,
-    settings: &Settings,
+    door: &Door,
     limits: &dyn AttemptLimits,
 ) -> Result<Classified, PayloadError> {
     let max_attempts = limits.max();
@@ -181,7 +181,7 @@ pub fn classify_with(
     let sender = envelope.sender.and_then(|sender| sender.0);
     if sender
         .as_ref()
-        .is_some_and(|login| settings.is_denied_sender(login.as_str()))
+        .is_some_and(|login| door.is_denied_sender(login.as_str()))
     {
         return Ok(Classified::Ignored("sender is in NO_RETRY_LIST"));
     }
@@ -288,12 +288,15 @@ mod tests {
 
     use super::*;
 
-    fn settings() -> Settings {
+    /// The door the service builds from these settings.
+    fn settings() -> Door {
         let vars: HashMap<String, String> = [("GITHUB_SIGN_KEY", "k"), ("NO_RETRY_LIST", "bot")]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        Settings::from_vars(vars).expect("valid settings")
+        crate::settings::Settings::from_vars(vars)
+            .expect("valid settings")
+            .door()
     }
 
     fn payload(action: &str, attempt: u32) -> serde_json::Value {

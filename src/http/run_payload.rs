@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use super::payload::{FullName, Installation, Login, PayloadError, RULE_ATTEMPTS_REACHED, owned};
 use super::picked::{Picked, Text};
+use super::settings::Door;
 use crate::ids::{CommitSha, InstallationId, RepoName, RunId, RunKey};
 use crate::rules::AttemptLimits;
 use crate::run::{Conclusion, RunEvent};
-use crate::settings::Settings;
 
 /// The members of a `workflow_run` delivery the service reads.
 #[derive(Deserialize)]
@@ -58,7 +58,7 @@ pub enum RunClassified {
 pub fn classify_run(
     body: &[u8],
     delivery: Option<&str>,
-    settings: &Settings,
+    door: &Door,
     limits: &dyn AttemptLimits,
 ) -> Result<RunClassified, PayloadError> {
     let max_attempts = limits.max();
@@ -71,7 +71,7 @@ pub fn classify_run(
     let sender = envelope.sender.and_then(|sender| sender.0);
     if sender
         .as_ref()
-        .is_some_and(|login| settings.is_denied_sender(login.as_str()))
+        .is_some_and(|login| door.is_denied_sender(login.as_str()))
     {
         return Ok(RunClassified::Ignored("sender is in NO_RETRY_LIST"));
     }
@@ -131,12 +131,15 @@ mod tests {
 
     use super::*;
 
-    fn settings() -> Settings {
+    /// The door the service builds from these settings.
+    fn settings() -> Door {
         let vars: HashMap<String, String> = [("GITHUB_SIGN_KEY", "k"), ("NO_RETRY_LIST", "bot")]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        Settings::from_vars(vars).expect("valid settings")
+        crate::settings::Settings::from_vars(vars)
+            .expect("valid settings")
+            .door()
     }
 
     fn payload(action: &str, attempt: u32) -> serde_json::Value {

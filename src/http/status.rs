@@ -125,7 +125,7 @@ fn rerun_label(state: &RunState) -> &'static str {
 
 async fn gather(app: &AppState) -> Result<Status, StoreError> {
     let now = now_ms();
-    let web = web_base(&app.settings.github.api_url);
+    let web = web_base(&app.settings.api_url);
     let url = |key: &RunKey| format!("{web}/{}/actions/runs/{}", key.repo, key.run_id);
     let runs = app
         .store
@@ -206,7 +206,7 @@ async fn gather(app: &AppState) -> Result<Status, StoreError> {
         .into_iter()
         .map(|(reason, count)| SkipReason { reason, count })
         .collect();
-    let sweeping = !app.settings.redeliver_every.is_zero() && app.settings.app_jwt.is_some();
+    let sweeping = app.settings.sweeping;
     let redeliveries = match app.store.recovery().filter(|_| sweeping) {
         Some(recovery) => Some(recovery.sweep_record().await?),
         None => None,

@@ -268,7 +268,7 @@ async fn handle(
             ));
         }
     }
-    let classified = classify_with(&body, delivery, settings, &*app.policy)?;
+    let classified = classify_with(&body, delivery, &settings.door, &*app.policy)?;
     let event = match classified {
         Classified::Ignored(reason) => return Ok(Handled::Ignored(reason, About::read(&body))),
         Classified::Job(event) => event,
@@ -296,7 +296,7 @@ async fn run_event(
     body: body::Body<'_>,
     delivery: Option<&str>,
 ) -> Result<Handled, WebhookError> {
-    let classified = classify_run(&body, delivery, &app.settings, &*app.policy)?;
+    let classified = classify_run(&body, delivery, &app.settings.door, &*app.policy)?;
     let event = match classified {
         RunClassified::Ignored(reason) => return Ok(Handled::Ignored(reason, About::read(&body))),
         RunClassified::Unfinished => return Ok(Handled::RunUnfinished),

@@ -15,9 +15,10 @@ use slog::{Logger, info, warn};
 use super::deliveries::DeliveriesClient;
 use super::plan::{self, Delivery, REDELIVERY_WINDOW_MS};
 use crate::clock::now_ms;
+use crate::github::GitHubSettings;
+use crate::github::app_auth::AppJwt;
 use crate::github::{GitHubError, RateLimit};
 use crate::metrics::Metrics;
-use crate::settings::{AppJwt, GitHubSettings};
 use crate::store::{FinishedSweep, RecoveryStore, Store, StoreError, SweepRecord};
 
 /// Most redeliveries asked for in one sweep; the rest wait for the next one.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use slog::{info, warn};
 
-use super::{Gathered, RunTracker};
+use super::{Judged, RunTracker};
 use crate::actors::github::{self, EvidenceOf, Gather};
 use crate::clock::now_ms;
 use crate::github::meter::Meter;
@@ -36,7 +36,7 @@ pub const JUDGING_TIME: Duration = Duration::from_secs(2);
 impl RunTracker {
     /// Asks the GitHub actor, in one [`Gather`], for what the claimed re-run's
     /// decision needs, then judges the evidence off this thread; all of it comes back
-    /// as [`Gathered`]. The claim stays this process's meanwhile (`awaiting_github`);
+    /// as [`Judged`]. The claim stays this process's meanwhile (`awaiting_github`);
     /// if it dies, the lease runs out and the re-run is claimed, and gathered, again.
     pub(super) fn gather(&mut self, claimed: ClaimedRerun, ctx: &mut Context<Self>) {
         let NextStep::Gather {
@@ -93,7 +93,7 @@ impl RunTracker {
                 api_calls: meter.calls(),
                 log_bytes: meter.bytes(),
             };
-            tracker.do_send(Gathered {
+            tracker.do_send(Judged {
                 claimed,
                 listed: gathered.listed,
                 judged,
@@ -107,13 +107,13 @@ impl RunTracker {
     /// attempt. A listing that failed is recorded as the re-run's outcome instead (an
     /// outage schedules it again, and it is gathered again then; a newer attempt
     /// closes it).
-    pub(super) fn decide(&mut self, gathered: Gathered, ctx: &mut Context<Self>) {
-        let Gathered {
+    pub(super) fn decide(&mut self, judged: Judged, ctx: &mut Context<Self>) {
+        let Judged {
             claimed,
             listed,
             judged,
             cost,
-        } = gathered;
+        } = judged;
         let listed = match listed {
             Some(Err(outcome)) => return self.record(claimed, outcome, ctx),
             Some(Ok(jobs)) => Some(Arc::new(jobs)),

@@ -42,7 +42,7 @@ pub(super) struct Answered {
 /// judged): the listed jobs, when asked, and the judged evidence, when gathered.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(super) struct Gathered {
+pub(super) struct Judged {
     pub(super) claimed: ClaimedRerun,
     pub(super) listed: Option<Listed>,
     pub(super) judged: Option<Vec<JobJudgement>>,

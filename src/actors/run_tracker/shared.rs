@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicUsize;
 use actix::Addr;
 use slog::Logger;
 
+use super::TrackerSettings;
 use crate::actors::claim_trouble::ClaimTrouble;
 use crate::actors::github::GitHubActor;
 use crate::actors::storm_watch::StormWatch;
@@ -16,7 +17,6 @@ use crate::ids::RunKey;
 use crate::metrics::Metrics;
 use crate::rules::LivePolicy;
 use crate::run::Claim;
-use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
 /// Takes the tracker of a run (its key, its id) off the registry.
@@ -28,8 +28,8 @@ pub struct TrackerDeps {
     pub store: Arc<dyn Store>,
     /// Who performs re-runs.
     pub github: Addr<GitHubActor>,
-    /// The service's settings.
-    pub settings: Arc<Settings>,
+    /// What the tracker reads of the configuration (its own section).
+    pub settings: TrackerSettings,
     /// The root logger.
     pub log: Logger,
     /// This process's claims on due re-runs.
