@@ -14,6 +14,8 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::run::RunChange;
+
 /// Latency buckets from 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -106,18 +108,6 @@ const PENDING_STATES: [&str; 2] = ["scheduled", "in_flight"];
 /// The actions and statuses a tracked `workflow_job` delivery is answered with.
 const TRACKED_ACTIONS: [&str; 2] = ["unfinished", "completed"];
 const TRACKED_STATUSES: [u16; 4] = [200, 201, 202, 404];
-
-/// The kinds of change a store transaction carries (`RunChange::kind`), the
-/// `change` label of `store_changes_total`.
-pub const STORE_CHANGES: [&str; 7] = [
-    "event",
-    "run_ended",
-    "claim",
-    "decide",
-    "renew",
-    "record",
-    "expire",
-];
 
 impl Metrics {
     /// Creates and registers every metric.
@@ -346,7 +336,7 @@ impl Metrics {
             &["change"],
         )
         .expect("valid metric");
-        metrics.store_changes = STORE_CHANGES
+        metrics.store_changes = RunChange::KINDS
             .iter()
             .map(|&change| (change, store_changes.with_label_values(&[change])))
             .collect();
@@ -423,7 +413,7 @@ impl Metrics {
     }
 
     /// Counts one store transaction carrying a change of this kind (one of
-    /// [`STORE_CHANGES`]; another is not counted).
+    /// `RunChange::KINDS`; another is not counted).
     pub fn count_store_change(&self, change: &str) {
         if let Some((_, counter)) = self.store_changes.iter().find(|(kind, _)| *kind == change) {
             counter.inc();

@@ -4,12 +4,11 @@
 //! outgrows what a newcomer reads in one sitting. Run alone with
 //! `cargo test --test layout`; on failure it prints the circle or the file.
 //!
-//! The graphs are read from the source as a person reads it, outside comments and test
-//! code: at the top, every `crate::name` a module's code mentions is an edge to `name`;
-//! within a folder, every path a file names (`use super::registry::Shared`,
-//! `crate::actors::github::FetchJobs`, written in a `use` or in the code) that lands in
-//! a sibling module is an edge to that sibling. A child naming its parent's items is no
-//! edge: a parent and its children are one module, read top-down.
+//! One reading gives both: every path a file names outside comments and its test module
+//! (`use super::registry::Shared`, `crate::actors::github::FetchJobs`, written in a
+//! `use` or in the code) that lands in a sibling module is an edge to that sibling;
+//! `src/`'s siblings are the top-level modules. A child naming its parent's items is
+//! no edge: a parent and its children are one module, read top-down.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -60,52 +59,6 @@ fn is_test_code(path: &Path) -> bool {
         || path.components().any(|c| c.as_os_str() == "tests")
 }
 
-/// The module a file belongs to: `run` for `src/run/state/apply.rs`.
-fn top_module(path: &Path) -> String {
-    let first = path
-        .components()
-        .next()
-        .and_then(|c| c.as_os_str().to_str())
-        .unwrap_or_default();
-    first.trim_end_matches(".rs").to_owned()
-}
-
-/// The modules a file's own code names (`crate::name`), its comments and test module
-/// left out.
-fn mentioned(text: &str) -> BTreeSet<String> {
-    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
-    let mut names = BTreeSet::new();
-    for line in code.lines() {
-        let line = line.trim_start();
-        if line.starts_with("//") {
-            continue;
-        }
-        for (at, _) in line.match_indices("crate::") {
-            let name: String = line[at + "crate::".len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                names.insert(name);
-            }
-        }
-    }
-    names
-}
-
-fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (path, text) in sources() {
-        let module = top_module(&path);
-        if module == "lib" || module == "main" || is_test_code(&path) {
-            continue;
-        }
-        let targets = graph.entry(module.clone()).or_default();
-        targets.extend(mentioned(&text).into_iter().filter(|t| *t != module));
-    }
-    graph
-}
-
 /// A path from `from` back to itself, if the graph has one.
 fn circle_through(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Option<Vec<String>> {
     let mut stack = vec![(from.to_owned(), vec![from.to_owned()])];
@@ -141,12 +94,25 @@ fn module_path(path: &Path) -> Vec<String> {
     segments
 }
 
-/// The code of a file without its comments and its test module.
+/// The code of a file without its comments and its inline test module (a
+/// `mod tests;` declaration cuts nothing: the code after it is read).
 fn code_lines(text: &str) -> impl Iterator<Item = &str> {
-    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    let code = text
+        .split("#[cfg(test)]\nmod tests {")
+        .next()
+        .unwrap_or(text);
     code.lines()
         .map(str::trim_start)
         .filter(|line| !line.starts_with("//"))
+}
+
+/// Every path a file's code names: its `use` trees, path by path, and the paths
+/// written in its code.
+fn named(text: &str) -> Vec<String> {
+    let code: String = code_lines(text).collect::<Vec<_>>().join("\n");
+    let mut paths = use_paths(&code);
+    paths.extend(code.lines().flat_map(inline_paths));
+    paths
 }
 
 /// Every `use` tree of `code` flattened into paths: `use super::{a, b::{C, D}};` gives
@@ -251,11 +217,7 @@ fn sibling_graphs() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
         .collect();
     let mut graphs: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
     for (module, text) in &files {
-        let code: String = code_lines(text).collect::<Vec<_>>().join("\n");
-        let named = use_paths(&code)
-            .into_iter()
-            .chain(code.lines().flat_map(inline_paths));
-        for target in named.filter_map(|path| resolve(module, &path)) {
+        for target in named(text).iter().filter_map(|path| resolve(module, path)) {
             let shared = module
                 .iter()
                 .zip(&target)
@@ -332,7 +294,7 @@ fn a_use_tree_is_read_path_by_path() {
 
 #[test]
 fn the_top_level_modules_form_a_ladder_without_circles() {
-    let graph = module_graph();
+    let graph = sibling_graphs().remove("").unwrap_or_default();
     assert!(graph.len() > 10, "the source was read: {graph:?}");
     let circles: Vec<String> = graph
         .keys()
@@ -363,6 +325,10 @@ fn no_source_file_is_longer_than_a_newcomer_reads_in_one_go() {
 #[test]
 fn a_mention_in_a_comment_or_a_test_module_is_no_edge() {
     let text = "use crate::ids::RunKey;\n// crate::store is only named\nfn f() { crate::clock::now_ms(); }\n#[cfg(test)]\nmod tests {\n    use crate::http::x;\n}\n";
-    let names: Vec<String> = mentioned(text).into_iter().collect();
-    assert_eq!(names, ["clock", "ids"]);
+    let names: BTreeSet<String> = named(text)
+        .iter()
+        .filter_map(|path| resolve(&["file".to_owned()], path))
+        .filter_map(|target| target.first().cloned())
+        .collect();
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), ["clock", "ids"]);
 }

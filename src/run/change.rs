@@ -275,7 +275,18 @@ impl RunChange {
         }
     }
 
-    /// What kind of change it is, in a word (the metrics' `change` label).
+    /// Every [`RunChange::kind`], the metrics' `change` label (`store_changes_total`).
+    pub const KINDS: [&'static str; 7] = [
+        "event",
+        "run_ended",
+        "claim",
+        "decide",
+        "renew",
+        "record",
+        "expire",
+    ];
+
+    /// What kind of change it is, in a word (one of [`RunChange::KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self {
             RunChange::Event { .. } => "event",

@@ -4,8 +4,8 @@
 //! claim, gather what the decision needs, one decision commit, the POST behind its
 //! guard, the record.
 
-use crate::helpers::{Job, TestApp, get_page, github_expects_rerun, spawn_app, unique};
-use crate::workflow_run::{github_lists_jobs, github_serves_log, listed, sends_run_failed};
+use crate::helpers::{TestApp, get_page, spawn_app, unique};
+use crate::workflow_run::{a_job_whose_log_says, github_lists_jobs, listed, sends_run_failed};
 
 /// A policy that reads the failed jobs' logs: a re-run needs its evidence.
 const READS_LOGS: &str =
@@ -49,15 +49,7 @@ fn total(counts: &[(&str, u64)]) -> u64 {
 async fn a_rerun_decided_on_its_evidence_takes_four_store_transactions_and_three_github_turns() {
     let app = spawn_app(&[("RULES", READS_LOGS)]).await;
     let run = unique();
-    github_expects_rerun(&app.github, "org/repo", run).await;
-    github_serves_log(
-        &app.github,
-        "org/repo",
-        run * 10,
-        "connection reset by peer",
-    )
-    .await;
-    let job = Job::new("org/repo", run, run * 10);
+    let job = a_job_whose_log_says(&app, run, "connection reset by peer").await;
     assert_eq!(app.send(&job.in_progress()).await.status, 202);
     let answer = app.send(&job.completed("failure")).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
@@ -77,16 +69,8 @@ async fn a_rerun_decided_on_listed_jobs_and_their_evidence_takes_no_more_trips_t
  {
     let app = spawn_app(&[("RULES", READS_LOGS)]).await;
     let run = unique();
-    github_expects_rerun(&app.github, "org/repo", run).await;
     github_lists_jobs(&app.github, "org/repo", run, &[listed(run * 10, "failure")]).await;
-    github_serves_log(
-        &app.github,
-        "org/repo",
-        run * 10,
-        "connection reset by peer",
-    )
-    .await;
-    let job = Job::new("org/repo", run, run * 10);
+    let job = a_job_whose_log_says(&app, run, "connection reset by peer").await;
     let answer = sends_run_failed(&app, &job).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     app.outcome_becomes("org/repo", run, 1, "started").await;

@@ -44,6 +44,13 @@ pub(crate) async fn sends_run_failed(app: &TestApp, job: &Job) -> crate::helpers
     .await
 }
 
+/// Run `run`'s job (id `run * 10`), whose log says `log`, and GitHub ready to re-run it.
+pub(crate) async fn a_job_whose_log_says(app: &TestApp, run: u64, log: &str) -> Job {
+    github_expects_rerun(&app.github, "org/repo", run).await;
+    github_serves_log(&app.github, "org/repo", run * 10, log).await;
+    Job::new("org/repo", run, run * 10)
+}
+
 /// A job as GitHub's jobs listing shows it.
 pub(crate) fn listed(job_id: u64, conclusion: &str) -> Value {
     json!({
@@ -455,7 +462,6 @@ async fn a_slow_jobs_listing_leaves_the_evidence_its_whole_budget() {
         "[defaults]\nbranches = [\"*\"]\ndelay = \"0s\"\nonly_when = ['connection reset']\n";
     let app = spawn_app(&[("RULES", rules), ("EVIDENCE_TIMEOUT", "1")]).await;
     let run = unique();
-    github_expects_rerun(&app.github, "org/repo", run).await;
     // The listing takes longer than the evidence's whole budget.
     Mock::given(method("GET"))
         .and(path(jobs_path("org/repo", run)))
@@ -467,14 +473,7 @@ async fn a_slow_jobs_listing_leaves_the_evidence_its_whole_budget() {
         )
         .mount(&app.github)
         .await;
-    github_serves_log(
-        &app.github,
-        "org/repo",
-        run * 10,
-        "connection reset by peer",
-    )
-    .await;
-    let job = Job::new("org/repo", run, run * 10);
+    let job = a_job_whose_log_says(&app, run, "connection reset by peer").await;
     let answer = sends_run_failed(&app, &job).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     assert_eq!(
